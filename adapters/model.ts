@@ -1,0 +1,92 @@
+// The contract between a control plane's simulation model (control-*/model) and the simulator
+// (edge-sim/). A model describes, in data, what one deployment costs on that plane: which API
+// operations, on which services (queueing stations), moving how many bytes, and how placement
+// behaves. The simulator executes it in virtual time; a test holds a model's operation sequence
+// equal to the real client's recorded calls.
+import type { ControlOp } from '../agent/machine/types.js';
+
+export type PlaneName = 'openstack' | 'opennebula' | 'cloudstack';
+export type PlaneMode = 'agent' | 'native';
+
+/** A service time distribution in microseconds, lognormal by median and p95 (or fixed). */
+export type ServiceTime =
+  | { kind: 'fixed'; us: number }
+  | { kind: 'lognormal'; medianUs: number; p95Us: number };
+
+/** A queueing station: a service with `workers` parallel servers and FIFO queueing. */
+export interface Station {
+  name: string;
+  workers: number;
+  /** default service time; an operation may override it */
+  serviceTime: ServiceTime;
+  /** where the figures come from: a documentation URL or a measurement */
+  source: string;
+}
+
+/** One API call as the wire would see it (also the shape recorded by the real transport). */
+export interface ApiOp {
+  /** stable operation name shared by model and real client, e.g. `keystone.token.issue` */
+  op: string;
+  station: string;
+  method: string;
+  /** path template, e.g. `/v2/images/{image_id}` */
+  path: string;
+  bytesOut: number;
+  bytesIn: number;
+  serviceTime?: ServiceTime;
+}
+
+/** Data path of the image bytes for one deployment. */
+export interface DataPath {
+  /** bytes of the image actually moved: `sealed` (chunked ciphertext) or the raw image */
+  payload: 'sealed' | 'raw';
+  /** the API op used per chunk (agent mode: ranged GETs) or per copy (native: ssh/scp) */
+  op: ApiOp;
+  /** agent pulls ranges itself (false: the centre pushes/copies to the host) */
+  pull: boolean;
+  /** copy granularity: per chunk range, or the whole image in one stream */
+  unit: 'chunk' | 'image';
+}
+
+export type PlacementSpec =
+  /** the node is named by the operator and the plane cannot place it elsewhere */
+  | { kind: 'exact'; how: string }
+  /** a scheduler/allocator chooses among `candidates` equal-rank hosts; the intended one wins
+   *  with probability 1/candidates unless the request pins the host */
+  | { kind: 'scheduler'; how: string; pinnedWhen: string; unpinnedHitProbability: (candidates: number) => number };
+
+/** A fixed step of a native (centre-driven) deployment, executed in order by the simulator. */
+export type NativeStep =
+  | { kind: 'api'; op: ApiOp }
+  /** poll an async job / VM state until done: `polls` calls of `op`, `intervalUs` apart */
+  | { kind: 'poll'; op: ApiOp; intervalUs: number; polls: number }
+  /** wait for a periodic centre cycle (scheduler, monitoring) of this period */
+  | { kind: 'cycle'; name: string; periodUs: number; perCycleLimit: number }
+  /** image copy onto the host, from the origin or (cached) from the site's replica */
+  | { kind: 'transfer'; from: 'origin' | 'siteReplica'; op: ApiOp }
+  | { kind: 'boot' };
+
+export interface ComplexityProfile {
+  plane: PlaneName;
+  services: { name: string; processes: number; memoryMiB: number; ports: number[]; configLines: number; source: string }[];
+  /** must the centre open connections to the edge node (push) or does the node pull? */
+  coupling: 'push' | 'pull';
+  /** what the plane lacks natively for this use and edgeplane had to add */
+  lacks: string[];
+  notes: string[];
+}
+
+export interface PlaneModel {
+  plane: PlaneName;
+  mode: PlaneMode;
+  stations: Station[];
+  /** agent mode: the API calls a single agent control request turns into on this plane */
+  agentOps(op: ControlOp): ApiOp[];
+  /** native mode: the centre-driven steps of one deployment (undefined in agent mode) */
+  nativeSteps?(opts: { siteCache: boolean; firstOnSite: boolean }): NativeStep[];
+  dataPath: DataPath;
+  placement: PlacementSpec;
+  profile: ComplexityProfile;
+  /** `op` names of one complete, fault-free deployment, in order (compared with the real client) */
+  deploySequence(opts: { chunks: number }): string[];
+}
