@@ -1,0 +1,455 @@
+// The scenario file format. Users write YAML with human units ("100Mbit", "40ms", "4MiB", "1%");
+// parsing with ScenarioSchema validates it and transforms it into plain numbers under the field
+// names of `Scenario`, which the rest of edgeplane codes against.
+import { z } from 'zod';
+import { nodeExists, nodeId, siteId, siteIndexOf } from './ids.js';
+import { parseBandwidth, parseDuration, parseFraction, parseSize, UNIT_PATTERNS } from './units.js';
+
+export interface LinkParams { downBps: number; upBps: number; rttUs: number; loss: number }
+export type BootDist = { kind: 'fixed'; us: number } | { kind: 'lognormal'; medianUs: number; p99Us: number };
+export interface NodeParams { access: LinkParams; diskBps: number; boot: BootDist }
+export interface SiteParams { wan: LinkParams; lanBps: number }
+export type NodeSelector = { count: number } | { fraction: number } | { ids: string[] } | { sites: string[] };
+
+export const PLANE_NAMES = ['openstack', 'opennebula', 'cloudstack'] as const;
+export type PlaneName = (typeof PLANE_NAMES)[number];
+export const PLANE_MODES = ['agent', 'native'] as const;
+export const PLACEMENTS = ['pinned', 'scheduler'] as const;
+export const STRATEGIES = ['origin', 'site-cache', 'peer'] as const;
+export interface PlaneConfig {
+  name: PlaneName;
+  mode: (typeof PLANE_MODES)[number];
+  placement: (typeof PLACEMENTS)[number];
+  replicaCache: boolean;
+  directDownload: boolean;
+}
+
+export interface SiteOverride { sites: string[]; wan?: Partial<LinkParams>; lanBps?: number }
+export interface NodeOverride { select: NodeSelector; access?: Partial<LinkParams>; diskBps?: number; boot?: BootDist }
+export interface Crash { at: number; select: NodeSelector; downForUs: number }
+export interface SiteWindow { sites: string[]; fromUs: number; toUs: number }
+export interface ControlOutage { service: string; fromUs: number; toUs: number }
+export interface Faults {
+  crashes: Crash[];
+  crashRate: null | { perNodePerHour: number; downForUs: number };
+  linkDown: SiteWindow[];
+  partitions: SiteWindow[];
+  controlOutages: ControlOutage[];
+  chunkCorruption: number;
+}
+
+export const DEFAULT_MODE: Record<PlaneName, PlaneConfig['mode']> = {
+  openstack: 'agent',
+  opennebula: 'native',
+  cloudstack: 'native',
+};
+
+/** Control-plane services a `faults.controlOutages` entry may name (besides "all"). */
+export const CONTROL_SERVICES: Record<PlaneName, readonly string[]> = {
+  openstack: ['keystone', 'glance', 'barbican', 'ceph'],
+  opennebula: ['oned'],
+  cloudstack: ['management'],
+};
+
+export const MAX_FLEET_NODES = 1_000_000;
+
+// ---- unit fields ------------------------------------------------------------------------------
+
+function unitString(kind: string, parse: (text: string) => number, pattern: string, example: string) {
+  return z
+    .string({ error: `expected a ${kind} with a unit, e.g. ${example}` })
+    .transform((text, ctx) => {
+      try {
+        return parse(text);
+      } catch (err) {
+        ctx.issues.push({ code: 'custom', message: (err as Error).message, input: text });
+        return z.NEVER;
+      }
+    })
+    .meta({ pattern });
+}
+
+const bandwidth = () => unitString('bandwidth', parseBandwidth, UNIT_PATTERNS.bandwidth, '100Mbit or 50MB/s');
+const duration = () => unitString('duration', parseDuration, UNIT_PATTERNS.duration, '40ms');
+const size = () => unitString('size', parseSize, UNIT_PATTERNS.size, '4MiB');
+const percent = () =>
+  unitString('percentage', (text) => parseFraction(text), UNIT_PATTERNS.percent, '1%');
+const fraction = () =>
+  z
+    .union([z.string().meta({ pattern: UNIT_PATTERNS.percent }), z.number().meta({ minimum: 0, maximum: 1 })], {
+      error: 'expected a percentage like 0.5% or a number from 0 to 1',
+    })
+    .transform((value, ctx) => {
+      try {
+        return parseFraction(value);
+      } catch (err) {
+        ctx.issues.push({ code: 'custom', message: (err as Error).message, input: value });
+        return z.NEVER;
+      }
+    });
+
+const siteList = () =>
+  z.array(z.string()).min(1, 'list at least one site id').describe('site ids, e.g. [site-000, site-003]');
+
+// ---- links, nodes, sites ----------------------------------------------------------------------
+
+interface LinkDefaults { down: string; up: string; rtt: string }
+
+function linkSchema(d: LinkDefaults) {
+  return z
+    .strictObject({
+      down: bandwidth().prefault(d.down).describe('downstream bandwidth'),
+      up: bandwidth().prefault(d.up).describe('upstream bandwidth'),
+      rtt: duration().prefault(d.rtt).describe('round-trip time'),
+      loss: fraction().prefault(0).describe('packet loss'),
+    })
+    .transform((l): LinkParams => ({ downBps: l.down, upBps: l.up, rttUs: l.rtt, loss: l.loss }));
+}
+
+const partialLinkSchema = z
+  .strictObject({
+    down: bandwidth().optional(),
+    up: bandwidth().optional(),
+    rtt: duration().optional(),
+    loss: fraction().optional(),
+  })
+  .transform((l): Partial<LinkParams> =>
+    withoutUndefined({ downBps: l.down, upBps: l.up, rttUs: l.rtt, loss: l.loss }),
+  );
+
+const bootSchema = z
+  .union([
+    duration().transform((us): BootDist => ({ kind: 'fixed', us })),
+    z
+      .strictObject({ median: duration(), p99: duration() })
+      .refine((b) => b.p99 >= b.median, { message: 'p99 must be at least the median', path: ['p99'] })
+      .transform((b): BootDist => ({ kind: 'lognormal', medianUs: b.median, p99Us: b.p99 })),
+  ])
+  .describe('boot time: a fixed duration (8s) or a lognormal {median: 8s, p99: 20s}');
+
+const nodeSchema = z
+  .strictObject({
+    access: linkSchema({ down: '100Mbit', up: '20Mbit', rtt: '40ms' }).prefault({}).describe("the node's access link"),
+    disk: bandwidth().prefault('200MB/s').describe('disk write bandwidth'),
+    boot: bootSchema.prefault({ median: '8s', p99: '20s' }),
+  })
+  .transform((n): NodeParams => ({ access: n.access, diskBps: n.disk, boot: n.boot }));
+
+const siteSchema = z
+  .strictObject({
+    wan: linkSchema({ down: '1Gbit', up: '1Gbit', rtt: '10ms' }).prefault({}).describe("the site's WAN uplink"),
+    lan: bandwidth().prefault('1Gbit').describe('site LAN bandwidth'),
+  })
+  .transform((s): SiteParams => ({ wan: s.wan, lanBps: s.lan }));
+
+// ---- node selection ---------------------------------------------------------------------------
+
+const nodesValue = z
+  .union([
+    z.int().min(1).transform((count): NodeSelector => ({ count })),
+    percent().transform((fraction): NodeSelector => ({ fraction })),
+    z.array(z.string()).min(1, 'list at least one node id').transform((ids): NodeSelector => ({ ids })),
+  ])
+  .describe('a node count (10), a percentage of the fleet ("1%") or a list of node ids');
+
+/** YAML keys `nodes` or `sites` (exactly one), parsed into a NodeSelector. */
+const selectorFields = { nodes: nodesValue.optional(), sites: siteList().optional() };
+
+function checkOneSelector(value: { nodes?: unknown; sites?: unknown }, ctx: z.RefinementCtx): void {
+  if ((value.nodes === undefined) === (value.sites === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'give exactly one of "nodes" or "sites"' });
+  }
+}
+
+function selectorOf(value: { nodes?: NodeSelector; sites?: string[] }): NodeSelector {
+  return value.nodes ?? { sites: value.sites ?? [] };
+}
+
+const siteOverrideSchema = z
+  .strictObject({ sites: siteList(), wan: partialLinkSchema.optional(), lan: bandwidth().optional() })
+  .transform((o): SiteOverride => withoutUndefined({ sites: o.sites, wan: o.wan, lanBps: o.lan }));
+
+const nodeOverrideSchema = z
+  .strictObject({ ...selectorFields, access: partialLinkSchema.optional(), disk: bandwidth().optional(), boot: bootSchema.optional() })
+  .superRefine(checkOneSelector)
+  .transform((o): NodeOverride => withoutUndefined({ select: selectorOf(o), access: o.access, diskBps: o.disk, boot: o.boot }));
+
+// ---- fleet ------------------------------------------------------------------------------------
+
+const fleetSchema = z
+  .strictObject({
+    sites: z.int().min(1).default(1).describe('number of sites (site-000, site-001, ...)'),
+    nodesPerSite: z.int().min(1).default(10).describe('nodes per site (site-000/node-0000, ...)'),
+    node: nodeSchema.prefault({}).describe('defaults for every node'),
+    site: siteSchema.prefault({}).describe('defaults for every site'),
+    siteOverrides: z.array(siteOverrideSchema).default([]),
+    nodeOverrides: z.array(nodeOverrideSchema).default([]),
+  })
+  .superRefine((fleet, ctx) => {
+    const total = fleet.sites * fleet.nodesPerSite;
+    if (total > MAX_FLEET_NODES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodesPerSite'],
+        message: `the fleet has ${total.toLocaleString('en-US')} nodes; edgeplane simulates at most ${MAX_FLEET_NODES.toLocaleString('en-US')}`,
+      });
+      return;
+    }
+    const refs = new FleetRefs(fleet.sites, fleet.nodesPerSite, ctx);
+    fleet.siteOverrides.forEach((o, i) => refs.checkSites(o.sites, ['siteOverrides', i, 'sites']));
+    fleet.nodeOverrides.forEach((o, i) => refs.checkSelector(o.select, ['nodeOverrides', i]));
+  }, { when: noIssuesYet });
+
+// ---- origin, image, planes --------------------------------------------------------------------
+
+const originSchema = z
+  .strictObject({
+    uplink: bandwidth().prefault('10Gbit').describe('origin / control-plane uplink bandwidth'),
+    rtt: duration().prefault('1ms').describe('round-trip time to the origin from the WAN'),
+  })
+  .transform((o) => ({ uplinkBps: o.uplink, rttUs: o.rtt }));
+
+const imageSchema = z
+  .strictObject({
+    size: size().prefault('512MiB').describe('image size'),
+    chunk: size().prefault('4MiB').describe('chunk size'),
+    previous: z
+      .strictObject({ shared: fraction().describe('fraction of chunks shared with the previous version') })
+      .transform((p) => ({ sharedFraction: p.shared }))
+      .nullable()
+      .default(null)
+      .describe('deploy as a delta update from an older version already on the nodes'),
+  })
+  .superRefine((img, ctx) => {
+    if (img.size <= 0) ctx.addIssue({ code: 'custom', path: ['size'], message: 'image size must be greater than zero' });
+    if (img.chunk <= 0) ctx.addIssue({ code: 'custom', path: ['chunk'], message: 'chunk size must be greater than zero' });
+    else if (img.chunk > img.size) {
+      ctx.addIssue({ code: 'custom', path: ['chunk'], message: 'chunk size must not exceed the image size' });
+    }
+  })
+  .transform((img) => ({ sizeBytes: img.size, chunkBytes: img.chunk, previous: img.previous }));
+
+const planeObjectSchema = z
+  .strictObject({
+    name: z.enum(PLANE_NAMES),
+    mode: z.enum(PLANE_MODES).optional().describe('default: agent for openstack, native for the others'),
+    placement: z.enum(PLACEMENTS).default('pinned'),
+    replicaCache: z.boolean().default(false).describe('OpenNebula replica cache datastore (opennebula native only)'),
+    directDownload: z.boolean().default(false).describe('CloudStack direct download templates (cloudstack native only)'),
+  })
+  .superRefine((p, ctx) => {
+    const mode = p.mode ?? DEFAULT_MODE[p.name];
+    if (p.name === 'openstack' && mode === 'native') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mode'],
+        message: "openstack has no native mode here: edgeplane's agent and pinning replace Nova",
+      });
+    }
+    if (p.replicaCache && !(p.name === 'opennebula' && mode === 'native')) {
+      ctx.addIssue({ code: 'custom', path: ['replicaCache'], message: 'replicaCache is only available for opennebula in native mode' });
+    }
+    if (p.directDownload && !(p.name === 'cloudstack' && mode === 'native')) {
+      ctx.addIssue({ code: 'custom', path: ['directDownload'], message: 'directDownload is only available for cloudstack in native mode' });
+    }
+  })
+  .transform((p): PlaneConfig => ({ ...p, mode: p.mode ?? DEFAULT_MODE[p.name] }));
+
+const planeSchema = z.union([
+  z.enum(PLANE_NAMES).transform((name): PlaneConfig => ({
+    name,
+    mode: DEFAULT_MODE[name],
+    placement: 'pinned',
+    replicaCache: false,
+    directDownload: false,
+  })),
+  planeObjectSchema,
+]);
+
+const planesSchema = z
+  .array(planeSchema)
+  .min(1, 'list at least one control plane')
+  .superRefine((planes, ctx) => {
+    const seen = new Map<string, number>();
+    planes.forEach((p, i) => {
+      const key = JSON.stringify([p.name, p.mode, p.placement, p.replicaCache, p.directDownload]);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else ctx.addIssue({ code: 'custom', path: [i], message: `duplicate plane: same as planes[${first}]` });
+    });
+  })
+  .describe('control planes to compare: a name, or {name, mode, placement, replicaCache, directDownload}');
+
+// ---- faults, SLA ------------------------------------------------------------------------------
+
+const crashSchema = z
+  .strictObject({ at: duration().describe('when the nodes crash'), ...selectorFields, downFor: duration().describe('how long they stay down') })
+  .superRefine(checkOneSelector)
+  .transform((c): Crash => ({ at: c.at, select: selectorOf(c), downForUs: c.downFor }));
+
+const crashRateSchema = z
+  .strictObject({ perNodePerHour: z.number().positive(), downFor: duration() })
+  .transform((c) => ({ perNodePerHour: c.perNodePerHour, downForUs: c.downFor }));
+
+const fromTo = { from: duration(), to: duration() };
+
+function checkFromBeforeTo(w: { from: number; to: number }, ctx: z.RefinementCtx): void {
+  if (w.from >= w.to) ctx.addIssue({ code: 'custom', path: ['to'], message: '"to" must be later than "from"' });
+}
+
+const siteWindow = (description: string) =>
+  z
+    .strictObject({ sites: siteList(), ...fromTo })
+    .superRefine(checkFromBeforeTo)
+    .transform((w): SiteWindow => ({ sites: w.sites, fromUs: w.from, toUs: w.to }))
+    .describe(description);
+
+const controlOutageSchema = z
+  .strictObject({ service: z.string().min(1), ...fromTo })
+  .superRefine(checkFromBeforeTo)
+  .transform((w): ControlOutage => ({ service: w.service, fromUs: w.from, toUs: w.to }))
+  .describe('a control-plane service (keystone, glance, barbican, oned, management, ...) or "all" is down in [from, to)');
+
+const faultsSchema = z.strictObject({
+  crashes: z.array(crashSchema).default([]),
+  crashRate: crashRateSchema.nullable().default(null).describe('random crashes: a rate per node per hour'),
+  linkDown: z.array(siteWindow('the site WAN link is down in [from, to)')).default([]),
+  partitions: z.array(siteWindow('the sites cannot reach the origin or control plane in [from, to)')).default([]),
+  controlOutages: z.array(controlOutageSchema).default([]),
+  chunkCorruption: fraction().prefault(0).describe('probability that a fetched chunk fails verification'),
+});
+
+const slaSchema = z
+  .strictObject({
+    deployP99: duration().nullable().optional().describe('p99 deploy latency must not exceed this'),
+    makespan: duration().nullable().optional().describe('the whole rollout must finish within this'),
+    failureRate: fraction().nullable().optional().describe('at most this fraction of deployments may fail'),
+  })
+  .transform((s) => ({ deployP99Us: s.deployP99 ?? null, makespanUs: s.makespan ?? null, failureRate: s.failureRate ?? null }));
+
+// ---- the scenario -----------------------------------------------------------------------------
+
+export const ScenarioSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('JSON Schema for editor completion; ignored'),
+    name: z.string().min(1).describe('scenario name'),
+    description: z.string().default('').describe('one sentence about what the scenario shows'),
+    seed: z.int().min(0).default(1).describe('random seed; same seed, same results'),
+    repeat: z.int().min(1).default(1).describe('how many times to run each plane'),
+    fleet: fleetSchema.prefault({}),
+    origin: originSchema.prefault({}),
+    image: imageSchema.prefault({}),
+    planes: planesSchema,
+    strategy: z.enum(STRATEGIES).default('origin').describe('where nodes fetch chunks from'),
+    concurrency: z
+      .strictObject({
+        maxConcurrentDeploys: z.int().min(0).default(0).describe('deploys in progress at once; 0 = unlimited'),
+        rangesInFlight: z.int().min(1).default(4).describe('chunk range requests in flight per node'),
+      })
+      .prefault({}),
+    faults: faultsSchema.prefault({}),
+    sla: slaSchema.prefault({}),
+  })
+  .superRefine(checkFaultReferences, { when: noIssuesYet })
+  .transform(({ $schema: _ignored, ...scenario }) => scenario);
+
+export type Scenario = z.output<typeof ScenarioSchema>;
+/** What users may write (before units are parsed and defaults applied). */
+export type ScenarioInput = z.input<typeof ScenarioSchema>;
+
+function checkFaultReferences(
+  s: { fleet: { sites: number; nodesPerSite: number }; planes: PlaneConfig[]; faults: Pick<Faults, 'crashes' | 'linkDown' | 'partitions' | 'controlOutages'> },
+  ctx: z.RefinementCtx,
+): void {
+  const refs = new FleetRefs(s.fleet.sites, s.fleet.nodesPerSite, ctx);
+  s.faults.crashes.forEach((c, i) => refs.checkSelector(c.select, ['faults', 'crashes', i]));
+  s.faults.linkDown.forEach((w, i) => refs.checkSites(w.sites, ['faults', 'linkDown', i, 'sites']));
+  s.faults.partitions.forEach((w, i) => refs.checkSites(w.sites, ['faults', 'partitions', i, 'sites']));
+  const services = new Set(s.planes.flatMap((p) => CONTROL_SERVICES[p.name]));
+  s.faults.controlOutages.forEach((o, i) => {
+    if (o.service !== 'all' && !services.has(o.service)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['faults', 'controlOutages', i, 'service'],
+        message: `unknown service "${o.service}" for the planes of this scenario; expected "all" or one of: ${[...services].join(', ')}`,
+      });
+    }
+  });
+}
+
+/** Checks that site and node ids, counts and fractions refer to what exists in the fleet. */
+class FleetRefs {
+  constructor(
+    private readonly sites: number,
+    private readonly nodesPerSite: number,
+    private readonly ctx: z.RefinementCtx,
+  ) {}
+
+  checkSites(ids: string[], path: PropertyKey[]): void {
+    ids.forEach((id, j) => {
+      if (siteIndexOf(id, this.sites) === undefined) {
+        this.issue([...path, j], `no site "${id}" in this fleet (sites are ${siteId(0, this.sites)} to ${siteId(this.sites - 1, this.sites)})`);
+      }
+    });
+  }
+
+  checkSelector(select: NodeSelector, path: PropertyKey[]): void {
+    const total = this.sites * this.nodesPerSite;
+    if ('sites' in select) this.checkSites(select.sites, [...path, 'sites']);
+    else if ('ids' in select) {
+      select.ids.forEach((id, j) => {
+        if (!nodeExists(id, this.sites, this.nodesPerSite)) {
+          const first = nodeId(0, 0, this.sites, this.nodesPerSite);
+          const last = nodeId(this.sites - 1, this.nodesPerSite - 1, this.sites, this.nodesPerSite);
+          this.issue([...path, 'nodes', j], `no node "${id}" in this fleet (nodes are ${first} to ${last})`);
+        }
+      });
+    } else if ('count' in select) {
+      if (select.count > total) this.issue([...path, 'nodes'], `${select.count} nodes asked for but the fleet has ${total}`);
+    } else if (select.fraction <= 0) {
+      this.issue([...path, 'nodes'], 'the percentage of nodes must be greater than 0%');
+    }
+  }
+
+  private issue(path: PropertyKey[], message: string): void {
+    this.ctx.addIssue({ code: 'custom', path, message });
+  }
+}
+
+function noIssuesYet(payload: { issues: unknown[] }): boolean {
+  return payload.issues.length === 0;
+}
+
+/** Drops keys whose value is undefined, so optional overrides are absent rather than undefined. */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+// ---- the parsed shape, spelled out ------------------------------------------------------------
+// Other folders code against these field names; the compile-time check below fails `tsc` if the
+// schema's output drifts from them.
+interface ScenarioShape {
+  name: string;
+  description: string;
+  seed: number;
+  repeat: number;
+  fleet: {
+    sites: number;
+    nodesPerSite: number;
+    node: NodeParams;
+    site: SiteParams;
+    siteOverrides: SiteOverride[];
+    nodeOverrides: NodeOverride[];
+  };
+  origin: { uplinkBps: number; rttUs: number };
+  image: { sizeBytes: number; chunkBytes: number; previous: null | { sharedFraction: number } };
+  planes: PlaneConfig[];
+  strategy: (typeof STRATEGIES)[number];
+  concurrency: { maxConcurrentDeploys: number; rangesInFlight: number };
+  faults: Faults;
+  sla: { deployP99Us: number | null; makespanUs: number | null; failureRate: number | null };
+}
+
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const scenarioShapeMatches: Equals<Scenario, ScenarioShape> = true;
+void scenarioShapeMatches;
