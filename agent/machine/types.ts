@@ -81,6 +81,17 @@ export interface PersistedState {
   verifiedChunks: number[];
   /** image (id@version) fully verified, decrypted and staged locally, bootable offline */
   staged: Assignment | null;
+  /**
+   * digests of the chunks the content-addressed chunk store holds verified, for the current and
+   * the last staged manifest: a new version's chunks with these digests are not fetched (delta).
+   * A runtime must not garbage-collect chunks listed here. Absent means none.
+   */
+  heldDigests?: string[];
+  /**
+   * how many times the agent has started; request ids are drawn from a range per start so that
+   * a result of a request made before a crash can never be mistaken for a current one. Absent: 0.
+   */
+  boots?: number;
 }
 
 export interface AgentConfig {
@@ -112,6 +123,30 @@ export interface AgentState {
   /** seeded PRNG state for backoff jitter (a 32-bit integer; the machine advances it) */
   rngState: number;
   lastFailure: FailureReason | null;
+  /** the operation in progress: its result is awaited, or it is retried when the backoff timer fires */
+  op: AgentOp | null;
+  /** what `awaiting` is when it is a timer rather than the result of `op` */
+  timer: 'backoff' | 'poll' | null;
+  /** a login succeeded and no 401 came since */
+  authenticated: boolean;
+  /** the op to redo after the one re-login a 401 earns; a second 401 for it is final */
+  reloginFor: ControlOp | null;
+  /** the deployment attempt in progress (it ends with a `done` action), null when none */
+  deploy: Deployment | null;
+  /** a VM was started and the control plane has not yet been told it is RUNNING */
+  reportRunning: boolean;
+  /** outcomes counted over the `chunks` events of the fetch request in progress */
+  fetchTally: { corrupt: number; unavailable: number };
+}
+
+/** Operations whose result the machine awaits. */
+export type AgentOp = ControlOp | 'fetchChunks' | 'stage' | 'stopVm' | 'startVm';
+
+export interface Deployment {
+  /** the image being deployed; null until the first assignment is known */
+  target: Assignment | null;
+  /** phases marked `start` and not yet `end` in this attempt (closed before `done`) */
+  openPhases: Phase[];
 }
 
 export type Action =
@@ -127,7 +162,10 @@ export type Action =
   | { type: 'persist'; state: PersistedState }
   /** phase boundaries, for the runtime to timestamp (the machine has no clock) */
   | { type: 'mark'; phase: Phase; edge: 'start' | 'end' }
-  /** the deployment of `image` ended: RUNNING, or failed with a reason */
+  /**
+   * the deployment of `image` ended: RUNNING, or failed with a reason. `image` is
+   * `{ imageId: '', version: '' }` when the attempt failed before any assignment was known.
+   */
   | { type: 'done'; image: Assignment; outcome: 'running' | 'failed'; reason?: FailureReason };
 
 export type Event =

@@ -1,0 +1,364 @@
+// The edge agent's pure state machine. `step` never mutates its input, reads no clock and does
+// no I/O: it answers an event with the next state and the actions a runtime must execute.
+//
+// A deployment attempt goes login → getAssignment → getManifest → getKey → fetchChunks → stage
+// → (stopVm) → startVm, then reports RUNNING and polls for a new assignment. A new image is
+// staged in full before the old VM is stopped, and failures never stop a running VM.
+
+import { missingChunks, withManifest, withoutManifestChunks, withStaged, withStored } from './chunks.js';
+import {
+  backoff,
+  finishDeploy,
+  idle,
+  markEnd,
+  markStart,
+  request,
+  requestChunks,
+  requestReport,
+  sameImage,
+  setPersisted,
+  type Draft,
+  type PlainOp,
+} from './draft.js';
+import type { AgentConfig, AgentState, AgentStatus, Assignment, ControlErrorKind, ControlOp, ControlResult, Event, FailureReason, ManifestInfo, PersistedState, StepResult } from './types.js';
+
+export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
+  backoffBaseUs: 500_000,
+  backoffCapUs: 30_000_000,
+  maxAttempts: 0,
+  pollIntervalUs: 10_000_000,
+  maxChunkRetries: 3,
+});
+
+export function emptyPersisted(): PersistedState {
+  return { assignment: null, manifest: null, verifiedChunks: [], staged: null, heldDigests: [], boots: 0 };
+}
+
+// Each start draws request ids from its own range (ids stay below 2^53 for 2^21 starts).
+const IDS_PER_BOOT = 2 ** 32;
+
+export function initialState(config: AgentConfig, persisted: PersistedState | null, seed: number): AgentState {
+  const p = persisted ?? emptyPersisted();
+  return {
+    status: 'INIT',
+    config,
+    persisted: p,
+    running: null,
+    attempt: 0,
+    chunkFailures: {},
+    nextRequestId: (p.boots ?? 0) * IDS_PER_BOOT + 1,
+    awaiting: null,
+    rngState: seed | 0,
+    lastFailure: null,
+    op: null,
+    timer: null,
+    authenticated: false,
+    reloginFor: null,
+    deploy: null,
+    reportRunning: false,
+    fetchTally: { corrupt: 0, unavailable: 0 },
+  };
+}
+
+export function step(state: AgentState, event: Event): StepResult {
+  if (event.type === 'start') return onStart(state);
+  if (state.awaiting === null || event.id !== state.awaiting || !expects(state, event)) return { state, actions: [] };
+  const d: Draft = { s: { ...state }, out: [] };
+  switch (event.type) {
+    case 'timer':
+      onTimer(d);
+      break;
+    case 'controlResult':
+      onControl(d, event.result);
+      break;
+    case 'chunks':
+      onChunks(d, event);
+      break;
+    case 'staged':
+      onStaged(d, event.ok ? null : event.reason);
+      break;
+    case 'vmStopped':
+      d.s.running = null;
+      request(d, 'startVm', false);
+      break;
+    case 'vmStarted':
+      onVmStarted(d, event.ok);
+      break;
+  }
+  d.s.status = statusOf(d.s);
+  return { state: d.s, actions: d.out };
+}
+
+/** Whether `event`, carrying the awaited id, is the kind of answer the machine waits for. */
+function expects(s: AgentState, event: Exclude<Event, { type: 'start' }>): boolean {
+  if (event.type === 'timer') return s.timer !== null;
+  if (s.timer !== null) return false;
+  switch (event.type) {
+    case 'controlResult':
+      return event.result.op === s.op;
+    case 'chunks':
+      return s.op === 'fetchChunks';
+    case 'staged':
+      return s.op === 'stage';
+    case 'vmStopped':
+      return s.op === 'stopVm';
+    case 'vmStarted':
+      return s.op === 'startVm';
+  }
+}
+
+function onStart(state: AgentState): StepResult {
+  const boots = (state.persisted.boots ?? 0) + 1;
+  const persisted: PersistedState = { ...state.persisted, boots };
+  const d: Draft = { s: initialState(state.config, persisted, state.rngState), out: [] };
+  d.out.push({ type: 'persist', state: persisted });
+  if (persisted.staged !== null) {
+    // Offline restart: boot the verified local image before (and whatever) the control plane says.
+    d.s.deploy = { target: persisted.staged, openPhases: [] };
+    request(d, 'startVm', false);
+  } else {
+    d.s.deploy = { target: persisted.assignment, openPhases: [] };
+    request(d, 'login', false);
+  }
+  d.s.status = statusOf(d.s);
+  return { state: d.s, actions: d.out };
+}
+
+function onTimer(d: Draft): void {
+  const s = d.s;
+  if (s.timer === 'poll') {
+    request(d, s.authenticated ? 'getAssignment' : 'login', false);
+    return;
+  }
+  const op = s.op!;
+  if (op === 'fetchChunks') retryChunks(d);
+  else if (op !== 'report') request(d, op, true);
+}
+
+function onControl(d: Draft, result: ControlResult): void {
+  const s = d.s;
+  if (!result.ok) {
+    onControlError(d, result.op, result.error.kind);
+    return;
+  }
+  if (result.op !== 'login') s.reloginFor = null;
+  switch (result.op) {
+    case 'login':
+      s.authenticated = true;
+      markEnd(d, 'auth');
+      request(d, (s.reloginFor as PlainOp | null) ?? 'getAssignment', false);
+      return;
+    case 'getAssignment':
+      onAssignment(d, result.assignment);
+      return;
+    case 'getManifest':
+      onManifest(d, result.manifest);
+      return;
+    case 'getKey':
+      markEnd(d, 'key');
+      startTransfer(d);
+      return;
+    case 'report':
+      idle(d);
+      return;
+  }
+}
+
+function onControlError(d: Draft, op: ControlOp, kind: ControlErrorKind): void {
+  const s = d.s;
+  if (op === 'report') {
+    idle(d); // best effort: the next poll tells the plane the node is alive
+    return;
+  }
+  switch (kind) {
+    case 'unavailable':
+      if (!backoff(d)) fail(d, 'retriesExhausted');
+      return;
+    case 'unauthorized':
+      s.authenticated = false;
+      if (op === 'login' || s.reloginFor !== null) {
+        fail(d, 'unauthorized');
+        return;
+      }
+      s.reloginFor = op;
+      request(d, 'login', false);
+      return;
+    default:
+      fail(d, kind);
+  }
+}
+
+function onAssignment(d: Draft, assignment: Assignment | null): void {
+  const s = d.s;
+  if (assignment === null) {
+    idle(d);
+    return;
+  }
+  if (s.deploy === null && sameImage(assignment, s.running)) {
+    s.lastFailure = null;
+    if (s.reportRunning) reportRunning(d);
+    else idle(d);
+    return;
+  }
+  s.deploy = { target: assignment, openPhases: s.deploy?.openPhases ?? [] };
+  s.chunkFailures = {};
+  markEnd(d, 'assignment');
+  if (!sameImage(assignment, s.persisted.assignment)) {
+    setPersisted(d, { ...s.persisted, assignment, manifest: null, verifiedChunks: [] });
+  }
+  if (sameImage(assignment, s.persisted.staged)) boot(d);
+  else if (s.persisted.manifest !== null) request(d, 'getKey', false);
+  else request(d, 'getManifest', false);
+}
+
+function onManifest(d: Draft, manifest: ManifestInfo): void {
+  const target = d.s.persisted.assignment!;
+  if (manifest.imageId !== target.imageId || manifest.version !== target.version) {
+    fail(d, 'invalid');
+    return;
+  }
+  markEnd(d, 'manifest');
+  setPersisted(d, withManifest(d.s.persisted, manifest));
+  request(d, 'getKey', false);
+}
+
+function startTransfer(d: Draft): void {
+  markStart(d, 'transfer');
+  const missing = missingChunks(d.s.persisted);
+  if (missing.length === 0) {
+    markEnd(d, 'transfer');
+    request(d, 'stage', false);
+  } else {
+    requestChunks(d, missing, false);
+  }
+}
+
+function retryChunks(d: Draft): void {
+  const missing = missingChunks(d.s.persisted);
+  if (missing.length === 0) {
+    markEnd(d, 'transfer');
+    request(d, 'stage', false);
+  } else {
+    requestChunks(d, missing, true);
+  }
+}
+
+function onChunks(d: Draft, event: Event & { type: 'chunks' }): void {
+  const s = d.s;
+  const stored = withStored(s.persisted, event.stored);
+  if (stored !== null) {
+    setPersisted(d, stored);
+    s.attempt = 0; // progress: the source is alive
+  }
+  if (event.corrupt.length > 0) {
+    const failures = { ...s.chunkFailures };
+    let tampered = false;
+    for (const index of event.corrupt) {
+      failures[index] = (failures[index] ?? 0) + 1;
+      if (failures[index] > s.config.maxChunkRetries) tampered = true;
+    }
+    s.chunkFailures = failures;
+    if (tampered) {
+      fail(d, 'tampered');
+      return;
+    }
+  }
+  if (event.corrupt.length > 0 || event.unavailable.length > 0) {
+    s.fetchTally = { corrupt: s.fetchTally.corrupt + event.corrupt.length, unavailable: s.fetchTally.unavailable + event.unavailable.length };
+  }
+  if (!event.final) return;
+  const missing = missingChunks(s.persisted);
+  if (missing.length === 0) {
+    markEnd(d, 'transfer');
+    request(d, 'stage', false);
+    return;
+  }
+  // Corrupt chunks are refetched at once (their failures are counted per chunk); anything
+  // unavailable, or missing without a reason, waits for a backoff.
+  if (s.fetchTally.unavailable === 0 && missing.length <= s.fetchTally.corrupt) requestChunks(d, missing, true);
+  else if (!backoff(d)) fail(d, 'retriesExhausted');
+}
+
+function onStaged(d: Draft, error: 'tampered' | 'io' | null): void {
+  if (error === null) {
+    markEnd(d, 'verify');
+    markEnd(d, 'decrypt');
+    setPersisted(d, withStaged(d.s.persisted));
+    boot(d);
+  } else if (error === 'tampered') {
+    setPersisted(d, withoutManifestChunks(d.s.persisted));
+    fail(d, 'tampered');
+  } else if (!backoff(d)) {
+    fail(d, 'retriesExhausted');
+  }
+}
+
+/** Exactly one VM: the old one is stopped only now that the new image is staged. */
+function boot(d: Draft): void {
+  request(d, d.s.running !== null ? 'stopVm' : 'startVm', false);
+}
+
+function onVmStarted(d: Draft, ok: boolean): void {
+  const s = d.s;
+  if (!ok) {
+    s.running = null;
+    fail(d, 'bootFailed');
+    return;
+  }
+  s.running = s.deploy!.target;
+  s.lastFailure = null;
+  s.chunkFailures = {};
+  s.reportRunning = true;
+  finishDeploy(d, 'running');
+  if (s.authenticated) reportRunning(d);
+  else request(d, 'login', false); // offline boot: tell the plane once it answers
+}
+
+function reportRunning(d: Draft): void {
+  d.s.reportRunning = false;
+  requestReport(d, 'RUNNING', d.s.running);
+}
+
+/** The attempt failed: report it, keep any running VM, and poll again (the operator may fix it). */
+function fail(d: Draft, reason: FailureReason): void {
+  const s = d.s;
+  s.reloginFor = null;
+  s.chunkFailures = {};
+  if (reason === 'unauthorized') s.authenticated = false;
+  if (s.deploy === null) {
+    idle(d); // a routine poll failed: no deployment to report
+    return;
+  }
+  const image = finishDeploy(d, 'failed', reason);
+  s.lastFailure = reason;
+  if (s.authenticated) requestReport(d, 'FAILED', image, reason);
+  else idle(d);
+}
+
+function statusOf(s: AgentState): AgentStatus {
+  if (s.deploy === null) {
+    if (s.lastFailure !== null) return 'FAILED';
+    if (s.running !== null) return 'RUNNING';
+  }
+  switch (s.op) {
+    case null:
+      return s.timer === null ? 'INIT' : 'POLLING';
+    case 'login':
+      return 'AUTHENTICATING';
+    case 'getAssignment':
+      return 'POLLING';
+    case 'getManifest':
+      return 'FETCHING_MANIFEST';
+    case 'getKey':
+      return 'FETCHING_KEY';
+    case 'fetchChunks':
+      return 'FETCHING_CHUNKS';
+    case 'stage':
+      return 'STAGING';
+    case 'stopVm':
+    case 'startVm':
+      return 'BOOTING';
+    case 'report':
+      return s.running !== null ? 'RUNNING' : 'POLLING';
+  }
+}
