@@ -1,0 +1,112 @@
+// Expands a scenario's fleet description into explicit sites and nodes, overrides applied.
+// Nodes without overrides share their parameter objects, so 100k nodes stay cheap.
+import type { Scenario } from '../scenarios/index.js';
+import { nodeId, siteId } from '../scenarios/index.js';
+import { streamRng } from './rng.js';
+
+type FleetSpec = Scenario['fleet'];
+export type LinkParams = FleetSpec['node']['access'];
+export type BootDist = FleetSpec['node']['boot'];
+export type NodeSelector = FleetSpec['nodeOverrides'][number]['select'];
+
+export interface SiteInfo {
+  index: number;
+  id: string;
+  wan: LinkParams;
+  lanBps: number;
+}
+
+export interface NodeInfo {
+  /** position in the fleet (site-major order) */
+  index: number;
+  id: string;
+  site: number;
+  /** position within its site */
+  slot: number;
+  access: LinkParams;
+  diskBps: number;
+  boot: BootDist;
+}
+
+export interface Fleet {
+  sites: SiteInfo[];
+  nodes: NodeInfo[];
+  byId: Map<string, NodeInfo>;
+}
+
+export function expandFleet(scenario: Scenario): Fleet {
+  const f = scenario.fleet;
+  const siteIndexById = new Map<string, number>();
+  const sites: SiteInfo[] = [];
+  for (let s = 0; s < f.sites; s++) {
+    const id = siteId(s, f.sites);
+    siteIndexById.set(id, s);
+    sites.push({ index: s, id, wan: f.site.wan, lanBps: f.site.lanBps });
+  }
+  for (const o of f.siteOverrides) {
+    for (const sid of o.sites) {
+      const site = sites[siteIndexById.get(sid)!];
+      if (!site) continue; // the schema checks references; keep going on the rest
+      if (o.wan) site.wan = { ...site.wan, ...o.wan };
+      if (o.lanBps !== undefined) site.lanBps = o.lanBps;
+    }
+  }
+
+  const nodes: NodeInfo[] = [];
+  const byId = new Map<string, NodeInfo>();
+  for (let s = 0; s < f.sites; s++) {
+    for (let k = 0; k < f.nodesPerSite; k++) {
+      const node: NodeInfo = {
+        index: nodes.length,
+        id: nodeId(s, k, f.sites, f.nodesPerSite),
+        site: s,
+        slot: k,
+        access: f.node.access,
+        diskBps: f.node.diskBps,
+        boot: f.node.boot,
+      };
+      nodes.push(node);
+      byId.set(node.id, node);
+    }
+  }
+  const fleet: Fleet = { sites, nodes, byId };
+  f.nodeOverrides.forEach((o, i) => {
+    for (const n of selectNodes(fleet, o.select, scenario.seed, `override-${i}`)) {
+      if (o.access) n.access = { ...n.access, ...o.access };
+      if (o.diskBps !== undefined) n.diskBps = o.diskBps;
+      if (o.boot) n.boot = o.boot;
+    }
+  });
+  return fleet;
+}
+
+/**
+ * Resolves a selector to nodes, in fleet order. Counts and fractions pick a seeded sample,
+ * so the same scenario and seed always select the same nodes.
+ */
+export function selectNodes(fleet: Fleet, sel: NodeSelector, seed: number, purpose: string): NodeInfo[] {
+  if ('ids' in sel) return sel.ids.map((id) => fleet.byId.get(id)).filter((n): n is NodeInfo => n !== undefined);
+  if ('sites' in sel) {
+    const wanted = new Set(sel.sites);
+    return fleet.nodes.filter((n) => wanted.has(fleet.sites[n.site].id));
+  }
+  const total = fleet.nodes.length;
+  const count = 'count' in sel ? Math.min(sel.count, total) : Math.round(sel.fraction * total);
+  return sampleIndices(total, count, streamRng(seed, 'select', purpose))
+    .sort((a, b) => a - b)
+    .map((i) => fleet.nodes[i]);
+}
+
+/** `count` distinct indices from [0, total), by a partial Fisher-Yates over a sparse swap map. */
+function sampleIndices(total: number, count: number, rng: ReturnType<typeof streamRng>): number[] {
+  const swapped = new Map<number, number>();
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const j = rng.int(i, total - 1);
+    const vi = swapped.get(i) ?? i;
+    const vj = swapped.get(j) ?? j;
+    swapped.set(j, vi);
+    out.push(vj);
+  }
+  return out;
+}

@@ -1,0 +1,215 @@
+// Centre-driven deployments (OpenNebula and CloudStack in native mode): no agent on the node;
+// the front-end / management server runs the plane's steps (allocate, schedule, copy, boot,
+// monitor) for each VM. The steps come from the plane's model; this executes them in virtual time.
+import type { ApiOp, NativeStep, PlaneModel } from '../adapters/index.js';
+import type { Phase } from '../agent/index.js';
+import type { NodeInfo } from './fleet.js';
+import type { RunRecords } from './records.js';
+import type { Rng } from './rng.js';
+import { drawServiceUs } from './stations.js';
+import type { Transfer, World } from './world.js';
+
+/** How long the centre waits before retrying a failed copy or an unreachable service (driver/hook retry). */
+export const NATIVE_RETRY_US = 30_000_000;
+/** Attempts of one copy before the deployment is declared failed (PROLOG_FAILURE left to the operator). */
+export const NATIVE_MAX_COPY_ATTEMPTS = 5;
+
+export interface NativeRunContext {
+  world: World;
+  rec: RunRecords;
+  repeat: number;
+  payloadBytes: number;
+  /** probability that the VM lands on its intended host */
+  hitProbability: number;
+  onFinished(node: number, ok: boolean): void;
+}
+
+const STEP_PHASE: Record<NativeStep['kind'], Phase> = {
+  api: 'assignment',
+  poll: 'assignment',
+  cycle: 'assignment',
+  transfer: 'transfer',
+  boot: 'boot',
+};
+
+interface NativeNode {
+  info: NodeInfo;
+  rng: Rng;
+  gen: number;
+  up: boolean;
+  deploying: boolean;
+  transfer: Transfer | null;
+  copyAttempts: number;
+}
+
+export class NativeFleet {
+  private readonly nodes: NativeNode[];
+  private readonly cycleLoad = new Map<string, Map<number, number>>();
+  private readonly siteStarted: Uint8Array;
+
+  constructor(private readonly ctx: NativeRunContext) {
+    const { world } = ctx;
+    this.nodes = world.fleet.nodes.map((n) => ({
+      info: n,
+      rng: world.rngFor(ctx.repeat, 'node', n.id),
+      gen: 0,
+      up: true,
+      deploying: false,
+      transfer: null,
+      copyAttempts: 0,
+    }));
+    this.siteStarted = new Uint8Array(world.fleet.sites.length);
+    world.onSiteCut((site) => {
+      for (const n of this.nodes) if (n.info.site === site) n.transfer?.cancel();
+    });
+  }
+
+  get model(): PlaneModel {
+    return this.ctx.world.model;
+  }
+
+  /** The operator asks the centre to deploy the node's VM. */
+  deploy(node: number): void {
+    const n = this.nodes[node];
+    n.deploying = true;
+    if (!this.ctx.rec.placedOnIntended[node] || n.rng.bernoulli(1 - this.ctx.hitProbability)) {
+      this.ctx.rec.placedOnIntended[node] = 0;
+    }
+    const firstOnSite = this.siteStarted[n.info.site] === 0;
+    this.siteStarted[n.info.site] = 1;
+    const steps = this.model.nativeSteps!({ siteCache: this.ctx.world.scenario.strategy === 'site-cache', firstOnSite });
+    this.runStep(n, n.gen, steps, 0);
+  }
+
+  crash(node: number): void {
+    const n = this.nodes[node];
+    if (!n.up) return;
+    n.up = false;
+    n.gen++;
+    const t = n.transfer;
+    n.transfer = null;
+    t?.cancel();
+  }
+
+  /** The host is back; a deployment it lost is redone from the start once the centre notices. */
+  boot(node: number): void {
+    const n = this.nodes[node];
+    n.up = true;
+    if (n.deploying && this.ctx.rec.outcome[node] === 0) {
+      const gen = n.gen;
+      this.ctx.world.sim.after(NATIVE_RETRY_US, () => {
+        if (n.gen === gen) this.deployAgain(n);
+      });
+    }
+  }
+
+  private deployAgain(n: NativeNode): void {
+    const steps = this.model.nativeSteps!({ siteCache: this.ctx.world.scenario.strategy === 'site-cache', firstOnSite: false });
+    this.runStep(n, n.gen, steps, 0);
+  }
+
+  private runStep(n: NativeNode, gen: number, steps: NativeStep[], i: number): void {
+    const { world, rec } = this.ctx;
+    const sim = world.sim;
+    if (n.gen !== gen) return;
+    const node = n.info.index;
+    if (i === steps.length) {
+      n.deploying = false;
+      if (rec.finish(node, sim.now, true)) this.ctx.onFinished(node, true);
+      return;
+    }
+    const s = steps[i];
+    const phase = STEP_PHASE[s.kind];
+    rec.markPhase(node, phase, 'start', sim.now);
+    const next = (): void => {
+      if (n.gen !== gen) return;
+      rec.markPhase(node, phase, 'end', sim.now);
+      this.runStep(n, gen, steps, i + 1);
+    };
+    switch (s.kind) {
+      case 'api':
+        this.api(n, gen, s.op, next);
+        return;
+      case 'poll': {
+        let left = s.polls;
+        const once = (): void => {
+          if (left-- <= 0) return next();
+          this.api(n, gen, s.op, () => (left > 0 ? sim.after(s.intervalUs, once) : once()));
+        };
+        once();
+        return;
+      }
+      case 'cycle':
+        sim.at(this.cycleSlot(s.name, s.periodUs, s.perCycleLimit), next);
+        return;
+      case 'transfer':
+        this.copy(n, gen, s.from, next);
+        return;
+      case 'boot': {
+        const b = n.info.boot;
+        sim.after(b.kind === 'fixed' ? b.us : n.rng.lognormalUs(b.medianUs, b.p99Us, 0.99), () => {
+          if (n.up) next();
+        });
+        return;
+      }
+    }
+  }
+
+  /** An API call from the operator's client to the centre (near the centre: origin RTT). */
+  private api(n: NativeNode, gen: number, op: ApiOp, done: () => void): void {
+    const { world, rec } = this.ctx;
+    const station = world.station(op.station);
+    const rtt = world.scenario.origin.rttUs;
+    rec.countCall(op.bytesOut + op.bytesIn);
+    if (!station.up) {
+      world.sim.after(NATIVE_RETRY_US, () => n.gen === gen && this.api(n, gen, op, done));
+      return;
+    }
+    const half = rtt >> 1;
+    world.sim.after(half, () =>
+      station.request(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng), () => world.sim.after(rtt - half, done)),
+    );
+  }
+
+  /** The next cycle of a periodic centre loop with room for one more dispatch. */
+  private cycleSlot(name: string, periodUs: number, limit: number): number {
+    let load = this.cycleLoad.get(name);
+    if (!load) this.cycleLoad.set(name, (load = new Map()));
+    let cycle = Math.floor(this.ctx.world.sim.now / periodUs) + 1;
+    if (limit > 0) while ((load.get(cycle) ?? 0) >= limit) cycle++;
+    load.set(cycle, (load.get(cycle) ?? 0) + 1);
+    return cycle * periodUs;
+  }
+
+  /** The centre copies the image onto the host (scp-like: one stream, no resume). */
+  private copy(n: NativeNode, gen: number, from: 'origin' | 'siteReplica', done: () => void): void {
+    const { world, rec, payloadBytes } = this.ctx;
+    const retry = (): void => {
+      if (n.gen !== gen) return;
+      if (++n.copyAttempts >= NATIVE_MAX_COPY_ATTEMPTS) {
+        n.deploying = false;
+        if (rec.finish(n.info.index, world.sim.now, false, 'retriesExhausted')) this.ctx.onFinished(n.info.index, false);
+        return;
+      }
+      world.sim.after(NATIVE_RETRY_US, () => this.copy(n, gen, from, done));
+    };
+    const end = (_delivered: number, complete: boolean): void => {
+      n.transfer = null;
+      if (n.gen !== gen) return;
+      if (complete) done();
+      else retry();
+    };
+    rec.dataRequests++;
+    rec.apiCalls++;
+    if (from === 'origin') {
+      if (world.siteIsCut(n.info.site)) return retry();
+      n.transfer = world.fromOrigin(n.info, payloadBytes, 1, end);
+    } else {
+      world.siteCache(n.info.site).ensure(payloadBytes, 1, (ok) => {
+        if (n.gen !== gen) return;
+        if (!ok) return retry();
+        n.transfer = world.fromSiteCache(n.info, payloadBytes, 1, end);
+      });
+    }
+  }
+}

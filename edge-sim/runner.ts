@@ -1,0 +1,201 @@
+// One simulated run: a scenario, one of its planes, one repeat. Builds the world, admits the
+// deployments, injects the scenario's faults and runs until every node has finished.
+import type { Calibration, PlaneModel } from '../adapters/index.js';
+import { planeModel } from '../adapters/index.js';
+import { DEFAULT_AGENT_CONFIG } from '../agent/index.js';
+import type { Scenario } from '../scenarios/index.js';
+import { AgentFleet } from './agent-node.js';
+import { expandFleet, selectNodes, type Fleet } from './fleet.js';
+import { installedPrevious, rolloutImages, type RolloutImages } from './images.js';
+import { NativeFleet } from './native-node.js';
+import { RunRecords } from './records.js';
+import { World } from './world.js';
+
+export type PlaneSpec = Scenario['planes'][number];
+
+/** A run that has not finished after this much virtual time is stopped; the rest count as failed. */
+export const MAX_VIRTUAL_US = 30 * 24 * 3600 * 1_000_000;
+
+export interface FaultWindow {
+  kind: string;
+  target: string;
+  fromUs: number;
+  toUs: number;
+}
+
+export interface SimRunResult {
+  scenario: Scenario;
+  plane: PlaneSpec;
+  repeat: number;
+  model: PlaneModel;
+  fleet: Fleet;
+  images: RolloutImages;
+  rec: RunRecords;
+  /** bytes one node has to receive for this plane (sealed chunks for agents, the raw image for native copies) */
+  bytesPerNode: number;
+  originEgressBytes: number;
+  events: number;
+  endUs: number;
+  faults: FaultWindow[];
+}
+
+export interface SimRunOptions {
+  scenario: Scenario;
+  plane: PlaneSpec;
+  repeat: number;
+  fleet?: Fleet;
+  calibration?: Calibration;
+  /** called whenever a node finishes: (finished, total) */
+  onProgress?: (finished: number, total: number) => void;
+}
+
+export function simulateRun(opts: SimRunOptions): SimRunResult {
+  const { scenario, plane, repeat } = opts;
+  const fleet = opts.fleet ?? expandFleet(scenario);
+  const model = planeModel(plane.name, plane.mode, {
+    placement: plane.placement,
+    replicaCache: plane.replicaCache,
+    directDownload: plane.directDownload,
+    calibration: opts.calibration,
+  });
+  const world = new World(scenario, fleet, model, scenario.seed);
+  const sim = world.sim;
+  const images = rolloutImages(scenario, scenario.seed);
+  const N = fleet.nodes.length;
+  const rec = new RunRecords(N);
+  const agentMode = plane.mode === 'agent';
+  const bytesPerNode = agentMode ? images.fetchBytesPerNode : scenario.image.sizeBytes;
+
+  // Admission: the operator pins up to `maxConcurrentDeploys` nodes at a time, in fleet order.
+  const limit = scenario.concurrency.maxConcurrentDeploys > 0 ? scenario.concurrency.maxConcurrentDeploys : N;
+  const admitted = new Uint8Array(N);
+  let nextToAdmit = 0;
+  let admit: (node: number) => void;
+  const admitNext = (): void => {
+    if (nextToAdmit >= N) return;
+    const node = nextToAdmit++;
+    admitted[node] = 1;
+    rec.startUs[node] = sim.now;
+    admit(node);
+  };
+  const onFinished = (): void => {
+    opts.onProgress?.(rec.finished, N);
+    if (rec.finished === N) sim.stop();
+    else admitNext();
+  };
+
+  let crash: (node: number) => void;
+  let reboot: (node: number) => void;
+  if (agentMode) {
+    const agents = new AgentFleet({
+      world,
+      rec,
+      repeat,
+      config: DEFAULT_AGENT_CONFIG,
+      manifest: images.manifest,
+      fullFetchBytes: images.fetchBytesPerNode,
+      rangesInFlight: scenario.concurrency.rangesInFlight,
+      chunkCorruption: scenario.faults.chunkCorruption,
+      assignmentFor: (node) => (admitted[node] ? images.target : (images.previous?.assignment ?? null)),
+      initialPersisted: () => installedPrevious(images),
+      onFinished,
+    });
+    // Agents run from t=0 and poll; a pin is seen at the agent's next poll.
+    admit = () => {};
+    sim.at(0, () => {
+      for (let i = 0; i < limit; i++) admitNext();
+      for (let i = 0; i < N; i++) agents.boot(i);
+    });
+    crash = (n) => agents.crash(n);
+    reboot = (n) => agents.boot(n);
+  } else {
+    const placement = model.placement;
+    const hitProbability =
+      placement.kind === 'exact' || plane.placement === 'pinned' ? 1 : placement.unpinnedHitProbability(scenario.fleet.nodesPerSite);
+    const natives = new NativeFleet({ world, rec, repeat, payloadBytes: bytesPerNode, hitProbability, onFinished });
+    admit = (node) => natives.deploy(node);
+    crash = (n) => natives.crash(n);
+    reboot = (n) => natives.boot(n);
+    sim.at(0, () => {
+      for (let i = 0; i < limit; i++) admitNext();
+    });
+  }
+
+  const faults = scheduleFaults(world, repeat, crash, reboot);
+  sim.run({ untilUs: MAX_VIRTUAL_US });
+  for (let i = 0; i < N; i++) if (rec.outcome[i] === 0) rec.finish(i, sim.now, false, 'unfinished');
+
+  return {
+    scenario,
+    plane,
+    repeat,
+    model,
+    fleet,
+    images,
+    rec,
+    bytesPerNode,
+    originEgressBytes: world.originEgressBytes,
+    events: sim.events,
+    endUs: sim.now,
+    faults,
+  };
+}
+
+function scheduleFaults(world: World, repeat: number, crash: (n: number) => void, reboot: (n: number) => void): FaultWindow[] {
+  const { scenario, fleet, sim } = world;
+  const f = scenario.faults;
+  const windows: FaultWindow[] = [];
+  const siteIndex = new Map(fleet.sites.map((s) => [s.id, s.index]));
+
+  f.crashes.forEach((c, i) => {
+    for (const n of selectNodes(fleet, c.select, scenario.seed, `crash-${i}`)) {
+      sim.at(c.at, () => crash(n.index));
+      sim.at(c.at + c.downForUs, () => reboot(n.index));
+    }
+    windows.push({ kind: 'crash', target: describeSelector(c.select), fromUs: c.at, toUs: c.at + c.downForUs });
+  });
+
+  if (f.crashRate && f.crashRate.perNodePerHour > 0) {
+    const meanUs = 3600e6 / f.crashRate.perNodePerHour;
+    const down = f.crashRate.downForUs;
+    for (const n of fleet.nodes) {
+      const rng = world.rngFor(repeat, 'crash-rate', n.id);
+      const next = (): void => {
+        crash(n.index);
+        sim.after(down, () => {
+          reboot(n.index);
+          sim.after(rng.exponentialUs(meanUs), next);
+        });
+      };
+      sim.at(rng.exponentialUs(meanUs), next);
+    }
+  }
+
+  const cut = (kind: string, sites: string[], fromUs: number, toUs: number): void => {
+    for (const id of sites) {
+      const s = siteIndex.get(id);
+      if (s === undefined) continue;
+      sim.at(fromUs, () => world.setSiteCut(s, true));
+      sim.at(toUs, () => world.setSiteCut(s, false));
+    }
+    windows.push({ kind, target: sites.join(','), fromUs, toUs });
+  };
+  for (const w of f.linkDown) cut('link-down', w.sites, w.fromUs, w.toUs);
+  for (const w of f.partitions) cut('partition', w.sites, w.fromUs, w.toUs);
+
+  for (const o of f.controlOutages) {
+    const stations = o.service === 'all' ? [...world.stations.values()] : [world.stations.get(o.service)].filter((s) => s !== undefined);
+    if (stations.length === 0) continue; // a service this plane does not have
+    sim.at(o.fromUs, () => stations.forEach((s) => s.setOutage(true)));
+    sim.at(o.toUs, () => stations.forEach((s) => s.setOutage(false)));
+    windows.push({ kind: 'control-outage', target: o.service, fromUs: o.fromUs, toUs: o.toUs });
+  }
+  return windows;
+}
+
+function describeSelector(sel: Parameters<typeof selectNodes>[1]): string {
+  if ('count' in sel) return `${sel.count} nodes`;
+  if ('fraction' in sel) return `${(sel.fraction * 100).toFixed(2)}% of nodes`;
+  if ('ids' in sel) return sel.ids.join(',');
+  return sel.sites.join(',');
+}
