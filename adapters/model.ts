@@ -46,6 +46,8 @@ export interface DataPath {
   pull: boolean;
   /** copy granularity: per chunk range, or the whole image in one stream */
   unit: 'chunk' | 'image';
+  /** sustained throughput of the serving side per stream, when known (else only the network limits) */
+  originThroughput?: { bytesPerSecond: number; source: string };
 }
 
 export type PlacementSpec =
@@ -60,7 +62,8 @@ export type NativeStep =
   | { kind: 'api'; op: ApiOp }
   /** poll an async job / VM state until done: `polls` calls of `op`, `intervalUs` apart */
   | { kind: 'poll'; op: ApiOp; intervalUs: number; polls: number }
-  /** wait for a periodic centre cycle (scheduler, monitoring) of this period */
+  /** wait for a periodic centre cycle (scheduler, monitoring) of this period; at most
+   *  `perCycleLimit` deployments pass per cycle (0: no limit) */
   | { kind: 'cycle'; name: string; periodUs: number; perCycleLimit: number }
   /** image copy onto the host, from the origin or (cached) from the site's replica */
   | { kind: 'transfer'; from: 'origin' | 'siteReplica'; op: ApiOp }
@@ -76,10 +79,54 @@ export interface ComplexityProfile {
   notes: string[];
 }
 
+/**
+ * Services that check a caller's token with the identity service (OpenStack's keystonemiddleware).
+ * On a cache miss the validating station makes `op` (a job at `op.station`) before serving.
+ */
+export interface TokenValidation {
+  op: ApiOp;
+  /** stations whose requests carry a token they must validate */
+  validatingStations: string[];
+  /** how long a validated token stays cached */
+  cacheTtlUs: number;
+  /** `per-worker-process`: each worker of a validating station has its own cache (a miss per worker) */
+  cacheScope: 'per-worker-process' | 'shared';
+  source: string;
+}
+
+/** A default figure of a model, with where it comes from (URL, `measured here: ...` or `assumed: ...`). */
+export interface ModelAssumption {
+  name: string;
+  value: string;
+  source: string;
+}
+
+/** Service times measured on a live stack (`edgeplane calibrate`), per operation name. */
+export interface Calibration {
+  plane: PlaneName;
+  /** where and how it was measured, e.g. a results file and stack description */
+  source: string;
+  ops: Record<string, { medianUs: number; p95Us: number; samples: number }>;
+}
+
+export interface PlaneOptions {
+  /** `pinned`: the request names the host; `scheduler`: the plane's scheduler/allocator chooses */
+  placement: 'pinned' | 'scheduler';
+  /** OpenNebula native: copy each image once per site to a replica host, then over the LAN */
+  replicaCache: boolean;
+  /** CloudStack native: the KVM host downloads the template itself (edge zones), no secondary storage */
+  directDownload: boolean;
+  calibration?: Calibration;
+}
+
 export interface PlaneModel {
   plane: PlaneName;
   mode: PlaneMode;
   stations: Station[];
+  /** token checks the services make with the identity service (absent: none modelled) */
+  tokenValidation?: TokenValidation;
+  /** every default figure the model uses, with its source (reports list them) */
+  assumptions?: ModelAssumption[];
   /** agent mode: the API calls a single agent control request turns into on this plane */
   agentOps(op: ControlOp): ApiOp[];
   /** native mode: the centre-driven steps of one deployment (undefined in agent mode) */

@@ -1,0 +1,117 @@
+// The registry of plane models: builds a plane's model for a mode and options, applies a live
+// calibration (measured service times per op name) over the defaults, and lists every default
+// figure with its source for reports.
+import { cloudstackModel } from '../control-cloudstack/index.js';
+import { opennebulaModel } from '../control-opennebula/index.js';
+import { openstackModel } from '../control-openstack/index.js';
+import { InputError } from '../common/index.js';
+import type {
+  ApiOp,
+  Calibration,
+  ModelAssumption,
+  NativeStep,
+  PlaneMode,
+  PlaneModel,
+  PlaneName,
+  PlaneOptions,
+  ServiceTime,
+} from './model.js';
+
+export type { Calibration, PlaneOptions } from './model.js';
+
+export const PLANES: PlaneName[] = ['openstack', 'opennebula', 'cloudstack'];
+export const PLANE_MODES: PlaneMode[] = ['agent', 'native'];
+
+const FACTORIES: Record<PlaneName, (mode: PlaneMode, opts: PlaneOptions) => PlaneModel> = {
+  openstack: openstackModel,
+  opennebula: opennebulaModel,
+  cloudstack: cloudstackModel,
+};
+
+/** A plane's model. Throws NotSupportedError for openstack native, InputError for options that do not apply. */
+export function planeModel(plane: PlaneName, mode: PlaneMode, opts: PlaneOptions): PlaneModel {
+  const factory = FACTORIES[plane];
+  if (!factory) throw new InputError(`unknown control plane "${String(plane)}" (known: ${PLANES.join(', ')})`);
+  if (!PLANE_MODES.includes(mode)) throw new InputError(`unknown plane mode "${String(mode)}" (known: ${PLANE_MODES.join(', ')})`);
+  const model = factory(mode, opts);
+  return opts.calibration ? calibrated(model, opts.calibration) : model;
+}
+
+/** Every (mode, options) combination a plane's model accepts, without calibration. */
+export function planeVariants(plane: PlaneName): { mode: PlaneMode; options: PlaneOptions }[] {
+  const agent = { mode: 'agent' as const, options: { placement: 'pinned' as const, replicaCache: false, directDownload: false } };
+  if (plane === 'openstack') return [agent];
+  const native: { mode: PlaneMode; options: PlaneOptions }[] = [];
+  for (const placement of ['pinned', 'scheduler'] as const) {
+    for (const flag of [false, true]) {
+      native.push({
+        mode: 'native',
+        options: {
+          placement,
+          replicaCache: plane === 'opennebula' ? flag : false,
+          directDownload: plane === 'cloudstack' ? flag : false,
+        },
+      });
+    }
+  }
+  return [agent, ...native];
+}
+
+/** Probability that a deployment lands on the intended node among `candidates` equal hosts. */
+export function intendedHostProbability(model: PlaneModel, candidates: number): number {
+  if (!Number.isInteger(candidates) || candidates < 1) throw new InputError(`candidates must be a positive integer, got ${candidates}`);
+  return model.placement.kind === 'exact' ? 1 : model.placement.unpinnedHitProbability(candidates);
+}
+
+/** Model assumptions for reports: every default number with its source. */
+export function modelAssumptions(model: PlaneModel): { plane: PlaneName; name: string; value: string; source: string }[] {
+  const rows: ModelAssumption[] = [...(model.assumptions ?? [])];
+  for (const s of model.profile.services) {
+    rows.push({
+      name: `profile of ${s.name}`,
+      value: `${s.processes} processes, ${s.memoryMiB} MiB, ports ${s.ports.join('/') || 'none'}, ${s.configLines} config lines`,
+      source: s.source,
+    });
+  }
+  return rows.map((r) => ({ plane: model.plane, ...r }));
+}
+
+function checkCalibration(plane: PlaneName, calibration: Calibration): void {
+  if (calibration.plane !== plane) {
+    throw new InputError(`calibration is for plane "${calibration.plane}", not "${plane}"`);
+  }
+  for (const [op, m] of Object.entries(calibration.ops)) {
+    const ok = Number.isFinite(m.medianUs) && m.medianUs > 0 && Number.isFinite(m.p95Us) && m.p95Us >= m.medianUs && Number.isInteger(m.samples) && m.samples > 0;
+    if (!ok) throw new InputError(`calibration of ${op}: need 0 < medianUs <= p95Us and samples >= 1`, [JSON.stringify(m)]);
+  }
+}
+
+/** The model with every op the calibration measured timed by the measurement instead of the default. */
+function calibrated(model: PlaneModel, calibration: Calibration): PlaneModel {
+  checkCalibration(model.plane, calibration);
+  const timeOf = (op: string): ServiceTime | undefined => {
+    const m = calibration.ops[op];
+    return m && { kind: 'lognormal', medianUs: m.medianUs, p95Us: m.p95Us };
+  };
+  const apply = (op: ApiOp): ApiOp => {
+    const t = timeOf(op.op);
+    return t ? { ...op, serviceTime: t } : op;
+  };
+  const applyStep = (step: NativeStep): NativeStep => ('op' in step ? { ...step, op: apply(step.op) } : step);
+  const source = `measured here: ${calibration.source}`;
+  const assumptions = (model.assumptions ?? []).map((a) => {
+    const op = a.name.startsWith('service time of ') ? a.name.slice('service time of '.length) : null;
+    const m = op ? calibration.ops[op] : undefined;
+    return m ? { name: a.name, value: `median ${m.medianUs / 1000} ms, p95 ${m.p95Us / 1000} ms (${m.samples} samples)`, source } : a;
+  });
+  const out: PlaneModel = {
+    ...model,
+    assumptions,
+    agentOps: (control) => model.agentOps(control).map(apply),
+    dataPath: { ...model.dataPath, op: apply(model.dataPath.op) },
+  };
+  if (model.tokenValidation) out.tokenValidation = { ...model.tokenValidation, op: apply(model.tokenValidation.op) };
+  const steps = model.nativeSteps;
+  if (steps) out.nativeSteps = (o) => steps(o).map(applyStep);
+  return out;
+}
