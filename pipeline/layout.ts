@@ -1,0 +1,68 @@
+// Directory layout of a sealed image (also what a plane's object store or web server serves):
+//   <dir>/manifest.json        the signed manifest: a DSSE envelope (see manifest.ts)
+//   <dir>/chunks/<digest>      chunk blobs, nonce ‖ ciphertext ‖ tag, named by their hex SHA-256
+// Several versions of one lineage may share <dir>: identical chunks are stored once.
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChunkRef } from '../agent/machine/types.js';
+import { InputError } from '../common/index.js';
+import { verifyManifest, type ImageManifest } from './manifest.js';
+import type { PublicKeyInput } from './keys.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const CHUNKS_DIR = 'chunks';
+
+export function chunkPath(dir: string, digest: string): string {
+  if (!/^[0-9a-f]{64}$/.test(digest)) throw new InputError(`invalid chunk digest "${digest}"`);
+  return join(dir, CHUNKS_DIR, digest);
+}
+
+async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+export async function prepareSealedDir(dir: string): Promise<void> {
+  await mkdir(join(dir, CHUNKS_DIR), { recursive: true });
+}
+
+/** Stores a chunk blob under its digest; a blob already present is not rewritten. Returns true if written. */
+export async function writeSealedChunk(dir: string, digest: string, blob: Uint8Array): Promise<boolean> {
+  const path = chunkPath(dir, digest);
+  try {
+    await access(path);
+    return false;
+  } catch {
+    await writeAtomic(path, blob);
+    return true;
+  }
+}
+
+export async function readSealedChunk(dir: string, ref: Pick<ChunkRef, 'digest'>): Promise<Buffer> {
+  try {
+    return await readFile(chunkPath(dir, ref.digest));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`sealed image ${dir} lacks chunk ${ref.digest}`);
+    throw err;
+  }
+}
+
+export async function writeSealedManifest(dir: string, envelope: Uint8Array): Promise<void> {
+  await writeAtomic(join(dir, MANIFEST_FILE), envelope);
+}
+
+export async function readSealedManifest(dir: string): Promise<Buffer> {
+  try {
+    return await readFile(join(dir, MANIFEST_FILE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`${dir} is not a sealed image: no ${MANIFEST_FILE}`);
+    throw err;
+  }
+}
+
+/** Reads and verifies the manifest of a sealed directory. */
+export async function readSealed(dir: string, trustedPublicKeys: readonly PublicKeyInput[]): Promise<{ manifest: ImageManifest; envelope: Buffer }> {
+  const envelope = await readSealedManifest(dir);
+  return { manifest: verifyManifest(envelope, trustedPublicKeys), envelope };
+}

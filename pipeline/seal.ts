@@ -1,0 +1,166 @@
+// Sealing (chunk, encrypt, sign) and opening (verify, decrypt) whole images, streamed from disk:
+// memory holds a couple of chunks, never the image.
+import { createHash, type KeyObject } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import type { ChunkRef } from '../agent/machine/types.js';
+import { InputError } from '../common/index.js';
+import { chunkFile, DEFAULT_CHUNKING, validateChunking, type ChunkingSpec } from './chunking.js';
+import { CIPHER_PARAMS, decryptChunkParts, deriveChunkKeys, encryptChunk, keyCheckMatches, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
+import { TamperedError } from './errors.js';
+import { prepareSealedDir, readSealed, readSealedChunk, writeSealedChunk, writeSealedManifest } from './layout.js';
+import { IMAGE_ID_RE, signManifest, type ImageManifest, type ManifestChunk } from './manifest.js';
+import type { PublicKeyInput } from './keys.js';
+
+export interface SealOptions {
+  imagePath: string;
+  outDir: string;
+  imageId: string;
+  version: string;
+  /** 32-byte data key, shared by all versions of the lineage so unchanged chunks are shared */
+  dataKey: Buffer;
+  signingKey: KeyObject;
+  /** KMS reference of the data key; defaults to `file:<imageId>.key` */
+  keyRef?: string;
+  chunking?: ChunkingSpec;
+}
+
+export interface SealResult {
+  manifest: ImageManifest;
+  /** the signed manifest envelope as written to <outDir>/manifest.json */
+  envelope: Buffer;
+  /** chunk blobs written now (not already present in outDir) */
+  chunksWritten: number;
+}
+
+function checkName(value: string, what: string): void {
+  if (!IMAGE_ID_RE.test(value)) throw new InputError(`invalid ${what} "${value}": use letters, digits, ".", "_" and "-"`);
+}
+
+export async function sealImage(opts: SealOptions): Promise<SealResult> {
+  checkName(opts.imageId, 'image id');
+  checkName(opts.version, 'version');
+  const chunking = validateChunking(opts.chunking ?? DEFAULT_CHUNKING);
+  const keys = deriveChunkKeys(opts.dataKey);
+  await prepareSealedDir(opts.outDir);
+
+  const imageHash = createHash('sha256');
+  const chunks: ManifestChunk[] = [];
+  let size = 0;
+  let chunksWritten = 0;
+  let pendingWrite: Promise<boolean> = Promise.resolve(false);
+  for await (const plain of chunkFile(opts.imagePath, chunking)) {
+    imageHash.update(plain);
+    const blob = encryptChunk(keys, opts.imageId, plain);
+    const digest = sha256Hex(blob);
+    chunks.push({ index: chunks.length, digest, size: blob.length, plainSize: plain.length });
+    size += plain.length;
+    // one write in flight while the next chunk is encrypted
+    if (await pendingWrite) chunksWritten++;
+    pendingWrite = writeSealedChunk(opts.outDir, digest, blob);
+  }
+  if (await pendingWrite) chunksWritten++;
+
+  const manifest: ImageManifest = {
+    format: 'edgeplane-image-manifest',
+    formatVersion: 1,
+    imageId: opts.imageId,
+    version: opts.version,
+    plaintext: { size, sha256: imageHash.digest('hex') },
+    chunking,
+    cipher: { ...CIPHER_PARAMS, keyCheck: keys.keyCheck },
+    keyRef: opts.keyRef ?? `file:${opts.imageId}.key`,
+    chunks,
+  };
+  const envelope = signManifest(manifest, opts.signingKey);
+  await writeSealedManifest(opts.outDir, envelope);
+  return { manifest, envelope, chunksWritten };
+}
+
+/** True if `ciphertext` is the chunk blob `ref` names (size and SHA-256). */
+export function verifyChunk(ref: Pick<ChunkRef, 'digest' | 'size'>, ciphertext: Uint8Array): boolean {
+  return ciphertext.length === ref.size && sha256Hex(ciphertext) === ref.digest;
+}
+
+/** Derives the chunk keys from the data key and checks it is the manifest's key (TamperedError if not). */
+export function chunkKeysFor(manifest: ImageManifest, dataKey: Buffer): ChunkKeys {
+  const keys = deriveChunkKeys(dataKey);
+  if (!keyCheckMatches(keys, manifest.cipher.keyCheck)) {
+    throw new TamperedError(`wrong data key for ${manifest.imageId}@${manifest.version} (key check mismatch; key ref ${manifest.keyRef})`);
+  }
+  return keys;
+}
+
+function chunkOf(manifest: ImageManifest, ref: Pick<ChunkRef, 'index'>): ManifestChunk {
+  const entry = manifest.chunks[ref.index];
+  if (!entry) throw new InputError(`chunk index ${ref.index} is not in ${manifest.imageId}@${manifest.version}`);
+  return entry;
+}
+
+function assertChunk(entry: ManifestChunk, blob: Uint8Array): void {
+  if (blob.length !== entry.size) {
+    throw new TamperedError(`chunk ${entry.index}: ${blob.length} bytes, manifest says ${entry.size} (${blob.length < entry.size ? 'truncated' : 'extended'})`);
+  }
+  if (sha256Hex(blob) !== entry.digest) throw new TamperedError(`chunk ${entry.index}: ciphertext digest does not match the manifest`);
+}
+
+/**
+ * Verifies one chunk blob against the signed manifest and decrypts it. `key` is the 32-byte data
+ * key or keys from `chunkKeysFor` (derive once per image when decrypting many chunks).
+ * Throws TamperedError on any mismatch.
+ */
+export function decryptChunk(manifest: ImageManifest, key: Buffer | ChunkKeys, ref: Pick<ChunkRef, 'index'>, ciphertext: Buffer): Buffer {
+  const entry = chunkOf(manifest, ref);
+  assertChunk(entry, ciphertext);
+  const keys = Buffer.isBuffer(key) ? chunkKeysFor(manifest, key) : key;
+  const parts = decryptChunkParts(keys, manifest.imageId, ciphertext, `chunk ${entry.index}`);
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts, entry.plainSize);
+}
+
+export interface OpenOptions {
+  sealedDir: string;
+  dataKey: Buffer;
+  trustedPublicKeys: readonly PublicKeyInput[];
+  /** where the decrypted image goes (written to <outPath>.partial, renamed when verified) */
+  outPath: string;
+  /**
+   * Also check the whole image's SHA-256 (default true). Redundant given the signed blob digests
+   * and GCM tags, so the agent may skip it on its hot path.
+   */
+  verifyPlaintextDigest?: boolean;
+}
+
+export async function openImage(opts: OpenOptions): Promise<ImageManifest> {
+  const { manifest } = await readSealed(opts.sealedDir, opts.trustedPublicKeys);
+  const keys = chunkKeysFor(manifest, opts.dataKey);
+  const verifyPlain = opts.verifyPlaintextDigest ?? true;
+  const partial = `${opts.outPath}.partial`;
+  const out = await open(partial, 'w');
+  const imageHash = createHash('sha256');
+  try {
+    let position = 0;
+    let pendingWrite: Promise<unknown> = Promise.resolve();
+    let nextBlob = manifest.chunks.length ? readSealedChunk(opts.sealedDir, manifest.chunks[0]) : null;
+    for (const entry of manifest.chunks) {
+      const blob = await nextBlob!;
+      const following = manifest.chunks[entry.index + 1];
+      nextBlob = following ? readSealedChunk(opts.sealedDir, following) : null;
+      assertChunk(entry, blob);
+      const parts = decryptChunkParts(keys, manifest.imageId, blob, `chunk ${entry.index}`);
+      if (verifyPlain) for (const p of parts) imageHash.update(p);
+      await pendingWrite;
+      pendingWrite = out.writev(parts, position);
+      position += entry.plainSize;
+    }
+    await pendingWrite;
+    if (verifyPlain && imageHash.digest('hex') !== manifest.plaintext.sha256) {
+      throw new TamperedError(`decrypted image SHA-256 does not match the manifest`);
+    }
+    await out.close();
+    await rename(partial, opts.outPath);
+    return manifest;
+  } catch (err) {
+    await out.close().catch(() => undefined);
+    await unlink(partial).catch(() => undefined);
+    throw err;
+  }
+}
