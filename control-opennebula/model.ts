@@ -164,7 +164,11 @@ function prolog(cacheOn: boolean, firstOnSite: boolean): NativeStep[] {
   return [...fill, { kind: 'transfer', from: 'siteReplica', op: OPS.clone }];
 }
 
-function nativeSteps(opts: PlaneOptions, siteCache: boolean, firstOnSite: boolean): NativeStep[] {
+/**
+ * `replicaCache` alone decides the prolog path: without OpenNebula's replica datastore there is no
+ * site cache to use, so the simulator's `siteCache` flag does not change OpenNebula's steps.
+ */
+function nativeSteps(opts: PlaneOptions, firstOnSite: boolean): NativeStep[] {
   const place: NativeStep[] =
     opts.placement === 'pinned'
       ? // allocated on hold so mm_sched never picks it, then deployed on the named host
@@ -173,7 +177,7 @@ function nativeSteps(opts: PlaneOptions, siteCache: boolean, firstOnSite: boolea
   return [
     { kind: 'api', op: OPS.allocate },
     ...place,
-    ...prolog(opts.replicaCache && siteCache, firstOnSite),
+    ...prolog(opts.replicaCache, firstOnSite),
     { kind: 'api', op: OPS.vmmDeploy },
     { kind: 'boot' },
     // RUNNING becomes visible when the host's next STATE_VM message reaches monitord (no limit)
@@ -213,7 +217,7 @@ function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumpt
     for (const ops of Object.values(AGENT_OPS)) for (const o of ops) used.add(o.op);
     used.add(OPS.chunk.op);
   } else {
-    for (const s of nativeSteps(opts, true, true)) if ('op' in s) used.add(s.op.op);
+    for (const s of nativeSteps(opts, true)) if ('op' in s) used.add(s.op.op);
     used.add(OPS.clone.op);
   }
   for (const name of [...used].sort()) {
@@ -273,11 +277,11 @@ export function opennebulaModel(mode: 'agent' | 'native', opts: PlaneOptions): P
           ...names('report'),
         ];
       }
-      return nativeSteps(opts, opts.replicaCache, true).flatMap(stepOps);
+      return nativeSteps(opts, true).flatMap(stepOps);
     },
   };
   if (mode === 'agent') model.tokenValidation = KMS_TOKEN_CHECK;
-  else model.nativeSteps = ({ siteCache, firstOnSite }) => nativeSteps(opts, siteCache, firstOnSite);
+  else model.nativeSteps = ({ firstOnSite }) => nativeSteps(opts, firstOnSite);
   return model;
 }
 

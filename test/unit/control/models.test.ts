@@ -166,8 +166,10 @@ describe('native data paths and caches', () => {
   it('opennebula copies from the front-end every time without the replica cache', () => {
     const model = planeModel('opennebula', 'native', BASE);
     expect(model.dataPath.pull).toBe(false);
-    for (const firstOnSite of [false, true]) {
-      expect(transfers(model.nativeSteps!({ siteCache: true, firstOnSite }))).toEqual(['origin:one.tm.clone']);
+    for (const siteCache of [false, true]) {
+      for (const firstOnSite of [false, true]) {
+        expect(transfers(model.nativeSteps!({ siteCache, firstOnSite }))).toEqual(['origin:one.tm.clone']);
+      }
     }
   });
 
@@ -175,6 +177,7 @@ describe('native data paths and caches', () => {
     const model = planeModel('opennebula', 'native', { ...BASE, replicaCache: true });
     expect(transfers(model.nativeSteps!({ siteCache: true, firstOnSite: true }))).toEqual(['origin:one.tm.replica_copy', 'siteReplica:one.tm.clone']);
     expect(transfers(model.nativeSteps!({ siteCache: true, firstOnSite: false }))).toEqual(['siteReplica:one.tm.clone']);
+    expect(transfers(model.nativeSteps!({ siteCache: false, firstOnSite: false }))).toEqual(['siteReplica:one.tm.clone']);
   });
 
   it('cloudstack copies a template once per shared primary pool, every time on host-local pools', () => {
