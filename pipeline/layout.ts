@@ -1,7 +1,8 @@
 // Directory layout of a sealed image (also what a plane's object store or web server serves):
 //   <dir>/manifest.json        the signed manifest: a DSSE envelope (see manifest.ts)
 //   <dir>/chunks/<digest>      chunk blobs, nonce ‖ ciphertext ‖ tag, named by their hex SHA-256
-// Several versions of one lineage may share <dir>: identical chunks are stored once.
+// Sealing a new version into the same <dir> stores only the blobs not already there (identical
+// chunks of a lineage are stored once) and replaces manifest.json.
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChunkRef } from '../agent/machine/types.js';
