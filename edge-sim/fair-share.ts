@@ -6,14 +6,19 @@
 // the smallest fair share R/W (remaining capacity over unfrozen weight), kept in a lazy min-heap
 // (shares only grow as flows freeze below them, so a stale key is refreshed when it reaches the
 // top), or the smallest per-flow cap among unfrozen classes (classes pre-sorted by cap).
+// Everything lives in typed arrays; the class structure (which links each class crosses, the cap
+// order) is rebuilt only when the set of classes changes, not when only their counts do.
 
-export interface FairShareClass {
-  /** Shared link ids the class crosses (no duplicates). */
-  readonly links: Int32Array;
-  /** Number of flows in the class (> 0). */
-  readonly count: number;
-  /** Per-flow cap in bits per second; Infinity for none, 0 for paused. */
-  readonly capBps: number;
+/**
+ * The classes, as parallel arrays indexed by class slot 0..n-1: `links[i]` the shared link ids
+ * class i crosses (no duplicates), `count[i]` its flow count (> 0), `cap[i]` its per-flow cap in
+ * bits per second (Infinity for none, 0 for paused).
+ */
+export interface FairShareClasses {
+  readonly n: number;
+  readonly links: readonly Int32Array[];
+  readonly count: Float64Array;
+  readonly cap: Float64Array;
 }
 
 export class FairShareSolver {
@@ -25,16 +30,17 @@ export class FairShareSolver {
   private offset = new Int32Array(0);
   private epoch = 0;
 
-  // Structure cached while the class set is unchanged: touched links, link -> classes (CSR),
-  // classes with a finite cap in ascending cap order.
+  // Structure cached while the class set is unchanged.
   private structureValid = false;
-  private touched = new Int32Array(0);
+  private touched = new Int32Array(0); // links crossed by some class, first-touch order
   private touchedCount = 0;
-  private classesOnLink = new Int32Array(0);
-  private capOrder = new Int32Array(0);
+  private classesOnLink = new Int32Array(0); // CSR link -> classes, via offset/degree
+  private classLinkStart = new Int32Array(1); // CSR class -> links
+  private classLinkList = new Int32Array(0);
+  private capOrder = new Int32Array(0); // classes with a finite cap, ascending cap
   private capOrderCount = 0;
 
-  // Per class (indexed by position in the classes array).
+  // Per class slot.
   private frozen = new Uint8Array(0);
   rates = new Float64Array(0);
 
@@ -43,17 +49,17 @@ export class FairShareSolver {
   private heapKeys = new Float64Array(0);
   private heapSize = 0;
 
-  /** Call when classes were added, removed or reordered (not when only counts changed). */
+  /** Call when classes were added, removed or moved between slots (not when counts changed). */
   invalidateStructure(): void {
     this.structureValid = false;
   }
 
   /**
-   * Fills `this.rates[i]` with the per-flow rate of `classes[i]`. `capacity[l]` is link l's
-   * usable capacity (0 when down).
+   * Returns per-flow rates by class slot. `capacity[l]` is link l's usable capacity (0 when
+   * down); `linkWeight[l]` the number of flows crossing shared link l (sum of class counts).
    */
-  solve(classes: readonly FairShareClass[], capacity: Float64Array): Float64Array {
-    const n = classes.length;
+  solve(classes: FairShareClasses, capacity: Float64Array, linkWeight: Float64Array): Float64Array {
+    const n = classes.n;
     this.ensureClassCapacity(n);
     this.ensureLinkCapacity(capacity.length);
     if (!this.structureValid) this.buildStructure(classes);
@@ -64,76 +70,117 @@ export class FairShareSolver {
     for (let k = 0; k < this.touchedCount; k++) {
       const l = touched[k];
       remaining[l] = capacity[l];
-      weight[l] = 0;
+      weight[l] = linkWeight[l];
     }
+    const count = classes.count;
     const frozen = this.frozen;
     const rates = this.rates;
-    for (let i = 0; i < n; i++) {
-      frozen[i] = 0;
-      rates[i] = 0;
-      const c = classes[i];
-      const links = c.links;
-      for (let j = 0; j < links.length; j++) weight[links[j]] += c.count;
-    }
+    frozen.fill(0, 0, n);
+    rates.fill(0, 0, n);
 
-    this.buildLinkHeap();
     let unfrozen = n;
     let capPtr = 0;
+    const cap = classes.cap;
     const capOrder = this.capOrder;
+    const capOrderCount = this.capOrderCount;
     const classesOnLink = this.classesOnLink;
     const offset = this.offset;
     const degree = this.degree;
+    // Often a single link (the origin) is everyone's bottleneck: find the first one by a scan
+    // and build the heap only if classes remain after it.
+    let heapBuilt = false;
 
     while (unfrozen > 0) {
-      const link = this.peekBottleneckLink();
+      const link = heapBuilt ? this.peekBottleneckLink() : this.scanBottleneckLink();
       const linkShare = link >= 0 ? remaining[link] / weight[link] : Infinity;
-      while (capPtr < this.capOrderCount && frozen[capOrder[capPtr]] === 1) capPtr++;
-      const capShare = capPtr < this.capOrderCount ? classes[capOrder[capPtr]].capBps : Infinity;
+      while (capPtr < capOrderCount && frozen[capOrder[capPtr]] === 1) capPtr++;
+      const capShare = capPtr < capOrderCount ? cap[capOrder[capPtr]] : Infinity;
       if (capShare <= linkShare) {
-        if (capShare === Infinity) break; // only classes with no links and no cap remain (not created by Network)
-        this.freeze(classes, capOrder[capPtr], capShare);
+        if (capShare === Infinity) break; // classes with no links and no cap (Network never creates them)
+        this.freeze(count, capOrder[capPtr], capShare);
         unfrozen--;
-      } else {
-        this.popLink();
-        const start = offset[link];
-        const end = start + degree[link];
+        if (!heapBuilt) {
+          this.buildLinkHeap();
+          heapBuilt = true;
+        }
+        continue;
+      }
+      const start = offset[link];
+      const end = start + degree[link];
+      let onLink = 0;
+      for (let k = start; k < end; k++) if (frozen[classesOnLink[k]] === 0) onLink++;
+      if (onLink === unfrozen) {
+        // The last bottleneck: no need to update residual capacities.
         for (let k = start; k < end; k++) {
           const i = classesOnLink[k];
-          if (frozen[i] === 0) {
-            this.freeze(classes, i, linkShare);
-            unfrozen--;
-          }
+          if (frozen[i] === 0) rates[i] = linkShare;
         }
+        break;
+      }
+      if (heapBuilt) this.popLink();
+      for (let k = start; k < end; k++) {
+        const i = classesOnLink[k];
+        if (frozen[i] === 0) {
+          this.freeze(count, i, linkShare);
+          unfrozen--;
+        }
+      }
+      if (!heapBuilt) {
+        this.buildLinkHeap();
+        heapBuilt = true;
       }
     }
     return rates;
   }
 
-  private freeze(classes: readonly FairShareClass[], i: number, rate: number): void {
+  /** Linear scan for the link with the smallest fair share (ties: lowest id); -1 if none. */
+  private scanBottleneckLink(): number {
+    const touched = this.touched;
+    const weight = this.weight;
+    const remaining = this.remaining;
+    let best = -1;
+    let bestShare = Infinity;
+    for (let k = 0; k < this.touchedCount; k++) {
+      const l = touched[k];
+      const w = weight[l];
+      if (w <= 0) continue;
+      const share = remaining[l] / w;
+      if (share < bestShare || (share === bestShare && l < best)) {
+        best = l;
+        bestShare = share;
+      }
+    }
+    return best;
+  }
+
+  private freeze(count: Float64Array, i: number, rate: number): void {
     this.frozen[i] = 1;
     this.rates[i] = rate;
-    const c = classes[i];
-    const links = c.links;
-    const used = c.count * rate;
-    for (let j = 0; j < links.length; j++) {
-      const l = links[j];
-      const left = this.remaining[l] - used;
-      this.remaining[l] = left > 0 ? left : 0;
-      this.weight[l] -= c.count;
+    const w = count[i];
+    const used = w * rate;
+    const remaining = this.remaining;
+    const weight = this.weight;
+    const linkList = this.classLinkList;
+    for (let j = this.classLinkStart[i], end = this.classLinkStart[i + 1]; j < end; j++) {
+      const l = linkList[j];
+      const left = remaining[l] - used;
+      remaining[l] = left > 0 ? left : 0;
+      weight[l] -= w;
     }
   }
 
-  private buildStructure(classes: readonly FairShareClass[]): void {
-    this.epoch++;
+  private buildStructure(classes: FairShareClasses): void {
+    const n = classes.n;
     const stamp = this.stamp;
     const degree = this.degree;
+    this.epoch++;
     let touchedCount = 0;
     let totalDegree = 0;
     let capCount = 0;
-    for (let i = 0; i < classes.length; i++) {
-      const links = classes[i].links;
+    for (let i = 0; i < n; i++) {
+      const links = classes.links[i];
       totalDegree += links.length;
-      if (classes[i].capBps !== Infinity) capCount++;
+      if (classes.cap[i] !== Infinity) capCount++;
       for (let j = 0; j < links.length; j++) {
         const l = links[j];
         if (stamp[l] !== this.epoch) {
@@ -146,16 +193,21 @@ export class FairShareSolver {
     }
     if (this.touched.length < touchedCount) this.touched = new Int32Array(grownSize(touchedCount));
     if (this.classesOnLink.length < totalDegree) this.classesOnLink = new Int32Array(grownSize(totalDegree));
+    if (this.classLinkList.length < totalDegree) this.classLinkList = new Int32Array(grownSize(totalDegree));
+    if (this.classLinkStart.length < n + 1) this.classLinkStart = new Int32Array(grownSize(n + 1));
     if (this.capOrder.length < capCount) this.capOrder = new Int32Array(grownSize(capCount));
 
-    // Offsets in first-touch order (deterministic: follows the class order).
+    // Link offsets in first-touch order (deterministic: follows the class order).
     this.epoch++;
     let next = 0;
     let t = 0;
-    for (let i = 0; i < classes.length; i++) {
-      const links = classes[i].links;
+    let c = 0;
+    for (let i = 0; i < n; i++) {
+      const links = classes.links[i];
+      this.classLinkStart[i] = c;
       for (let j = 0; j < links.length; j++) {
         const l = links[j];
+        this.classLinkList[c++] = l;
         if (stamp[l] !== this.epoch) {
           stamp[l] = this.epoch;
           this.offset[l] = next;
@@ -165,22 +217,22 @@ export class FairShareSolver {
         }
       }
     }
+    this.classLinkStart[n] = c;
     this.touchedCount = t;
-    for (let i = 0; i < classes.length; i++) {
-      const links = classes[i].links;
+    for (let i = 0; i < n; i++) {
+      const links = classes.links[i];
       for (let j = 0; j < links.length; j++) {
         const l = links[j];
         this.classesOnLink[this.offset[l] + degree[l]++] = i;
       }
     }
 
-    let k = 0;
-    for (let i = 0; i < classes.length; i++) if (classes[i].capBps !== Infinity) this.capOrder[k++] = i;
-    this.capOrderCount = k;
-    const order = Array.from(this.capOrder.subarray(0, k));
-    // Stable sort by cap, ties by class position: deterministic for a given class order.
-    order.sort((a, b) => classes[a].capBps - classes[b].capBps || a - b);
+    const order: number[] = [];
+    for (let i = 0; i < n; i++) if (classes.cap[i] !== Infinity) order.push(i);
+    // Ties by slot: deterministic for a given class order.
+    order.sort((a, b) => classes.cap[a] - classes.cap[b] || a - b);
     this.capOrder.set(order);
+    this.capOrderCount = order.length;
     this.structureValid = true;
   }
 
@@ -267,17 +319,17 @@ export class FairShareSolver {
       const size = grownSize(n);
       this.remaining = new Float64Array(size);
       this.weight = new Float64Array(size);
-      const stamp = new Int32Array(size);
-      stamp.set(this.stamp);
-      this.stamp = stamp;
-      const degree = new Int32Array(size);
-      degree.set(this.degree);
-      this.degree = degree;
-      const offset = new Int32Array(size);
-      offset.set(this.offset);
-      this.offset = offset;
+      this.stamp = grownInt32(this.stamp, size);
+      this.degree = grownInt32(this.degree, size);
+      this.offset = grownInt32(this.offset, size);
     }
   }
+}
+
+function grownInt32(a: Int32Array, size: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(size);
+  b.set(a);
+  return b;
 }
 
 function grownSize(n: number): number {

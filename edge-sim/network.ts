@@ -8,9 +8,9 @@
 // a virtual progress counter (bytes delivered to each member since the class was created) and a
 // min-heap of member targets (progress at join + bytes) make the next completion O(1) to read.
 import { InputError } from '../common/index.js';
+import { ClassTable, type FlowClass } from './class-table.js';
 import type { Simulator } from './engine.js';
 import { FairShareSolver } from './fair-share.js';
-import { TargetHeap } from './target-heap.js';
 
 export { maxMinRates, mathisCapBps } from './maxmin.js';
 
@@ -24,7 +24,17 @@ export interface StartFlowOptions {
   onDone: (id: FlowId) => void;
 }
 
-const BITS_PER_BYTE_US = 8e6; // bits/s -> bytes/us divisor
+export interface NetworkOptions {
+  /**
+   * 0 (default): rates are recomputed at the instant flows start or end. q > 0: recomputes are
+   * batched onto multiples of q microseconds, so a new flow waits up to q for its rate and freed
+   * bandwidth is re-shared up to q late; completions stay exact for the rates in force. A speed
+   * knob for very large fleets, at a bounded cost in accuracy.
+   */
+  recomputeQuantumUs?: number;
+}
+
+const BITS_PER_BYTE_US = 8e6; // bits/s divided by this gives bytes/us
 
 /** A flow counts as done when this close to its target (float progress, integer bytes). */
 function isDone(remaining: number, target: number): boolean {
@@ -35,39 +45,6 @@ function isDone(remaining: number, target: number): boolean {
 function ceilUs(x: number): number {
   const r = Math.round(x);
   return Math.abs(x - r) <= 1e-9 * Math.max(1, x) ? r : Math.ceil(x);
-}
-
-class FlowClass {
-  index = -1;
-  count = 0;
-  /** Bytes delivered to each member since the class was created, as of `progressAtUs`. */
-  progress = 0;
-  progressAtUs: number;
-  rateBps = 0;
-  bytesPerUs = 0;
-  /** Sum of members' progress-at-join, so count·progress − sumStart = bytes in flight. */
-  sumStart = 0;
-  readonly heap = new TargetHeap();
-
-  constructor(
-    readonly key: string,
-    readonly links: Int32Array,
-    readonly capBps: number,
-    nowUs: number,
-  ) {
-    this.progressAtUs = nowUs;
-  }
-
-  progressAt(nowUs: number): number {
-    return this.progress + this.bytesPerUs * (nowUs - this.progressAtUs);
-  }
-
-  materialize(nowUs: number): void {
-    if (nowUs !== this.progressAtUs) {
-      this.progress += this.bytesPerUs * (nowUs - this.progressAtUs);
-      this.progressAtUs = nowUs;
-    }
-  }
 }
 
 const FLOW_ACTIVE = 1;
@@ -85,11 +62,14 @@ export class Network {
   /** For private links: the flow currently on it, or -1. */
   private readonly linkFlow: number[] = [];
   private usableCapacity = new Float64Array(64);
+  /** For shared links: the number of active flows crossing it. */
+  private sharedWeight = new Float64Array(64);
 
   // Flows, indexed by FlowId.
   private readonly flowState: number[] = [];
   private readonly flowBytes: number[] = [];
   private readonly flowUserCap: number[] = [];
+  /** Class progress when the flow (last) joined its class, minus what it had already received. */
   private readonly flowStart: number[] = [];
   private readonly flowEntry: number[] = [];
   private readonly flowFinal: number[] = [];
@@ -100,17 +80,26 @@ export class Network {
   private nextEntry = 0;
   private active = 0;
 
-  // Classes: lookup by key, iteration in the deterministic order of the `classes` array.
+  private readonly table = new ClassTable();
   private readonly classByKey = new Map<string, FlowClass>();
-  private readonly classes: FlowClass[] = [];
   private readonly solver = new FairShareSolver();
+  private readonly quantumUs: number;
 
   private dirty = false;
   private recomputeCount = 0;
   private completionHandle = -1;
   private completionAtUs = -1;
+  private readonly flushFn = (): void => this.flush();
+  private readonly completionFn = (): void => this.onCompletionEvent();
 
-  constructor(private readonly sim: Simulator) {}
+  constructor(
+    private readonly sim: Simulator,
+    opts: NetworkOptions = {},
+  ) {
+    const q = opts.recomputeQuantumUs ?? 0;
+    if (!Number.isSafeInteger(q) || q < 0) throw new InputError(`Network: recomputeQuantumUs must be an integer >= 0, got ${q}`);
+    this.quantumUs = q;
+  }
 
   get activeFlows(): number {
     return this.active;
@@ -122,7 +111,7 @@ export class Network {
 
   /** Number of flow classes currently holding flows (for benchmarks and tests). */
   get classCount(): number {
-    return this.classes.length;
+    return this.table.n;
   }
 
   addLink(name: string, capacityBps: number, opts: { private?: boolean } = {}): LinkId {
@@ -140,6 +129,9 @@ export class Network {
       const grown = new Float64Array(this.usableCapacity.length * 2);
       grown.set(this.usableCapacity);
       this.usableCapacity = grown;
+      const weight = new Float64Array(grown.length);
+      weight.set(this.sharedWeight);
+      this.sharedWeight = weight;
     }
     this.usableCapacity[id] = capacityBps;
     return id;
@@ -187,6 +179,9 @@ export class Network {
         privateCount++;
       } else sharedCount++;
     }
+    if (sharedCount === 0 && privateCount === 0 && userCap === Infinity) {
+      throw new InputError('startFlow: a flow needs at least one link or a finite capBps');
+    }
     const shared = new Int32Array(sharedCount);
     const priv = privateCount > 0 ? new Int32Array(privateCount) : undefined;
     let s = 0;
@@ -196,9 +191,6 @@ export class Network {
       else shared[s++] = l;
     }
     shared.sort();
-    if (sharedCount === 0 && privateCount === 0 && userCap === Infinity) {
-      throw new InputError('startFlow: a flow needs at least one link or a finite capBps');
-    }
     if (priv) for (const l of priv) this.linkFlow[l] = id;
 
     this.flowState.push(FLOW_ACTIVE);
@@ -236,11 +228,12 @@ export class Network {
     return Math.floor(this.exactDelivered(id) + 1e-6);
   }
 
+  /** The flow's current rate (forces a pending recompute first). */
   rateBps(id: FlowId): number {
     this.checkFlow(id);
     if (this.flowState[id] !== FLOW_ACTIVE) return 0;
     this.flush();
-    return (this.flowClass[id] as FlowClass).rateBps;
+    return this.table.rateBps[(this.flowClass[id] as FlowClass).slot];
   }
 
   /** Total bytes that crossed the link: finished and cancelled flows plus those in flight. */
@@ -248,12 +241,13 @@ export class Network {
     this.checkLink(link);
     let inFlight = 0;
     const now = this.sim.now;
+    const t = this.table;
     if (this.linkIsPrivate[link]) {
       const f = this.linkFlow[link];
       if (f >= 0) inFlight = this.exactDelivered(f);
     } else {
-      for (const c of this.classes) {
-        if (c.links.includes(link)) inFlight += c.count * c.progressAt(now) - c.sumStart;
+      for (let s = 0; s < t.n; s++) {
+        if (t.links[s].includes(link)) inFlight += t.count[s] * t.progressAt(s, now) - t.sumStart[s];
       }
     }
     return this.linkDoneBytes[link] + Math.floor(Math.max(0, inFlight) + 1e-6);
@@ -275,51 +269,52 @@ export class Network {
   }
 
   private joinClass(id: FlowId, cap: number, alreadyDelivered: number): void {
+    const t = this.table;
     const shared = this.flowShared[id] as Int32Array;
     const key = `${shared.join(',')}|${cap}`;
     let c = this.classByKey.get(key);
     if (!c) {
-      c = new FlowClass(key, shared, cap, this.sim.now);
-      c.index = this.classes.length;
-      this.classes.push(c);
+      c = t.add(key, shared, cap);
       this.classByKey.set(key, c);
       this.solver.invalidateStructure();
     }
-    c.materialize(this.sim.now);
-    const start = c.progress - alreadyDelivered;
+    const s = c.slot;
+    const start = t.progressAt(s, this.sim.now) - alreadyDelivered;
+    const target = start + this.flowBytes[id];
     const entry = this.nextEntry++;
     this.flowStart[id] = start;
     this.flowEntry[id] = entry;
     this.flowClass[id] = c;
-    c.heap.push(start + this.flowBytes[id], entry, id);
-    c.count++;
-    c.sumStart += start;
+    c.heap.push(target, entry, id);
+    if (target < t.nextTarget[s]) t.nextTarget[s] = target;
+    for (let i = 0; i < shared.length; i++) this.sharedWeight[shared[i]]++;
+    t.count[s]++;
+    t.sumStart[s] += start;
   }
 
   /** Takes the flow out of its class (its heap entry goes stale and is skipped later). */
   private leaveClass(id: FlowId): void {
+    const t = this.table;
     const c = this.flowClass[id] as FlowClass;
+    const s = c.slot;
     this.flowClass[id] = undefined;
-    c.count--;
-    c.sumStart -= this.flowStart[id];
-    if (c.count === 0) this.removeClass(c);
-  }
-
-  private removeClass(c: FlowClass): void {
-    const last = this.classes.pop() as FlowClass;
-    if (last !== c) {
-      this.classes[c.index] = last;
-      last.index = c.index;
+    for (let i = 0; i < c.links.length; i++) this.sharedWeight[c.links[i]]--;
+    t.count[s]--;
+    t.sumStart[s] -= this.flowStart[id];
+    if (t.count[s] === 0) {
+      t.remove(c);
+      this.classByKey.delete(c.key);
+      this.solver.invalidateStructure();
+    } else if (this.flowStart[id] + this.flowBytes[id] === t.nextTarget[s]) {
+      this.refreshNextTarget(c);
     }
-    this.classByKey.delete(c.key);
-    this.solver.invalidateStructure();
   }
 
   /** Moves a flow to the class matching its current effective cap, keeping its progress. */
   private reclassify(id: FlowId): void {
     const cap = this.effectiveCap(id);
     const current = this.flowClass[id] as FlowClass;
-    if (current.capBps === cap) return;
+    if (this.table.cap[current.slot] === cap) return;
     const delivered = this.exactDelivered(id);
     this.leaveClass(id);
     this.joinClass(id, cap, delivered);
@@ -328,20 +323,20 @@ export class Network {
 
   private exactDelivered(id: FlowId): number {
     const c = this.flowClass[id] as FlowClass;
-    const d = c.progressAt(this.sim.now) - this.flowStart[id];
+    const d = this.table.progressAt(c.slot, this.sim.now) - this.flowStart[id];
     const bytes = this.flowBytes[id];
     return d < 0 ? 0 : d > bytes ? bytes : d;
   }
 
-  /** Pops stale heap entries; returns the member flow with the smallest target, or -1. */
-  private nextMember(c: FlowClass): number {
+  /** Drops stale heap entries and records the smallest live target. */
+  private refreshNextTarget(c: FlowClass): void {
     const heap = c.heap;
     while (heap.size > 0) {
       const f = heap.minFlow;
-      if (this.flowClass[f] === c && this.flowEntry[f] === heap.minEntry) return f;
+      if (this.flowClass[f] === c && this.flowEntry[f] === heap.minEntry) break;
       heap.pop();
     }
-    return -1;
+    this.table.nextTarget[c.slot] = heap.size > 0 ? heap.minTarget : Infinity;
   }
 
   private finish(id: FlowId, state: number, delivered: number): void {
@@ -377,7 +372,11 @@ export class Network {
   private markDirty(): void {
     if (this.dirty) return;
     this.dirty = true;
-    this.sim.beforeAdvance(() => this.flush());
+    const now = this.sim.now;
+    const q = this.quantumUs;
+    const boundary = q > 0 ? Math.ceil(now / q) * q : now;
+    if (boundary === now) this.sim.beforeAdvance(this.flushFn);
+    else this.sim.at(boundary, this.flushFn);
   }
 
   private flush(): void {
@@ -388,50 +387,63 @@ export class Network {
     this.dirty = false;
     this.recomputeCount++;
     const now = this.sim.now;
-    const classes = this.classes;
-    const rates = this.solver.solve(classes, this.usableCapacity);
+    const t = this.table;
+    t.materializeAll(now);
+    const rates = this.solver.solve(t, this.usableCapacity, this.sharedWeight);
+    const n = t.n;
+    const progress = t.progress;
+    const rateBps = t.rateBps;
+    const bytesPerUs = t.bytesPerUs;
+    const nextTarget = t.nextTarget;
     let nextDelay = Infinity;
-    for (let i = 0; i < classes.length; i++) {
-      const c = classes[i];
-      c.materialize(now);
-      c.rateBps = rates[i];
-      c.bytesPerUs = rates[i] / BITS_PER_BYTE_US;
-      const f = this.nextMember(c);
-      if (f < 0) continue;
-      const target = c.heap.minTarget;
-      const remaining = target - c.progress;
+    for (let s = 0; s < n; s++) {
+      const rate = rates[s];
+      rateBps[s] = rate;
+      const bpu = rate / BITS_PER_BYTE_US;
+      bytesPerUs[s] = bpu;
+      const target = nextTarget[s];
+      if (target === Infinity) continue;
+      const remaining = target - progress[s];
       let delay: number;
       if (isDone(remaining, target)) delay = 0;
-      else if (c.bytesPerUs > 0) delay = ceilUs(remaining / c.bytesPerUs);
+      else if (bpu > 0) delay = remaining / bpu;
       else continue;
       if (delay < nextDelay) nextDelay = delay;
     }
-    this.scheduleCompletion(nextDelay === Infinity ? -1 : now + nextDelay);
+    this.scheduleCompletion(nextDelay === Infinity ? -1 : now + ceilUs(nextDelay));
   }
 
   private scheduleCompletion(atUs: number): void {
     if (atUs === this.completionAtUs) return;
     if (this.completionHandle >= 0) this.sim.cancel(this.completionHandle);
     this.completionAtUs = atUs;
-    this.completionHandle = atUs >= 0 ? this.sim.at(atUs, () => this.onCompletionEvent()) : -1;
+    this.completionHandle = atUs >= 0 ? this.sim.at(atUs, this.completionFn) : -1;
   }
 
   private onCompletionEvent(): void {
     this.completionHandle = -1;
     this.completionAtUs = -1;
     const now = this.sim.now;
+    const t = this.table;
+    t.materializeAll(now);
     const done: FlowId[] = [];
-    for (let i = 0; i < this.classes.length; i++) {
-      const c = this.classes[i];
-      c.materialize(now);
-      for (let f = this.nextMember(c); f >= 0; f = this.nextMember(c)) {
-        const target = c.heap.minTarget;
-        if (!isDone(target - c.progress, target)) break;
-        c.heap.pop();
-        done.push(f);
+    const touched: FlowClass[] = [];
+    for (let s = 0; s < t.n; s++) {
+      const next = t.nextTarget[s];
+      if (next === Infinity || !isDone(next - t.progress[s], next)) continue;
+      const c = t.classes[s];
+      const heap = c.heap;
+      touched.push(c);
+      while (heap.size > 0) {
+        const f = heap.minFlow;
+        if (this.flowClass[f] === c && this.flowEntry[f] === heap.minEntry) {
+          if (!isDone(heap.minTarget - t.progress[s], heap.minTarget)) break;
+          done.push(f);
+        }
+        heap.pop();
       }
     }
-    // Removal after the scan: removing a class reorders `classes`.
+    // Removal after the scan: removing a class moves another into its slot.
     done.sort((a, b) => a - b);
     const callbacks: ((id: FlowId) => void)[] = [];
     for (const f of done) {
@@ -439,6 +451,7 @@ export class Network {
       this.leaveClass(f);
       this.finish(f, FLOW_DONE, this.flowBytes[f]);
     }
+    for (const c of touched) if (c.slot >= 0) this.refreshNextTarget(c);
     this.markDirty();
     for (let i = 0; i < done.length; i++) callbacks[i](done[i]);
   }
