@@ -307,6 +307,35 @@ describe('chunk failures', () => {
     expect(n.key()).toContain('fetch:0,1,2');
   });
 
+  it('each attempt gets fresh per-chunk retries', () => {
+    const n = new Driver({ ...DEFAULT_AGENT_CONFIG, maxChunkRetries: 1 });
+    n.start();
+    n.login();
+    n.assignment(A);
+    n.manifest(M);
+    n.key();
+    n.chunks([0, 2], { corrupt: [1] });
+    expect(n.chunks([], { corrupt: [1] })).toContain('done:failed:tampered');
+    n.report();
+    n.timer();
+    n.assignment(A);
+    n.key();
+    expect(n.chunks([], { corrupt: [1] })).toEqual(['fetch:1']);
+  });
+
+  it('a staging I/O error is retried after a backoff', () => {
+    const n = new Driver();
+    n.start();
+    n.login();
+    n.assignment(A);
+    n.manifest(M);
+    n.key();
+    n.chunks([0, 1, 2]);
+    expect(n.send({ type: 'staged', id: n.id, ok: false, reason: 'io' })).toEqual(['timer:backoff']);
+    expect(n.timer()).toEqual(['stage:1']);
+    expect(n.staged()).toContain('startVm:img-a@1');
+  });
+
   it('boot failure is reported', () => {
     const n = new Driver();
     n.start();
@@ -374,6 +403,38 @@ describe('updates', () => {
     expect(types.lastIndexOf('stage')).toBeLessThan(types.lastIndexOf('stopVm'));
     // only the new chunks of the new version were held afterwards, the old ones may go
     expect(n.persisted.heldDigests).toEqual(['d0', 'n1', 'd2', 'n3']);
+  });
+
+  it('holds chunks with the same digest together (zero blocks are fetched once)', () => {
+    const n = new Driver();
+    n.start();
+    n.login();
+    n.assignment(A);
+    n.manifest(manifest(A, ['z', 'd1', 'z', 'z']));
+    n.key();
+    expect(n.chunks([0], { final: false })).toEqual(['persist']);
+    expect(n.persisted.verifiedChunks).toEqual([0, 2, 3]);
+    expect(n.persisted.heldDigests).toEqual(['z']);
+    expect(n.chunks([2, 1, 3])).toContain('stage:1');
+    expect(n.persisted.verifiedChunks).toEqual([0, 2, 3, 1]);
+  });
+
+  it('after a crash mid-update, boots the old staged image and resumes the new one', () => {
+    const first = new Driver();
+    first.deploy(A, M);
+    first.timer();
+    first.assignment(A2);
+    first.manifest(M2);
+    first.key();
+    first.chunks([1], { final: false });
+    const n = new Driver(DEFAULT_AGENT_CONFIG, first.persisted);
+    expect(n.start()).toEqual(['persist', 'mark:boot:start', 'startVm:img-a@1']);
+    n.vmStarted();
+    n.login();
+    expect(n.assignment(A2)).toEqual(['mark:key:start', 'control:getKey']);
+    expect(n.key()).toEqual(['mark:key:end', 'mark:transfer:start', 'fetch:3']);
+    n.chunks([3]);
+    expect(n.staged()).toContain('stopVm');
   });
 
   it('a reassignment to the running image needs no deployment', () => {
