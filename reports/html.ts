@@ -35,6 +35,7 @@ h3 { font-size: 16px; margin: 22px 0 8px; }
 .subtitle { color: var(--muted); margin: 4px 0 12px; font-size: 14px; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; align-items: start; }
 figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px; }
+figure.wide { grid-column: 1 / -1; }
 figure svg { display: block; width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 13px; padding: 4px 6px 2px; }
 .table-wrap { display: inline-block; max-width: 100%; overflow-x: auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; }
@@ -79,7 +80,7 @@ ${doc.appendix.map(table).join('\n')}
 
 function section(s: ReportSection): string {
   const charts = s.charts
-    .map((c) => `<figure id="${esc(c.id)}" data-chart="${esc(c.id)}">${c.svg}<figcaption>${esc(c.caption)}</figcaption></figure>`)
+    .map((c) => `<figure id="${esc(c.id)}"${c.wide ? ' class="wide"' : ''} data-chart="${esc(c.id)}">${c.svg}<figcaption>${esc(c.caption)}</figcaption></figure>`)
     .join('\n');
   const details = s.details ? `<details><summary>${esc(s.details.summary)}</summary><pre>${esc(s.details.text)}</pre></details>` : '';
   return `<section id="${esc(s.id)}">

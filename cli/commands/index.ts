@@ -1,8 +1,13 @@
 import type { Command } from 'commander';
+import * as gate from './gate.js';
+import * as image from './image.js';
+import * as report from './report.js';
+import * as run from './run.js';
+import * as scenarios from './scenarios.js';
 import * as up from './up.js';
 
 // One line per command module; each module exports `register(program)`.
-const modules: { register(program: Command): void }[] = [up];
+const modules: { register(program: Command): void }[] = [run, scenarios, report, gate, up, image];
 
 export function registerCommands(program: Command): void {
   for (const m of modules) m.register(program);

@@ -14,6 +14,8 @@ export interface Chart {
   /** one sentence saying how to read it */
   caption: string;
   svg: string;
+  /** spans the full width of the page (drawn wider) */
+  wide?: boolean;
 }
 
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';

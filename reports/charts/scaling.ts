@@ -16,7 +16,7 @@ export function scalingChart(sc: ScenarioData, id: string): Chart {
     return { series: d.series, makespan: pts('makespan'), bound: pts('makespan_lower_bound') };
   });
   const all = lines.flatMap((l) => [...l.makespan, ...l.bound]);
-  const x = d3.scaleLog().domain(d3.extent(sc.fleetSizes) as [number, number]).range([0, f.width]).nice();
+  const x = d3.scaleLog().domain(d3.extent(sc.fleetSizes) as [number, number]).range([0, f.width]);
   const y = d3
     .scaleLog()
     .domain([d3.min(all, (p) => p[1]) ?? 1, d3.max(all, (p) => p[1]) ?? 10])

@@ -9,7 +9,7 @@ const FAULT_FILL = '#7f7f7f';
 /** Nodes running over time in the first repeat, fault windows shaded. */
 export function timelineChart(sc: ScenarioData, id: string): Chart {
   const title = `Rollout timeline — ${sc.name} (${sc.mainNodes.toLocaleString('en-US')} nodes)`;
-  const f = frame({ title });
+  const f = frame({ title, width: 1400, height: 400 });
   const runs = sc.series.map((d) => ({ series: d.series, run: d.runs.get(sc.mainNodes) }));
   const lines = runs
     .map((r) => ({ series: r.series, points: countPoints(sortedAscending(r.run?.finishes ?? [])) }))
@@ -46,6 +46,7 @@ export function timelineChart(sc: ScenarioData, id: string): Chart {
     title,
     caption: 'Nodes with their VM running over time in the first repeat; grey bands are injected faults.',
     svg: f.done(),
+    wide: true,
   };
 }
 
