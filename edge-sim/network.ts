@@ -391,26 +391,34 @@ export class Network {
     t.materializeAll(now);
     const rates = this.solver.solve(t, this.usableCapacity, this.sharedWeight);
     const n = t.n;
-    const progress = t.progress;
     const rateBps = t.rateBps;
+    const bytesPerUs = t.bytesPerUs;
+    for (let s = 0; s < n; s++) {
+      rateBps[s] = rates[s];
+      bytesPerUs[s] = rates[s] / BITS_PER_BYTE_US;
+    }
+    this.scheduleNextCompletion();
+  }
+
+  /** Schedules the earliest member completion under the current rates (progress as of now). */
+  private scheduleNextCompletion(): void {
+    const t = this.table;
+    const n = t.n;
+    const progress = t.progress;
     const bytesPerUs = t.bytesPerUs;
     const nextTarget = t.nextTarget;
     let nextDelay = Infinity;
     for (let s = 0; s < n; s++) {
-      const rate = rates[s];
-      rateBps[s] = rate;
-      const bpu = rate / BITS_PER_BYTE_US;
-      bytesPerUs[s] = bpu;
       const target = nextTarget[s];
       if (target === Infinity) continue;
       const remaining = target - progress[s];
       let delay: number;
       if (isDone(remaining, target)) delay = 0;
-      else if (bpu > 0) delay = remaining / bpu;
+      else if (bytesPerUs[s] > 0) delay = remaining / bytesPerUs[s];
       else continue;
       if (delay < nextDelay) nextDelay = delay;
     }
-    this.scheduleCompletion(nextDelay === Infinity ? -1 : now + ceilUs(nextDelay));
+    this.scheduleCompletion(nextDelay === Infinity ? -1 : this.sim.now + ceilUs(nextDelay));
   }
 
   private scheduleCompletion(atUs: number): void {
@@ -453,6 +461,8 @@ export class Network {
     }
     for (const c of touched) if (c.slot >= 0) this.refreshNextTarget(c);
     this.markDirty();
+    // With a quantum the recompute may be later: keep completing at the current rates meanwhile.
+    if (this.quantumUs > 0 && now % this.quantumUs !== 0) this.scheduleNextCompletion();
     for (let i = 0; i < done.length; i++) callbacks[i](done[i]);
   }
 
