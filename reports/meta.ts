@@ -31,7 +31,8 @@ export const MetaSchema = z.looseObject({
   env: z.enum(['sim', 'emulate', 'real']).optional(),
   seed: z.number().int(),
   version: z.string(),
-  machine: MachineSchema,
+  /** optional so older or partial writers stay readable; the report says "not recorded" */
+  machine: MachineSchema.optional(),
   /** calibration used: a file name or id, or the measured values themselves */
   calibration: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
   assumptions: z.array(AssumptionSchema).default([]),

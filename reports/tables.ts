@@ -234,7 +234,7 @@ export function provenanceTable(model: ReportModel): Table {
       { text: [m.plane, m.mode, m.strategy, m.env].filter(Boolean).join(' · ') || '—' },
       { text: String(m.seed) },
       { text: m.version },
-      { text: `${m.machine.os}${m.machine.arch ? `/${m.machine.arch}` : ''}, ${m.machine.cpus} CPUs${m.machine.cpuModel ? ` (${m.machine.cpuModel})` : ''}, Node ${m.machine.node}` },
+      { text: machineText(m.machine) },
       { text: calibrationText(m.calibration) },
       { text: m.source ?? '—' },
     ],
@@ -273,4 +273,9 @@ function calibrationText(c: Meta['calibration']): string {
     .slice(0, 6)
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(', ');
+}
+
+function machineText(m: Meta['machine']): string {
+  if (!m) return 'not recorded';
+  return `${m.os}${m.arch ? `/${m.arch}` : ''}, ${m.cpus} CPUs${m.cpuModel ? ` (${m.cpuModel})` : ''}, Node ${m.node}`;
 }
