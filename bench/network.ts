@@ -55,6 +55,7 @@ export function benchFlows(opts: NetworkBenchOptions = {}): string[] {
   let peakActive = 0;
   let done = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let n = 0; n < flows; n++) {
     const access = net.addLink(`access-${n}`, accessTiers[n % accessTiers.length], { private: true });
     const site = wans[n % sites];
@@ -65,11 +66,13 @@ export function benchFlows(opts: NetworkBenchOptions = {}): string[] {
   }
   sim.run();
   const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
   const originBytes = net.linkBytes(origin);
   return [
     `network: ${fmt(flows)} flows x ${(bytes / GIB).toFixed(1)} GiB over ${fmt(sites)} WAN links + origin, private access links; ` +
       `starts over ${(startWindowUs / 1e6).toFixed(0)} s virtual, recompute quantum ${quantum === 0 ? 'none (exact)' : `${quantum / 1000} ms`}`,
-    `network: ${s.toFixed(2)} s wall, ${fmt(flows / s)} flows/s, ${fmt(net.recomputes)} recomputes (${((s * 1e6) / net.recomputes).toFixed(1)} us each incl. events), ` +
+    `network: ${s.toFixed(2)} s wall (${cpuS.toFixed(2)} s CPU), ${fmt(flows / s)} flows/s, ${fmt(net.recomputes)} recomputes (${((s * 1e6) / net.recomputes).toFixed(1)} us each incl. events), ` +
       `${fmt(sim.events)} events, peak ${fmt(peakActive)} concurrent flows, makespan ${(sim.now / 1e6).toFixed(0)} s virtual`,
     `network: completed ${fmt(done)}/${fmt(flows)}, origin egress ${(originBytes / GIB).toFixed(0)} GiB (expected ${((flows * bytes) / GIB).toFixed(0)}), peak RSS ${maxRssMiB().toFixed(0)} MiB`,
   ];

@@ -390,14 +390,28 @@ export class Network {
     const t = this.table;
     t.materializeAll(now);
     const rates = this.solver.solve(t, this.usableCapacity, this.sharedWeight);
+    // Same as scheduleNextCompletion(), fused with storing the new rates: one pass over classes.
     const n = t.n;
     const rateBps = t.rateBps;
     const bytesPerUs = t.bytesPerUs;
+    const progress = t.progress;
+    const nextTarget = t.nextTarget;
+    let nextDelay = Infinity;
     for (let s = 0; s < n; s++) {
-      rateBps[s] = rates[s];
-      bytesPerUs[s] = rates[s] / BITS_PER_BYTE_US;
+      const rate = rates[s];
+      const bpu = rate / BITS_PER_BYTE_US;
+      rateBps[s] = rate;
+      bytesPerUs[s] = bpu;
+      const target = nextTarget[s];
+      if (target === Infinity) continue;
+      const remaining = target - progress[s];
+      let delay: number;
+      if (isDone(remaining, target)) delay = 0;
+      else if (bpu > 0) delay = remaining / bpu;
+      else continue;
+      if (delay < nextDelay) nextDelay = delay;
     }
-    this.scheduleNextCompletion();
+    this.scheduleCompletion(nextDelay === Infinity ? -1 : now + ceilUs(nextDelay));
   }
 
   /** Schedules the earliest member completion under the current rates (progress as of now). */

@@ -1,0 +1,7 @@
+export * from './engine.js';
+export * from './rng.js';
+export * from './network.js';
+export * from './fleet.js';
+export * from './runner.js';
+export * from './metrics.js';
+export * from './suite.js';
