@@ -60,6 +60,9 @@ export const SERVICE_COMMANDS: Record<ServiceName, string> = {
   barbican: 'barbican-api-uwsgi.ini',
 };
 
+/** The WHATWG fetch "bad ports" in the ranges a user might pick for these services. */
+const FETCH_BLOCKED_PORTS = new Set([1719, 1720, 1723, 2049, 3659, 4045, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6697, 10080]);
+
 const secret = (bytes = 18): string => randomBytes(bytes).toString('base64url');
 
 function newState(ports: StackPorts, rounds: number): StackState {
@@ -123,6 +126,9 @@ export async function up(opts: UpOptions = {}): Promise<RunningStack> {
   };
   writeConfigs(inputs);
 
+  for (const [name, p] of Object.entries(ports)) {
+    if (FETCH_BLOCKED_PORTS.has(p)) throw new InputError(`port ${p} for ${name} is one that HTTP clients (fetch) refuse to connect to; pick another`);
+  }
   const toStart = SERVICES.filter((s) => !serviceRunning(state, s, layout.root));
   for (const s of toStart) {
     const port = ports[s];

@@ -14,8 +14,9 @@ export interface TestStack {
 export async function freePorts(): Promise<StackPorts> {
   const ports = { ...DEFAULT_PORTS };
   for (const name of Object.keys(ports) as (keyof StackPorts)[]) {
+    // +10000 steps stay clear of the ports fetch refuses (6000, 6665-6669, ...)
     let port = ports[name];
-    while (!(await isPortFree(port))) port += 1000;
+    while (!(await isPortFree(port))) port += 10000;
     ports[name] = port;
   }
   return ports;
