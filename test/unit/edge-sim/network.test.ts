@@ -262,6 +262,39 @@ describe('Network against the reference', () => {
     );
   });
 
+  it('rates match the reference when many flows share paths (classes with weight > 1)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 2, maxLength: 8 }),
+        fc.array(fc.record({ path: fc.integer({ min: 0, max: 5 }), cap: fc.integer({ min: 0, max: 3 }), n: fc.integer({ min: 1, max: 6 }) }), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 0, max: 7 }),
+        (caps, groups, downLink) => {
+          const capacities = caps.map((c) => c * 1e6);
+          // Six fixed paths over the links (indices wrap), four caps including none and paused-like 1 b/s.
+          const paths = [[0], [1], [0, 1], [0, 2], [1, 2, 3], [3, 4, 5]].map((p) => [...new Set(p.map((l) => l % caps.length))]);
+          const capPool = [undefined, 3e6, 11e6, 1];
+          const { net } = setup();
+          const links = capacities.map((c, i) => net.addLink(`l${i}`, c));
+          const flows: { path: number[]; capBps?: number }[] = [];
+          const ids: number[] = [];
+          for (const g of groups) {
+            for (let k = 0; k < g.n; k++) {
+              const f = { path: paths[g.path], capBps: capPool[g.cap] };
+              flows.push(f);
+              ids.push(net.startFlow({ path: f.path.map((l) => links[l]), bytes: 1e9, capBps: f.capBps, onDone: () => {} }));
+            }
+          }
+          const down = downLink % caps.length;
+          net.setLinkUp(links[down], false);
+          const expected = maxMinRates(capacities.map((c, i) => (i === down ? 0 : c)), flows);
+          ids.forEach((id, i) => expect(relClose(net.rateBps(id), expected[i])).toBe(true));
+          expect(net.classCount).toBeLessThanOrEqual(24);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('conserves bytes: origin = sum of WANs = sum of access links = sum of delivered, also mid-flight', () => {
     fc.assert(
       fc.property(
