@@ -102,7 +102,7 @@ export function withStored(p: PersistedState, stored: readonly number[]): Persis
 
 /** Once staged, only this manifest's chunks need to stay held (older ones may be collected). */
 export function withStaged(p: PersistedState): PersistedState {
-  return { ...p, staged: p.assignment, heldDigests: indexOf(p.manifest!).digests as string[] };
+  return { ...p, staged: p.assignment, pendingBoot: true, heldDigests: indexOf(p.manifest!).digests as string[] };
 }
 
 /** The staged image failed verification: forget this manifest's chunks so they are fetched again. */

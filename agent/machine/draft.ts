@@ -16,9 +16,15 @@ export function sameImage(a: Assignment | null, b: Assignment | null): boolean {
   return a !== null && b !== null && a.imageId === b.imageId && a.version === b.version;
 }
 
-function newId(d: Draft): number {
+/** A fresh request id, not (yet) the awaited one. */
+export function allocateId(d: Draft): number {
   const id = d.s.nextRequestId;
   d.s.nextRequestId = id + 1;
+  return id;
+}
+
+function newId(d: Draft): number {
+  const id = allocateId(d);
   d.s.awaiting = id;
   return id;
 }

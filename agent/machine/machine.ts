@@ -7,6 +7,7 @@
 
 import { missingChunks, withManifest, withoutManifestChunks, withStaged, withStored } from './chunks.js';
 import {
+  allocateId,
   backoff,
   finishDeploy,
   idle,
@@ -56,12 +57,14 @@ export function initialState(config: AgentConfig, persisted: PersistedState | nu
     reloginFor: null,
     deploy: null,
     reportRunning: false,
+    restore: null,
     fetchTally: { corrupt: 0, unavailable: 0 },
   };
 }
 
 export function step(state: AgentState, event: Event): StepResult {
   if (event.type === 'start') return onStart(state);
+  if (event.type === 'vmStarted' && state.restore !== null && event.id === state.restore.id) return onRestored(state, event.ok);
   if (state.awaiting === null || event.id !== state.awaiting || !expects(state, event)) return { state, actions: [] };
   const d: Draft = { s: { ...state }, out: [] };
   switch (event.type) {
@@ -112,14 +115,31 @@ function onStart(state: AgentState): StepResult {
   const persisted: PersistedState = { ...state.persisted, boots };
   const d: Draft = { s: initialState(state.config, persisted, state.rngState), out: [] };
   d.out.push({ type: 'persist', state: persisted });
-  if (persisted.staged !== null) {
-    // Offline restart: boot the verified local image before (and whatever) the control plane says.
+  if (persisted.staged !== null && persisted.pendingBoot === true) {
+    // The crash came between staging and the first boot: finish that deployment first.
     d.s.deploy = { target: persisted.staged, openPhases: [] };
     request(d, 'startVm', false);
+  } else if (persisted.staged !== null) {
+    // Offline restart: run the verified local image whatever (and whenever) the control plane
+    // answers. Restoring is not a deployment: no marks, no `done`.
+    const id = allocateId(d);
+    d.s.restore = { id, image: persisted.staged, thenBoot: false };
+    d.out.push({ type: 'startVm', id, image: persisted.staged });
+    request(d, 'login', false);
   } else {
     d.s.deploy = { target: persisted.assignment, openPhases: [] };
     request(d, 'login', false);
   }
+  d.s.status = statusOf(d.s);
+  return { state: d.s, actions: d.out };
+}
+
+function onRestored(state: AgentState, ok: boolean): StepResult {
+  const d: Draft = { s: { ...state }, out: [] };
+  const { image, thenBoot } = state.restore!;
+  d.s.restore = null;
+  d.s.running = ok ? image : null;
+  if (thenBoot) boot(d);
   d.s.status = statusOf(d.s);
   return { state: d.s, actions: d.out };
 }
@@ -194,7 +214,7 @@ function onAssignment(d: Draft, assignment: Assignment | null): void {
     idle(d);
     return;
   }
-  if (s.deploy === null && sameImage(assignment, s.running)) {
+  if (s.deploy === null && (sameImage(assignment, s.running) || sameImage(assignment, s.restore?.image ?? null))) {
     s.lastFailure = null;
     if (s.reportRunning) reportRunning(d);
     else idle(d);
@@ -295,7 +315,17 @@ function onStaged(d: Draft, error: 'tampered' | 'io' | null): void {
 
 /** Exactly one VM: the old one is stopped only now that the new image is staged. */
 function boot(d: Draft): void {
-  request(d, d.s.running !== null ? 'stopVm' : 'startVm', false);
+  const s = d.s;
+  if (s.restore !== null) {
+    // one hypervisor request at a time: go on once the restore has ended
+    markStart(d, 'boot');
+    s.restore = { ...s.restore, thenBoot: true };
+    s.op = 'startVm';
+    s.timer = null;
+    s.awaiting = null;
+    return;
+  }
+  request(d, s.running !== null ? 'stopVm' : 'startVm', false);
 }
 
 function onVmStarted(d: Draft, ok: boolean): void {
@@ -309,6 +339,7 @@ function onVmStarted(d: Draft, ok: boolean): void {
   s.lastFailure = null;
   s.chunkFailures = {};
   s.reportRunning = true;
+  if (s.persisted.pendingBoot === true) setPersisted(d, { ...s.persisted, pendingBoot: false });
   finishDeploy(d, 'running');
   if (s.authenticated) reportRunning(d);
   else request(d, 'login', false); // offline boot: tell the plane once it answers
@@ -339,6 +370,7 @@ function statusOf(s: AgentState): AgentStatus {
   if (s.deploy === null) {
     if (s.lastFailure !== null) return 'FAILED';
     if (s.running !== null) return 'RUNNING';
+    if (s.restore !== null) return 'BOOTING';
   }
   switch (s.op) {
     case null:

@@ -92,6 +92,11 @@ export interface PersistedState {
    * a result of a request made before a crash can never be mistaken for a current one. Absent: 0.
    */
   boots?: number;
+  /**
+   * true from staging an image until it first starts: a restart then completes that deployment
+   * (timed, ending with `done`) rather than silently restoring a VM that already ran. Absent: false.
+   */
+  pendingBoot?: boolean;
 }
 
 export interface AgentConfig {
@@ -135,6 +140,11 @@ export interface AgentState {
   deploy: Deployment | null;
   /** a VM was started and the control plane has not yet been told it is RUNNING */
   reportRunning: boolean;
+  /**
+   * the offline boot of the staged image after a start, awaited beside the control-plane work;
+   * `thenBoot` when a deployment waits for it to end before its own stop/start
+   */
+  restore: { id: number; image: Assignment; thenBoot: boolean } | null;
   /** outcomes counted over the `chunks` events of the fetch request in progress */
   fetchTally: { corrupt: number; unavailable: number };
 }

@@ -26,6 +26,7 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   picks: fc.array(fc.nat({ max: 7 }), { maxLength: 150 }),
   duplicates: fc.array(fc.integer({ min: 0, max: 150 }), { maxLength: 8 }),
   splits: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 10 }),
+  slowVm: fc.boolean(),
 });
 
 const same = (a: { imageId: string; version: string } | null, b: { imageId: string; version: string } | null) =>

@@ -22,7 +22,8 @@ describe('happy path', () => {
     expect(n.chunks([2])).toEqual(['persist', 'mark:transfer:end', 'mark:verify:start', 'mark:decrypt:start', 'stage:1']);
     expect(n.staged()).toEqual(['mark:verify:end', 'mark:decrypt:end', 'persist', 'mark:boot:start', 'startVm:img-a@1']);
     expect(n.persisted.staged).toEqual(A);
-    expect(n.vmStarted()).toEqual(['mark:boot:end', 'done:running', 'control:report:RUNNING']);
+    expect(n.vmStarted()).toEqual(['persist', 'mark:boot:end', 'done:running', 'control:report:RUNNING']);
+    expect(n.persisted.pendingBoot).toBe(false);
     expect(n.state.status).toBe('RUNNING');
     expect(n.state.running).toEqual(A);
     expect(n.report()).toEqual(['timer:poll']);
@@ -58,21 +59,66 @@ describe('happy path', () => {
 });
 
 describe('offline restart', () => {
-  it('boots the staged image at once, before any control-plane call', () => {
+  it('restores the staged VM at once, beside login and poll, and it is no deployment', () => {
     const first = new Driver();
     first.deploy(A, M);
     const n = new Driver(DEFAULT_AGENT_CONFIG, first.persisted);
-    expect(n.start()).toEqual(['persist', 'mark:boot:start', 'startVm:img-a@1']);
-    expect(n.vmStarted()).toEqual(['mark:boot:end', 'done:running', 'control:login']);
-    expect(n.state.status).toBe('RUNNING');
-    // the control plane is down: the VM keeps running, the agent keeps retrying
+    expect(n.start()).toEqual(['persist', 'startVm:img-a@1', 'control:login']);
+    const restore = n.lastOf('startVm').id;
+    expect(n.state.status).toBe('BOOTING');
+    // the control plane is down: the VM boots anyway, the agent keeps retrying
     expect(n.error('login', 'unavailable')).toEqual(['timer:backoff']);
-    expect(n.state.running).toEqual(A);
     expect(n.timer()).toEqual(['control:login']);
+    expect(n.login()).toEqual(['control:getAssignment']);
+    // the plane assigns what is being restored: nothing to deploy
+    expect(n.assignment(A)).toEqual(['timer:poll']);
+    expect(n.send({ type: 'vmStarted', id: restore, ok: true })).toEqual([]);
+    expect(n.state.running).toEqual(A);
+    expect(n.state.status).toBe('RUNNING');
+    expect(n.timer()).toEqual(['control:getAssignment']);
+    expect(n.assignment(A)).toEqual(['timer:poll']);
+    expect(n.log.some((a) => a.type === 'done' || a.type === 'mark')).toBe(false);
+    // a second answer for the restore is stale
+    const before = n.state;
+    expect(n.send({ type: 'vmStarted', id: restore, ok: true })).toEqual([]);
+    expect(n.state).toBe(before);
+  });
+
+  it('completes a deployment a crash interrupted between staging and the first boot', () => {
+    const first = new Driver();
+    first.start();
+    first.login();
+    first.assignment(A);
+    first.manifest(M);
+    first.key();
+    first.chunks([0, 1, 2]);
+    first.staged();
+    expect(first.persisted.pendingBoot).toBe(true);
+    const n = new Driver(DEFAULT_AGENT_CONFIG, first.persisted);
+    expect(n.start()).toEqual(['persist', 'mark:boot:start', 'startVm:img-a@1']);
+    expect(n.vmStarted()).toEqual(['persist', 'mark:boot:end', 'done:running', 'control:login']);
     expect(n.login()).toEqual(['control:getAssignment']);
     // once reachable, the node tells the plane it runs its assignment
     expect(n.assignment(A)).toEqual(['control:report:RUNNING']);
     expect(n.report()).toEqual(['timer:poll']);
+  });
+
+  it('a deployment reaching boot during a restore waits for it, then stops and starts', () => {
+    const first = new Driver();
+    first.deploy(A, M);
+    const n = new Driver(DEFAULT_AGENT_CONFIG, first.persisted);
+    n.start();
+    const restore = n.lastOf('startVm').id;
+    n.login();
+    n.assignment(A2);
+    n.manifest(manifest(A2, ['d0', 'd1', 'n2']));
+    n.key();
+    n.chunks([2]);
+    expect(n.staged()).toEqual(['mark:verify:end', 'mark:decrypt:end', 'persist', 'mark:boot:start']);
+    expect(n.state.status).toBe('BOOTING');
+    expect(n.send({ type: 'vmStarted', id: restore, ok: true })).toEqual(['stopVm']);
+    expect(n.vmStopped()).toEqual(['startVm:img-a@2']);
+    expect(n.vmStarted()).toEqual(['persist', 'mark:boot:end', 'done:running', 'control:report:RUNNING']);
   });
 
   it('resumes after a crash without refetching verified chunks', () => {
@@ -397,7 +443,7 @@ describe('updates', () => {
     expect(n.state.running).toEqual(A);
     expect(n.vmStopped()).toEqual(['startVm:img-a@2']);
     expect(n.state.running).toBeNull();
-    expect(n.vmStarted()).toEqual(['mark:boot:end', 'done:running', 'control:report:RUNNING']);
+    expect(n.vmStarted()).toEqual(['persist', 'mark:boot:end', 'done:running', 'control:report:RUNNING']);
     expect(n.state.running).toEqual(A2);
     const types = n.log.map((a) => a.type);
     expect(types.lastIndexOf('stage')).toBeLessThan(types.lastIndexOf('stopVm'));
@@ -428,8 +474,8 @@ describe('updates', () => {
     first.key();
     first.chunks([1], { final: false });
     const n = new Driver(DEFAULT_AGENT_CONFIG, first.persisted);
-    expect(n.start()).toEqual(['persist', 'mark:boot:start', 'startVm:img-a@1']);
-    n.vmStarted();
+    expect(n.start()).toEqual(['persist', 'startVm:img-a@1', 'control:login']);
+    n.send({ type: 'vmStarted', id: n.lastOf('startVm').id, ok: true });
     n.login();
     expect(n.assignment(A2)).toEqual(['mark:key:start', 'control:getKey']);
     expect(n.key()).toEqual(['mark:key:end', 'mark:transfer:start', 'fetch:3']);

@@ -45,6 +45,8 @@ export interface Schedule {
   duplicates: number[];
   /** by fetch request number: into how many `chunks` events its results are split */
   splits: number[];
+  /** the hypervisor answers only after SLOW_VM_DELIVERIES other deliveries, or when nothing else is pending */
+  slowVm: boolean;
 }
 
 export const IMAGE_A: Assignment = { imageId: 'app', version: '1' };
@@ -68,6 +70,7 @@ export interface Outcome {
 const MAX_DELIVERIES = 4000;
 /** transient faults (by call number in the schedule) occur only before this delivery */
 const FAULT_HORIZON = 160;
+const SLOW_VM_DELIVERIES = 12;
 
 export function runWorld(schedule: Schedule): Outcome {
   const w = new World(schedule);
@@ -80,7 +83,9 @@ class World {
   vm: Assignment | null = null;
   everRan: Assignment[] = [];
   store = new Set<string>();
-  streams: Event[][] = [];
+  /** pending deliveries: each stream delivers its events in order; `born` is the delivery number it came at */
+  streams: { events: Event[]; born: number }[] = [];
+  delivery = 0;
   dones: Extract<Action, { type: 'done' }>[] = [];
   openPhases = new Set<Phase>();
   current: Assignment = IMAGE_A;
@@ -91,6 +96,8 @@ class World {
   fetchRequests = 0;
   log: string[] = [];
   transientFaults = true;
+  /** id of the hypervisor request in flight: the machine must send one at a time */
+  vmBusy: number | null = null;
 
   constructor(readonly sc: Schedule) {
     this.machine = initialState(sc.config, null, sc.seed);
@@ -131,11 +138,15 @@ class World {
       }
 
       if (this.streams.length === 0) throw new Error('the machine awaits nothing');
-      const pick = (sc.picks[n] ?? 0) % this.streams.length;
-      const stream = this.streams[pick];
-      const event = stream.shift()!;
-      if (stream.length === 0) this.streams.splice(pick, 1);
-      if (sc.duplicates.includes(n)) this.streams.push([event]);
+      this.delivery = n;
+      const held = (s: { events: Event[]; born: number }) =>
+        sc.slowVm && n - s.born < SLOW_VM_DELIVERIES && (s.events[0].type === 'vmStarted' || s.events[0].type === 'vmStopped');
+      const ready = this.streams.filter((s) => !held(s));
+      const candidates = ready.length > 0 ? ready : this.streams;
+      const stream = candidates[(sc.picks[n] ?? 0) % candidates.length];
+      const event = stream.events.shift()!;
+      if (stream.events.length === 0) this.streams.splice(this.streams.indexOf(stream), 1);
+      if (sc.duplicates.includes(n)) this.respond(event);
       this.apply(event);
     }
     throw new Error(`no convergence after ${MAX_DELIVERIES} deliveries`);
@@ -146,11 +157,13 @@ class World {
     // in-flight results stay queued: they are stale now and must be ignored
     this.machine = initialState(this.sc.config, this.disk, this.sc.seed + n);
     this.openPhases.clear();
+    this.vmBusy = null;
     if (killsVm) this.vm = null;
     this.apply({ type: 'start' });
   }
 
   apply(event: Event): void {
+    if ((event.type === 'vmStarted' || event.type === 'vmStopped') && event.id === this.vmBusy) this.vmBusy = null;
     const before = deepFreeze(this.machine);
     deepFreeze(event);
     const result = step(before, event);
@@ -160,12 +173,17 @@ class World {
     for (const action of result.actions) this.execute(action);
   }
 
+  claimVm(id: number): void {
+    if (this.vmBusy !== null) throw new Error('two hypervisor requests in flight');
+    this.vmBusy = id;
+  }
+
   transient<T>(scheduled: T | undefined, benign: T): T {
     return this.transientFaults && scheduled !== undefined ? scheduled : benign;
   }
 
   respond(...events: Event[]): void {
-    this.streams.push(events);
+    this.streams.push({ events, born: this.delivery });
   }
 
   execute(action: Action): void {
@@ -200,11 +218,13 @@ class World {
         this.stage(action);
         return;
       case 'stopVm':
+        this.claimVm(action.id);
         if (this.disk?.staged == null || same(this.disk.staged, this.vm)) throw new Error('old VM stopped before the new image was staged');
         this.vm = null;
         this.respond({ type: 'vmStopped', id: action.id });
         return;
       case 'startVm': {
+        this.claimVm(action.id);
         if (!same(action.image, this.disk?.staged ?? null)) throw new Error('started an image that is not staged');
         const fails = this.sc.permanent === 'bootFails' && this.isTarget(action.image);
         this.vm = fails ? null : action.image;
