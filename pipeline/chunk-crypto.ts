@@ -31,8 +31,11 @@ export const CIPHER_PARAMS = {
   aad: 'edgeplane-chunk-v1\\0<imageId>',
 } as const;
 
-/** GCM runs at full AES-NI speed with ~256 KiB updates; 4 MiB updates are slower (allocation). */
-const SLICE = 256 * 1024;
+/**
+ * Every cipher.update() allocates its output. Slices under glibc's 128 KiB mmap threshold reuse
+ * heap memory; larger ones are fresh mmaps whose page faults cost more than AES-GCM itself.
+ */
+const SLICE = 120 * 1024;
 
 export interface ChunkKeys {
   encKey: Buffer;
@@ -58,19 +61,26 @@ export function chunkAad(imageId: string): Buffer {
   return Buffer.from(`edgeplane-chunk-v1\0${imageId}`, 'utf8');
 }
 
-export function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+export function sha256Hex(data: Uint8Array | readonly Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const part of data instanceof Uint8Array ? [data] : data) hash.update(part);
+  return hash.digest('hex');
 }
 
 /** Encrypts one plaintext chunk into a blob (nonce ‖ ciphertext ‖ tag). */
 export function encryptChunk(keys: ChunkKeys, imageId: string, plaintext: Buffer): Buffer {
+  return Buffer.concat(encryptChunkParts(keys, imageId, plaintext), plaintext.length + CHUNK_OVERHEAD);
+}
+
+/** The blob of `encryptChunk` as consecutive slices (no copy into one buffer). */
+export function encryptChunkParts(keys: ChunkKeys, imageId: string, plaintext: Buffer): Buffer[] {
   const nonce = createHmac('sha256', keys.nonceKey).update(plaintext).digest().subarray(0, NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', keys.encKey, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(chunkAad(imageId));
   const parts: Buffer[] = [nonce];
   for (let off = 0; off < plaintext.length; off += SLICE) parts.push(cipher.update(plaintext.subarray(off, off + SLICE)));
   parts.push(cipher.final(), cipher.getAuthTag());
-  return Buffer.concat(parts, plaintext.length + CHUNK_OVERHEAD);
+  return parts;
 }
 
 /**

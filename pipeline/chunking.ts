@@ -37,7 +37,10 @@ export function validateChunking(spec: ChunkingSpec): ChunkingSpec {
   return spec;
 }
 
-/** Yields the file's chunks in order. Each yielded Buffer is the caller's to keep. */
+/**
+ * Yields the file's chunks in order. A yielded Buffer is valid only until the next iteration
+ * (fixed chunking reuses two buffers: fresh 4 MiB allocations cost page faults); copy to keep.
+ */
 export async function* chunkFile(path: string, spec: ChunkingSpec = DEFAULT_CHUNKING): AsyncGenerator<Buffer> {
   validateChunking(spec);
   const fh = await open(path, 'r');
@@ -51,8 +54,8 @@ export async function* chunkFile(path: string, spec: ChunkingSpec = DEFAULT_CHUN
 
 type FileHandle = Awaited<ReturnType<typeof open>>;
 
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+async function readAt(fh: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buf = into ?? Buffer.allocUnsafe(length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await fh.read(buf, filled, length - filled, position + filled);
@@ -64,13 +67,16 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
 
 async function* fixedChunks(fh: FileHandle, size: number): AsyncGenerator<Buffer> {
   let position = 0;
-  // read the next chunk while the caller processes this one (disk and CPU overlap)
-  let next = readAt(fh, position, size);
+  const ring = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  let turn = 0;
+  // read the next chunk into the other buffer while the caller processes this one
+  let next = readAt(fh, position, size, ring[turn]);
   for (;;) {
     const chunk = await next;
     if (chunk.length === 0) return;
     position += chunk.length;
-    next = readAt(fh, position, size);
+    turn ^= 1;
+    next = readAt(fh, position, size, ring[turn]);
     yield chunk;
   }
 }

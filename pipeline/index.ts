@@ -1,7 +1,7 @@
 // The image pipeline: appliance build, chunking, encryption, signing, manifest, delta.
 export { TamperedError } from './errors.js';
 export { chunkFile, fastcdcCutter, fastcdcSpec, validateChunking, DEFAULT_CHUNKING, DEFAULT_CHUNK_SIZE, MiB, type ChunkingSpec } from './chunking.js';
-export { CHUNK_OVERHEAD, CIPHER_PARAMS, DATA_KEY_BYTES, deriveChunkKeys, encryptChunk, decryptChunkParts, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
+export { CHUNK_OVERHEAD, CIPHER_PARAMS, DATA_KEY_BYTES, deriveChunkKeys, encryptChunk, encryptChunkParts, decryptChunkParts, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
 export {
   generateDataKey,
   generatePublisherKeys,
@@ -15,7 +15,7 @@ export {
   type PublicKeyInput,
 } from './keys.js';
 export { encodeManifest, manifestSchema, signManifest, toManifestInfo, verifyManifest, MANIFEST_PAYLOAD_TYPE, type ImageManifest, type ManifestChunk } from './manifest.js';
-export { chunkPath, readSealed, readSealedChunk, readSealedManifest, writeSealedChunk, writeSealedManifest, prepareSealedDir, MANIFEST_FILE, CHUNKS_DIR } from './layout.js';
+export { chunkPath, readSealed, readSealedChunk, readSealedChunkInto, readSealedManifest, writeSealedChunk, writeSealedManifest, prepareSealedDir, MANIFEST_FILE, CHUNKS_DIR } from './layout.js';
 export { sealImage, openImage, verifyChunk, decryptChunk, chunkKeysFor, type SealOptions, type SealResult, type OpenOptions } from './seal.js';
 export { deltaPlan, type DeltaPlan } from './delta.js';
 export {

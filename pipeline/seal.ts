@@ -5,9 +5,9 @@ import { open, rename, unlink } from 'node:fs/promises';
 import type { ChunkRef } from '../agent/machine/types.js';
 import { InputError } from '../common/index.js';
 import { chunkFile, DEFAULT_CHUNKING, validateChunking, type ChunkingSpec } from './chunking.js';
-import { CIPHER_PARAMS, decryptChunkParts, deriveChunkKeys, encryptChunk, keyCheckMatches, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
+import { CHUNK_OVERHEAD, CIPHER_PARAMS, decryptChunkParts, deriveChunkKeys, encryptChunkParts, keyCheckMatches, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
 import { TamperedError } from './errors.js';
-import { prepareSealedDir, readSealed, readSealedChunk, writeSealedChunk, writeSealedManifest } from './layout.js';
+import { prepareSealedDir, readSealed, readSealedChunkInto, writeSealedChunk, writeSealedManifest } from './layout.js';
 import { IMAGE_ID_RE, signManifest, type ImageManifest, type ManifestChunk } from './manifest.js';
 import type { PublicKeyInput } from './keys.js';
 
@@ -50,9 +50,9 @@ export async function sealImage(opts: SealOptions): Promise<SealResult> {
   let pendingWrite: Promise<boolean> = Promise.resolve(false);
   for await (const plain of chunkFile(opts.imagePath, chunking)) {
     imageHash.update(plain);
-    const blob = encryptChunk(keys, opts.imageId, plain);
+    const blob = encryptChunkParts(keys, opts.imageId, plain);
     const digest = sha256Hex(blob);
-    chunks.push({ index: chunks.length, digest, size: blob.length, plainSize: plain.length });
+    chunks.push({ index: chunks.length, digest, size: plain.length + CHUNK_OVERHEAD, plainSize: plain.length });
     size += plain.length;
     // one write in flight while the next chunk is encrypted
     if (await pendingWrite) chunksWritten++;
@@ -139,11 +139,14 @@ export async function openImage(opts: OpenOptions): Promise<ImageManifest> {
   try {
     let position = 0;
     let pendingWrite: Promise<unknown> = Promise.resolve();
-    let nextBlob = manifest.chunks.length ? readSealedChunk(opts.sealedDir, manifest.chunks[0]) : null;
+    // two read buffers: the next blob is read while this one is verified and decrypted
+    const biggest = Math.max(0, ...manifest.chunks.map((c) => c.size));
+    const ring = [Buffer.allocUnsafe(biggest + 1), Buffer.allocUnsafe(biggest + 1)];
+    let nextBlob = manifest.chunks.length ? readSealedChunkInto(opts.sealedDir, manifest.chunks[0], ring[0]) : null;
     for (const entry of manifest.chunks) {
       const blob = await nextBlob!;
       const following = manifest.chunks[entry.index + 1];
-      nextBlob = following ? readSealedChunk(opts.sealedDir, following) : null;
+      nextBlob = following ? readSealedChunkInto(opts.sealedDir, following, ring[(entry.index + 1) % 2]) : null;
       assertChunk(entry, blob);
       const parts = decryptChunkParts(keys, manifest.imageId, blob, `chunk ${entry.index}`);
       if (verifyPlain) for (const p of parts) imageHash.update(p);
