@@ -184,6 +184,7 @@ export class NativeFleet {
   /** The centre copies the image onto the host (scp-like: one stream, no resume). */
   private copy(n: NativeNode, gen: number, from: 'origin' | 'siteReplica', done: () => void): void {
     const { world, rec, payloadBytes } = this.ctx;
+    if (n.gen !== gen) return; // a retry scheduled before the host crashed
     const retry = (): void => {
       if (n.gen !== gen) return;
       if (++n.copyAttempts >= NATIVE_MAX_COPY_ATTEMPTS) {

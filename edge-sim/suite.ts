@@ -70,9 +70,8 @@ export function simulateScenario(opts: SuiteOptions): SuiteResult {
     }
     const meta: Meta = {
       type: 'meta',
-      scenario: scenario.name,
+      scenario: { name: scenario.name, text: opts.scenarioText },
       description: scenario.description,
-      scenarioText: opts.scenarioText,
       plane: plane.name,
       mode: plane.mode,
       strategy: scenario.strategy,
@@ -81,14 +80,15 @@ export function simulateScenario(opts: SuiteOptions): SuiteResult {
       repeats: scenario.repeat,
       nodes: fleet.nodes.length,
       version: opts.version,
-      calibration: plane.name === opts.calibration?.plane ? opts.calibration.source : null,
+      ...(plane.name === opts.calibration?.plane ? { calibration: opts.calibration.source } : {}),
       assumptions: modelAssumptions(first!.model),
     };
     lines.push(JSON.stringify(meta));
     metas.push(meta);
-    const all = [...perRun.flat(), ...planeSamples(first!, summaries)];
-    for (const s of all) lines.push(JSON.stringify(s));
-    samples.push(...all);
+    for (const s of [...perRun.flat(), ...planeSamples(first!, summaries)]) {
+      lines.push(JSON.stringify(s));
+      samples.push(s);
+    }
     planes.push({ plane, metrics: averageRunMetrics(perRun), events: planeEvents });
     events += planeEvents;
   }

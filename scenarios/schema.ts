@@ -46,9 +46,9 @@ export const DEFAULT_MODE: Record<PlaneName, PlaneConfig['mode']> = {
 
 /** Control-plane services a `faults.controlOutages` entry may name (besides "all"). */
 export const CONTROL_SERVICES: Record<PlaneName, readonly string[]> = {
-  openstack: ['keystone', 'glance', 'barbican', 'ceph'],
-  opennebula: ['oned'],
-  cloudstack: ['management'],
+  openstack: ['keystone', 'glance-api', 'barbican'],
+  opennebula: ['oned', 'tm-ssh', 'vmm-kvm', 'frontend-http', 'kms'],
+  cloudstack: ['cs-management', 'secondary-storage', 'template-http', 'kms'],
 };
 
 export const MAX_FLEET_NODES = 1_000_000;
@@ -251,6 +251,13 @@ const planeObjectSchema = z
     }
     if (p.directDownload && !(p.name === 'cloudstack' && mode === 'native')) {
       ctx.addIssue({ code: 'custom', path: ['directDownload'], message: 'directDownload is only available for cloudstack in native mode' });
+    }
+    if (p.placement === 'scheduler' && mode !== 'native') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['placement'],
+        message: "placement: scheduler needs a plane in native mode (in agent mode the agent on the pinned node deploys its own VM)",
+      });
     }
   })
   .transform((p): PlaneConfig => ({ ...p, mode: p.mode ?? DEFAULT_MODE[p.name] }));

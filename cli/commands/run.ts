@@ -64,7 +64,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
     const wallMs = performance.now() - wallStart;
     log.info({ scenario: scenario.name, events: result.events, wallMs: Math.round(wallMs) }, 'simulated');
     results.push({ scenario, result });
-    lines.push(...result.lines);
+    for (const line of result.lines) lines.push(line);
   }
   progress.stop();
   const resultsPath = join(outDir, 'results.ndjson');

@@ -1,0 +1,46 @@
+// `npm run bench`: prints performance figures (never asserts on wall time in tests).
+//   npm run bench                  all benchmarks
+//   npm run bench -- sim           simulator only (rollout-10k, rollout-100k)
+//   npm run bench -- network       network model micro-benchmark
+//   npm run bench -- pipeline      seal/open throughput vs openssl and sha256sum
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+const here = (f: string): string => fileURLToPath(new URL(f, import.meta.url));
+const wanted = new Set(process.argv.slice(2));
+const want = (name: string): boolean => wanted.size === 0 || wanted.has(name);
+
+interface SimFigures {
+  scenario: string;
+  planes: string[];
+  nodes: number;
+  events: number;
+  wallMs: number;
+  maxRssMiB: number;
+}
+
+async function simBench(name: string, targetS: number, plane?: string): Promise<void> {
+  const args = [here('./sim-one.js'), name, ...(plane ? [plane] : [])];
+  const { stdout } = await execa(process.execPath, ['--max-old-space-size=6144', ...args]);
+  const f = JSON.parse(stdout) as SimFigures;
+  const s = f.wallMs / 1000;
+  console.log(
+    `sim ${f.scenario.padEnd(13)} ${String(f.nodes).padStart(6)} nodes x ${f.planes.length} plane(s) [${f.planes.join(',')}]: ` +
+      `${s.toFixed(2)} s wall (target <= ${targetS} s: ${s <= targetS ? 'MET' : 'MISSED'}), ` +
+      `${f.events.toLocaleString('en-US')} events, ${Math.round(f.events / s).toLocaleString('en-US')} events/s, peak RSS ${f.maxRssMiB.toFixed(0)} MiB`,
+  );
+}
+
+if (want('sim')) {
+  await simBench('rollout-10k', 5);
+  await simBench('rollout-100k', 60);
+  console.log('(for comparison: published edge simulators take ~58 s for 10k devices)');
+}
+if (want('network')) {
+  const { benchNetwork } = await import('./network.js');
+  for (const line of await benchNetwork()) console.log(line);
+}
+if (want('pipeline')) {
+  const { benchPipeline } = await import('./pipeline.js');
+  for (const line of await benchPipeline({ sizeMiB: 1024 })) console.log(line);
+}

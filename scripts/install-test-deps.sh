@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the unit and e2e tests need beyond Node: headless Chromium (report browser
+# test), qemu + a kernel + busybox (appliance image build and boot). Idempotent.
+set -euo pipefail
+PACKAGES=(chromium qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio openssl curl procps iproute2)
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -eq 0 ]; then echo "test dependencies: all installed"; exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages; run as root: apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 3
+fi
+export DEBIAN_FRONTEND=noninteractive
+[ -n "${EDGEPLANE_APT_UPDATED:-}" ] || apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
