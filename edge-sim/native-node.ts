@@ -24,13 +24,23 @@ export interface NativeRunContext {
   onFinished(node: number, ok: boolean): void;
 }
 
-const STEP_PHASE: Record<NativeStep['kind'], Phase> = {
-  api: 'assignment',
-  poll: 'assignment',
-  cycle: 'assignment',
-  transfer: 'transfer',
-  boot: 'boot',
-};
+/**
+ * Phase of each step: calls and cycles before the image copy are the plane's placement work
+ * (`assignment`), copies are `transfer`, and everything after the last copy (driver deploy,
+ * boot, the centre seeing the VM RUNNING) is `boot`.
+ */
+export function nativePhases(steps: NativeStep[]): Phase[] {
+  const firstCopy = steps.findIndex((s) => s.kind === 'transfer');
+  let lastCopy = -1;
+  steps.forEach((s, i) => {
+    if (s.kind === 'transfer') lastCopy = i;
+  });
+  return steps.map((s, i) => {
+    if (s.kind === 'transfer') return 'transfer';
+    if (firstCopy < 0) return s.kind === 'boot' ? 'boot' : 'assignment';
+    return i < firstCopy ? 'assignment' : i > lastCopy ? 'boot' : 'transfer';
+  });
+}
 
 interface NativeNode {
   info: NodeInfo;
@@ -78,7 +88,7 @@ export class NativeFleet {
     const firstOnSite = this.siteStarted[n.info.site] === 0;
     this.siteStarted[n.info.site] = 1;
     const steps = this.model.nativeSteps!({ siteCache: this.ctx.world.scenario.strategy === 'site-cache', firstOnSite });
-    this.runStep(n, n.gen, steps, 0);
+    this.runStep(n, n.gen, steps, nativePhases(steps), 0);
   }
 
   crash(node: number): void {
@@ -105,10 +115,10 @@ export class NativeFleet {
 
   private deployAgain(n: NativeNode): void {
     const steps = this.model.nativeSteps!({ siteCache: this.ctx.world.scenario.strategy === 'site-cache', firstOnSite: false });
-    this.runStep(n, n.gen, steps, 0);
+    this.runStep(n, n.gen, steps, nativePhases(steps), 0);
   }
 
-  private runStep(n: NativeNode, gen: number, steps: NativeStep[], i: number): void {
+  private runStep(n: NativeNode, gen: number, steps: NativeStep[], phases: Phase[], i: number): void {
     const { world, rec } = this.ctx;
     const sim = world.sim;
     if (n.gen !== gen) return;
@@ -119,12 +129,12 @@ export class NativeFleet {
       return;
     }
     const s = steps[i];
-    const phase = STEP_PHASE[s.kind];
+    const phase = phases[i];
     rec.markPhase(node, phase, 'start', sim.now);
     const next = (): void => {
       if (n.gen !== gen) return;
       rec.markPhase(node, phase, 'end', sim.now);
-      this.runStep(n, gen, steps, i + 1);
+      this.runStep(n, gen, steps, phases, i + 1);
     };
     switch (s.kind) {
       case 'api':
