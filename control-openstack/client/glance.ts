@@ -175,9 +175,22 @@ export class GlanceApi {
   }
 
   // ---- downloads ----
-  /** The whole image file into memory (small images: manifests). */
+  /** The whole image file into memory (small images). */
   async download(token: string, imageId: string): Promise<Buffer> {
     const res = await this.transport.request(this.baseUrl, { op: 'glance.image.download', method: 'GET', path: '/v2/images/{image_id}/file', params: { image_id: imageId }, headers: this.h(token), expect: [200] });
+    return res.body;
+  }
+
+  /** A manifest image's file (recorded with the `{manifest_image_id}` template the model uses). */
+  async downloadManifest(token: string, manifestImageId: string): Promise<Buffer> {
+    const res = await this.transport.request(this.baseUrl, {
+      op: 'glance.image.download',
+      method: 'GET',
+      path: '/v2/images/{manifest_image_id}/file',
+      params: { manifest_image_id: manifestImageId },
+      headers: this.h(token),
+      expect: [200],
+    });
     return res.body;
   }
 

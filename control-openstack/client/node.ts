@@ -91,7 +91,7 @@ export class OpenStackNodeClient {
       throw new AssignmentMismatchError(`image ${assignment.imageId} is version ${version ?? '(none)'}, pinned ${assignment.version}`);
     }
     if (!manifestImageId || !keyRef) throw new AssignmentMismatchError(`image ${assignment.imageId} has no manifest or key reference`);
-    const bytes = await this.session.authed((t) => glance.download(t, manifestImageId));
+    const bytes = await this.session.authed((t) => glance.downloadManifest(t, manifestImageId));
     return { bytes, image, manifestImageId, keyRef };
   }
 

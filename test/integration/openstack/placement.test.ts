@@ -73,12 +73,13 @@ describe('one deployment through the real services', () => {
     ]);
     const paths = [...new Set(node.recorder.records().map((r) => `${r.method} ${r.path}`))];
     expect(paths).toEqual([
-      'POST /auth/tokens',
-      'GET /projects/{project_id}',
+      'POST /v3/auth/tokens',
+      'GET /v3/projects/{project_id}',
       'GET /v2/images/{image_id}',
-      'GET /v2/images/{image_id}/file',
+      'GET /v2/images/{manifest_image_id}/file',
       'GET /v1/secrets/{secret_id}/payload',
-      'PATCH /credentials/{credential_id}',
+      'GET /v2/images/{image_id}/file',
+      'PATCH /v3/credentials/{credential_id}',
     ]);
     const ranged = node.recorder.records().filter((r) => r.op === 'glance.image.download_range');
     expect(ranged.map((r) => r.bytesIn)).toEqual([CHUNK, CHUNK, CHUNK, 1234]);
@@ -212,7 +213,7 @@ describe('transport', () => {
     const node = new OpenStackNodeClient(nodeB.config, { recorder });
     await node.login();
     const [r] = recorder.records();
-    expect(r).toMatchObject({ op: 'keystone.token.issue', plane: 'openstack', method: 'POST', path: '/auth/tokens', status: 201, attempt: 1 });
+    expect(r).toMatchObject({ op: 'keystone.token.issue', plane: 'openstack', method: 'POST', path: '/v3/auth/tokens', status: 201, attempt: 1 });
     expect(r!.bytesOut).toBeGreaterThan(50);
     expect(r!.bytesIn).toBeGreaterThan(500);
     expect(r!.ms).toBeGreaterThan(0);
