@@ -1,2 +1,35 @@
+// The minimal OpenStack plane: simulation model and profile, placement without Nova, the real
+// clients (node and operator), the launcher of the real stack, calibration and fleet workflows.
 export * from './model.js';
 export * from './profile.js';
+export * from './placement.js';
+export {
+  up as upOpenStack,
+  down as downOpenStack,
+  status as openStackStatus,
+  loadStack as loadOpenStackStack,
+  measureLiveProfile,
+  serviceRunning,
+  isPortFree,
+  missingPackages,
+  stackLayout as openStackLayout,
+  DEFAULT_STATE_DIR as OPENSTACK_STATE_DIR,
+  DEFAULT_PORTS as OPENSTACK_DEFAULT_PORTS,
+  TEST_PASSWORD_HASH_ROUNDS,
+  SERVICES as OPENSTACK_SERVICES,
+} from './server/index.js';
+export type { UpOptions, RunningStack, StackEndpoints, StackStatus, ServiceStatus, StackPorts, StackLayout, ServiceName } from './server/index.js';
+export {
+  OpenStackNodeClient,
+  OpenStackOperator,
+  AssignmentMismatchError,
+  ImageStatusError,
+  RangeLengthError,
+  CatalogError,
+  KeystoneSession,
+  KeystoneApi,
+  GlanceApi,
+  BarbicanApi,
+  NODE_ROLES,
+} from './client/index.js';
+export type { NodeConfig, NodeCredentials, NodeClientOptions, FetchedManifest, OperatorConfig, EnrolledNode, PublishedImage, KeystoneCredentials } from './client/index.js';

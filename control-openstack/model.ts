@@ -49,9 +49,9 @@ const OP_TIMES: Record<string, OpDefault> = {
     time: lognormalMs(40, 100),
     source: `assumed: one row read plus in-process token check, below the measured 0.06 s validation; ${CALIBRATE}`,
   },
-  'keystone.project.tag_add': {
+  'keystone.credential.update': {
     time: lognormalMs(50, 120),
-    source: `assumed: one row write plus in-process token check; ${CALIBRATE}`,
+    source: `assumed: one credential row read and write (blob encrypted with the credential key) plus in-process token check; ${CALIBRATE}`,
   },
   'glance.image.show': {
     time: lognormalMs(40, 100),
@@ -84,9 +84,10 @@ const OPS = {
   imageShow: op('glance.image.show', 'glance-api', 'GET', '/v2/images/{image_id}', 0, 1500),
   manifest: op('glance.image.download', 'glance-api', 'GET', '/v2/images/{manifest_image_id}/file', 0, 16 * 1024),
   key: op('barbican.secret.payload', 'barbican', 'GET', '/v1/secrets/{secret_id}/payload', 0, 32),
-  // The node records its status as a tag on its own project (e.g. `edgeplane:status=RUNNING`):
-  // the OpenStack client configures a policy that lets a node's user tag only its own project.
-  report: op('keystone.project.tag_add', 'keystone', 'PUT', '/v3/projects/{project_id}/tags/{tag}', 0, 0),
+  // The node writes its status into the blob of a Keystone credential its user owns (Keystone's
+  // default policy lets the owner update it; a node cannot tag its own project, which is what
+  // protects the pin: see docs/placement-openstack.md).
+  report: op('keystone.credential.update', 'keystone', 'PATCH', '/v3/credentials/{credential_id}', 200, 400),
   chunk: op('glance.image.download_range', 'glance-api', 'GET', '/v2/images/{image_id}/file', 0, OPENSTACK_DEFAULT_CHUNK_BYTES),
   validate: op('keystone.token.validate', 'keystone', 'GET', '/v3/auth/tokens', 0, 1500),
 };

@@ -2,7 +2,7 @@
 // control plane (MariaDB, Keystone, Glance, Barbican from Debian packages, on loopback).
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger, EXIT, InputError, NotSupportedError } from '../../common/index.js';
-import { DEFAULT_STATE_DIR, down, status, up, type StackStatus } from '../../control-openstack/server/index.js';
+import { OPENSTACK_STATE_DIR as DEFAULT_STATE_DIR, downOpenStack as down, openStackStatus as status, upOpenStack as up, type StackStatus } from '../../control-openstack/index.js';
 
 interface StateFlags {
   state: string;
