@@ -1,2 +1,3 @@
 export * from './model.js';
 export * from './registry.js';
+export * from './transport.js';
