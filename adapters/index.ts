@@ -1,3 +1,4 @@
 export * from './model.js';
 export * from './registry.js';
+export * from './node-plane.js';
 export * from './transport.js';

@@ -1,1 +1,3 @@
 export * from './machine/index.js';
+export * from './runtime/index.js';
+export * from './hypervisor/index.js';

@@ -1,0 +1,58 @@
+// The edge node's side of a control plane: what the agent runtime needs from any plane, in the
+// plane's own terms (a Glance image id, a Barbican secret href, a test-plane path are all opaque
+// refs here). Each real plane client (control-*/client) implements it; so does the test plane.
+// Errors thrown by a NodePlane are mapped to the machine's ControlError kinds by `toControlError`.
+import type { Assignment } from '../agent/machine/types.js';
+import type { CallRecorder } from './transport.js';
+
+export { CallRecorder, HttpError, ConnectionError, ResponseShapeError, toControlError, controlErrorKind, type CallRecord } from './transport.js';
+
+/** A manifest as the plane hands it out: signed bytes (verified by the agent) plus where the data lives. */
+export interface PlaneManifest {
+  /** the signed manifest envelope, opaque to the plane */
+  bytes: Buffer;
+  /** where the image's data key lives in the plane's KMS (passed back to `getKey`) */
+  keyRef: string;
+  /**
+   * the image "blob": the sealed chunks concatenated in manifest order (chunk i starts at the
+   * sum of the sizes before it), read with `downloadRange`
+   */
+  blobRef: string;
+}
+
+export interface NodeReport {
+  /** the agent's status, e.g. RUNNING or FAILED */
+  status: string;
+  image: Assignment | null;
+  /** a FailureReason when status is FAILED */
+  failure?: string;
+}
+
+export interface NodePlane {
+  /** plane name as it appears in call records, e.g. `openstack` or `test-plane` */
+  readonly plane: string;
+  /** every call this client makes is recorded here */
+  readonly recorder: CallRecorder;
+  login(): Promise<void>;
+  /** what this node must run; null when nothing is assigned */
+  getAssignment(): Promise<Assignment | null>;
+  getManifest(assignment: Assignment): Promise<PlaneManifest>;
+  /** the 32-byte data key */
+  getKey(keyRef: string): Promise<Buffer>;
+  /** `length` bytes of the blob from `offset` (one chunk) */
+  downloadRange(blobRef: string, offset: number, length: number): Promise<Buffer>;
+  report(report: NodeReport): Promise<void>;
+}
+
+/** Byte offset of each chunk in a plane blob (chunks concatenated in manifest order). */
+export function blobOffsets(chunks: readonly { size: number }[]): number[] {
+  const offsets = new Array<number>(chunks.length);
+  let offset = 0;
+  chunks.forEach((c, i) => {
+    offsets[i] = offset;
+    offset += c.size;
+  });
+  return offsets;
+}
+
+export * from './test-plane/index.js';

@@ -1,0 +1,72 @@
+// The content-addressed chunk store: <stateDir>/chunks/<sha256 of the blob>. A file appears under
+// its digest only after its bytes were verified, written to a temp file, fsynced and renamed, so
+// a name in the store is a verified chunk (reads re-verify before use anyway).
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fsyncDir, isTempName, writeDurable } from './durable.js';
+
+const DIGEST_RE = /^[0-9a-f]{64}$/;
+
+export class ChunkStore {
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    for (const name of await readdir(this.dir)) if (isTempName(name)) await unlink(join(this.dir, name)).catch(() => undefined);
+  }
+
+  pathOf(digest: string): string {
+    if (!DIGEST_RE.test(digest)) throw new Error(`not a chunk digest: ${digest}`);
+    return join(this.dir, digest);
+  }
+
+  /** Stores a verified blob; the directory fsync is left to `sync()` so a batch shares one. */
+  async put(digest: string, blob: Uint8Array): Promise<void> {
+    await writeDurable(this.pathOf(digest), blob, { syncDir: false });
+  }
+
+  async sync(): Promise<void> {
+    await fsyncDir(this.dir);
+  }
+
+  async digests(): Promise<string[]> {
+    return (await readdir(this.dir)).filter((name) => DIGEST_RE.test(name));
+  }
+
+  /** Re-hashes a stored blob: true when it still has its digest and `size`. */
+  async verify(digest: string, size: number): Promise<boolean> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    try {
+      for await (const part of createReadStream(this.pathOf(digest), { highWaterMark: 1024 * 1024 })) {
+        bytes += (part as Buffer).length;
+        hash.update(part as Buffer);
+      }
+    } catch {
+      return false;
+    }
+    return bytes === size && hash.digest('hex') === digest;
+  }
+
+  /** Reads a blob into `into` (which must hold size + 1 bytes so a longer file shows); returns the bytes read. */
+  async readInto(digest: string, into: Buffer): Promise<Buffer> {
+    const fh = await open(this.pathOf(digest), 'r');
+    try {
+      let filled = 0;
+      while (filled < into.length) {
+        const { bytesRead } = await fh.read(into, filled, into.length - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return into.subarray(0, filled);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async remove(digest: string): Promise<void> {
+    await unlink(this.pathOf(digest)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,29 @@
+// <stateDir>/events.ndjson: the raw material of result samples. Phase marks and deployment ends
+// are timestamped here (the machine has no clock), with every call the plane client recorded and
+// every status change. One JSON object per line, appended synchronously so a crash loses nothing
+// already written.
+import { appendFileSync } from 'node:fs';
+import type { CallRecord } from '../../adapters/index.js';
+import type { Action, AgentStatus, Assignment } from '../machine/index.js';
+
+export type EventLine =
+  | { type: 'start'; pid: number }
+  | Extract<Action, { type: 'mark' }>
+  | Extract<Action, { type: 'done' }>
+  | { type: 'status'; status: AgentStatus; running: Assignment | null }
+  | ({ type: 'call' } & CallRecord)
+  | { type: 'stop' };
+
+/** Wall-clock milliseconds with sub-millisecond resolution. */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+export class EventsLog {
+  constructor(
+    readonly path: string,
+    private readonly boot: () => number,
+  ) {}
+
+  append(line: EventLine): void {
+    appendFileSync(this.path, `${JSON.stringify({ t: Number(nowMs().toFixed(3)), boot: this.boot(), ...line })}\n`);
+  }
+}

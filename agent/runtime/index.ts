@@ -1,0 +1,11 @@
+// The real agent runtime: executes the pure machine's actions with real I/O.
+export { AgentRuntime, type AgentRuntimeOptions, type AgentSnapshot } from './runtime.js';
+export { agentConfigSchema, loadAgentConfig, machineConfig, parseAgentConfig, seedFor, type AgentFileConfig } from './config.js';
+export { ChunkStore } from './chunk-store.js';
+export { StateStore, persistedStateSchema, type AcceptedManifest } from './state-store.js';
+export { fetchChunks, type ChunkBatch, type FetchChunksOptions } from './fetcher.js';
+export { stageImage, type StageOutcome } from './stager.js';
+export { reconcile, stagedFileName, type ReconcileReport } from './reconcile.js';
+export { VmController } from './vm.js';
+export { EventsLog, type EventLine } from './events-log.js';
+export { createAgent, createNodePlane } from './create.js';

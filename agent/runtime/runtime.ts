@@ -1,0 +1,358 @@
+// The real edge agent: one async event loop that feeds events to the pure machine (`step`) and
+// executes the actions it answers with real I/O. Long actions (control calls, chunk fetches,
+// staging, the hypervisor, timers) run concurrently and post their results back as events, in
+// the order they complete; persist, mark and done are executed in line, in order, before the
+// next event is looked at, so the state on disk is never behind what the machine acted on.
+import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { blobOffsets, toControlError, type NodePlane } from '../../adapters/index.js';
+import { silentLogger, type Logger } from '../../common/index.js';
+import { chunkKeysFor, toManifestInfo, verifyManifest, type PublicKeyInput } from '../../pipeline/index.js';
+import type { Hypervisor } from '../hypervisor/index.js';
+import { initialState, step, type Action, type AgentConfig, type AgentState, type AgentStatus, type Assignment, type ControlResult, type Event } from '../machine/index.js';
+import { ChunkStore } from './chunk-store.js';
+import { EventsLog } from './events-log.js';
+import { fetchChunks } from './fetcher.js';
+import { reconcile, stagedFileName, type ReconcileReport } from './reconcile.js';
+import { stageImage } from './stager.js';
+import { refOf, StateStore, type AcceptedManifest } from './state-store.js';
+import { VmController } from './vm.js';
+
+type ChunkKeys = ReturnType<typeof chunkKeysFor>;
+type ActionOf<T extends Action['type']> = Extract<Action, { type: T }>;
+
+export interface AgentRuntimeOptions {
+  stateDir: string;
+  plane: NodePlane;
+  hypervisor: Hypervisor;
+  /** publisher keys whose manifests this node accepts */
+  trusted: readonly PublicKeyInput[];
+  machine: AgentConfig;
+  /** seed of the machine's backoff jitter */
+  seed: number;
+  rangesInFlight?: number;
+  batchMs?: number;
+  bootTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface AgentSnapshot {
+  status: AgentStatus;
+  running: Assignment | null;
+  state: AgentState;
+}
+
+export class AgentRuntime {
+  readonly stateDir: string;
+  readonly store: ChunkStore;
+  readonly states: StateStore;
+  readonly events: EventsLog;
+  private readonly stagedDir: string;
+  private readonly vm: VmController;
+  private readonly log: Logger;
+  private machineState: AgentState | null = null;
+  private readonly queue: Event[] = [];
+  private wake: (() => void) | null = null;
+  private stopped = false;
+  private loopDone: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly manifests = new Map<string, AcceptedManifest>();
+  /** derived chunk keys by image ref: in memory only, never written */
+  private readonly keys = new Map<string, ChunkKeys>();
+  private readonly listeners = new Set<(s: AgentSnapshot) => void>();
+  reconciled: ReconcileReport | null = null;
+
+  constructor(private readonly opts: AgentRuntimeOptions) {
+    this.stateDir = opts.stateDir;
+    this.log = opts.logger ?? silentLogger;
+    this.store = new ChunkStore(join(opts.stateDir, 'chunks'));
+    this.states = new StateStore(opts.stateDir, opts.trusted);
+    this.stagedDir = join(opts.stateDir, 'staged');
+    this.events = new EventsLog(join(opts.stateDir, 'events.ndjson'), () => this.machineState?.persisted.boots ?? 0);
+    this.vm = new VmController(opts.hypervisor, opts.stateDir, opts.bootTimeoutMs ?? 180_000, this.log);
+    const previous = opts.plane.recorder.onRecord;
+    opts.plane.recorder.onRecord = (r) => {
+      previous?.(r);
+      if (!this.stopped) this.events.append({ type: 'call', ...r });
+    };
+  }
+
+  /** the plane client (its recorder holds every call made) */
+  get plane(): NodePlane {
+    return this.opts.plane;
+  }
+
+  get state(): AgentState {
+    if (!this.machineState) throw new Error('the agent runtime has not started');
+    return this.machineState;
+  }
+
+  /** Calls `fn` after every step that changed the status or the running VM. */
+  subscribe(fn: (s: AgentSnapshot) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolves when `predicate` holds after a step (or already holds); rejects after `timeoutMs`. */
+  until(predicate: (s: AgentSnapshot) => boolean, timeoutMs: number): Promise<AgentSnapshot> {
+    const now = this.machineState && this.snapshot();
+    if (now && predicate(now)) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`agent did not reach the expected state within ${timeoutMs} ms (status ${this.machineState?.status})`));
+      }, timeoutMs);
+      const off = this.subscribe((s) => {
+        if (!predicate(s)) return;
+        clearTimeout(timer);
+        off();
+        resolve(s);
+      });
+    });
+  }
+
+  /** Prepares the state directory, reconciles it, and starts the event loop. */
+  async start(): Promise<void> {
+    await mkdir(this.stagedDir, { recursive: true });
+    await this.store.init();
+    await this.states.init();
+    const loaded = await this.states.load((why) => this.log.error({ why }, 'state.json is damaged: starting afresh'));
+    await this.vm.reapOrphan();
+    let persisted = loaded;
+    if (loaded !== null) {
+      const r = await reconcile(loaded, this.store, this.stagedDir);
+      persisted = r.state;
+      this.reconciled = r.report;
+      this.log.info({ ...r.report }, 'reconciled the state directory');
+      await this.states.pruneManifests([loaded.assignment, loaded.staged].filter((a): a is Assignment => a !== null));
+    }
+    this.machineState = initialState(this.opts.machine, persisted, this.opts.seed);
+    this.events.append({ type: 'start', pid: process.pid });
+    this.queue.push({ type: 'start' });
+    this.loopDone = this.loop();
+  }
+
+  /** Resolves when the loop ends after `stop()`; rejects if it died (e.g. state.json cannot be written). */
+  wait(): Promise<void> {
+    return this.loopDone ?? Promise.resolve();
+  }
+
+  /** Stops the loop, abandons work in flight (waiting up to `graceMs` for it), and stops the VM unless told not to. */
+  async stop(opts: { stopVm?: boolean; graceMs?: number } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.wake?.();
+    await this.loopDone?.catch(() => undefined);
+    await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => setTimeout(r, opts.graceMs ?? 5_000).unref())]);
+    if (opts.stopVm ?? true) await this.vm.stop().catch((err: Error) => this.log.error({ err: err.message }, 'cannot stop the VM'));
+    this.events.append({ type: 'stop' });
+  }
+
+  private snapshot(): AgentSnapshot {
+    const s = this.state;
+    return { status: s.status, running: s.running, state: s };
+  }
+
+  private post(event: Event): void {
+    if (this.stopped) return;
+    this.queue.push(event);
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const event = this.queue.shift();
+      if (event === undefined) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
+        continue;
+      }
+      const before = this.state;
+      const { state, actions } = step(before, event);
+      this.machineState = state;
+      for (const action of actions) {
+        if (this.stopped) return;
+        await this.execute(action);
+      }
+      if (state.status !== before.status || state.running !== before.running) {
+        this.events.append({ type: 'status', status: state.status, running: state.running });
+        this.log.info({ status: state.status, running: state.running }, 'agent status');
+        const snap = this.snapshot();
+        for (const fn of this.listeners) fn(snap);
+      }
+    }
+  }
+
+  private async execute(action: Action): Promise<void> {
+    switch (action.type) {
+      case 'persist':
+        await this.states.save(action.state);
+        return;
+      case 'mark':
+      case 'done':
+        this.events.append(action);
+        if (action.type === 'done') this.log.info({ image: action.image, outcome: action.outcome, reason: action.reason }, 'deployment ended');
+        return;
+      case 'setTimer': {
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          this.post({ type: 'timer', id: action.id });
+        }, action.afterUs / 1000);
+        this.timers.add(timer);
+        return;
+      }
+      case 'control':
+        this.spawn(async () => this.post({ type: 'controlResult', id: action.id, result: await this.control(action) }));
+        return;
+      case 'fetchChunks':
+        this.spawn(() => this.fetch(action));
+        return;
+      case 'stage':
+        this.spawn(() => this.stage(action));
+        return;
+      case 'startVm':
+        this.spawn(() => this.startVm(action));
+        return;
+      case 'stopVm':
+        this.spawn(async () => {
+          await this.vm.stop().catch((err: Error) => this.log.error({ err: err.message }, 'stopping the VM failed'));
+          this.post({ type: 'vmStopped', id: action.id });
+        });
+        return;
+    }
+  }
+
+  private spawn(work: () => Promise<void>): void {
+    const task = work().catch((err: Error) => this.log.error({ err: err.message, stack: err.stack }, 'agent task failed unexpectedly'));
+    this.tasks.add(task);
+    void task.finally(() => this.tasks.delete(task));
+  }
+
+  private async control(action: ActionOf<'control'>): Promise<ControlResult> {
+    const plane = this.opts.plane;
+    const op = action.op;
+    try {
+      switch (op) {
+        case 'login':
+          await plane.login();
+          return { op, ok: true };
+        case 'getAssignment':
+          return { op, ok: true, assignment: await plane.getAssignment() };
+        case 'getManifest': {
+          const accepted = await this.fetchManifest(action.assignment!);
+          return { op, ok: true, manifest: toManifestInfo(accepted.manifest) };
+        }
+        case 'getKey': {
+          const accepted = await this.acceptedManifest(action.manifest!);
+          const key = await plane.getKey(accepted.keyRef);
+          // a key that is not this image's is refused here, before any chunk is fetched
+          this.keys.set(refOf(accepted.manifest), chunkKeysFor(accepted.manifest, key));
+          return { op, ok: true };
+        }
+        case 'report':
+          await plane.report({ status: action.status ?? 'UNKNOWN', image: action.assignment ?? null, ...(action.failure ? { failure: action.failure } : {}) });
+          return { op, ok: true };
+      }
+    } catch (err) {
+      const error = toControlError(err);
+      this.log.warn({ op, kind: error.kind, err: error.message }, 'control-plane call failed');
+      return { op, ok: false, error };
+    }
+  }
+
+  /** getManifest on the plane, verified against the trusted keys, kept in memory and on disk. */
+  private async fetchManifest(a: Assignment): Promise<AcceptedManifest> {
+    const got = await this.opts.plane.getManifest(a);
+    const manifest = verifyManifest(got.bytes, this.opts.trusted);
+    const accepted: AcceptedManifest = { manifest, envelope: got.bytes, keyRef: got.keyRef, blobRef: got.blobRef };
+    // a manifest of another image is refused by the machine: keep it nowhere
+    if (manifest.imageId === a.imageId && manifest.version === a.version) {
+      await this.states.saveManifest(accepted);
+      this.manifests.set(refOf(a), accepted);
+    }
+    return accepted;
+  }
+
+  /** The accepted manifest of `a`: from memory, from disk (re-verified), or from the plane again. */
+  private async acceptedManifest(a: Assignment): Promise<AcceptedManifest> {
+    const ref = refOf(a);
+    const known = this.manifests.get(ref) ?? (await this.states.loadManifest(a));
+    if (known) {
+      this.manifests.set(ref, known);
+      return known;
+    }
+    this.log.warn({ image: ref }, 'stored manifest missing or invalid: fetching it again');
+    return this.fetchManifest(a);
+  }
+
+  private async fetch(action: ActionOf<'fetchChunks'>): Promise<void> {
+    const all = action.chunks.map((c) => c.index);
+    let accepted: AcceptedManifest;
+    try {
+      accepted = await this.acceptedManifest(action);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'no manifest to fetch chunks with');
+      this.post({ type: 'chunks', id: action.id, stored: [], corrupt: [], unavailable: all, final: true });
+      return;
+    }
+    const started = performance.now();
+    let stored = 0;
+    await fetchChunks({
+      plane: this.opts.plane,
+      blobRef: accepted.blobRef,
+      offsets: blobOffsets(accepted.manifest.chunks),
+      chunks: action.chunks,
+      store: this.store,
+      rangesInFlight: this.opts.rangesInFlight ?? 4,
+      batchMs: this.opts.batchMs ?? 200,
+      signal: this.abort.signal,
+      log: this.log,
+      onBatch: (b) => {
+        stored += b.stored.length;
+        this.post({ type: 'chunks', id: action.id, ...b });
+      },
+    });
+    this.log.info({ image: refOf(action), requested: all.length, stored, ms: Math.round(performance.now() - started) }, 'chunk fetch ended');
+  }
+
+  private async stage(action: ActionOf<'stage'>): Promise<void> {
+    const ref = refOf(action.manifest);
+    const keys = this.keys.get(ref);
+    let accepted: AcceptedManifest | null = null;
+    try {
+      accepted = await this.acceptedManifest(action.manifest);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'no manifest to stage with');
+    }
+    if (!keys || !accepted) {
+      this.log.error({ image: ref }, 'cannot stage: data key or manifest not at hand');
+      this.post({ type: 'staged', id: action.id, ok: false, reason: 'io' });
+      return;
+    }
+    const outcome = await stageImage({ manifest: accepted.manifest, keys, store: this.store, outPath: join(this.stagedDir, stagedFileName(action.manifest)), log: this.log });
+    this.post(outcome.ok ? { type: 'staged', id: action.id, ok: true } : { type: 'staged', id: action.id, ok: false, reason: outcome.reason });
+  }
+
+  private async startVm(action: ActionOf<'startVm'>): Promise<void> {
+    const ok = await this.vm.start(action.image, join(this.stagedDir, stagedFileName(action.image)));
+    this.post({ type: 'vmStarted', id: action.id, ok });
+    if (ok) await this.dropOtherStagedImages(action.image);
+  }
+
+  /** Once a VM runs from `image`, older staged images (and their manifests) are of no further use. */
+  private async dropOtherStagedImages(image: Assignment): Promise<void> {
+    const keep = stagedFileName(image);
+    try {
+      for (const name of await readdir(this.stagedDir)) if (name.endsWith('.img') && name !== keep) await unlink(join(this.stagedDir, name));
+      const assigned = this.machineState?.persisted.assignment;
+      await this.states.pruneManifests(assigned ? [image, assigned] : [image]);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot remove old staged images');
+    }
+  }
+}
