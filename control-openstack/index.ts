@@ -33,3 +33,5 @@ export {
   NODE_ROLES,
 } from './client/index.js';
 export type { NodeConfig, NodeCredentials, NodeClientOptions, FetchedManifest, OperatorConfig, EnrolledNode, PublishedImage, KeystoneCredentials } from './client/index.js';
+export { calibrateOpenStack, calibrationSource, summarizeRecords, quantileType7, CALIBRATED_OPS, CALIBRATION_NODE, CALIBRATION_CHUNK_BYTES } from './calibrate.js';
+export type { CalibrationFile, CalibrateOptions } from './calibrate.js';

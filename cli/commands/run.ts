@@ -1,8 +1,9 @@
 // `edgeplane run <scenario...>`: simulate scenarios, write results.ndjson, print a summary
 // table and render the comparison report.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { parseCalibration, type Calibration } from '../../adapters/index.js';
 import { createLogger, EXIT, InputError, NotSupportedError, packageVersion } from '../../common/index.js';
 import { simulateScenario, type SuiteResult } from '../../edge-sim/index.js';
 import { renderReport } from '../../reports/index.js';
@@ -21,6 +22,7 @@ interface RunFlags {
   verbose?: boolean;
   env: 'sim' | 'emulate' | 'real';
   report: boolean;
+  calibration?: string;
 }
 
 export function register(program: Command): void {
@@ -33,6 +35,7 @@ export function register(program: Command): void {
     .option('--repeat <n>', 'override the number of repeats', integerOption('--repeat', 1))
     .option('--out <dir>', 'output folder (default: out/<first scenario name>)')
     .addOption(new Option('--env <env>', 'where to run').choices(['sim', 'emulate', 'real']).default('sim'))
+    .option('--calibration <file>', 'service times measured by `edgeplane calibrate` (applies to that plane)')
     .option('--json', 'print the summary as JSON instead of a table')
     .option('--no-report', 'do not render the HTML/Markdown report')
     .option('--verbose', 'logs to stderr as well as to the log file')
@@ -47,6 +50,7 @@ export function register(program: Command): void {
 
 async function run(names: string[], flags: RunFlags): Promise<number> {
   if (flags.env !== 'sim') throw new NotSupportedError(`--env ${flags.env} for \`edgeplane run\` (only the simulator, --env sim, is implemented so far)`);
+  const calibration = flags.calibration ? readCalibration(flags.calibration) : undefined;
   const loaded = [];
   for (const name of names) loaded.push(await loadScenario(name));
   const outDir = resolve(flags.out ?? join('out', loaded[0].scenario.name));
@@ -60,7 +64,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
     const scenario = applyOverrides(original, flags, path);
     log.info({ scenario: scenario.name, path, planes: scenario.planes.length, seed: scenario.seed, repeat: scenario.repeat }, 'simulating');
     const wallStart = performance.now();
-    const result = simulateScenario({ scenario, scenarioText: text, version, onProgress: (l, f, t) => progress.update(l, f, t) });
+    const result = simulateScenario({ scenario, scenarioText: text, version, calibration, onProgress: (l, f, t) => progress.update(l, f, t) });
     const wallMs = performance.now() - wallStart;
     log.info({ scenario: scenario.name, events: result.events, wallMs: Math.round(wallMs) }, 'simulated');
     results.push({ scenario, result });
@@ -93,6 +97,16 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
     return EXIT.FAILED_CHECK;
   }
   return EXIT.OK;
+}
+
+function readCalibration(path: string): Calibration {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InputError(`cannot read calibration file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseCalibration(text, path);
 }
 
 function applyOverrides(scenario: Scenario, flags: RunFlags, path: string): Scenario {
