@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import * as agent from './agent.js';
 import * as calibrate from './calibrate.js';
-import * as calibrate from './calibrate.js';
 import * as gate from './gate.js';
 import * as image from './image.js';
 import * as report from './report.js';
