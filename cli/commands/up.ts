@@ -10,6 +10,8 @@ interface StateFlags {
 
 interface UpFlags extends StateFlags {
   withCeph?: boolean;
+  cephPortBase?: number;
+  memstore?: number;
   keystonePort?: number;
   glancePort?: number;
   barbicanPort?: number;
@@ -24,7 +26,9 @@ export function register(program: Command): void {
     .description('start a real control plane locally (openstack: MariaDB, Keystone, Glance, Barbican on loopback)')
     .argument('[plane]', 'control plane to start (only openstack runs real services)', 'openstack')
     .option('--state <dir>', 'where configs, data, logs and pid files live', DEFAULT_STATE_DIR)
-    .option('--with-ceph', 'store Glance images in Ceph RBD (not supported yet)')
+    .option('--with-ceph', 'store Glance images in Ceph RBD: also run a one-node Ceph (mon, mgr, memstore OSD, RGW) in the state dir')
+    .option('--ceph-port-base <port>', 'with --with-ceph: mon v1 = base, mon v2 = base+1, RGW = base+2, daemons in base+11..base+110 (default 26789)', port)
+    .option('--memstore <MiB>', 'with --with-ceph: RAM cap of the memstore OSD in MiB (default 2048)', memstoreMiB)
     .option('--keystone-port <port>', 'Keystone port (default 5000)', port)
     .option('--glance-port <port>', 'Glance port (default 9292)', port)
     .option('--barbican-port <port>', 'Barbican port (default 9311)', port)
@@ -34,10 +38,15 @@ export function register(program: Command): void {
     .addHelpText('after', '\nRoot installs missing Debian packages; others get the exact apt-get command. Idempotent: a running stack is left as is.')
     .action(async (plane: string, flags: UpFlags) => {
       requireOpenStack(plane, 'up');
+      if (!flags.withCeph && (flags.cephPortBase !== undefined || flags.memstore !== undefined)) {
+        throw new InputError('--ceph-port-base and --memstore need --with-ceph');
+      }
       const logger = createLogger({ file: `${flags.state}/logs/edgeplane-up.log`, verbose: flags.verbose });
       const stack = await up({
         stateDir: flags.state,
         withCeph: flags.withCeph,
+        cephPortBase: flags.cephPortBase,
+        memstoreBytes: flags.memstore === undefined ? undefined : flags.memstore * 1024 ** 2,
         ports: { keystone: flags.keystonePort, glance: flags.glancePort, barbican: flags.barbicanPort, mariadb: flags.dbPort },
         workers: flags.workers,
         logger,
@@ -49,6 +58,11 @@ export function register(program: Command): void {
       out.write(`  image        ${stack.endpoints.image}\n`);
       out.write(`  key-manager  ${stack.endpoints.keyManager}\n`);
       out.write(`  database     mysql://127.0.0.1:${stack.state.ports.mariadb}\n`);
+      const ceph = stack.state.ceph;
+      if (ceph) {
+        out.write(`  ceph         mon v2:127.0.0.1:${ceph.ports.mon}, rgw http://127.0.0.1:${ceph.ports.rgw}, conf ${stack.layout.ceph.conf}\n`);
+        out.write(`  image store  Ceph RBD pool images (memstore OSD, at most ${Math.round(ceph.memstoreBytes / 1024 ** 2)} MiB of RAM)\n`);
+      }
       out.write(`  credentials  ${stack.layout.openrc}  (admin / project admin)\n`);
       out.write(`  note         Keystone password_hash_rounds = ${stack.state.passwordHashRounds} (test stack)\n`);
     });
@@ -90,6 +104,7 @@ export function renderStatus(st: StackStatus): string {
   lines.push(`  Keystone password_hash_rounds = ${st.passwordHashRounds}${st.passwordHashRounds !== 12 ? ' (test stack, default is 12)' : ''}`);
   if (st.coldStartMs !== null) lines.push(`  last cold start: ${(st.coldStartMs / 1000).toFixed(1)} s`);
   if (st.openrc) lines.push(`  credentials: ${st.openrc}`);
+  if (st.ceph) lines.push(`  Glance on Ceph RBD: ${st.ceph.conf}${st.ceph.startMs !== null ? ` (Ceph started in ${(st.ceph.startMs / 1000).toFixed(1)} s)` : ''}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -104,6 +119,12 @@ function requireOpenStack(plane: string, command: string): void {
 function port(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a TCP port (1-65535)');
+  return n;
+}
+
+function memstoreMiB(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 64 || n > 1024 * 1024) throw new InvalidArgumentError('expected MiB, a whole number from 64');
   return n;
 }
 

@@ -1,6 +1,13 @@
 // Pure rendering of every configuration file the local stack runs with. Kept pure so that the
 // content can be unit-tested and its line count measured (complexity profile).
-import type { StackLayout, StackPorts } from './layout.js';
+import type { CephDaemonName, CephPorts, StackLayout, StackPorts } from './layout.js';
+
+export interface CephConfigInputs {
+  fsid: string;
+  osdUuid: string;
+  ports: CephPorts;
+  memstoreBytes: number;
+}
 
 export interface ConfigInputs {
   layout: StackLayout;
@@ -12,7 +19,15 @@ export interface ConfigInputs {
   passwordHashRounds: number;
   /** uwsgi / glance worker processes per service */
   workers: number;
+  /** Glance on Ceph RBD (a one-node cluster under the state dir) instead of the file store */
+  ceph?: CephConfigInputs;
 }
+
+/** Ceph ids: one monitor, one manager, OSD 0 and one RADOS gateway. */
+export const CEPH_IDS = { mon: 'a', mgr: 'a', osd: '0', rgw: 'rgw.a' } as const;
+/** The pool Glance stores images in, and the RADOS user it connects as (auth is off: a name only). */
+export const GLANCE_RBD_POOL = 'images';
+export const GLANCE_RBD_USER = 'glance';
 
 export const DB_USER = 'edgeplane';
 export const DATABASES = ['keystone', 'glance', 'barbican'] as const;
@@ -83,6 +98,18 @@ export function keystoneUwsgiArgs(inputs: ConfigInputs): string[] {
 
 export function renderGlanceConf(inputs: ConfigInputs): string {
   const g = inputs.layout.glance;
+  const store: IniSections = inputs.ceph
+    ? {
+        glance_store: { default_backend: 'rbd' },
+        rbd: {
+          rbd_store_pool: GLANCE_RBD_POOL,
+          rbd_store_ceph_conf: inputs.layout.ceph.conf,
+          rbd_store_user: GLANCE_RBD_USER,
+          rbd_store_chunk_size: 8,
+          rados_connect_timeout: 10,
+        },
+      }
+    : { glance_store: { default_backend: 'file' }, file: { filesystem_store_datadir: `${g.imagesDir}/` } };
   return renderIni({
     DEFAULT: {
       bind_host: '127.0.0.1',
@@ -90,12 +117,11 @@ export function renderGlanceConf(inputs: ConfigInputs): string {
       workers: inputs.workers,
       log_file: g.log,
       use_stderr: false,
-      enabled_backends: 'file:file',
+      enabled_backends: inputs.ceph ? 'rbd:rbd' : 'file:file',
       show_image_direct_url: false,
     },
     database: { connection: dbUrl(inputs, 'glance') },
-    glance_store: { default_backend: 'file' },
-    file: { filesystem_store_datadir: `${g.imagesDir}/` },
+    ...store,
     os_glance_staging_store: { filesystem_store_datadir: `${g.stagingDir}/` },
     os_glance_tasks_store: { filesystem_store_datadir: `${g.tasksDir}/` },
     // the default paste flavor has no authentication at all
@@ -188,6 +214,104 @@ export function databaseSetupSql(inputs: ConfigInputs): string {
   }
   lines.push('FLUSH PRIVILEGES;');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * ceph.conf for the one-node cluster: no cephx (loopback only), pools of size 1, CRUSH choosing
+ * OSDs (not hosts), a memstore OSD capped in size, private ports, and every run/log/data path under
+ * the state dir.
+ */
+export function renderCephConf(inputs: ConfigInputs): string {
+  const c = inputs.ceph;
+  if (!c) throw new Error('renderCephConf needs the ceph inputs');
+  const l = inputs.layout.ceph;
+  const asok = `${l.runDir}/$cluster-$name.asok`;
+  return renderIni({
+    global: {
+      fsid: c.fsid,
+      'mon host': `[v2:127.0.0.1:${c.ports.mon},v1:127.0.0.1:${c.ports.monV1}]`,
+      'mon initial members': CEPH_IDS.mon,
+      'public addr': '127.0.0.1',
+      'auth cluster required': 'none',
+      'auth service required': 'none',
+      'auth client required': 'none',
+      'ms bind port min': c.ports.bindMin,
+      'ms bind port max': c.ports.bindMax,
+      'run dir': l.runDir,
+      'log file': `${l.logDir}/ceph-$name.log`,
+      'osd pool default size': 1,
+      'osd pool default min size': 1,
+      'osd pool default pg num': 8,
+      'osd pool default pgp num': 8,
+      'osd pool default pg autoscale mode': 'off',
+      'osd crush chooseleaf type': 0,
+      'mon allow pool size one': true,
+      'mon warn on pool no redundancy': false,
+      'mon warn on insecure global id reclaim allowed': false,
+      // the mon stops below `mon data avail crit` percent free disk: a shared test machine may be fuller
+      'mon data avail warn': 5,
+      'mon data avail crit': 1,
+    },
+    mon: { 'mon data': l.monData, 'admin socket': asok },
+    mgr: { 'mgr data': l.mgrData, 'admin socket': asok, 'mgr initial modules': 'iostat' },
+    osd: {
+      'osd data': l.osdData,
+      'admin socket': asok,
+      'osd objectstore': 'memstore',
+      'memstore device bytes': c.memstoreBytes,
+      // memstore writes its objects to osd data only on a clean unmount, which fast shutdown skips
+      'osd fast shutdown': false,
+    },
+    // clients (glance-api workers, the ceph/rbd CLIs) get no admin socket: several share a name
+    client: { 'admin socket': '', 'ms mon client mode': 'crc', 'ms client mode': 'crc' },
+    [`client.${CEPH_IDS.rgw}`]: {
+      'admin socket': asok,
+      'rgw data': l.rgwData,
+      'rgw frontends': `beast endpoint=127.0.0.1:${c.ports.rgw}`,
+      'rgw thread pool size': 32,
+    },
+  });
+}
+
+/** Command line of each Ceph daemon (in the foreground: the pid we record is the daemon). */
+export function cephDaemonArgs(inputs: ConfigInputs, daemon: CephDaemonName): { cmd: string; args: string[] } {
+  const conf = inputs.layout.ceph.conf;
+  switch (daemon) {
+    case 'ceph-mon':
+      return { cmd: '/usr/bin/ceph-mon', args: ['-f', '-c', conf, '-i', CEPH_IDS.mon] };
+    case 'ceph-mgr':
+      return { cmd: '/usr/bin/ceph-mgr', args: ['-f', '-c', conf, '-i', CEPH_IDS.mgr] };
+    case 'ceph-osd':
+      return { cmd: '/usr/bin/ceph-osd', args: ['-f', '-c', conf, '-i', CEPH_IDS.osd] };
+    case 'radosgw':
+      return { cmd: '/usr/bin/radosgw', args: ['-f', '-c', conf, '-n', `client.${CEPH_IDS.rgw}`] };
+  }
+}
+
+/** The ceph.conf sections a daemon reads: global, its type's and its own. */
+export function cephSectionsOf(daemon: CephDaemonName): string[] {
+  switch (daemon) {
+    case 'ceph-mon':
+      return ['global', 'mon', `mon.${CEPH_IDS.mon}`];
+    case 'ceph-mgr':
+      return ['global', 'mgr', `mgr.${CEPH_IDS.mgr}`];
+    case 'ceph-osd':
+      return ['global', 'osd', `osd.${CEPH_IDS.osd}`];
+    case 'radosgw':
+      return ['global', 'client', `client.${CEPH_IDS.rgw}`];
+  }
+}
+
+/** Meaningful lines of the named sections of an ini text (section headers included). */
+export function countIniSectionLines(text: string, sections: string[]): number {
+  let current = '';
+  let n = 0;
+  for (const line of text.split('\n')) {
+    const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
+    if (header) current = header[1]!;
+    if (sections.includes(current) && countConfigLines(line) === 1) n++;
+  }
+  return n;
 }
 
 /** Meaningful lines (no blanks, no comments): the "configuration lines" complexity figure. */

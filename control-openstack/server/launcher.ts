@@ -1,11 +1,13 @@
 // `edgeplane up|down|status openstack`: a real minimal control plane (MariaDB, Keystone, Glance,
-// Barbican) from the distribution's packages, on loopback, all state under one directory.
-import { randomBytes } from 'node:crypto';
+// Barbican; with --with-ceph also a one-node Ceph for Glance's RBD store) from the distribution's
+// packages, on loopback, all state under one directory.
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { execa } from 'execa';
-import { EnvironmentError, InputError, NotSupportedError, silentLogger, type Logger } from '../../common/index.js';
+import { EnvironmentError, InputError, silentLogger, type Logger } from '../../common/index.js';
 import { bootstrapCatalog } from './catalog.js';
+import { CEPH_COMMANDS, cephDaemonRunning, cephHealth, startCeph, type CephHealth } from './ceph.js';
 import {
   databaseSetupSql,
   keystoneUwsgiArgs,
@@ -13,11 +15,28 @@ import {
   renderBarbicanConf,
   renderBarbicanPaste,
   renderBarbicanUwsgi,
+  renderCephConf,
   renderGlanceConf,
   renderKeystoneConf,
   type ConfigInputs,
 } from './configs.js';
-import { DEFAULT_PORTS, DEFAULT_STATE_DIR, endpointsFor, SERVICES, stackLayout, TEST_PASSWORD_HASH_ROUNDS, type ServiceName, type StackLayout, type StackPorts } from './layout.js';
+import {
+  CEPH_DAEMONS,
+  cephPortsFrom,
+  DEFAULT_CEPH_PORT_BASE,
+  DEFAULT_MEMSTORE_BYTES,
+  DEFAULT_PORTS,
+  DEFAULT_STATE_DIR,
+  endpointsFor,
+  SERVICES,
+  stackLayout,
+  TEST_PASSWORD_HASH_ROUNDS,
+  type CephDaemonName,
+  type ServiceName,
+  type StackLayout,
+  type StackPorts,
+  type StackServiceName,
+} from './layout.js';
 import { ensurePackages } from './packages.js';
 import { isOurProcess, isPortFree, sleep, spawnDetached, stopProcess } from './processes.js';
 import { readStackState, writeStackState, type StackState } from './state.js';
@@ -25,7 +44,15 @@ import { readStackState, writeStackState, type StackState } from './state.js';
 export interface UpOptions {
   stateDir?: string;
   ports?: Partial<StackPorts>;
+  /**
+   * Glance on Ceph RBD: also run a one-node Ceph (mon, mgr, memstore OSD, RGW) under the state dir.
+   * Fixed when the state dir is first set up; a later `up` keeps what the state dir has.
+   */
   withCeph?: boolean;
+  /** Ceph's ports: mon v1 = base, mon v2 = base+1, RGW = base+2, daemons in base+11..base+110 (default 26789) */
+  cephPortBase?: number;
+  /** memstore cap of the OSD in bytes (default 2 GiB; RAM holds up to ~2x the stored data) */
+  memstoreBytes?: number;
   /** worker processes per API service (default 2: the machines have 2 cores) */
   workers?: number;
   passwordHashRounds?: number;
@@ -65,7 +92,8 @@ const FETCH_BLOCKED_PORTS = new Set([1719, 1720, 1723, 2049, 3659, 4045, 5060, 5
 
 const secret = (bytes = 18): string => randomBytes(bytes).toString('base64url');
 
-function newState(ports: StackPorts, rounds: number): StackState {
+function newState(ports: StackPorts, rounds: number, opts: UpOptions): StackState {
+  const withCeph = opts.withCeph === true;
   return {
     version: 1,
     ports,
@@ -77,7 +105,8 @@ function newState(ports: StackPorts, rounds: number): StackState {
       barbicanKek: randomBytes(32).toString('base64'),
     },
     passwordHashRounds: rounds,
-    withCeph: false,
+    withCeph,
+    ...(withCeph ? { ceph: { fsid: randomUUID(), osdUuid: randomUUID(), ports: cephPortsFrom(opts.cephPortBase ?? DEFAULT_CEPH_PORT_BASE), memstoreBytes: opts.memstoreBytes ?? DEFAULT_MEMSTORE_BYTES } } : {}),
     initialized: [],
     pids: {},
   };
@@ -90,27 +119,43 @@ export function serviceRunning(state: StackState, name: ServiceName, root: strin
 }
 
 export async function up(opts: UpOptions = {}): Promise<RunningStack> {
-  if (opts.withCeph) {
-    throw new NotSupportedError('--with-ceph (Glance on Ceph RBD) is not implemented yet; the stack runs Glance on its file store');
-  }
   const began = performance.now();
   const log = opts.logger ?? silentLogger;
   const progress = opts.onProgress ?? (() => {});
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
   const layout = stackLayout(stateDir);
-  await ensurePackages(log);
+  if (opts.memstoreBytes !== undefined && (!Number.isInteger(opts.memstoreBytes) || opts.memstoreBytes < 64 * 1024 ** 2)) {
+    throw new InputError('--with-ceph: the memstore cap must be a whole number of bytes, at least 64 MiB');
+  }
+  if (opts.cephPortBase !== undefined && (!Number.isInteger(opts.cephPortBase) || opts.cephPortBase < 1024 || opts.cephPortBase + 110 > 65535)) {
+    throw new InputError('--ceph-port-base must leave room for 111 ports between 1024 and 65535');
+  }
+  const recorded = readStackState(layout.stateFile);
+  if (recorded && opts.withCeph && !recorded.withCeph) {
+    throw new InputError(`--with-ceph: the stack in ${layout.root} was set up with Glance on its file store`, [
+      'its images and Glance database belong to that store; run `edgeplane down` and use a new --state directory for a stack on Ceph',
+    ]);
+  }
+  const withCeph = recorded ? recorded.withCeph : opts.withCeph === true;
+  await ensurePackages(log, withCeph);
 
   for (const d of [layout.root, layout.logDir, layout.runDir, layout.mariadb.dir, layout.keystone.dir, layout.glance.dir, layout.glance.imagesDir, layout.glance.stagingDir, layout.glance.tasksDir, layout.glance.lockDir, layout.barbican.dir]) {
     mkdirSync(d, { recursive: true, mode: 0o700 });
   }
-  const previous = readStackState(layout.stateFile);
+  const previous = recorded;
   const ports: StackPorts = { ...(previous?.ports ?? DEFAULT_PORTS), ...definedPorts(opts.ports) };
   if (previous && JSON.stringify(previous.ports) !== JSON.stringify(ports)) {
     throw new InputError(`state dir ${layout.root} was set up with ports ${JSON.stringify(previous.ports)}`, [
       'the Keystone catalog holds those ports; run `edgeplane down` and use a new --state directory to change them',
     ]);
   }
-  const state = previous ?? newState(ports, opts.passwordHashRounds ?? TEST_PASSWORD_HASH_ROUNDS);
+  if (previous?.ceph && opts.cephPortBase !== undefined && previous.ceph.ports.monV1 !== opts.cephPortBase) {
+    throw new InputError(`state dir ${layout.root} was set up with Ceph on ports ${JSON.stringify(previous.ceph.ports)}`, [
+      'the monitor map holds those ports; run `edgeplane down` and use a new --state directory to change them',
+    ]);
+  }
+  const state = previous ?? newState(ports, opts.passwordHashRounds ?? TEST_PASSWORD_HASH_ROUNDS, opts);
+  if (state.withCeph && !state.ceph) throw new EnvironmentError(`${layout.stateFile} says Ceph is in use but records no cluster`, ['use a new --state directory']);
   const save = () => writeStackState(layout.stateFile, state);
   save();
 
@@ -123,6 +168,7 @@ export async function up(opts: UpOptions = {}): Promise<RunningStack> {
     barbicanKek: state.secrets.barbicanKek,
     passwordHashRounds: state.passwordHashRounds,
     workers: opts.workers ?? 2,
+    ...(state.ceph ? { ceph: state.ceph } : {}),
   };
   writeConfigs(inputs);
 
@@ -149,85 +195,105 @@ export async function up(opts: UpOptions = {}): Promise<RunningStack> {
   const user = userInfo().username;
   const group = (await execa('id', ['-gn'])).stdout.trim();
 
-  // ---- MariaDB ----
-  if (toStart.includes('mariadb')) {
-    await once('mariadb.install_db', async () => {
-      progress('mariadb: creating the data directory');
-      await run('mariadb-install-db', ['--no-defaults', `--datadir=${layout.mariadb.dataDir}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'], layout);
-    });
-    progress(`mariadb: starting on 127.0.0.1:${ports.mariadb}`);
-    state.pids.mariadb = spawnDetached('/usr/sbin/mariadbd', mariadbArgs(inputs, user), { log: layout.mariadb.log });
-    save();
-    await waitFor('mariadb', healthTimeout, state, layout.root, async () => (await execa('mariadb-admin', ['--no-defaults', `--socket=${layout.mariadb.socket}`, '-uroot', 'ping'], { reject: false })).exitCode === 0);
+  // ---- Ceph (with --with-ceph): needs nothing from the rest, so it starts alongside ----
+  const cephToStart = inputs.ceph ? CEPH_DAEMONS.filter((d) => !cephDaemonRunning(state, d, layout.root)) : [];
+  const cephStarted: Promise<unknown> = inputs.ceph
+    ? startCeph({ inputs, state, save, once, progress, timeoutMs: Math.max(healthTimeout, 90_000) }).then(
+        () => null,
+        (err: unknown) => err,
+      )
+    : Promise.resolve(null);
+  try {
+    await startOpenStack();
+  } catch (err) {
+    // let the Ceph start finish recording its pids, so that `down` can stop them
+    await cephStarted;
+    throw err;
   }
-  await once('mariadb.databases', () => run('mariadb', ['--no-defaults', `--socket=${layout.mariadb.socket}`, '-uroot'], layout, databaseSetupSql(inputs)));
 
-  // ---- schemas: the three migrations in parallel (they only need the database) ----
-  const keystoneManage = (...args: string[]) => run('keystone-manage', ['--config-file', layout.keystone.conf, ...args], layout);
-  const barbicanEnv = { HOME: layout.barbican.dir };
-  await Promise.all([
-    once('keystone.db_sync', async () => {
-      progress('keystone: database schema, fernet and credential keys, bootstrap');
-      await keystoneManage('db_sync');
-      await keystoneManage('fernet_setup', '--keystone-user', user, '--keystone-group', group);
-      await keystoneManage('credential_setup', '--keystone-user', user, '--keystone-group', group);
-    }).then(() =>
-      once('keystone.bootstrap', () =>
-        keystoneManage(
-          'bootstrap',
-          '--bootstrap-password', state.secrets.adminPassword,
-          '--bootstrap-admin-url', endpoints.identity,
-          '--bootstrap-internal-url', endpoints.identity,
-          '--bootstrap-public-url', endpoints.identity,
-          '--bootstrap-region-id', 'RegionOne',
+  async function startOpenStack(): Promise<void> {
+    // ---- MariaDB ----
+    if (toStart.includes('mariadb')) {
+      await once('mariadb.install_db', async () => {
+        progress('mariadb: creating the data directory');
+        await run('mariadb-install-db', ['--no-defaults', `--datadir=${layout.mariadb.dataDir}`, `--user=${user}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'], layout);
+      });
+      progress(`mariadb: starting on 127.0.0.1:${ports.mariadb}`);
+      state.pids.mariadb = spawnDetached('/usr/sbin/mariadbd', mariadbArgs(inputs, user), { log: layout.mariadb.log });
+      save();
+      await waitFor('mariadb', healthTimeout, state, layout.root, async () => (await execa('mariadb-admin', ['--no-defaults', `--socket=${layout.mariadb.socket}`, '-uroot', 'ping'], { reject: false })).exitCode === 0);
+    }
+    await once('mariadb.databases', () => run('mariadb', ['--no-defaults', `--socket=${layout.mariadb.socket}`, '-uroot'], layout, databaseSetupSql(inputs)));
+
+    // ---- schemas: the three migrations in parallel (they only need the database) ----
+    const keystoneManage = (...args: string[]) => run('keystone-manage', ['--config-file', layout.keystone.conf, ...args], layout);
+    const barbicanEnv = { HOME: layout.barbican.dir };
+    await Promise.all([
+      once('keystone.db_sync', async () => {
+        progress('keystone: database schema, fernet and credential keys, bootstrap');
+        await keystoneManage('db_sync');
+        await keystoneManage('fernet_setup', '--keystone-user', user, '--keystone-group', group);
+        await keystoneManage('credential_setup', '--keystone-user', user, '--keystone-group', group);
+      }).then(() =>
+        once('keystone.bootstrap', () =>
+          keystoneManage(
+            'bootstrap',
+            '--bootstrap-password', state.secrets.adminPassword,
+            '--bootstrap-admin-url', endpoints.identity,
+            '--bootstrap-internal-url', endpoints.identity,
+            '--bootstrap-public-url', endpoints.identity,
+            '--bootstrap-region-id', 'RegionOne',
+          ),
         ),
       ),
-    ),
-    once('glance.db_sync', () => run('glance-manage', ['--config-file', layout.glance.conf, 'db_sync'], layout)),
-    once('barbican.db_upgrade', () => run('barbican-manage', ['db', 'upgrade'], layout, undefined, barbicanEnv)),
-  ]);
+      once('glance.db_sync', () => run('glance-manage', ['--config-file', layout.glance.conf, 'db_sync'], layout)),
+      once('barbican.db_upgrade', () => run('barbican-manage', ['db', 'upgrade'], layout, undefined, barbicanEnv)),
+    ]);
 
-  // ---- Keystone ----
-  if (toStart.includes('keystone')) {
-    progress(`keystone: starting on ${endpoints.identity}`);
-    state.pids.keystone = spawnDetached('uwsgi', keystoneUwsgiArgs(inputs), { log: layout.keystone.log.replace(/\.log$/, '-uwsgi.log') });
-    save();
-    await waitFor('keystone', healthTimeout, state, layout.root, () => httpOk(`${endpoints.identity}`, (s) => s === 200));
-  }
-  await once('keystone.catalog', async () => {
-    progress('keystone: service users, services and endpoints');
-    await bootstrapCatalog({
-      identityUrl: endpoints.identity,
-      adminPassword: state.secrets.adminPassword,
-      serviceUsers: [
-        { name: 'glance', password: state.secrets.glancePassword },
-        { name: 'barbican', password: state.secrets.barbicanPassword },
-      ],
-      services: [
-        { type: 'image', name: 'glance', url: endpoints.image },
-        { type: 'key-manager', name: 'barbican', url: endpoints.keyManager },
-      ],
+    // ---- Keystone ----
+    if (toStart.includes('keystone')) {
+      progress(`keystone: starting on ${endpoints.identity}`);
+      state.pids.keystone = spawnDetached('uwsgi', keystoneUwsgiArgs(inputs), { log: layout.keystone.log.replace(/\.log$/, '-uwsgi.log') });
+      save();
+      await waitFor('keystone', healthTimeout, state, layout.root, () => httpOk(`${endpoints.identity}`, (s) => s === 200));
+    }
+    await once('keystone.catalog', async () => {
+      progress('keystone: service users, services and endpoints');
+      await bootstrapCatalog({
+        identityUrl: endpoints.identity,
+        adminPassword: state.secrets.adminPassword,
+        serviceUsers: [
+          { name: 'glance', password: state.secrets.glancePassword },
+          { name: 'barbican', password: state.secrets.barbicanPassword },
+        ],
+        services: [
+          { type: 'image', name: 'glance', url: endpoints.image },
+          { type: 'key-manager', name: 'barbican', url: endpoints.keyManager },
+        ],
+      });
     });
-  });
 
-  // ---- Glance and Barbican ----
-  if (toStart.includes('glance')) {
-    progress(`glance: starting on ${endpoints.image}`);
-    state.pids.glance = spawnDetached('glance-api', ['--config-file', layout.glance.conf], { log: layout.glance.log.replace(/\.log$/, '-stdout.log') });
-    save();
+    // ---- Barbican, and Glance (on Ceph RBD: once Ceph is up) ----
+    if (toStart.includes('barbican')) {
+      progress(`barbican: starting on ${endpoints.keyManager}`);
+      state.pids.barbican = spawnDetached('uwsgi', ['--ini', layout.barbican.uwsgiIni], { log: layout.barbican.log.replace(/\.log$/, '-uwsgi.log'), env: barbicanEnv, cwd: layout.barbican.dir });
+      save();
+    }
+    const cephError = await cephStarted;
+    if (cephError) throw cephError;
+    if (toStart.includes('glance')) {
+      progress(`glance: starting on ${endpoints.image}`);
+      state.pids.glance = spawnDetached('glance-api', ['--config-file', layout.glance.conf], { log: layout.glance.log.replace(/\.log$/, '-stdout.log') });
+      save();
+    }
+    await Promise.all([
+      waitFor('glance', healthTimeout, state, layout.root, () => httpOk(`${endpoints.image}/healthcheck`, (s) => s === 200)),
+      waitFor('barbican', healthTimeout, state, layout.root, () => httpOk(`${endpoints.keyManager}/`, (s) => s < 500)),
+    ]);
   }
-  if (toStart.includes('barbican')) {
-    progress(`barbican: starting on ${endpoints.keyManager}`);
-    state.pids.barbican = spawnDetached('uwsgi', ['--ini', layout.barbican.uwsgiIni], { log: layout.barbican.log.replace(/\.log$/, '-uwsgi.log'), env: barbicanEnv, cwd: layout.barbican.dir });
-    save();
-  }
-  await Promise.all([
-    waitFor('glance', healthTimeout, state, layout.root, () => httpOk(`${endpoints.image}/healthcheck`, (s) => s === 200)),
-    waitFor('barbican', healthTimeout, state, layout.root, () => httpOk(`${endpoints.keyManager}/`, (s) => s < 500)),
-  ]);
 
   writeOpenrc(layout, endpoints, state.secrets.adminPassword);
-  const started = toStart.length > 0;
+  const started = toStart.length > 0 || cephToStart.length > 0;
   const coldStartMs = Math.round(performance.now() - began);
   if (started) {
     state.startedAt = new Date().toISOString();
@@ -250,7 +316,8 @@ export function loadStack(stateDir: string): RunningStack {
   const layout = stackLayout(stateDir);
   const state = readStackState(layout.stateFile);
   if (!state) throw new EnvironmentError(`no OpenStack stack in ${layout.root} (run \`edgeplane up openstack --state ${stateDir}\`)`);
-  const down = SERVICES.filter((s) => !serviceRunning(state, s, layout.root));
+  const down: StackServiceName[] = SERVICES.filter((s) => !serviceRunning(state, s, layout.root));
+  if (state.withCeph) down.push(...CEPH_DAEMONS.filter((d) => !cephDaemonRunning(state, d, layout.root)));
   if (down.length) throw new EnvironmentError(`OpenStack stack in ${layout.root}: not running: ${down.join(', ')}`, ['run `edgeplane up openstack` again']);
   return {
     stateDir: layout.root,
@@ -264,7 +331,7 @@ export function loadStack(stateDir: string): RunningStack {
 }
 
 export interface ServiceStatus {
-  name: ServiceName;
+  name: StackServiceName;
   pid: number | null;
   running: boolean;
   healthy: boolean;
@@ -278,12 +345,14 @@ export interface StackStatus {
   passwordHashRounds: number | null;
   coldStartMs: number | null;
   openrc: string | null;
+  /** Glance on Ceph RBD: the cluster's config file and its last start time */
+  ceph: { conf: string; startMs: number | null } | null;
 }
 
 export async function status(stateDir: string = DEFAULT_STATE_DIR): Promise<StackStatus> {
   const layout = stackLayout(stateDir);
   const state = readStackState(layout.stateFile);
-  if (!state) return { stateDir: layout.root, exists: false, services: [], passwordHashRounds: null, coldStartMs: null, openrc: null };
+  if (!state) return { stateDir: layout.root, exists: false, services: [], passwordHashRounds: null, coldStartMs: null, openrc: null, ceph: null };
   const endpoints = endpointsFor(state.ports);
   const probes: Record<ServiceName, { url: string; ok: () => Promise<boolean> }> = {
     mariadb: { url: `mysql://127.0.0.1:${state.ports.mariadb}`, ok: async () => !(await isPortFree(state.ports.mariadb)) },
@@ -291,12 +360,28 @@ export async function status(stateDir: string = DEFAULT_STATE_DIR): Promise<Stac
     glance: { url: endpoints.image, ok: () => httpOk(`${endpoints.image}/healthcheck`, (s) => s === 200) },
     barbican: { url: endpoints.keyManager, ok: () => httpOk(`${endpoints.keyManager}/`, (s) => s < 500) },
   };
-  const services = await Promise.all(
+  const services: ServiceStatus[] = await Promise.all(
     SERVICES.map(async (name) => {
       const running = serviceRunning(state, name, layout.root);
       return { name, pid: state.pids[name] ?? null, running, healthy: running && (await probes[name].ok()), url: probes[name].url };
     }),
   );
+  if (state.ceph) {
+    const c = state.ceph;
+    const health: CephHealth = CEPH_DAEMONS.some((d) => cephDaemonRunning(state, d, layout.root))
+      ? await cephHealth(layout, c.ports.rgw)
+      : { monQuorum: false, mgrAvailable: false, osdsUp: 0, rgwAnswering: false };
+    const cephProbes: Record<CephDaemonName, { url: string; ok: boolean }> = {
+      'ceph-mon': { url: `v2:127.0.0.1:${c.ports.mon} v1:127.0.0.1:${c.ports.monV1}`, ok: health.monQuorum },
+      'ceph-mgr': { url: `mgr.a (${layout.ceph.conf})`, ok: health.mgrAvailable },
+      'ceph-osd': { url: `osd.0 memstore ${Math.round(c.memstoreBytes / 1024 ** 2)} MiB`, ok: health.osdsUp >= 1 },
+      radosgw: { url: `http://127.0.0.1:${c.ports.rgw}`, ok: health.rgwAnswering },
+    };
+    for (const name of CEPH_DAEMONS) {
+      const running = cephDaemonRunning(state, name, layout.root);
+      services.push({ name, pid: state.pids[name] ?? null, running, healthy: running && cephProbes[name].ok, url: cephProbes[name].url });
+    }
+  }
   return {
     stateDir: layout.root,
     exists: true,
@@ -304,20 +389,30 @@ export async function status(stateDir: string = DEFAULT_STATE_DIR): Promise<Stac
     passwordHashRounds: state.passwordHashRounds,
     coldStartMs: state.coldStartMs ?? null,
     openrc: existsSync(layout.openrc) ? layout.openrc : null,
+    ceph: state.ceph ? { conf: layout.ceph.conf, startMs: state.cephStartMs ?? null } : null,
   };
 }
 
-/** Stop exactly the processes `up` started (by pid, checked against their command line). */
-export async function down(stateDir: string = DEFAULT_STATE_DIR): Promise<{ name: ServiceName; pid: number; result: string }[]> {
+/**
+ * Stop exactly the processes `up` started (by pid, checked against their command line): the
+ * OpenStack services in reverse start order, then Ceph's daemons (after Glance, their client),
+ * gateway first and monitor last (an OSD stopping tells the monitor).
+ */
+export async function down(stateDir: string = DEFAULT_STATE_DIR): Promise<{ name: StackServiceName; pid: number; result: string }[]> {
   const layout = stackLayout(stateDir);
   const state = readStackState(layout.stateFile);
   if (!state) return [];
-  const stopped: { name: ServiceName; pid: number; result: string }[] = [];
-  for (const name of [...SERVICES].reverse()) {
+  const stopped: { name: StackServiceName; pid: number; result: string }[] = [];
+  const order: StackServiceName[] = ['barbican', 'glance', ...[...CEPH_DAEMONS].reverse(), 'keystone', 'mariadb'];
+  for (const name of order) {
     const pid = state.pids[name];
     if (pid === undefined) continue;
-    const ours = serviceRunning(state, name, layout.root);
-    stopped.push({ name, pid, result: ours ? await stopProcess(pid, SERVICE_COMMANDS[name]) : 'notRunning' });
+    const isCeph = (CEPH_DAEMONS as readonly string[]).includes(name);
+    const ours = isCeph ? cephDaemonRunning(state, name as CephDaemonName, layout.root) : serviceRunning(state, name as ServiceName, layout.root);
+    // the memstore OSD writes its objects to disk on the way down: give it longer
+    const grace = name === 'ceph-osd' ? 60_000 : 15_000;
+    const command = isCeph ? CEPH_COMMANDS[name as CephDaemonName] : SERVICE_COMMANDS[name as ServiceName];
+    stopped.push({ name, pid, result: ours ? await stopProcess(pid, command, grace) : 'notRunning' });
     delete state.pids[name];
     writeStackState(layout.stateFile, state);
   }
@@ -336,6 +431,10 @@ function writeConfigs(inputs: ConfigInputs): void {
   write(layout.barbican.conf, renderBarbicanConf(inputs));
   write(layout.barbican.pasteIni, renderBarbicanPaste(inputs));
   write(layout.barbican.uwsgiIni, renderBarbicanUwsgi(inputs));
+  if (inputs.ceph) {
+    mkdirSync(layout.ceph.dir, { recursive: true, mode: 0o700 });
+    write(layout.ceph.conf, renderCephConf(inputs));
+  }
 }
 
 function writeOpenrc(layout: StackLayout, endpoints: StackEndpoints, adminPassword: string): void {

@@ -18,6 +18,35 @@ export const TEST_PASSWORD_HASH_ROUNDS = 4;
 export const SERVICES = ['mariadb', 'keystone', 'glance', 'barbican'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/** The Ceph daemons `up --with-ceph` runs (one of each), in start order. */
+export const CEPH_DAEMONS = ['ceph-mon', 'ceph-mgr', 'ceph-osd', 'radosgw'] as const;
+export type CephDaemonName = (typeof CEPH_DAEMONS)[number];
+/** Any process the launcher starts and records. */
+export type StackServiceName = ServiceName | CephDaemonName;
+
+/**
+ * Ceph's ports, all on 127.0.0.1 and in a private range (Ceph's own defaults 3300/6789/6800-7300/7480
+ * would clash with a system cluster): the monitor's msgr2 and msgr1 ports, the RGW HTTP port, and the
+ * range the mgr and OSD bind their messengers in.
+ */
+export interface CephPorts {
+  mon: number;
+  monV1: number;
+  rgw: number;
+  bindMin: number;
+  bindMax: number;
+}
+
+export const DEFAULT_CEPH_PORT_BASE = 26789;
+
+/** Ceph ports from one base: mon v1 = base, mon v2 = base+1, RGW = base+2, daemons in base+11..base+110. */
+export function cephPortsFrom(base: number): CephPorts {
+  return { monV1: base, mon: base + 1, rgw: base + 2, bindMin: base + 11, bindMax: base + 110 };
+}
+
+/** memstore keeps every object in RAM (and ~2x that while writing): cap it. */
+export const DEFAULT_MEMSTORE_BYTES = 2 * 1024 ** 3;
+
 export interface StackLayout {
   root: string;
   stateFile: string;
@@ -28,6 +57,7 @@ export interface StackLayout {
   keystone: { dir: string; conf: string; fernetKeys: string; credentialKeys: string; pidFile: string; log: string };
   glance: { dir: string; conf: string; imagesDir: string; stagingDir: string; tasksDir: string; lockDir: string; log: string };
   barbican: { dir: string; conf: string; pasteIni: string; uwsgiIni: string; pidFile: string; log: string };
+  ceph: { dir: string; conf: string; monmap: string; runDir: string; monData: string; mgrData: string; osdData: string; rgwData: string; logDir: string };
 }
 
 export function stackLayout(stateDir: string): StackLayout {
@@ -73,6 +103,18 @@ export function stackLayout(stateDir: string): StackLayout {
       uwsgiIni: join(dir('barbican'), 'barbican-api-uwsgi.ini'),
       pidFile: join(runDir, 'barbican.pid'),
       log: join(logDir, 'barbican-api.log'),
+    },
+    ceph: {
+      dir: dir('ceph'),
+      conf: join(dir('ceph'), 'ceph.conf'),
+      monmap: join(dir('ceph'), 'monmap'),
+      // admin sockets live here: keep it short (a unix socket path is at most 107 bytes)
+      runDir: join(dir('ceph'), 'run'),
+      monData: join(dir('ceph'), 'mon'),
+      mgrData: join(dir('ceph'), 'mgr'),
+      osdData: join(dir('ceph'), 'osd'),
+      rgwData: join(dir('ceph'), 'rgw'),
+      logDir,
     },
   };
 }

@@ -4,9 +4,10 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import type { ComplexityProfile } from '../../adapters/model.js';
 import { EnvironmentError } from '../../common/index.js';
-import { countConfigLines, keystoneUwsgiArgs, mariadbArgs, type ConfigInputs } from './configs.js';
+import { CEPH_COMMANDS, cephDaemonRunning } from './ceph.js';
+import { cephDaemonArgs, cephSectionsOf, countConfigLines, countIniSectionLines, keystoneUwsgiArgs, mariadbArgs, type ConfigInputs } from './configs.js';
 import { SERVICE_COMMANDS, serviceRunning } from './launcher.js';
-import { SERVICES, stackLayout, type ServiceName } from './layout.js';
+import { CEPH_DAEMONS, SERVICES, stackLayout, type CephDaemonName, type ServiceName } from './layout.js';
 import { processTree } from './processes.js';
 import { readStackState } from './state.js';
 
@@ -94,6 +95,18 @@ export function configLinesOf(name: ServiceName, inputs: ConfigInputs): number {
   }
 }
 
+/** A Ceph daemon's configuration: the ceph.conf sections it reads plus its command-line flags. */
+export function cephConfigLinesOf(daemon: CephDaemonName, inputs: ConfigInputs): number {
+  let text = '';
+  try {
+    text = readFileSync(inputs.layout.ceph.conf, 'utf8');
+  } catch {
+    return 0;
+  }
+  const flags = cephDaemonArgs(inputs, daemon).args.filter((a) => a.startsWith('-')).length;
+  return countIniSectionLines(text, cephSectionsOf(daemon)) + flags;
+}
+
 /** Measure the running stack in `stateDir` (shaped like adapters/model.ts ComplexityProfile). */
 export function measureLiveProfile(stateDir: string): ComplexityProfile {
   const layout = stackLayout(stateDir);
@@ -108,9 +121,10 @@ export function measureLiveProfile(stateDir: string): ComplexityProfile {
     barbicanKek: state.secrets.barbicanKek,
     passwordHashRounds: state.passwordHashRounds,
     workers: 0,
+    ...(state.ceph ? { ceph: state.ceph } : {}),
   };
   const at = new Date().toISOString();
-  const services = SERVICES.map((name) => {
+  const services: ComplexityProfile['services'] = SERVICES.map((name) => {
     if (!serviceRunning(state, name, layout.root)) throw new EnvironmentError(`${name} is not running in ${layout.root}: cannot measure it`);
     const pid = state.pids[name]!;
     const facts = processFacts(pid);
@@ -123,6 +137,21 @@ export function measureLiveProfile(stateDir: string): ComplexityProfile {
       source: `measured ${at} on the live stack: /proc of pid ${pid} (${SERVICE_COMMANDS[name]}) and its ${facts.pids.length - 1} descendant(s)`,
     };
   });
+  if (state.withCeph) {
+    for (const name of CEPH_DAEMONS) {
+      if (!cephDaemonRunning(state, name, layout.root)) throw new EnvironmentError(`${name} is not running in ${layout.root}: cannot measure it`);
+      const pid = state.pids[name]!;
+      const facts = processFacts(pid);
+      services.push({
+        name,
+        processes: facts.pids.length,
+        memoryMiB: Math.round((facts.rssKiB / 1024) * 10) / 10,
+        ports: facts.ports,
+        configLines: cephConfigLinesOf(name, inputs),
+        source: `measured ${at} on the live stack: /proc of pid ${pid} (${CEPH_COMMANDS[name]}) and its ${facts.pids.length - 1} descendant(s); config: its sections of ${layout.ceph.conf}`,
+      });
+    }
+  }
   return {
     plane: 'openstack',
     services,
@@ -133,7 +162,9 @@ export function measureLiveProfile(stateDir: string): ComplexityProfile {
     ],
     notes: [
       `Keystone [identity] password_hash_rounds = ${state.passwordHashRounds} (test stack; production default 12 makes logins ~0.3 s)`,
-      'Glance on the file store (no Ceph)',
+      state.ceph
+        ? `Glance on Ceph RBD (pool images): one-node Ceph with auth none, pool size 1, one memstore OSD capped at ${Math.round(state.ceph.memstoreBytes / 1024 ** 2)} MiB of RAM (test cluster: no redundancy, data lost if the OSD is killed)`
+        : 'Glance on the file store (no Ceph)',
       'uwsgi http-socket with "Connection: close" (no keep-alive)',
     ],
   };

@@ -3,9 +3,16 @@
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { EnvironmentError } from '../../common/index.js';
-import { SERVICES } from './layout.js';
+import { CEPH_DAEMONS, SERVICES } from './layout.js';
 
 const PortsSchema = z.object({ keystone: z.number().int(), glance: z.number().int(), barbican: z.number().int(), mariadb: z.number().int() });
+
+const CephSchema = z.object({
+  fsid: z.string(),
+  osdUuid: z.string(),
+  ports: z.object({ mon: z.number().int(), monV1: z.number().int(), rgw: z.number().int(), bindMin: z.number().int(), bindMax: z.number().int() }),
+  memstoreBytes: z.number().int(),
+});
 
 export const StackStateSchema = z.object({
   version: z.literal(1),
@@ -19,12 +26,17 @@ export const StackStateSchema = z.object({
     barbicanKek: z.string(),
   }),
   passwordHashRounds: z.number().int(),
+  /** Glance stores images in Ceph RBD (fixed when the state dir is first set up) */
   withCeph: z.boolean(),
+  /** present when withCeph: the cluster's identity and ports */
+  ceph: CephSchema.optional(),
   /** one-time initialisation steps already done (db created, schema synced, bootstrapped, ...) */
   initialized: z.array(z.string()),
-  pids: z.partialRecord(z.enum(SERVICES), z.number().int()),
+  pids: z.partialRecord(z.enum([...SERVICES, ...CEPH_DAEMONS]), z.number().int()),
   startedAt: z.string().optional(),
   coldStartMs: z.number().optional(),
+  /** how long the last start of the Ceph daemons took (mon to RGW answering) */
+  cephStartMs: z.number().optional(),
 });
 export type StackState = z.infer<typeof StackStateSchema>;
 
