@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import * as agent from './agent.js';
 import * as calibrate from './calibrate.js';
+import * as fleet from './fleet.js';
 import * as gate from './gate.js';
 import * as image from './image.js';
 import * as report from './report.js';
@@ -9,7 +10,7 @@ import * as scenarios from './scenarios.js';
 import * as up from './up.js';
 
 // One line per command module; each module exports `register(program)`.
-const modules: { register(program: Command): void }[] = [run, scenarios, report, gate, up, image, agent, calibrate];
+const modules: { register(program: Command): void }[] = [run, scenarios, report, gate, up, image, agent, calibrate, fleet];
 
 export function registerCommands(program: Command): void {
   for (const m of modules) m.register(program);

@@ -1,0 +1,259 @@
+// Operator workflows on top of OpenStackOperator (`edgeplane fleet ...`): publish a sealed image
+// (sealing a raw one first), enroll nodes and write their agent configurations, assign
+// image@version to nodes, revoke nodes, and read the fleet's pins and last reports.
+// Deterministic: node lists are validated, de-duplicated and sorted (planPlacement) before any
+// call, so the same inputs give the same pins in the same order.
+import { createPrivateKey } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { stringify as toYaml } from 'yaml';
+import type { Assignment } from '../agent/machine/types.js';
+import { EnvironmentError, InputError, silentLogger, type Logger } from '../common/index.js';
+import {
+  chunkPath,
+  KEY_FILES,
+  MANIFEST_FILE,
+  readSealed,
+  sealImage,
+  writeKeyFiles,
+  type ChunkingSpec,
+  type ImageManifest,
+} from '../pipeline/index.js';
+import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './client/operator.js';
+import type { NodeConfig } from './client/node.js';
+import { ProjectListSchema } from './client/schemas.js';
+import { decodePin, NODE_TAG, nodeUserName, planPlacement, type NodeReport } from './placement.js';
+import { loadStack, type RunningStack } from './server/index.js';
+
+export interface Fleet {
+  stack: RunningStack;
+  operator: OpenStackOperator;
+}
+
+/** The admin operator of the stack in `stateDir` (EnvironmentError when there is none). */
+export function openFleet(stateDir: string): Fleet {
+  let stack: RunningStack;
+  try {
+    stack = loadStack(stateDir);
+  } catch (err) {
+    if (err instanceof EnvironmentError) throw err;
+    throw new EnvironmentError(`cannot use the OpenStack stack in ${stateDir}: ${(err as Error).message}`);
+  }
+  const { endpoints, admin } = stack;
+  const operator = new OpenStackOperator({ authUrl: endpoints.identity, username: admin.username, password: admin.password, projectName: admin.projectName });
+  return { stack, operator };
+}
+
+// ---- publish ----
+
+export interface PublishOptions {
+  /** a raw image file (sealed first) or a sealed directory (manifest.json + chunks/) */
+  source: string;
+  imageId: string;
+  version: string;
+  /** publisher.key, publisher.pub, data.key; generated here when the folder has none (raw images only) */
+  keysDir: string;
+  /** where a raw image is sealed (default: a temporary folder, removed afterwards) */
+  sealedDir?: string;
+  chunking?: ChunkingSpec;
+  logger?: Logger;
+}
+
+export interface PublishResult extends PublishedImage {
+  chunks: number;
+  blobBytes: number;
+  sealed: boolean;
+  keysGenerated: boolean;
+  keysDir: string;
+}
+
+function isSealedDir(path: string): boolean {
+  return statSync(path).isDirectory() && existsSync(join(path, MANIFEST_FILE));
+}
+
+function hasKeys(dir: string): boolean {
+  return Object.values(KEY_FILES).every((f) => existsSync(join(dir, f)));
+}
+
+/** The Glance blob of a sealed image: its chunks concatenated in manifest order (chunk i at the sum of the sizes before it). */
+export async function writeSealedBlob(sealedDir: string, manifest: ImageManifest, outFile: string): Promise<number> {
+  const out = createWriteStream(outFile);
+  let bytes = 0;
+  try {
+    for (const c of manifest.chunks) {
+      await pipeline(createReadStream(chunkPath(sealedDir, c.digest)), out, { end: false });
+      bytes += c.size;
+    }
+  } finally {
+    await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
+  }
+  const written = statSync(outFile).size;
+  if (written !== bytes) throw new InputError(`${sealedDir}: chunks add up to ${written} bytes, the manifest says ${bytes}`);
+  return bytes;
+}
+
+/** Seal (if needed) and publish: blob image + manifest image in Glance, data key in Barbican. */
+export async function publishToFleet(operator: OpenStackOperator, opts: PublishOptions): Promise<PublishResult> {
+  const log = opts.logger ?? silentLogger;
+  if (!existsSync(opts.source)) throw new InputError(`${opts.source} does not exist`);
+  const keysDir = resolve(opts.keysDir);
+  const sealedInput = isSealedDir(opts.source);
+  let keysGenerated = false;
+  if (!hasKeys(keysDir)) {
+    if (sealedInput) throw new InputError(`${opts.source} is sealed: --keys must hold its ${KEY_FILES.dataKey} and ${KEY_FILES.publicKey} (${keysDir} does not)`);
+    await writeKeyFiles(keysDir);
+    keysGenerated = true;
+    log.info({ keysDir }, 'generated publisher and data keys');
+  }
+  const dataKey = readFileSync(join(keysDir, KEY_FILES.dataKey));
+  const publicKey = readFileSync(join(keysDir, KEY_FILES.publicKey));
+  const work = mkdtempSync(join(tmpdir(), 'edgeplane-publish-'));
+  try {
+    let sealedDir = opts.source;
+    if (!sealedInput) {
+      sealedDir = opts.sealedDir ? resolve(opts.sealedDir) : join(work, 'sealed');
+      mkdirSync(sealedDir, { recursive: true });
+      await sealImage({
+        imagePath: opts.source,
+        outDir: sealedDir,
+        imageId: opts.imageId,
+        version: opts.version,
+        dataKey,
+        signingKey: createPrivateKey(readFileSync(join(keysDir, KEY_FILES.signingKey))),
+        keyRef: `barbican:edgeplane-key-${opts.imageId}-${opts.version}`,
+        chunking: opts.chunking,
+      });
+    }
+    const { manifest, envelope } = await readSealed(sealedDir, [publicKey]);
+    if (manifest.imageId !== opts.imageId || manifest.version !== opts.version) {
+      throw new InputError(`${opts.source} is ${manifest.imageId}@${manifest.version}, not ${opts.imageId}@${opts.version}`);
+    }
+    const blob = join(work, 'blob');
+    const blobBytes = await writeSealedBlob(sealedDir, manifest, blob);
+    const published = await operator.publishImage({ name: opts.imageId, version: opts.version, image: { file: blob }, manifest: envelope, key: dataKey });
+    return { ...published, chunks: manifest.chunks.length, blobBytes, sealed: !sealedInput, keysGenerated, keysDir };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+// ---- enroll ----
+
+/** The agent configuration written for each enrolled node (agent.yaml shape; plane kind `openstack`). */
+export interface OpenStackAgentFile {
+  node: string;
+  stateDir: string;
+  plane: { kind: 'openstack' } & NodeConfig;
+  trust: string[];
+}
+
+export function agentFileFor(node: EnrolledNode, trust: string[]): OpenStackAgentFile {
+  return { node: node.nodeId, stateDir: `/var/lib/edgeplane/${node.nodeId}`, plane: { kind: 'openstack', ...node.config }, trust };
+}
+
+export interface EnrollResult {
+  node: EnrolledNode;
+  configFile: string | null;
+}
+
+/** Enroll each node (sorted, de-duplicated); with `outDir`, write `<node>.agent.yaml` (mode 0600: it holds the password). */
+export async function enrollFleet(operator: OpenStackOperator, nodeIds: readonly string[], opts: { outDir?: string; trust?: string[] } = {}): Promise<EnrollResult[]> {
+  const plan = planNodes(nodeIds);
+  if (opts.outDir) mkdirSync(opts.outDir, { recursive: true });
+  const out: EnrollResult[] = [];
+  for (const p of plan) {
+    const node = await operator.enrollNode(p.nodeId);
+    let configFile: string | null = null;
+    if (opts.outDir) {
+      configFile = join(resolve(opts.outDir), `${p.nodeId}.agent.yaml`);
+      const header = '# edgeplane agent configuration written by `edgeplane fleet enroll` (holds the node password)\n';
+      writeFileSync(configFile, header + toYaml(agentFileFor(node, opts.trust ?? ['publisher.pub'])), { mode: 0o600 });
+    }
+    out.push({ node, configFile });
+  }
+  return out;
+}
+
+// ---- assign / revoke ----
+
+/** `<image-id>@<version>` (InputError when malformed). */
+export function parseAssignment(text: string): Assignment {
+  const at = text.lastIndexOf('@');
+  const a = { imageId: text.slice(0, at), version: text.slice(at + 1) };
+  if (at <= 0 || !a.version) throw new InputError(`expected <image-id>@<version>, got ${JSON.stringify(text)}`);
+  try {
+    planPlacement(['x'], { x: a });
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+  return a;
+}
+
+function planNodes(nodeIds: readonly string[], pin?: Assignment) {
+  if (nodeIds.length === 0) throw new InputError('give at least one node id');
+  try {
+    return planPlacement(nodeIds, pin ? Object.fromEntries(nodeIds.map((n) => [n, pin])) : {});
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+}
+
+/** Pin `assignment` on every node, in sorted node order; returns each node's pin tag. */
+export async function assignFleet(operator: OpenStackOperator, assignment: Assignment, nodeIds: readonly string[]): Promise<{ nodeId: string; pinTag: string }[]> {
+  const plan = planNodes(nodeIds, assignment);
+  for (const p of plan) await operator.pin(p.nodeId, assignment);
+  return plan.map((p) => ({ nodeId: p.nodeId, pinTag: p.pinTag! }));
+}
+
+/** Disable each node's user (tokens revoked, no new login), then withdraw its image, manifest and key (unpin). */
+export async function revokeFleet(operator: OpenStackOperator, nodeIds: readonly string[]): Promise<string[]> {
+  const plan = planNodes(nodeIds);
+  for (const p of plan) {
+    await operator.revokeNode(p.nodeId);
+    await operator.unpin(p.nodeId);
+  }
+  return plan.map((p) => p.nodeId);
+}
+
+// ---- status ----
+
+export interface NodeStatus {
+  nodeId: string;
+  projectId: string;
+  enabled: boolean;
+  pin: Assignment | null;
+  report: NodeReport | null;
+}
+
+const NODE_PROJECT_PREFIX = 'edgeplane-node-';
+
+/** Every enrolled node (projects tagged `edgeplane:node`), or just `nodeIds`, sorted by node id. */
+export async function fleetStatus(operator: OpenStackOperator, nodeIds: readonly string[] = []): Promise<NodeStatus[]> {
+  const ks = operator.session.keystone;
+  const root = operator.config.authUrl.replace(/\/+$/, '').replace(/\/v3$/, '');
+  const projects = await operator.session.authed((t) =>
+    operator.transport.json(
+      root,
+      { op: 'keystone.project.list', method: 'GET', path: '/v3/projects', query: { tags: NODE_TAG }, headers: { 'X-Auth-Token': t } },
+      (d) => ProjectListSchema.parse(d),
+    ),
+  );
+  const wanted = nodeIds.length > 0 ? new Set(planNodes(nodeIds).map((p) => p.nodeId)) : null;
+  const nodes = projects.projects
+    .filter((p) => p.name.startsWith(NODE_PROJECT_PREFIX))
+    .map((p) => ({ nodeId: p.name.slice(NODE_PROJECT_PREFIX.length), project: p }))
+    .filter((n) => !wanted || wanted.has(n.nodeId))
+    .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  if (wanted) {
+    const missing = [...wanted].filter((n) => !nodes.some((x) => x.nodeId === n));
+    if (missing.length > 0) throw new InputError(`not enrolled: ${missing.join(', ')}`);
+  }
+  const out: NodeStatus[] = [];
+  for (const { nodeId, project } of nodes) {
+    const user = await operator.session.authed(async (t) => (await ks.findUsers(t, nodeUserName(nodeId)))[0]);
+    out.push({ nodeId, projectId: project.id, enabled: user?.enabled ?? false, pin: decodePin(project.tags), report: user ? await operator.readReport(nodeId) : null });
+  }
+  return out;
+}
