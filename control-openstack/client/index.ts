@@ -6,3 +6,4 @@ export * from './glance.js';
 export * from './barbican.js';
 export * from './node.js';
 export * from './operator.js';
+export * from './node-plane.js';
