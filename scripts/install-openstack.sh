@@ -1,11 +1,21 @@
 #!/bin/sh
 # Installs the Debian 12 packages the local minimal OpenStack control plane runs from
-# (`edgeplane up openstack`): Keystone, Glance, Barbican, MariaDB, uwsgi. Idempotent: does
+# (`edgeplane up openstack`): Keystone, Glance, Barbican, MariaDB, uwsgi; with --with-ceph also a
+# one-node Ceph for Glance's RBD store (`edgeplane up openstack --with-ceph`). Idempotent: does
 # nothing when everything is installed. The packages' postinst may not start any service
 # (no systemd); `edgeplane up` starts its own processes from its state directory.
 set -eu
 
 PACKAGES="keystone glance-api barbican-api mariadb-server python3-pymysql uwsgi uwsgi-plugin-python3 python3-openstackclient python3-glanceclient"
+CEPH_PACKAGES="ceph-mon ceph-osd ceph-mgr radosgw python3-rbd python3-rados ceph-common"
+
+for arg in "$@"; do
+  case "$arg" in
+    --with-ceph) PACKAGES="$PACKAGES $CEPH_PACKAGES" ;;
+    -h|--help) echo "usage: $0 [--with-ceph]"; exit 0 ;;
+    *) echo "install-openstack: unknown option $arg (usage: $0 [--with-ceph])" >&2; exit 2 ;;
+  esac
+done
 
 missing=""
 for p in $PACKAGES; do
