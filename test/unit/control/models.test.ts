@@ -97,7 +97,7 @@ describe('plane registry', () => {
 });
 
 describe('deploySequence', () => {
-  it('openstack: login first, the manifest as a second Glance image, one ranged download per chunk, report last (into the node's own Keystone credential)', () => {
+  it('openstack: login first, the manifest as a second Glance image, one ranged download per chunk, report last (into the node own Keystone credential)', () => {
     const seq = planeModel('openstack', 'agent', BASE).deploySequence({ chunks: 3 });
     expect(seq).toEqual([
       'keystone.token.issue',
