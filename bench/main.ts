@@ -3,6 +3,8 @@
 //   npm run bench -- sim           simulator only (rollout-10k, rollout-100k)
 //   npm run bench -- network       network model micro-benchmark
 //   npm run bench -- pipeline      seal/open throughput vs openssl and sha256sum
+//   npm run bench -- openstack     Glance download (curl, glance client, node client, agent fetch) on the
+//                                  running stack (EDGEPLANE_OPENSTACK_STATE or .state/openstack)
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
@@ -43,4 +45,14 @@ if (want('network')) {
 if (want('pipeline')) {
   const { benchPipeline } = await import('./pipeline.js');
   for (const line of await benchPipeline({ sizeMiB: 1024 })) console.log(line);
+}
+if (want('openstack')) {
+  const { existsSync } = await import('node:fs');
+  const stateDir = process.env.EDGEPLANE_OPENSTACK_STATE ?? '.state/openstack';
+  if (wanted.has('openstack') || existsSync(`${stateDir}/stack.json`)) {
+    const { benchOpenStack } = await import('./openstack.js');
+    for (const line of await benchOpenStack({ stateDir })) console.log(line);
+  } else {
+    console.log(`openstack: skipped (no stack in ${stateDir}; start one with \`edgeplane up openstack\` or run \`npm run bench -- openstack\`)`);
+  }
 }

@@ -4,10 +4,10 @@
 // Deterministic: node lists are validated, de-duplicated and sorted (planPlacement) before any
 // call, so the same inputs give the same pins in the same order.
 import { createPrivateKey } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { open, readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import type { Assignment } from '../agent/machine/types.js';
 import { EnvironmentError, InputError, silentLogger, type Logger } from '../common/index.js';
@@ -79,18 +79,18 @@ function hasKeys(dir: string): boolean {
 
 /** The Glance blob of a sealed image: its chunks concatenated in manifest order (chunk i at the sum of the sizes before it). */
 export async function writeSealedBlob(sealedDir: string, manifest: ImageManifest, outFile: string): Promise<number> {
-  const out = createWriteStream(outFile);
+  const out = await open(outFile, 'w');
   let bytes = 0;
   try {
     for (const c of manifest.chunks) {
-      await pipeline(createReadStream(chunkPath(sealedDir, c.digest)), out, { end: false });
-      bytes += c.size;
+      const blob = await readFile(chunkPath(sealedDir, c.digest));
+      if (blob.length !== c.size) throw new InputError(`${sealedDir}: chunk ${c.index} has ${blob.length} bytes, the manifest says ${c.size}`);
+      await out.write(blob);
+      bytes += blob.length;
     }
   } finally {
-    await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
+    await out.close();
   }
-  const written = statSync(outFile).size;
-  if (written !== bytes) throw new InputError(`${sealedDir}: chunks add up to ${written} bytes, the manifest says ${bytes}`);
   return bytes;
 }
 
