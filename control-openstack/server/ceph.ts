@@ -67,6 +67,25 @@ export async function cephHealth(layout: StackLayout, rgwPort: number): Promise<
   return { monQuorum, mgrAvailable, osdsUp, rgwAnswering };
 }
 
+/** Fail fast (before anything starts) when a fixed Ceph port of a daemon still to start is taken. */
+export async function checkCephPorts(inputs: ConfigInputs, state: StackState): Promise<void> {
+  const c = inputs.ceph;
+  if (!c) return;
+  const root = inputs.layout.root;
+  const portOwners: [number, string][] = [];
+  if (!cephDaemonRunning(state, 'ceph-mon', root)) portOwners.push([c.ports.mon, 'ceph-mon (msgr2)'], [c.ports.monV1, 'ceph-mon (msgr1)']);
+  if (!cephDaemonRunning(state, 'radosgw', root)) portOwners.push([c.ports.rgw, 'radosgw']);
+  for (const [port, what] of portOwners) {
+    if (!(await isPortFree(port))) {
+      throw new EnvironmentError(`port ${port} for ${what} is in use by another program`, [
+        state.initialized.includes('ceph.mon_mkfs')
+          ? 'the monitor map of this state dir holds that port: free it, or use a new --state directory'
+          : `pick another base for a new state dir, e.g. --ceph-port-base ${c.ports.monV1 + 1000}`,
+      ]);
+    }
+  }
+}
+
 export interface StartCephContext {
   inputs: ConfigInputs;
   state: StackState;
@@ -92,12 +111,7 @@ export async function startCeph(ctx: StartCephContext): Promise<void> {
   }
   const toStart = CEPH_DAEMONS.filter((d) => !cephDaemonRunning(state, d, root));
   if (toStart.length === 0) return;
-  const portOwners: [number, string][] = [];
-  if (toStart.includes('ceph-mon')) portOwners.push([c.ports.mon, 'ceph-mon (msgr2)'], [c.ports.monV1, 'ceph-mon (msgr1)']);
-  if (toStart.includes('radosgw')) portOwners.push([c.ports.rgw, 'radosgw']);
-  for (const [port, what] of portOwners) {
-    if (!(await isPortFree(port))) throw new EnvironmentError(`port ${port} for ${what} is in use by another program`, ['pick another base, e.g. --ceph-port-base ' + (c.ports.monV1 + 1000)]);
-  }
+  await checkCephPorts(inputs, state);
   const start = (daemon: CephDaemonName) => {
     const { cmd, args } = cephDaemonArgs(inputs, daemon);
     state.pids[daemon] = spawnDetached(cmd, args, { log: `${layout.logDir}/${daemon}-stdout.log` });

@@ -7,7 +7,7 @@ import { userInfo } from 'node:os';
 import { execa } from 'execa';
 import { EnvironmentError, InputError, silentLogger, type Logger } from '../../common/index.js';
 import { bootstrapCatalog } from './catalog.js';
-import { CEPH_COMMANDS, cephDaemonRunning, cephHealth, startCeph, type CephHealth } from './ceph.js';
+import { CEPH_COMMANDS, cephDaemonRunning, cephHealth, checkCephPorts, startCeph, type CephHealth } from './ceph.js';
 import {
   databaseSetupSql,
   keystoneUwsgiArgs,
@@ -182,6 +182,10 @@ export async function up(opts: UpOptions = {}): Promise<RunningStack> {
       throw new EnvironmentError(`port ${port} for ${s} is in use by another program`, [`pick another one, e.g. --${s === 'mariadb' ? 'db' : s}-port ${port + 10000}`]);
     }
   }
+  if (inputs.ceph && FETCH_BLOCKED_PORTS.has(inputs.ceph.ports.rgw)) {
+    throw new InputError(`port ${inputs.ceph.ports.rgw} for radosgw is one that HTTP clients (fetch) refuse to connect to; pick another --ceph-port-base`);
+  }
+  await checkCephPorts(inputs, state);
   const endpoints = endpointsFor(ports);
   const healthTimeout = opts.healthTimeoutMs ?? 60_000;
   const once = async (step: string, fn: () => Promise<unknown>) => {
