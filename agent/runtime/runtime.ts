@@ -302,21 +302,31 @@ export class AgentRuntime {
     }
     const started = performance.now();
     let stored = 0;
-    await fetchChunks({
-      plane: this.opts.plane,
-      blobRef: accepted.blobRef,
-      offsets: blobOffsets(accepted.manifest.chunks),
-      chunks: action.chunks,
-      store: this.store,
-      rangesInFlight: this.opts.rangesInFlight ?? 4,
-      batchMs: this.opts.batchMs ?? 200,
-      signal: this.abort.signal,
-      log: this.log,
-      onBatch: (b) => {
-        stored += b.stored.length;
-        this.post({ type: 'chunks', id: action.id, ...b });
-      },
-    });
+    const reported = new Set<number>();
+    let final = false;
+    try {
+      await fetchChunks({
+        plane: this.opts.plane,
+        blobRef: accepted.blobRef,
+        offsets: blobOffsets(accepted.manifest.chunks),
+        chunks: action.chunks,
+        store: this.store,
+        rangesInFlight: this.opts.rangesInFlight ?? 4,
+        batchMs: this.opts.batchMs ?? 200,
+        signal: this.abort.signal,
+        log: this.log,
+        onBatch: (b) => {
+          stored += b.stored.length;
+          for (const i of [...b.stored, ...b.corrupt, ...b.unavailable]) reported.add(i);
+          final = b.final;
+          this.post({ type: 'chunks', id: action.id, ...b });
+        },
+      });
+    } catch (err) {
+      // e.g. the store's directory fsync failed: the machine must still hear the fetch is over
+      this.log.error({ err: (err as Error).message }, 'chunk fetch failed');
+      if (!final) this.post({ type: 'chunks', id: action.id, stored: [], corrupt: [], unavailable: all.filter((i) => !reported.has(i)), final: true });
+    }
     this.log.info({ image: refOf(action), requested: all.length, stored, ms: Math.round(performance.now() - started) }, 'chunk fetch ended');
   }
 
