@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { createLogger, InputError, NotSupportedError } from '../../common/index.js';
-import { calibrateOpenStack, OPENSTACK_STATE_DIR } from '../../control-openstack/index.js';
+import { calibrateOpenStack, loadOpenStackStack, OPENSTACK_STATE_DIR } from '../../control-openstack/index.js';
 import { integerOption } from '../options.js';
 
 interface CalibrateFlags {
@@ -31,6 +31,7 @@ export function register(program: Command): void {
     .action(async (plane: string, flags: CalibrateFlags) => {
       if (plane === 'opennebula' || plane === 'cloudstack') throw new NotSupportedError(`calibrate ${plane}: only openstack runs as real local services`);
       if (plane !== 'openstack') throw new InputError(`unknown control plane ${JSON.stringify(plane)} (expected openstack)`);
+      loadOpenStackStack(flags.state); // no stack: exit 3 before anything is written into the state dir
       const logger = createLogger({ file: `${flags.state}/logs/edgeplane-calibrate.log`, verbose: flags.verbose });
       const started = performance.now();
       const calibration = await calibrateOpenStack({ stateDir: flags.state, samples: flags.samples, logger, onProgress: (m) => process.stderr.write(`${m}\n`) });
