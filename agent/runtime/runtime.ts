@@ -350,19 +350,25 @@ export class AgentRuntime {
 
   private async startVm(action: ActionOf<'startVm'>): Promise<void> {
     const ok = await this.vm.start(action.image, join(this.stagedDir, stagedFileName(action.image)));
+    // collected before the machine hears of the boot: until then it starts no fetch
+    if (ok) await this.collectGarbage(action.image);
     this.post({ type: 'vmStarted', id: action.id, ok });
-    if (ok) await this.dropOtherStagedImages(action.image);
   }
 
-  /** Once a VM runs from `image`, older staged images (and their manifests) are of no further use. */
-  private async dropOtherStagedImages(image: Assignment): Promise<void> {
+  /**
+   * Once a VM runs from `image`: older staged images, their manifests, and chunks that neither the
+   * held digests nor the current manifest name are of no further use.
+   */
+  private async collectGarbage(image: Assignment): Promise<void> {
     const keep = stagedFileName(image);
+    const p = this.state.persisted;
     try {
       for (const name of await readdir(this.stagedDir)) if (name.endsWith('.img') && name !== keep) await unlink(join(this.stagedDir, name));
-      const assigned = this.machineState?.persisted.assignment;
-      await this.states.pruneManifests(assigned ? [image, assigned] : [image]);
+      await this.states.pruneManifests(p.assignment ? [image, p.assignment] : [image]);
+      const needed = new Set([...(p.heldDigests ?? []), ...(p.manifest?.chunks.map((c) => c.digest) ?? [])]);
+      for (const digest of await this.store.digests()) if (!needed.has(digest)) await this.store.remove(digest);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot remove old staged images');
+      this.log.warn({ err: (err as Error).message }, 'cannot collect old staged images and chunks');
     }
   }
 }
