@@ -9,7 +9,7 @@
 // fresh node logins. MB = 10^6 bytes. Each throughput is the median of `repeats` runs.
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ChunkStore, fetchChunks } from '../agent/index.js';
@@ -131,21 +131,26 @@ export async function benchOpenStack(opts: BenchOpenStackOptions): Promise<strin
     const url = `${stack.endpoints.image}/v2/images/${pub.imageId}/file`;
     lines.push(
       `openstack glance download: sealed image ${(bytes / MiB).toFixed(1)} MiB in ${manifest.chunks.length} chunks of 4 MiB, Glance file store on loopback, ` +
-        `median of ${repeats} runs (MB = 10^6 B)`,
+        `median of ${repeats} runs (MB = 10^6 B), load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`,
     );
 
     const results: Record<string, number> = {};
-    const measure = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
+    /** CPU seconds this process spent per run (in-process clients only; curl and glance run as children) */
+    const cpu: Record<string, number> = {};
+    const measure = async (name: string, fn: () => Promise<unknown>, inProcess = true): Promise<void> => {
       await fn(); // warm-up (page cache of the Glance store, connections, token caches)
       const s: number[] = [];
+      const before = process.cpuUsage();
       for (let i = 0; i < repeats; i++) s.push(await seconds(fn));
+      const used = process.cpuUsage(before);
       results[name] = median(s);
+      if (inProcess) cpu[name] = (used.user + used.system) / 1e6 / repeats;
     };
 
     const token = await client.session.token();
-    await measure('curl', () => execa('curl', ['-sf', '-o', '/dev/null', '-H', `X-Auth-Token: ${token}`, url]));
+    await measure('curl', () => execa('curl', ['-sf', '-o', '/dev/null', '-H', `X-Auth-Token: ${token}`, url]), false);
     const env = { ...process.env, ...openrcEnv(await readFile(stack.layout.openrc, 'utf8')) };
-    await measure('glance image-download', () => execa('glance', ['--os-image-api-version', '2', 'image-download', '--file', '/dev/null', pub.imageId], { env }));
+    await measure('glance image-download', () => execa('glance', ['--os-image-api-version', '2', 'image-download', '--file', '/dev/null', pub.imageId], { env }), false);
     for (const n of [4, 8]) {
       await measure(`node client, ${n} ranges in flight`, async () => {
         const got = await rangedFetch(client, pub.imageId, manifest, n);
@@ -202,7 +207,8 @@ export async function benchOpenStack(opts: BenchOpenStackOptions): Promise<strin
     for (const [name, s] of Object.entries(results)) {
       lines.push(
         `  ${name.padEnd(58)} ${s.toFixed(3).padStart(7)} s  ${mbps(s).toFixed(0).padStart(5)} MB/s  ` +
-          `${(curl / s).toFixed(2)}x curl  ${(glance / s).toFixed(2)}x glance-client`,
+          `${(curl / s).toFixed(2)}x curl  ${(glance / s).toFixed(2)}x glance-client` +
+          (cpu[name] !== undefined ? `  client CPU ${cpu[name]!.toFixed(2)} s` : ''),
       );
     }
     const best = Math.min(results['node client, 4 ranges in flight']!, results['node client, 8 ranges in flight']!);
