@@ -4,13 +4,13 @@
 // assigned image RUNNING, bit-identical, without fetching again any chunk that was in its store
 // (stored verified) when it was killed. Two nodes run their trials side by side.
 import { execa, type ResultPromise } from 'execa';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assignInTestPlane, type RangeLogEntry } from '../../../adapters/index.js';
 import { nextRandom, type Assignment } from '../../../agent/index.js';
 import { bytes, KiB, MiB, newRig, publish, sha256, tempDir, type PublishedImage, type Rig } from './helpers.js';
-import { buildPrivateCli } from './private-build.js';
+import { buildPrivateDist } from './private-build.js';
 
 const TRIALS = Number(process.env.EP_CRASH_TRIALS ?? 100);
 const LANES = 2;
@@ -18,13 +18,15 @@ const LANES = 2;
 const FRESH_EVERY = 5;
 
 let CLI = '';
+let removeBuild = async () => {};
+const stateDirs: string[] = [];
 let rig: Rig;
 let images: PublishedImage[];
 let keyFile: string;
 const lanes: Lane[] = [];
 
 beforeAll(async () => {
-  CLI = await buildPrivateCli();
+  ({ cli: CLI, remove: removeBuild } = await buildPrivateDist());
   rig = await newRig({ rangeDelayMs: 3 });
   images = [
     await publish(rig.planeDir, rig.pub, { imageId: 'app', version: '1' }, bytes(6 * MiB, 'crash-1'), 128 * KiB),
@@ -37,6 +39,8 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const lane of lanes) await lane.node?.kill();
   await rig?.server.close();
+  for (const dir of [...stateDirs, rig?.planeDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  await removeBuild();
 });
 
 interface Line {
@@ -79,6 +83,7 @@ class AgentNode {
 
   static async create(name: string, image: Assignment): Promise<AgentNode> {
     const stateDir = await tempDir('ep-crash-');
+    stateDirs.push(stateDir);
     const { token } = await assignInTestPlane({ dir: rig.planeDir, node: name, pin: image });
     const config = join(stateDir, 'agent.yaml');
     await writeFile(
