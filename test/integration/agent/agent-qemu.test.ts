@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireExecutable } from '../../../agent/index.js';
 import { bootMarker, findKernel } from '../../../pipeline/index.js';
-import { buildPrivateCli } from '../../unit/agent-runtime/private-build.js';
+import { buildPrivateDist } from '../../unit/agent-runtime/private-build.js';
 
 let CLI = '';
+let removeBuild = async () => {};
 const cli = (...args: string[]) => execa('node', [CLI, ...args]);
 const children: ResultPromise[] = [];
 
@@ -28,7 +29,7 @@ const alive = (pid: number) => {
 beforeAll(async () => {
   await requireExecutable('qemu-system-x86_64', 'apt-get install -y qemu-system-x86');
   await findKernel();
-  CLI = await buildPrivateCli();
+  ({ cli: CLI, remove: removeBuild } = await buildPrivateDist());
 }, 180_000);
 
 afterAll(async () => {
@@ -36,6 +37,7 @@ afterAll(async () => {
     c.kill('SIGKILL');
     await c.catch(() => undefined);
   }
+  await removeBuild();
 });
 
 describe('edgeplane agent boots its assigned image under qemu', () => {
