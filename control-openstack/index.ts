@@ -32,8 +32,11 @@ export {
   BarbicanApi,
   NODE_ROLES,
 } from './client/index.js';
+export { OpenStackNodePlane } from './client/node-plane.js';
 export type { NodeConfig, NodeCredentials, NodeClientOptions, FetchedManifest, OperatorConfig, EnrolledNode, PublishedImage, KeystoneCredentials } from './client/index.js';
 export { calibrateOpenStack, calibrationSource, summarizeRecords, quantileType7, CALIBRATED_OPS, CALIBRATION_NODE, CALIBRATION_CHUNK_BYTES } from './calibrate.js';
 export type { CalibrationFile, CalibrateOptions } from './calibrate.js';
 export { openFleet, publishToFleet, writeSealedBlob, enrollFleet, agentFileFor, parseAssignment, assignFleet, revokeFleet, fleetStatus } from './fleet.js';
 export type { Fleet, PublishOptions, PublishResult, OpenStackAgentFile, EnrollResult, NodeStatus } from './fleet.js';
+export { runRealScenario, scenarioNodes, keystoneNodeId, writeLocalAgentConfig, defaultCliPath, LocalAgent, MAX_REAL_NODES, MAX_REAL_IMAGE_BYTES, DATA_OPS as REAL_DATA_OPS, REPORT_OPS as REAL_REPORT_OPS } from './real-run.js';
+export type { RealRunOptions, RealRunResult, RealHypervisor, LocalAgentSettings } from './real-run.js';

@@ -7,3 +7,4 @@ export { quantile, median, mean, mannWhitneyU, minimumAttainableP, type MannWhit
 export { runGate, DEFAULT_GATE_METRICS, type GateOptions, type GateResult, type GateCheck, type CheckStatus } from './gate.js';
 export { gateMarkdown, gateJUnit } from './gate-format.js';
 export { formatValue } from './format.js';
+export { parseAgentEvents, deploymentFromEvents, latencyQuantiles, runSamplesFromDeployments, repeatSamples, type AgentEventLine, type Deployment, type DeploymentOptions, type RunOptions, type RunSummary as EventsRunSummary } from './from-events.js';

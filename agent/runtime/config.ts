@@ -19,12 +19,42 @@ const testPlaneSchema = z.strictObject({
   tokenFile: z.string().min(1).optional(),
 });
 
+const secretText = z.string().min(1);
+
+/** A node enrolled on the minimal OpenStack (`edgeplane fleet enroll` writes this section): NodeConfig of control-openstack/client/node.ts. */
+const openstackPlaneSchema = z.strictObject({
+  kind: z.literal('openstack'),
+  /** Keystone v3, e.g. http://127.0.0.1:5000/v3 */
+  authUrl: z.url(),
+  /** the node's own Keystone project (its pin lives in its tags) */
+  projectId: z.string().min(1).max(64),
+  credentials: z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('password'),
+      userId: z.string().min(1).max(64),
+      /** inline or in a file (one of them) */
+      password: secretText.optional(),
+      passwordFile: z.string().min(1).optional(),
+      projectId: z.string().min(1).max(64),
+    }),
+    z.strictObject({
+      kind: z.literal('applicationCredential'),
+      id: z.string().min(1).max(64),
+      /** inline or in a file (one of them) */
+      secret: secretText.optional(),
+      secretFile: z.string().min(1).optional(),
+    }),
+  ]),
+  /** the Keystone credential the node writes its status report into */
+  reportCredentialId: z.string().min(1).max(64),
+});
+
 export const agentConfigSchema = z
   .strictObject({
     node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_" and "-"'),
     /** state.json, the chunk store, staged images, events.ndjson and agent.log live here */
     stateDir: z.string().min(1),
-    plane: z.discriminatedUnion('kind', [testPlaneSchema]),
+    plane: z.discriminatedUnion('kind', [testPlaneSchema, openstackPlaneSchema]),
     /** PEM files of the publisher keys whose manifests this node accepts */
     trust: z.array(z.string().min(1)).min(1),
     hypervisor: z
@@ -58,9 +88,13 @@ export const agentConfigSchema = z
     seed: z.number().int().optional(),
   })
   .superRefine((c, ctx) => {
-    if ((c.plane.token === undefined) === (c.plane.tokenFile === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['plane'], message: 'give exactly one of token and tokenFile' });
-    }
+    const p = c.plane;
+    const one = (a: unknown, b: unknown, path: string[], message: string) => {
+      if ((a === undefined) === (b === undefined)) ctx.addIssue({ code: 'custom', path, message });
+    };
+    if (p.kind === 'test-plane') one(p.token, p.tokenFile, ['plane'], 'give exactly one of token and tokenFile');
+    else if (p.credentials.kind === 'password') one(p.credentials.password, p.credentials.passwordFile, ['plane', 'credentials'], 'give exactly one of password and passwordFile');
+    else one(p.credentials.secret, p.credentials.secretFile, ['plane', 'credentials'], 'give exactly one of secret and secretFile');
   });
 
 export type AgentFileConfig = z.infer<typeof agentConfigSchema>;
@@ -92,8 +126,15 @@ export function parseAgentConfig(text: string, source: string, baseDir: string):
     ...c,
     stateDir: abs(c.stateDir),
     trust: c.trust.map(abs),
-    plane: { ...c.plane, ...(c.plane.tokenFile ? { tokenFile: abs(c.plane.tokenFile) } : {}) },
+    plane: absPlane(c.plane, abs),
   };
+}
+
+function absPlane(p: AgentFileConfig['plane'], abs: (path: string) => string): AgentFileConfig['plane'] {
+  if (p.kind === 'test-plane') return { ...p, ...(p.tokenFile ? { tokenFile: abs(p.tokenFile) } : {}) };
+  const c = p.credentials;
+  if (c.kind === 'password') return { ...p, credentials: { ...c, ...(c.passwordFile ? { passwordFile: abs(c.passwordFile) } : {}) } };
+  return { ...p, credentials: { ...c, ...(c.secretFile ? { secretFile: abs(c.secretFile) } : {}) } };
 }
 
 export async function loadAgentConfig(path: string): Promise<AgentFileConfig> {

@@ -1,8 +1,9 @@
 // Builds a runtime from agent.yaml: the node's plane client, the hypervisor driver, the keys.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TestPlaneClient, type NodePlane } from '../../adapters/index.js';
+import { TestPlaneClient, Transport, type NodePlane } from '../../adapters/index.js';
 import { InputError, type Logger } from '../../common/index.js';
+import { OpenStackNodePlane, type NodeCredentials } from '../../control-openstack/index.js';
 import { readPublicKey } from '../../pipeline/index.js';
 import { createHypervisor } from '../hypervisor/index.js';
 import { machineConfig, seedFor, type AgentFileConfig } from './config.js';
@@ -16,6 +17,23 @@ export async function createNodePlane(c: AgentFileConfig, log: Logger): Promise<
         throw new InputError(`cannot read the node token file ${p.tokenFile}`);
       })).trim();
       return new TestPlaneClient({ url: p.url, node: c.node, token, timeoutMs: c.fetch.requestTimeoutS * 1000, logger: log });
+    }
+    case 'openstack': {
+      const cred = p.credentials;
+      const secretOf = async (inline: string | undefined, file: string | undefined, what: string) =>
+        inline ??
+        (await readFile(file!, 'utf8').catch(() => {
+          throw new InputError(`cannot read the node ${what} file ${file}`);
+        })).trim();
+      const credentials: NodeCredentials =
+        cred.kind === 'password'
+          ? { kind: 'password', userId: cred.userId, projectId: cred.projectId, password: await secretOf(cred.password, cred.passwordFile, 'password') }
+          : { kind: 'applicationCredential', id: cred.id, secret: await secretOf(cred.secret, cred.secretFile, 'application credential secret') };
+      return new OpenStackNodePlane(
+        { authUrl: p.authUrl, projectId: p.projectId, credentials, reportCredentialId: p.reportCredentialId },
+        // the machine owns the backoff: one quick retry in the transport, no more
+        { transport: new Transport({ plane: 'openstack', timeoutMs: c.fetch.requestTimeoutS * 1000, logger: log, retry: { maxAttempts: 2, baseMs: 100, capMs: 1_000 } }) },
+      );
     }
   }
 }

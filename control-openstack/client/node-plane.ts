@@ -1,12 +1,40 @@
 // The OpenStack node client seen through the agent runtime's NodePlane contract: the image blob
 // is the Glance image itself (its file is the sealed chunks in manifest order).
+//
+// Naming: the pin names a Glance image id (`<uuid>@<version>`), while the signed manifest names the
+// image lineage it was sealed as (`<imageId>@<version>`), and the agent refuses a manifest that is
+// not the assignment's. So this plane hands the agent the pin under the lineage name the operator
+// published it as (Glance image name `<imageId>-<version>`, set by `publishImage`: read with one
+// `glance.image.show` per new pin), keeps the Glance id for the calls, and reports with the Glance
+// id again, so that the operator compares a report with the pin it set. The manifest check itself
+// is unchanged: a pinned image whose signed manifest is another lineage or version is refused.
 import type { NodePlane, NodeReport, PlaneManifest } from '../../adapters/index.js';
 import type { AgentStatus, Assignment, FailureReason } from '../../agent/machine/types.js';
+import { GlanceApi } from './glance.js';
 import { OpenStackNodeClient, type NodeClientOptions, type NodeConfig } from './node.js';
+
+/** The pinned Glance image is gone from the node's view (no longer pinned): not found. */
+class UnknownAssignmentError extends Error {
+  readonly controlErrorKind = 'notFound';
+}
+
+const key = (a: Assignment) => `${a.imageId}@${a.version}`;
+
+/** The lineage name of Glance image `name` published for `version` (`<imageId>-<version>`), or null. */
+export function lineageOf(name: string | null | undefined, version: string): string | null {
+  const suffix = `-${version}`;
+  if (!name || !name.endsWith(suffix) || name.length === suffix.length) return null;
+  return name.slice(0, -suffix.length);
+}
 
 export class OpenStackNodePlane implements NodePlane {
   readonly plane = 'openstack';
   readonly client: OpenStackNodeClient;
+  /** pin (Glance id@version) → the agent's assignment (lineage@version) */
+  private readonly named = new Map<string, Assignment>();
+  /** the agent's assignment → pin */
+  private readonly pins = new Map<string, Assignment>();
+  private glanceApi: GlanceApi | null = null;
 
   constructor(config: NodeConfig, opts: NodeClientOptions = {}) {
     this.client = new OpenStackNodeClient(config, opts);
@@ -20,12 +48,23 @@ export class OpenStackNodePlane implements NodePlane {
     return this.client.login();
   }
 
-  getAssignment(): Promise<Assignment | null> {
-    return this.client.getAssignment();
+  async getAssignment(): Promise<Assignment | null> {
+    const pin = await this.client.getAssignment();
+    if (pin === null) return null;
+    const known = this.named.get(key(pin));
+    if (known) return known;
+    const glance = (this.glanceApi ??= new GlanceApi(this.client.transport, await this.client.session.endpoint('image')));
+    const image = await this.client.session.authed((t) => glance.showImage(t, pin.imageId));
+    // a name that is not `<lineage>-<version>`: keep the Glance id (the agent then refuses the manifest)
+    const named: Assignment = { imageId: lineageOf(image.name, pin.version) ?? pin.imageId, version: pin.version };
+    this.named.set(key(pin), named);
+    this.pins.set(key(named), pin);
+    return named;
   }
 
   async getManifest(assignment: Assignment): Promise<PlaneManifest> {
-    const m = await this.client.getManifest(assignment);
+    const pin = await this.pinOf(assignment);
+    const m = await this.client.getManifest(pin);
     return { bytes: m.bytes, keyRef: m.keyRef, blobRef: m.image.id };
   }
 
@@ -37,13 +76,25 @@ export class OpenStackNodePlane implements NodePlane {
     return this.client.downloadRange(blobRef, offset, length);
   }
 
-  report(r: NodeReport): Promise<void> {
+  async report(r: NodeReport): Promise<void> {
+    const image = r.image ? (this.pins.get(key(r.image)) ?? (await this.pinOf(r.image).catch(() => r.image))) : null;
     // wall-clock sequence: survives agent restarts, so the operator can order reports
     return this.client.report({
       status: r.status as AgentStatus,
-      image: r.image,
+      image,
       failure: (r.failure ?? null) as FailureReason | null,
       seq: Date.now(),
     });
+  }
+
+  /** The pin behind an assignment; after a restart (nothing cached) the current pin is read again. */
+  private async pinOf(a: Assignment): Promise<Assignment> {
+    let pin = this.pins.get(key(a));
+    if (!pin) {
+      await this.getAssignment();
+      pin = this.pins.get(key(a));
+    }
+    if (!pin) throw new UnknownAssignmentError(`${key(a)} is not (or no longer) the image pinned to this node`);
+    return pin;
   }
 }

@@ -1,0 +1,240 @@
+// Result samples from what real edge agents recorded (their `events.ndjson`, docs/agent.md):
+// one deployment per node from its phase marks, `done` line and call records, then the same
+// per-node, per-run and cross-repeat metrics the simulator writes (reports/sample.ts), on
+// wall-clock seconds since the rollout's t0. Pure: no I/O, no clock.
+import { z } from 'zod';
+import type { Labels, Sample } from './sample.js';
+import { quantile } from './stats.js';
+
+const assignment = z.object({ imageId: z.string(), version: z.string() });
+
+/** The lines of events.ndjson this module reads (others are skipped). */
+const EventLineSchema = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('start'), t: z.number() }),
+  z.looseObject({ type: z.literal('mark'), t: z.number(), phase: z.string(), edge: z.enum(['start', 'end']) }),
+  z.looseObject({ type: z.literal('done'), t: z.number(), image: assignment, outcome: z.enum(['running', 'failed']), reason: z.string().optional() }),
+  z.looseObject({ type: z.literal('status'), t: z.number(), status: z.string(), running: assignment.nullable() }),
+  z.looseObject({ type: z.literal('call'), t: z.number(), op: z.string(), status: z.number(), bytesIn: z.number(), bytesOut: z.number(), attempt: z.number().optional() }),
+  z.looseObject({ type: z.literal('stop'), t: z.number() }),
+]);
+export type AgentEventLine = z.infer<typeof EventLineSchema>;
+
+/** Parses events.ndjson text: a torn last line (no newline after a SIGKILL) and unknown lines are skipped. */
+export function parseAgentEvents(text: string): AgentEventLine[] {
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  const out: AgentEventLine[] = [];
+  for (const line of complete.split('\n')) {
+    if (!line.trim()) continue;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const parsed = EventLineSchema.safeParse(raw);
+    if (parsed.success) out.push(parsed.data);
+  }
+  return out;
+}
+
+export interface Deployment {
+  node: string;
+  site?: string;
+  /** seconds since t0 when the node began: its agent's `start` line (a fresh agent deploys what is pinned at once) */
+  startS: number;
+  /** seconds since t0 when the deployment ended (its `done` line), null when it did not */
+  endS: number | null;
+  outcome: 'running' | 'failed' | 'unfinished';
+  reason?: string;
+  /** seconds per phase, in the order first seen */
+  phases: Record<string, number>;
+  /** calls made from the start up to the report that followed `done` (every attempt) */
+  calls: number;
+  /** calls to a data op (e.g. ranged downloads) among them */
+  dataCalls: number;
+  /** request + response bytes of the non-data calls */
+  controlBytes: number;
+  /** response bytes of the data calls: what the origin sent this node */
+  dataBytesIn: number;
+}
+
+export interface DeploymentOptions {
+  node: string;
+  site?: string;
+  /** wall-clock ms of the rollout start (events carry wall-clock ms in `t`) */
+  t0Ms: number;
+  /** the image the node was to deploy, as the agent names it */
+  image: { imageId: string; version: string };
+  /** ops whose calls carry image data (their bytesIn is origin egress) */
+  dataOps: readonly string[];
+  /** ops of the node's status report: the first one after `done` still belongs to the deployment */
+  reportOps: readonly string[];
+}
+
+/** The node's deployment of `image` from its event lines (one agent run, fresh state). */
+export function deploymentFromEvents(lines: readonly AgentEventLine[], o: DeploymentOptions): Deployment {
+  const rel = (t: number) => (t - o.t0Ms) / 1000;
+  const firstMark = lines.find((l) => l.type === 'mark');
+  const firstStart = lines.find((l) => l.type === 'start');
+  // a fresh agent logs in and reads its pin before the deployment opens (no auth/assignment marks
+  // then): its start line is where the deployment begins; those two phases are in the latency only
+  const startT = firstStart?.t ?? firstMark?.t ?? o.t0Ms;
+  const done = lines.find((l) => l.type === 'done' && l.image.imageId === o.image.imageId && l.image.version === o.image.version) as
+    | Extract<AgentEventLine, { type: 'done' }>
+    | undefined;
+  const phases: Record<string, number> = {};
+  const open = new Map<string, number>();
+  let calls = 0;
+  let dataCalls = 0;
+  let controlBytes = 0;
+  let dataBytesIn = 0;
+  let reported = false;
+  for (const l of lines) {
+    if (l.t < startT) continue;
+    if (done && l.t > done.t) {
+      // the deployment's own report ends it; later polls are not part of it
+      if (l.type === 'call' && !reported && o.reportOps.includes(l.op)) {
+        calls++;
+        controlBytes += l.bytesIn + l.bytesOut;
+        reported = true;
+      }
+      continue;
+    }
+    if (l.type === 'mark') {
+      if (l.edge === 'start') open.set(l.phase, l.t);
+      else {
+        const from = open.get(l.phase);
+        open.delete(l.phase);
+        if (from !== undefined) phases[l.phase] = (phases[l.phase] ?? 0) + (l.t - from) / 1000;
+      }
+    } else if (l.type === 'call') {
+      calls++;
+      if (o.dataOps.includes(l.op)) {
+        dataCalls++;
+        dataBytesIn += l.bytesIn;
+      } else controlBytes += l.bytesIn + l.bytesOut;
+    }
+  }
+  return {
+    node: o.node,
+    ...(o.site ? { site: o.site } : {}),
+    startS: rel(startT),
+    endS: done ? rel(done.t) : null,
+    outcome: done ? done.outcome : 'unfinished',
+    ...(done?.reason ? { reason: done.reason } : !done ? { reason: 'timeout' } : {}),
+    phases,
+    calls,
+    dataCalls,
+    controlBytes,
+    dataBytesIn,
+  };
+}
+
+/** p50/p95/p99/max of latencies (type-7 quantiles); empty input gives none. */
+export function latencyQuantiles(latenciesS: readonly number[]): { p50: number; p95: number; p99: number; max: number } | null {
+  if (latenciesS.length === 0) return null;
+  const sorted = [...latenciesS].sort((a, b) => a - b);
+  return { p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]! };
+}
+
+export interface RunOptions {
+  /** labels of the run (repeat index included; nodes = fleet size run) */
+  labels: Labels;
+  /** per node: whether the plane shows it RUNNING the image it was pinned to */
+  placed: Record<string, boolean>;
+  /** blob bytes each node needs (for origin_egress_ratio); 0 to leave it out */
+  bytesPerNode: number;
+  sla?: { deployP99S: number | null; makespanS: number | null; failureRate: number | null };
+}
+
+export interface RunSummary {
+  latenciesS: number[];
+  makespanS: number;
+}
+
+/** Per-node and per-run samples of one repeat. */
+export function runSamplesFromDeployments(deployments: readonly Deployment[], o: RunOptions): { samples: Sample[]; summary: RunSummary } {
+  const out: Sample[] = [];
+  const push = (metric: string, value: number, unit: string, extra: Partial<Labels> = {}, t?: { t?: number }): void => {
+    out.push({ metric, value, unit, labels: { ...o.labels, ...extra } as Labels, ...t });
+  };
+  const N = deployments.length;
+  const latencies: number[] = [];
+  const phaseTotals = new Map<string, number>();
+  let makespanS = 0;
+  let calls = 0;
+  let controlBytes = 0;
+  let egress = 0;
+  let placed = 0;
+  for (const d of deployments) {
+    const who = { node: d.node, ...(d.site ? { site: d.site } : {}) };
+    push('deploy_start', d.startS, 's', who, { t: d.startS });
+    calls += d.calls;
+    controlBytes += d.controlBytes;
+    egress += d.dataBytesIn;
+    const ok = o.placed[d.node] === true;
+    placed += ok ? 1 : 0;
+    push('placed_on_intended', ok ? 1 : 0, 'bool', who);
+    if (d.outcome !== 'running' || d.endS === null) {
+      push('deploy_failed', 1, 'count', { ...who, kind: d.reason ?? 'unknown' }, d.endS !== null ? { t: d.endS } : {});
+      continue;
+    }
+    const latency = d.endS - d.startS;
+    latencies.push(latency);
+    makespanS = Math.max(makespanS, d.endS);
+    push('deploy_latency', latency, 's', who, { t: d.endS });
+    for (const [phase, s] of Object.entries(d.phases)) {
+      phaseTotals.set(phase, (phaseTotals.get(phase) ?? 0) + s);
+      push('deploy_phase', s, 's', { ...who, phase });
+    }
+  }
+  const q = latencyQuantiles(latencies);
+  if (q) {
+    push('deploy_latency_p50', q.p50, 's');
+    push('deploy_latency_p95', q.p95, 's');
+    push('deploy_latency_p99', q.p99, 's');
+    push('deploy_latency_max', q.max, 's');
+    for (const [phase, total] of phaseTotals) push('deploy_phase_mean', total / latencies.length, 's', { phase });
+  }
+  push('makespan', makespanS, 's');
+  const deploys = Math.max(1, N);
+  push('api_calls_per_deploy', calls / deploys, 'count');
+  push('control_bytes_per_deploy', controlBytes / deploys, 'B');
+  push('origin_egress_bytes', egress, 'B');
+  if (o.bytesPerNode > 0 && N > 0) push('origin_egress_ratio', egress / (N * o.bytesPerNode), 'ratio');
+  push('placement_accuracy', N > 0 ? placed / N : 0, 'ratio');
+  const failures = N - latencies.length;
+  push('failures', failures, 'count');
+  push('failure_rate', N > 0 ? failures / N : 0, 'ratio');
+  const sla = o.sla;
+  if (sla?.deployP99S != null) push('sla_missed', !q || q.p99 > sla.deployP99S ? 1 : 0, 'count', { kind: 'deployP99' });
+  if (sla?.makespanS != null) push('sla_missed', failures === N || makespanS > sla.makespanS ? 1 : 0, 'count', { kind: 'makespan' });
+  if (sla?.failureRate != null) push('sla_missed', N > 0 && failures / N > sla.failureRate ? 1 : 0, 'count', { kind: 'failureRate' });
+  return { samples: out, summary: { latenciesS: latencies, makespanS } };
+}
+
+/** Jitter across repeats (labels.repeat = "all"): the same definitions as the simulator's. */
+export function repeatSamples(summaries: readonly RunSummary[], labels: Labels): Sample[] {
+  const out: Sample[] = [];
+  const push = (metric: string, value: number, unit: string): void => {
+    out.push({ metric, value, unit, labels: { ...labels, repeat: 'all' } });
+  };
+  const all = summaries.flatMap((s) => s.latenciesS).sort((a, b) => a - b);
+  if (all.length > 0) {
+    const mean = all.reduce((s, x) => s + x, 0) / all.length;
+    const sd = Math.sqrt(all.reduce((s, x) => s + (x - mean) ** 2, 0) / all.length);
+    const median = quantile(all, 0.5);
+    push('deploy_latency_cv', mean > 0 ? sd / mean : 0, 'ratio');
+    if (median > 0) {
+      push('deploy_latency_p99_over_p50', quantile(all, 0.99) / median, 'ratio');
+      push('deploy_latency_spread', (all[all.length - 1]! - all[0]!) / median, 'ratio');
+    }
+  }
+  const makespans = summaries.map((s) => s.makespanS);
+  const mMean = makespans.reduce((s, x) => s + x, 0) / Math.max(1, makespans.length);
+  if (mMean > 0) {
+    const mSd = Math.sqrt(makespans.reduce((s, x) => s + (x - mMean) ** 2, 0) / makespans.length);
+    push('makespan_cv', mSd / mMean, 'ratio');
+  }
+  return out;
+}
