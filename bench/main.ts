@@ -3,6 +3,8 @@
 //   npm run bench -- sim           simulator only (rollout-10k, rollout-100k)
 //   npm run bench -- network       network model micro-benchmark
 //   npm run bench -- pipeline      seal/open throughput vs openssl and sha256sum
+//   npm run bench -- agent         agent fetch (+verify, +decrypt) vs curl on loopback; agent peak RSS on 2 GiB
+//   npm run bench -- openstack     Glance downloads (curl, glance client, agent) and control-plane overhead (needs a stack)
 //   npm run bench -- openstack     Glance download (curl, glance client, node client, agent fetch) on the
 //                                  running stack (EDGEPLANE_OPENSTACK_STATE or .state/openstack)
 import { fileURLToPath } from 'node:url';
@@ -45,6 +47,10 @@ if (want('network')) {
 if (want('pipeline')) {
   const { benchPipeline } = await import('./pipeline.js');
   for (const line of await benchPipeline({ sizeMiB: 1024 })) console.log(line);
+}
+if (want('agent')) {
+  const { benchAgentFetch } = await import('./agent-fetch.js');
+  for (const line of await benchAgentFetch({ sizeMiB: 1024, rssSizeMiB: 2048 })) console.log(line);
 }
 if (want('openstack')) {
   const { existsSync } = await import('node:fs');
