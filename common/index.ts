@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './log.js';
 export * from './package.js';
+export * from './quantile.js';

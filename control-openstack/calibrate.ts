@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import { CallRecorder, type CallRecord } from '../adapters/transport.js';
 import type { Calibration, ComplexityProfile } from '../adapters/model.js';
-import { EnvironmentError, InputError, silentLogger, type Logger } from '../common/index.js';
+import { EnvironmentError, InputError, quantile, silentLogger, type Logger } from '../common/index.js';
 import { OpenStackNodeClient } from './client/node.js';
 import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './client/operator.js';
 import { imageProperty } from './client/glance.js';
@@ -49,15 +49,6 @@ export interface CalibrateOptions {
   onProgress?: (message: string) => void;
 }
 
-/** Hyndman & Fan type 7, the one quantile definition of edgeplane (reports/stats.ts). */
-export function quantileType7(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) throw new RangeError('quantile of an empty array');
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
-}
-
 /** Per op: median and p95 in whole microseconds of the successful first attempts (retries excluded). */
 export function summarizeRecords(records: readonly CallRecord[], ops: readonly string[]): Calibration['ops'] {
   const out: Calibration['ops'] = {};
@@ -67,8 +58,8 @@ export function summarizeRecords(records: readonly CallRecord[], ops: readonly s
       .map((r) => r.ms)
       .sort((a, b) => a - b);
     if (ms.length === 0) continue;
-    const medianUs = Math.max(1, Math.round(quantileType7(ms, 0.5) * 1000));
-    const p95Us = Math.max(medianUs, Math.round(quantileType7(ms, 0.95) * 1000));
+    const medianUs = Math.max(1, Math.round(quantile(ms, 0.5) * 1000));
+    const p95Us = Math.max(medianUs, Math.round(quantile(ms, 0.95) * 1000));
     out[op] = { medianUs, p95Us, samples: ms.length };
   }
   return out;

@@ -1,7 +1,7 @@
 // Turns simulated runs into result samples (reports/sample.ts): per node, per run, across repeats.
 import { PHASES } from '../agent/index.js';
 import type { Labels, Sample } from '../reports/index.js';
-import { quantile } from '../reports/index.js';
+import { quantile } from '../common/index.js';
 import { OUTCOME } from './records.js';
 import type { SimRunResult } from './runner.js';
 

@@ -1,19 +1,9 @@
 // Statistics shared by the report, the gate and the simulator's runner.
 import { errorFunction } from 'simple-statistics';
 
-/**
- * Quantile of an ascending-sorted array, Hyndman & Fan type 7 (linear interpolation between
- * closest ranks; the default of R, NumPy and Excel's PERCENTILE.INC). The one definition used
- * everywhere in edgeplane.
- */
-export function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) throw new RangeError('quantile of an empty array');
-  if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile q must be in [0, 1], got ${q}`);
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
-}
+import { quantile } from '../common/index.js';
+
+export { quantile };
 
 export function sortedAscending(values: readonly number[]): number[] {
   return Float64Array.from(values).sort() as unknown as number[];

@@ -2,7 +2,8 @@
 // to the openstack model (service times, assumptions, live profile).
 import { describe, expect, it } from 'vitest';
 import { parseCalibration, planeModel, type CallRecord } from '../../../adapters/index.js';
-import { CALIBRATED_OPS, openstackProfile, quantileType7, summarizeRecords } from '../../../control-openstack/index.js';
+import { quantile } from '../../../common/index.js';
+import { CALIBRATED_OPS, openstackProfile, summarizeRecords } from '../../../control-openstack/index.js';
 import { InputError } from '../../../common/index.js';
 
 const BASE = { placement: 'pinned', replicaCache: false, directDownload: false } as const;
@@ -16,7 +17,7 @@ describe('summarizeRecords', () => {
     const records = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((ms) => rec('glance.image.show', ms));
     records.push(rec('glance.image.show', 500, { status: 503 }), rec('glance.image.show', 400, { attempt: 2 }));
     const s = summarizeRecords(records, ['glance.image.show', 'keystone.token.issue']);
-    expect(s['glance.image.show']).toEqual({ medianUs: 5500, p95Us: Math.round(quantileType7([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.95) * 1000), samples: 10 });
+    expect(s['glance.image.show']).toEqual({ medianUs: 5500, p95Us: Math.round(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.95) * 1000), samples: 10 });
     expect(s['keystone.token.issue']).toBeUndefined();
   });
 });
