@@ -43,6 +43,8 @@ export interface LocalAgentSettings {
   stateDir: string;
   trust: string[];
   hypervisor: RealHypervisor;
+  /** qemu acceleration (default auto: KVM when it works, else TCG) */
+  accel?: 'auto' | 'kvm' | 'tcg';
   rangesInFlight?: number;
   /** machine timing (seconds); defaults suit a local run */
   pollIntervalS?: number;
@@ -58,7 +60,7 @@ export function writeLocalAgentConfig(node: EnrolledNode, dir: string, s: LocalA
   const body = {
     ...agentFileFor(node, s.trust.map((t) => resolve(t))),
     stateDir: resolve(s.stateDir),
-    hypervisor: { kind: s.hypervisor, accel: 'auto', bootTimeoutS: s.bootTimeoutS ?? 240 },
+    hypervisor: { kind: s.hypervisor, accel: s.accel ?? 'auto', bootTimeoutS: s.bootTimeoutS ?? 240 },
     fetch: { rangesInFlight: s.rangesInFlight ?? 4 },
     machine: { pollIntervalS: s.pollIntervalS ?? 2, backoffBaseS: s.backoffBaseS ?? 0.5, backoffCapS: s.backoffCapS ?? 5 },
   };
