@@ -40,7 +40,7 @@ export function parseAgentEvents(text: string): AgentEventLine[] {
 export interface Deployment {
   node: string;
   site?: string;
-  /** seconds since t0 when the node began: its agent's `start` line (a fresh agent deploys what is pinned at once) */
+  /** seconds since t0 when the node began: its agent's `start` line (one fresh agent run per deployment) */
   startS: number;
   /** seconds since t0 when the deployment ended (its `done` line), null when it did not */
   endS: number | null;
@@ -76,8 +76,8 @@ export function deploymentFromEvents(lines: readonly AgentEventLine[], o: Deploy
   const rel = (t: number) => (t - o.t0Ms) / 1000;
   const firstMark = lines.find((l) => l.type === 'mark');
   const firstStart = lines.find((l) => l.type === 'start');
-  // a fresh agent logs in and reads its pin before the deployment opens (no auth/assignment marks
-  // then): its start line is where the deployment begins; those two phases are in the latency only
+  // a fresh agent opens its deployment at start-up (its auth and assignment are phases of it): its
+  // start line is where the node began, so the latency includes everything after the process started
   const startT = firstStart?.t ?? firstMark?.t ?? o.t0Ms;
   const done = lines.find((l) => l.type === 'done' && l.image.imageId === o.image.imageId && l.image.version === o.image.version) as
     | Extract<AgentEventLine, { type: 'done' }>
