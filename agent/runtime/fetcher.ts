@@ -42,6 +42,9 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
   let pending: Omit<ChunkBatch, 'final'> = { stored: [], corrupt: [], unavailable: [] };
   let lastFlush = performance.now();
   let flushing: Promise<void> = Promise.resolve();
+  // once the plane fails a range, the round ends: the rest is reported unavailable and the
+  // machine backs off, instead of every remaining chunk failing against a dead service
+  let planeDown = false;
 
   const flush = async (final: boolean): Promise<void> => {
     const batch = pending;
@@ -59,8 +62,9 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
     try {
       blob = await opts.plane.downloadRange(opts.blobRef, opts.offsets[ref.index], ref.size);
     } catch (err) {
-      opts.log.warn({ chunk: ref.index, err: (err as Error).message }, 'chunk unavailable');
+      opts.log.warn({ chunk: ref.index, err: (err as Error).message }, 'chunk unavailable: ending this fetch round');
       pending.unavailable.push(...indices);
+      planeDown = true;
       return;
     }
     if (!verifyChunk(ref, blob)) {
@@ -78,7 +82,7 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
   };
 
   const worker = async (): Promise<void> => {
-    while (next < work.length && !opts.signal?.aborted) {
+    while (next < work.length && !opts.signal?.aborted && !planeDown) {
       await fetchOne(work[next++]);
       if (performance.now() - lastFlush >= opts.batchMs) {
         await flushing;
@@ -88,7 +92,7 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
   };
   await Promise.all(Array.from({ length: Math.min(opts.rangesInFlight, Math.max(1, work.length)) }, worker));
   await flushing;
-  // chunks never started (aborted) are reported unavailable so the event stays complete
+  // chunks never started (aborted, or the plane failed) are reported unavailable so the event stays complete
   for (; next < work.length; next++) pending.unavailable.push(...work[next].map((r) => r.index));
   await flush(true);
 }
