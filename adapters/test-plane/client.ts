@@ -6,7 +6,6 @@ import type { NodePlane, NodeReport, PlaneManifest } from '../node-plane.js';
 import type { PlaneName } from '../model.js';
 import { CallRecorder, HttpError, Transport, type RetryPolicy } from '../transport.js';
 import { assignmentSchema } from './layout.js';
-import { RangeReader } from './range-reader.js';
 
 export interface TestPlaneClientOptions {
   /** base URL, e.g. http://127.0.0.1:8080/test-plane/v1 */
@@ -32,12 +31,10 @@ const manifestAnswer = z.object({ manifest: z.base64(), keyRef: z.string().min(1
 export class TestPlaneClient implements NodePlane {
   readonly plane = 'test-plane';
   readonly transport: Transport;
-  private readonly ranges: RangeReader;
   private session: string | null = null;
 
   constructor(private readonly opts: TestPlaneClientOptions) {
     this.transport = new Transport({ plane: TEST_PLANE, recorder: opts.recorder, retry: opts.retry ?? TEST_PLANE_RETRY, timeoutMs: opts.timeoutMs, logger: opts.logger });
-    this.ranges = new RangeReader({ plane: TEST_PLANE, recorder: this.transport.recorder, timeoutMs: opts.timeoutMs ?? 60_000 });
   }
 
   get recorder(): CallRecorder {
@@ -92,12 +89,12 @@ export class TestPlaneClient implements NodePlane {
   }
 
   private range(blobRef: string, offset: number, length: number): Promise<Buffer> {
-    return this.ranges.get(this.opts.url, { op: 'test-plane.blob.range', path: '/blobs/{ref}', params: { ref: blobRef }, headers: this.auth() }, offset, length);
+    return this.transport.range(this.opts.url, { op: 'test-plane.blob.range', path: '/blobs/{ref}', params: { ref: blobRef }, headers: this.auth() }, offset, length);
   }
 
   /** Closes the kept-alive data connections. */
   close(): void {
-    this.ranges.close();
+    this.transport.close();
   }
 
   async report(report: NodeReport): Promise<void> {

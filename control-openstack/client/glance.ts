@@ -2,7 +2,7 @@
 // downloads, and what each image status means to a caller.
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { RequestBody, StreamedResponse, Transport } from '../../adapters/transport.js';
+import { ResponseLengthError, type RequestBody, type StreamedResponse, type Transport } from '../../adapters/transport.js';
 import { ImageSchema, MemberListSchema, MemberSchema, type GlanceStatus, type Image, type Member } from './schemas.js';
 
 /** An image that is not (or no longer) downloadable; `controlErrorKind` maps it for the agent. */
@@ -194,24 +194,28 @@ export class GlanceApi {
     return res.body;
   }
 
-  /** The whole image file as a stream (large images); the call is recorded when it ends. */
+  /** The whole image file as a stream (large images, node:http data path); the call is recorded when it ends. */
   async downloadStream(token: string, imageId: string): Promise<StreamedResponse> {
     return this.transport.stream(this.baseUrl, { op: 'glance.image.download', method: 'GET', path: '/v2/images/{image_id}/file', params: { image_id: imageId }, headers: this.h(token), expect: [200] });
   }
 
-  /** Bytes [offset, offset+length) of the image file, via HTTP Range (206). */
+  /**
+   * Bytes [offset, offset+length) of the image file, via HTTP Range (206), on the transport's data
+   * path (node:http keep-alive, one preallocated buffer). Any other length is a RangeLengthError.
+   */
   async downloadRange(token: string, imageId: string, offset: number, length: number): Promise<Buffer> {
     if (length <= 0) return Buffer.alloc(0);
-    const res = await this.transport.request(this.baseUrl, {
-      op: 'glance.image.download_range',
-      method: 'GET',
-      path: '/v2/images/{image_id}/file',
-      params: { image_id: imageId },
-      headers: { ...this.h(token), Range: `bytes=${offset}-${offset + length - 1}` },
-      expect: [206],
-    });
-    if (res.body.length !== length) throw new RangeLengthError(imageId, offset, length, res.body.length);
-    return res.body;
+    try {
+      return await this.transport.range(
+        this.baseUrl,
+        { op: 'glance.image.download_range', path: '/v2/images/{image_id}/file', params: { image_id: imageId }, headers: this.h(token), expect: [206] },
+        offset,
+        length,
+      );
+    } catch (err) {
+      if (err instanceof ResponseLengthError) throw new RangeLengthError(imageId, offset, length, err.got);
+      throw err;
+    }
   }
 }
 

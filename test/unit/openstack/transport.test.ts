@@ -1,9 +1,21 @@
 // The instrumented transport against a local HTTP server that misbehaves on purpose:
 // retries on 5xx and connection resets (with backoff), never on 4xx; one record per attempt.
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backoffDelayMs, buildUrl, CallRecorder, ConnectionError, controlErrorKind, HttpError, isRetryableNetworkError, Transport, toControlError } from '../../../adapters/transport.js';
+import {
+  backoffDelayMs,
+  buildUrl,
+  CallRecorder,
+  ConnectionError,
+  controlErrorKind,
+  HttpError,
+  isRetryableNetworkError,
+  ResponseLengthError,
+  Transport,
+  toControlError,
+} from '../../../adapters/transport.js';
 
 let server: Server;
 let base: string;
@@ -95,6 +107,174 @@ describe('Transport', () => {
     const err = await t.request(`http://127.0.0.1:${port}`, { op: 'x.refused', method: 'GET', path: '/' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionError);
     expect(toControlError(err).kind).toBe('unavailable');
+    expect(recorder.records().map((r) => r.status)).toEqual([0, 0]);
+  });
+});
+
+// The data path (`range`, `stream`): node:http with keep-alive, one preallocated buffer per range.
+describe('Transport data path (node:http)', () => {
+  const BLOB = Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
+  let data: Server;
+  let dataBase: string;
+  const sockets = new Set<Socket>();
+  const served = new WeakMap<Socket, number>();
+  const dataHits = new Map<string, number>();
+  let killReused = 0;
+
+  beforeAll(async () => {
+    data = createServer((req, res) => {
+      const path = req.url!.split('?')[0]!;
+      const n = (dataHits.get(req.url!) ?? 0) + 1;
+      dataHits.set(req.url!, n);
+      const before = served.get(req.socket) ?? 0;
+      served.set(req.socket, before + 1);
+      // a keep-alive socket the server has dropped: the client's reused socket gets reset
+      if (path === '/stale' && before > 0 && killReused > 0) {
+        killReused--;
+        return void req.socket.destroy();
+      }
+      if (path === '/forbidden') return void res.writeHead(403).end('{"error": "not yours"}');
+      if (path === '/norange') return void res.writeHead(200, { 'Content-Length': BLOB.length }).end(BLOB);
+      if (path === '/flaky' && n < 2) return void res.writeHead(503).end('busy');
+      const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
+      if (!m) return void res.writeHead(200, { 'Content-Length': BLOB.length }).end(BLOB);
+      const [a, b] = [Number(m[1]), Math.min(Number(m[2]), BLOB.length - 1)];
+      const part = BLOB.subarray(a, b + 1);
+      if (path === '/short') return void res.writeHead(206, { 'Content-Range': `bytes ${a}-${b - 10}/${BLOB.length}` }).end(part.subarray(0, part.length - 10));
+      if (path === '/long') return void res.writeHead(206).end(Buffer.concat([part, Buffer.alloc(10)]));
+      if (path === '/other-range') return void res.writeHead(206, { 'Content-Range': `bytes ${a + 1}-${b + 1}/${BLOB.length}` }).end(BLOB.subarray(a + 1, b + 2));
+      if (path === '/cut' && n < 2) {
+        // headers and half the body, then the connection dies
+        res.writeHead(206, { 'Content-Length': part.length, 'Content-Range': `bytes ${a}-${b}/${BLOB.length}` });
+        res.write(part.subarray(0, part.length >> 1));
+        return void setTimeout(() => req.socket.destroy(), 20);
+      }
+      // chunked (no Content-Length) in small writes, to exercise the copy into one buffer
+      res.writeHead(206, { 'Content-Range': `bytes ${a}-${b}/${BLOB.length}` });
+      for (let off = 0; off < part.length; off += 10_000) res.write(part.subarray(off, off + 10_000));
+      res.end();
+    });
+    data.on('connection', (s: Socket) => sockets.add(s));
+    await new Promise<void>((r) => data.listen(0, '127.0.0.1', r));
+    dataBase = `http://127.0.0.1:${(data.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    data.closeAllConnections();
+    return new Promise<void>((r) => data.close(() => r()));
+  });
+
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  it('ranges are byte-exact and recorded (status, bytes, path template, attempt)', async () => {
+    const recorder = new CallRecorder();
+    const t = new Transport({ plane: 'openstack', recorder, retry: fast });
+    const cases: [number, number][] = [[0, 1], [0, 4096], [12_345, 100_000], [BLOB.length - 777, 777], [0, BLOB.length]];
+    for (const [off, len] of cases) {
+      const got = await t.range(dataBase, { op: 'x.range', path: '/blobs/{ref}', params: { ref: 'a@1' }, headers: { 'X-Auth-Token': 't' } }, off, len);
+      expect(got.length).toBe(len);
+      expect(sha(got)).toBe(sha(BLOB.subarray(off, off + len)));
+    }
+    expect(recorder.records().map((r) => [r.op, r.method, r.path, r.status, r.bytesIn, r.bytesOut, r.attempt])).toEqual(
+      cases.map(([, len]) => ['x.range', 'GET', '/blobs/{ref}', 206, len, 0, 1]),
+    );
+    expect(recorder.records()[0]!.url).toBe(`${dataBase}/blobs/a%401`);
+    expect(await t.range(dataBase, { op: 'x.range', path: '/blobs' }, 5, 0)).toHaveLength(0);
+    t.close();
+  });
+
+  it('keeps connections alive: sequential ranges share one socket, parallel ones stay within maxSockets', async () => {
+    const t = new Transport({ plane: 'openstack', retry: fast, maxSockets: 3 });
+    const before = sockets.size;
+    for (let i = 0; i < 10; i++) await t.range(dataBase, { op: 'x.seq', path: '/seq' }, i * 1000, 1000);
+    expect(sockets.size - before).toBe(1);
+    const parts = await Promise.all(Array.from({ length: 12 }, (_, i) => t.range(dataBase, { op: 'x.par', path: '/par' }, i * 65_536, 65_536)));
+    expect(sha(Buffer.concat(parts))).toBe(sha(BLOB.subarray(0, 12 * 65_536)));
+    expect(sockets.size - before).toBeLessThanOrEqual(3);
+    t.close();
+  });
+
+  it('a reset of a reused keep-alive socket is retried once at once, outside the attempt budget', async () => {
+    const recorder = new CallRecorder();
+    const sleeps: number[] = [];
+    const t = new Transport({ plane: 'openstack', recorder, retry: { maxAttempts: 1, baseMs: 1, capMs: 1 }, sleep: async (ms) => void sleeps.push(ms) });
+    await t.range(dataBase, { op: 'x.stale', path: '/stale' }, 0, 100);
+    killReused = 1;
+    const got = await t.range(dataBase, { op: 'x.stale', path: '/stale' }, 100, 100);
+    expect(got.equals(BLOB.subarray(100, 200))).toBe(true);
+    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([[206, 1], [0, 1], [206, 2]]);
+    expect(sleeps).toEqual([]);
+    t.close();
+  });
+
+  it('a connection cut in the middle of a body is retried with backoff; the partial bytes are recorded', async () => {
+    const recorder = new CallRecorder();
+    const sleeps: number[] = [];
+    const t = new Transport({ plane: 'openstack', recorder, retry: fast, sleep: async (ms) => void sleeps.push(ms) });
+    const got = await t.range(dataBase, { op: 'x.cut', path: '/cut' }, 1000, 200_000);
+    expect(got.equals(BLOB.subarray(1000, 201_000))).toBe(true);
+    const [first, second] = recorder.records();
+    expect([first!.status, first!.attempt, second!.status, second!.attempt, second!.bytesIn]).toEqual([206, 1, 206, 2, 200_000]);
+    expect(first!.bytesIn).toBeGreaterThan(0);
+    expect(first!.bytesIn).toBeLessThan(200_000);
+    expect(sleeps).toHaveLength(1);
+    t.close();
+  });
+
+  it('5xx is retried, 4xx never (HttpError with a body excerpt)', async () => {
+    const recorder = new CallRecorder();
+    const t = new Transport({ plane: 'openstack', recorder, retry: fast });
+    expect((await t.range(dataBase, { op: 'x.flaky', path: '/flaky' }, 0, 10)).equals(BLOB.subarray(0, 10))).toBe(true);
+    expect(recorder.records().map((r) => r.status)).toEqual([503, 206]);
+    recorder.clear();
+    const err = await t.range(dataBase, { op: 'x.forbidden', path: '/forbidden' }, 0, 10).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HttpError);
+    expect((err as HttpError).status).toBe(403);
+    expect((err as HttpError).bodyExcerpt).toContain('not yours');
+    expect(toControlError(err).kind).toBe('forbidden');
+    expect(recorder.records()).toHaveLength(1);
+    // a server that ignores Range (200, whole body) is not what was asked for
+    const whole = await t.range(dataBase, { op: 'x.norange', path: '/norange' }, 0, 10).catch((e: unknown) => e);
+    expect(whole).toBeInstanceOf(HttpError);
+    expect((whole as HttpError).status).toBe(200);
+    t.close();
+  });
+
+  it('a body of another length or another range is a ResponseLengthError, not retried', async () => {
+    const recorder = new CallRecorder();
+    const t = new Transport({ plane: 'openstack', recorder, retry: fast });
+    for (const path of ['/short', '/long', '/other-range']) {
+      recorder.clear();
+      const err = await t.range(dataBase, { op: 'x.len', path }, 0, 1000).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ResponseLengthError);
+      expect(toControlError(err).kind).toBe('unavailable');
+      expect(recorder.records()).toHaveLength(1);
+    }
+    // still usable afterwards
+    expect((await t.range(dataBase, { op: 'x.ok', path: '/ok' }, 0, 1000)).equals(BLOB.subarray(0, 1000))).toBe(true);
+    t.close();
+  });
+
+  it('stream: whole body through a byte-counting stream, recorded when it ends', async () => {
+    const recorder = new CallRecorder();
+    const t = new Transport({ plane: 'openstack', recorder, retry: fast });
+    const res = await t.stream(dataBase, { op: 'x.stream', method: 'GET', path: '/whole', expect: [200] });
+    expect(res.headers.get('content-length')).toBe(String(BLOB.length));
+    const parts: Buffer[] = [];
+    for await (const c of res.stream) parts.push(c as Buffer);
+    expect(sha(Buffer.concat(parts))).toBe(sha(BLOB));
+    expect(recorder.records().map((r) => [r.status, r.bytesIn])).toEqual([[200, BLOB.length]]);
+    t.close();
+  });
+
+  it('a refused connection on the data path is a ConnectionError after the attempts', async () => {
+    const recorder = new CallRecorder();
+    const t = new Transport({ plane: 'openstack', recorder, retry: { maxAttempts: 2, baseMs: 1, capMs: 1 } });
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const err = await t.range(`http://127.0.0.1:${port}`, { op: 'x.refused', path: '/' }, 0, 10).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
     expect(recorder.records().map((r) => r.status)).toEqual([0, 0]);
   });
 });
