@@ -3,7 +3,7 @@
 // chunkFailures, ...) are shared and must be replaced, never edited, so `step` stays pure.
 
 import { backoffDelayUs, nextRandom } from './backoff.js';
-import { PHASES, type Action, type AgentOp, type AgentState, type AgentStatus, type Assignment, type ChunkRef, type FailureReason, type PersistedState, type Phase } from './types.js';
+import { PHASES, type Action, type AgentOp, type AgentState, type AgentStatus, type Assignment, type ChunkRef, type FailureReason, type PersistedState, type Phase, type RecheckOp } from './types.js';
 
 export interface Draft {
   s: AgentState;
@@ -137,8 +137,18 @@ export function requestChunks(d: Draft, missing: ChunkRef[], retry: boolean): vo
 
 const NO_TALLY = Object.freeze({ corrupt: 0, unavailable: 0 });
 
+/** Re-reads the assignment before `stalled` is retried (no phase mark: the stalled phase stays open). */
+export function requestRecheck(d: Draft, stalled: RecheckOp): void {
+  const s = d.s;
+  s.recheck = stalled;
+  s.op = 'getAssignment';
+  s.timer = null;
+  d.out.push({ type: 'control', id: newId(d), op: 'getAssignment' });
+}
+
 export function requestReport(d: Draft, status: AgentStatus, image: Assignment | null, failure?: FailureReason): void {
   const s = d.s;
+  s.reportingRunning = status === 'RUNNING';
   s.op = 'report';
   s.timer = null;
   s.attempt = 0;

@@ -3,7 +3,10 @@
 //
 // A deployment attempt goes login → getAssignment → getManifest → getKey → fetchChunks → stage
 // → (stopVm) → startVm, then reports RUNNING and polls for a new assignment. A new image is
-// staged in full before the old VM is stopped, and failures never stop a running VM.
+// staged in full before the old VM is stopped, and failures never stop a running VM. A retry of
+// getManifest/getKey/fetchChunks after an `unavailable` backoff re-reads the assignment first:
+// if the plane assigned another image, the attempt switches to it. A VM restored offline after a
+// start is reported RUNNING once the plane answers.
 
 import { missingChunks, withManifest, withoutManifestChunks, withStaged, withStored } from './chunks.js';
 import {
@@ -15,13 +18,14 @@ import {
   markStart,
   request,
   requestChunks,
+  requestRecheck,
   requestReport,
   sameImage,
   setPersisted,
   type Draft,
   type PlainOp,
 } from './draft.js';
-import type { AgentConfig, AgentState, AgentStatus, Assignment, ControlErrorKind, ControlOp, ControlResult, Event, FailureReason, ManifestInfo, PersistedState, StepResult } from './types.js';
+import type { AgentConfig, AgentState, AgentStatus, Assignment, ControlErrorKind, ControlOp, ControlResult, Event, FailureReason, ManifestInfo, PersistedState, Phase, RecheckOp, StepResult } from './types.js';
 
 export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
   backoffBaseUs: 500_000,
@@ -57,6 +61,8 @@ export function initialState(config: AgentConfig, persisted: PersistedState | nu
     reloginFor: null,
     deploy: null,
     reportRunning: false,
+    reportingRunning: false,
+    recheck: null,
     restore: null,
     fetchTally: { corrupt: 0, unavailable: 0 },
   };
@@ -139,7 +145,9 @@ function onRestored(state: AgentState, ok: boolean): StepResult {
   const { image, thenBoot } = state.restore!;
   d.s.restore = null;
   d.s.running = ok ? image : null;
+  if (ok) d.s.reportRunning = true; // a restart: the plane has not heard of this VM yet
   if (thenBoot) boot(d);
+  else if (ok && idleOnline(d.s)) reportRunning(d);
   d.s.status = statusOf(d.s);
   return { state: d.s, actions: d.out };
 }
@@ -151,8 +159,36 @@ function onTimer(d: Draft): void {
     return;
   }
   const op = s.op!;
+  // A deployment operation stalled on `unavailable`: its image may be gone because the plane
+  // assigned another one, so the assignment is re-read before it is retried.
+  if ((op === 'fetchChunks' || op === 'getManifest' || op === 'getKey') && s.deploy !== null) requestRecheck(d, op);
+  else if (op !== 'report') retry(d, op);
+}
+
+function retry(d: Draft, op: Exclude<ControlOp, 'report'> | 'fetchChunks' | 'stage' | 'stopVm' | 'startVm'): void {
   if (op === 'fetchChunks') retryChunks(d);
-  else if (op !== 'report') request(d, op, true);
+  else request(d, op, true);
+}
+
+const RECHECK_PHASE: Record<RecheckOp, Phase> = { getManifest: 'manifest', getKey: 'key', fetchChunks: 'transfer' };
+
+/**
+ * The assignment re-read before retrying a stalled operation. Unchanged: retry it. Changed: the
+ * stalled image is abandoned and this deployment attempt goes on for the new assignment (it ends
+ * with one `done`, for the image it ends with); none: the attempt waits for an assignment.
+ */
+function onRecheck(d: Draft, assignment: Assignment | null): void {
+  const s = d.s;
+  const stalled = s.recheck!;
+  s.recheck = null;
+  if (sameImage(assignment, s.deploy!.target)) {
+    retry(d, stalled);
+    return;
+  }
+  markEnd(d, RECHECK_PHASE[stalled]);
+  s.chunkFailures = {};
+  if (assignment === null) s.deploy = { target: null, openPhases: s.deploy!.openPhases };
+  onAssignment(d, assignment);
 }
 
 function onControl(d: Draft, result: ControlResult): void {
@@ -166,10 +202,12 @@ function onControl(d: Draft, result: ControlResult): void {
     case 'login':
       s.authenticated = true;
       markEnd(d, 'auth');
-      request(d, (s.reloginFor as PlainOp | null) ?? 'getAssignment', false);
+      if (s.recheck !== null) requestRecheck(d, s.recheck);
+      else request(d, (s.reloginFor as PlainOp | null) ?? 'getAssignment', false);
       return;
     case 'getAssignment':
-      onAssignment(d, result.assignment);
+      if (s.recheck !== null) onRecheck(d, result.assignment);
+      else onAssignment(d, result.assignment);
       return;
     case 'getManifest':
       onManifest(d, result.manifest);
@@ -179,6 +217,8 @@ function onControl(d: Draft, result: ControlResult): void {
       startTransfer(d);
       return;
     case 'report':
+      if (s.reportingRunning) s.reportRunning = false;
+      s.reportingRunning = false;
       idle(d);
       return;
   }
@@ -187,7 +227,15 @@ function onControl(d: Draft, result: ControlResult): void {
 function onControlError(d: Draft, op: ControlOp, kind: ControlErrorKind): void {
   const s = d.s;
   if (op === 'report') {
-    idle(d); // best effort: the next poll tells the plane the node is alive
+    s.reportingRunning = false; // best effort: a RUNNING report is sent again after the next poll
+    idle(d);
+    return;
+  }
+  if (op === 'getAssignment' && s.recheck !== null && kind !== 'unauthorized') {
+    // the re-read is best effort (the data path may be up while the control plane is not)
+    const stalled = s.recheck;
+    s.recheck = null;
+    retry(d, stalled);
     return;
   }
   switch (kind) {
@@ -211,7 +259,8 @@ function onControlError(d: Draft, op: ControlOp, kind: ControlErrorKind): void {
 function onAssignment(d: Draft, assignment: Assignment | null): void {
   const s = d.s;
   if (assignment === null) {
-    idle(d);
+    if (s.deploy === null && s.reportRunning && s.running !== null && s.lastFailure === null) reportRunning(d);
+    else idle(d);
     return;
   }
   if (s.deploy === null && (sameImage(assignment, s.running) || sameImage(assignment, s.restore?.image ?? null))) {
@@ -226,7 +275,8 @@ function onAssignment(d: Draft, assignment: Assignment | null): void {
   if (!sameImage(assignment, s.persisted.assignment)) {
     setPersisted(d, { ...s.persisted, assignment, manifest: null, verifiedChunks: [] });
   }
-  if (sameImage(assignment, s.persisted.staged)) boot(d);
+  if (sameImage(assignment, s.persisted.staged) && s.restore === null && sameImage(assignment, s.running)) onVmStarted(d, true); // back to the VM that runs
+  else if (sameImage(assignment, s.persisted.staged)) boot(d);
   else if (s.persisted.manifest !== null) request(d, 'getKey', false);
   else request(d, 'getManifest', false);
 }
@@ -345,15 +395,21 @@ function onVmStarted(d: Draft, ok: boolean): void {
   else request(d, 'login', false); // offline boot: tell the plane once it answers
 }
 
+/** Sends the RUNNING report owed (`reportRunning` is cleared once it succeeds). */
 function reportRunning(d: Draft): void {
-  d.s.reportRunning = false;
   requestReport(d, 'RUNNING', d.s.running);
+}
+
+/** Nothing in flight but the poll timer, logged in, no deployment or failure to speak of. */
+function idleOnline(s: AgentState): boolean {
+  return s.deploy === null && s.op === null && s.timer === 'poll' && s.authenticated && s.lastFailure === null;
 }
 
 /** The attempt failed: report it, keep any running VM, and poll again (the operator may fix it). */
 function fail(d: Draft, reason: FailureReason): void {
   const s = d.s;
   s.reloginFor = null;
+  s.recheck = null;
   s.chunkFailures = {};
   if (reason === 'unauthorized') s.authenticated = false;
   if (s.deploy === null) {
@@ -372,7 +428,8 @@ function statusOf(s: AgentState): AgentStatus {
     if (s.running !== null) return 'RUNNING';
     if (s.restore !== null) return 'BOOTING';
   }
-  switch (s.op) {
+  // while the assignment is re-read for a stalled operation, the node is still at that operation
+  switch (s.recheck !== null && s.op === 'getAssignment' ? s.recheck : s.op) {
     case null:
       return s.timer === null ? 'INIT' : 'POLLING';
     case 'login':

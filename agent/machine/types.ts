@@ -138,8 +138,21 @@ export interface AgentState {
   reloginFor: ControlOp | null;
   /** the deployment attempt in progress (it ends with a `done` action), null when none */
   deploy: Deployment | null;
-  /** a VM was started and the control plane has not yet been told it is RUNNING */
+  /**
+   * a VM was started (deployed, or restored offline after a start) and the control plane has not
+   * yet acknowledged a RUNNING report for it: it is sent after the next successful poll (or at
+   * once when the VM comes up while the node idles online), and again after each poll until a
+   * RUNNING report succeeds
+   */
   reportRunning: boolean;
+  /** the report in flight is that RUNNING report (its success clears `reportRunning`) */
+  reportingRunning: boolean;
+  /**
+   * a retry of this stalled operation (after an `unavailable` backoff) waits for the assignment to
+   * be re-read first: the old image may have become unreadable because the plane assigned another
+   * one. Set while that `getAssignment` (or the re-login a 401 on it earns) is in flight.
+   */
+  recheck: RecheckOp | null;
   /**
    * the offline boot of the staged image after a start, awaited beside the control-plane work;
    * `thenBoot` when a deployment waits for it to end before its own stop/start
@@ -148,6 +161,9 @@ export interface AgentState {
   /** outcomes counted over the `chunks` events of the fetch request in progress */
   fetchTally: { corrupt: number; unavailable: number };
 }
+
+/** Deployment operations whose retry first re-reads the assignment. */
+export type RecheckOp = 'getManifest' | 'getKey' | 'fetchChunks';
 
 /** Operations whose result the machine awaits. */
 export type AgentOp = ControlOp | 'fetchChunks' | 'stage' | 'stopVm' | 'startVm';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGENT_CONFIG, emptyPersisted, initialState, step, type Event } from '../../../agent/index.js';
 import { deepFreeze } from './helpers.js';
-import { EXPECTED_REASON, IMAGE_A, runWorld, type Permanent, type Schedule } from './world.js';
+import { EXPECTED_REASON, IMAGE_A, IMAGE_B, runWorld, type Permanent, type Schedule } from './world.js';
 
 const PERMANENT: Exclude<Permanent, 'none'>[] = ['forbidden', 'notFound', 'invalid', 'keyRevoked', 'tamperedChunk', 'stagedTampered', 'bootFails'];
 
@@ -17,6 +17,8 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   seed: fc.integer(),
   update: fc.boolean(),
   updateAt: fc.integer({ min: 0, max: 80 }),
+  updateMidFetch: fc.boolean(),
+  abandon: fc.boolean(),
   shared: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
   permanent: fc.oneof({ weight: 3, arbitrary: fc.constant<Permanent>('none') }, { weight: 2, arbitrary: fc.constantFrom(...PERMANENT) }),
   controlFaults: fc.array(fc.constantFrom('ok', 'ok', 'unavailable', 'unauthorized'), { maxLength: 30 }),
@@ -54,8 +56,50 @@ describe('agent machine in a faulty world', () => {
           if (schedule.permanent === 'bootFails') expect(out.vm).toBeNull();
           else expect(out.vm).toEqual(schedule.update && oldRan ? IMAGE_A : null);
         }
+        // the plane is reachable at the end: a node RUNNING has said so since it last started
+        if (out.machine.status === 'RUNNING') expect(out.runningReports.some((image) => same(image, out.machine.running))).toBe(true);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('an update in the middle of a fetch that leaves the old image unreadable ends RUNNING the new image', () => {
+    const abandoned = scheduleArb.map(
+      (s): Schedule => ({ ...s, config: { ...s.config, maxAttempts: 0 }, update: true, updateMidFetch: true, abandon: true, permanent: 'none' }),
+    );
+    fc.assert(
+      fc.property(abandoned, (schedule) => {
+        const out = runWorld(schedule);
+        expect(out.vm).toEqual(IMAGE_B);
+        expect(out.machine.running).toEqual(IMAGE_B);
+        expect(out.machine.status).toBe('RUNNING');
+        expect(out.runningReports.some((image) => same(image, IMAGE_B))).toBe(true);
+        // at most one `done` per attempt: no attempt of A ended after B's began
+        const last = out.dones.at(-1);
+        if (last !== undefined) expect(last).toMatchObject({ image: IMAGE_B, outcome: 'running' });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a node restored offline reports RUNNING once the plane answers', () => {
+    // a crash (some kill the VM) mostly after the first deployment, and the plane down at restart
+    const restarted = scheduleArb.map(
+      (s): Schedule => ({
+        ...s,
+        update: false,
+        permanent: 'none',
+        crashes: [{ at: 40 + (s.seed & 63), killsVm: (s.seed & 64) !== 0 }],
+        outageAfterCrash: 1 + (s.seed >>> 7) % 8,
+      }),
+    );
+    fc.assert(
+      fc.property(restarted, (schedule) => {
+        const out = runWorld(schedule);
+        expect(out.machine.status).toBe('RUNNING');
+        expect(out.runningReports).toContainEqual(IMAGE_A);
+      }),
+      { numRuns: 100 },
     );
   });
 

@@ -72,9 +72,12 @@ describe('offline restart', () => {
     expect(n.login()).toEqual(['control:getAssignment']);
     // the plane assigns what is being restored: nothing to deploy
     expect(n.assignment(A)).toEqual(['timer:poll']);
-    expect(n.send({ type: 'vmStarted', id: restore, ok: true })).toEqual([]);
+    // the VM comes up while the node idles online: the plane is told at once
+    expect(n.send({ type: 'vmStarted', id: restore, ok: true })).toEqual(['control:report:RUNNING']);
+    expect(n.lastOf('control')).toMatchObject({ op: 'report', status: 'RUNNING', assignment: A });
     expect(n.state.running).toEqual(A);
     expect(n.state.status).toBe('RUNNING');
+    expect(n.report()).toEqual(['timer:poll']);
     expect(n.timer()).toEqual(['control:getAssignment']);
     expect(n.assignment(A)).toEqual(['timer:poll']);
     expect(n.log.some((a) => a.type === 'done' || a.type === 'mark')).toBe(false);
@@ -202,9 +205,12 @@ describe('backoff', () => {
     n.login();
     n.assignment(A);
     expect(n.error('getManifest', 'unavailable')).toEqual(['timer:backoff']);
-    n.timer();
+    // each retry re-reads the assignment first (not counted as an attempt)
+    expect(n.timer()).toEqual(['control:getAssignment']);
+    expect(n.assignment(A)).toEqual(['control:getManifest']);
     expect(n.error('getManifest', 'unavailable')).toEqual(['timer:backoff']);
     n.timer();
+    n.assignment(A);
     expect(n.error('getManifest', 'unavailable')).toEqual(['mark:manifest:end', 'done:failed:retriesExhausted', 'control:report:FAILED:retriesExhausted']);
     expect(n.state.status).toBe('FAILED');
     expect(n.report()).toEqual(['timer:poll']);
@@ -301,7 +307,8 @@ describe('chunk failures', () => {
     n.key();
     expect(n.chunks([0, 2], { corrupt: [1] })).toEqual(['persist', 'fetch:1']);
     expect(n.chunks([], { unavailable: [1] })).toEqual(['timer:backoff']);
-    expect(n.timer()).toEqual(['fetch:1']);
+    expect(n.timer()).toEqual(['control:getAssignment']);
+    expect(n.assignment(A)).toEqual(['fetch:1']);
     expect(n.chunks([1])).toContain('stage:1');
   });
 
@@ -313,7 +320,8 @@ describe('chunk failures', () => {
     n.manifest(M);
     n.key();
     expect(n.chunks([0])).toEqual(['persist', 'timer:backoff']);
-    expect(n.timer()).toEqual(['fetch:1,2']);
+    expect(n.timer()).toEqual(['control:getAssignment']);
+    expect(n.assignment(A)).toEqual(['fetch:1,2']);
   });
 
   it('declares the image tampered beyond maxChunkRetries, stages nothing and keeps the old VM', () => {
@@ -503,5 +511,238 @@ describe('purity', () => {
     const r = step(s, { type: 'start' });
     expect(r.state).not.toBe(s);
     expect(s.status).toBe('INIT');
+  });
+});
+
+describe('RUNNING report after an offline restore', () => {
+  const restarted = (): { n: Driver; restore: number } => {
+    const first = new Driver();
+    first.deploy(A, M);
+    const n = new Driver(DEFAULT_AGENT_CONFIG, first.persisted);
+    n.start();
+    return { n, restore: n.lastOf('startVm').id };
+  };
+
+  it('reports RUNNING once the plane answers again, if the VM came up while it was down', () => {
+    const { n, restore } = restarted();
+    expect(n.error('login', 'unavailable')).toEqual(['timer:backoff']);
+    // the VM is back while the plane is unreachable: nothing to tell anyone yet
+    expect(n.send({ type: 'vmStarted', id: restore, ok: true })).toEqual([]);
+    expect(n.state.status).toBe('RUNNING');
+    expect(n.state.reportRunning).toBe(true);
+    n.timer();
+    expect(n.error('login', 'unavailable')).toEqual(['timer:backoff']);
+    n.timer();
+    expect(n.login()).toEqual(['control:getAssignment']);
+    expect(n.assignment(A)).toEqual(['control:report:RUNNING']);
+    expect(n.lastOf('control')).toMatchObject({ op: 'report', status: 'RUNNING', assignment: A });
+    expect(n.report()).toEqual(['timer:poll']);
+    expect(n.state.reportRunning).toBe(false);
+    // reported once: later polls are plain polls
+    n.timer();
+    expect(n.assignment(A)).toEqual(['timer:poll']);
+    expect(n.log.filter((a) => a.type === 'control' && a.op === 'report')).toHaveLength(1);
+    expect(n.log.some((a) => a.type === 'done' || a.type === 'mark')).toBe(false);
+  });
+
+  it('does not report before the restored VM is up', () => {
+    const { n, restore } = restarted();
+    n.login();
+    expect(n.assignment(A)).toEqual(['timer:poll']);
+    expect(n.state.status).toBe('BOOTING');
+    expect(n.send({ type: 'vmStarted', id: restore, ok: true })).toEqual(['control:report:RUNNING']);
+  });
+
+  it('sends a failed RUNNING report again after the next poll, until one succeeds', () => {
+    const { n, restore } = restarted();
+    n.send({ type: 'vmStarted', id: restore, ok: true });
+    n.login();
+    expect(n.assignment(A)).toEqual(['control:report:RUNNING']);
+    expect(n.error('report', 'unavailable')).toEqual(['timer:poll']);
+    expect(n.state.reportRunning).toBe(true);
+    n.timer();
+    expect(n.assignment(A)).toEqual(['control:report:RUNNING']);
+    expect(n.report()).toEqual(['timer:poll']);
+    n.timer();
+    expect(n.assignment(A)).toEqual(['timer:poll']);
+  });
+
+  it('a FAILED report succeeding does not count as the RUNNING one', () => {
+    const { n, restore } = restarted();
+    n.send({ type: 'vmStarted', id: restore, ok: true });
+    n.login();
+    n.assignment(A2);
+    expect(n.error('getManifest', 'forbidden')).toContain('control:report:FAILED:forbidden');
+    expect(n.report()).toEqual(['timer:poll']);
+    expect(n.state.status).toBe('FAILED');
+    // the operator rolls the node back to what it runs: now the plane hears RUNNING
+    n.timer();
+    expect(n.assignment(A)).toEqual(['control:report:RUNNING']);
+    expect(n.state.status).toBe('RUNNING');
+  });
+
+  it('reports the running VM when nothing is assigned any more', () => {
+    const { n, restore } = restarted();
+    n.send({ type: 'vmStarted', id: restore, ok: true });
+    n.login();
+    expect(n.assignment(null)).toEqual(['control:report:RUNNING']);
+  });
+
+  it('a restore that fails to boot reports nothing', () => {
+    const { n, restore } = restarted();
+    n.login();
+    n.assignment(A);
+    expect(n.send({ type: 'vmStarted', id: restore, ok: false })).toEqual([]);
+    n.timer();
+    // the next poll boots the staged image as a deployment, which reports its own outcome
+    expect(n.assignment(A)).toEqual(['mark:boot:start', 'startVm:img-a@1']);
+    expect(n.log.some((a) => a.type === 'control' && a.op === 'report')).toBe(false);
+    expect(n.vmStarted()).toEqual(['mark:boot:end', 'done:running', 'control:report:RUNNING']);
+  });
+});
+
+describe('an assignment that changes while the old image stalls', () => {
+  const M2 = manifest(A2, ['d0', 'n1', 'n2']);
+  const B = { imageId: 'img-b', version: '1' };
+  const MB = manifest(B, ['b0', 'b1']);
+
+  const fetching = (config: AgentConfig = DEFAULT_AGENT_CONFIG): Driver => {
+    const n = new Driver(config);
+    n.start();
+    n.login();
+    n.assignment(A);
+    n.manifest(M);
+    n.key();
+    n.chunks([0], { unavailable: [1, 2] });
+    return n;
+  };
+
+  it('re-reads the assignment before refetching, and deploys the new one instead (maxAttempts 0)', () => {
+    const n = fetching();
+    for (let i = 0; i < 5; i++) {
+      expect(n.timer()).toEqual(['control:getAssignment']);
+      expect(n.state.status).toBe('FETCHING_CHUNKS');
+      expect(n.assignment(A)).toEqual(['fetch:1,2']);
+      expect(n.chunks([], { unavailable: [1, 2] })).toEqual(['timer:backoff']);
+    }
+    expect(n.timer()).toEqual(['control:getAssignment']);
+    // the plane now assigns B: A is abandoned, the same attempt goes on for B
+    expect(n.assignment(B)).toEqual(['mark:transfer:end', 'persist', 'mark:manifest:start', 'control:getManifest']);
+    expect(n.persisted).toMatchObject({ assignment: B, manifest: null, verifiedChunks: [] });
+    expect(n.persisted.heldDigests).toEqual(['d0']); // A's stored chunk stays held (a later delta may use it)
+    expect(n.manifest(MB)).toEqual(['mark:manifest:end', 'persist', 'mark:key:start', 'control:getKey']);
+    expect(n.key()).toEqual(['mark:key:end', 'mark:transfer:start', 'fetch:0,1']);
+    n.chunks([0, 1]);
+    n.staged();
+    expect(n.vmStarted()).toEqual(['persist', 'mark:boot:end', 'done:running', 'control:report:RUNNING']);
+    expect(n.state.running).toEqual(B);
+    // one `done` for the attempt, and every mark balanced
+    expect(n.log.filter((a) => a.type === 'done')).toEqual([{ type: 'done', image: B, outcome: 'running' }]);
+    const open = new Set<string>();
+    for (const a of n.log) {
+      if (a.type !== 'mark') continue;
+      if (a.edge === 'start') {
+        expect(open.has(a.phase)).toBe(false);
+        open.add(a.phase);
+      } else expect(open.delete(a.phase)).toBe(true);
+    }
+    expect(open.size).toBe(0);
+  });
+
+  it('does not count the re-read as an attempt', () => {
+    const n = fetching({ ...DEFAULT_AGENT_CONFIG, maxAttempts: 3 });
+    n.timer();
+    n.assignment(A);
+    expect(n.chunks([], { unavailable: [1, 2] })).toEqual(['timer:backoff']);
+    n.timer();
+    n.assignment(A);
+    expect(n.chunks([], { unavailable: [1, 2] })).toEqual(['mark:transfer:end', 'done:failed:retriesExhausted', 'control:report:FAILED:retriesExhausted']);
+  });
+
+  it('refetches anyway when the re-read itself fails (the data path may be up while the plane is not)', () => {
+    const n = fetching();
+    n.timer();
+    expect(n.error('getAssignment', 'unavailable')).toEqual(['fetch:1,2']);
+    n.chunks([], { unavailable: [1, 2] });
+    n.timer();
+    expect(n.error('getAssignment', 'notFound')).toEqual(['fetch:1,2']);
+    expect(n.chunks([1, 2])).toContain('stage:1');
+  });
+
+  it('logs in again on a 401 for the re-read, then re-reads', () => {
+    const n = fetching();
+    n.timer();
+    expect(n.error('getAssignment', 'unauthorized')).toEqual(['control:login']);
+    expect(n.login()).toEqual(['control:getAssignment']);
+    expect(n.assignment(B)).toEqual(['mark:transfer:end', 'persist', 'mark:manifest:start', 'control:getManifest']);
+  });
+
+  it('a second 401 for the re-read fails the attempt', () => {
+    const n = fetching();
+    n.timer();
+    n.error('getAssignment', 'unauthorized');
+    n.login();
+    expect(n.error('getAssignment', 'unauthorized')).toEqual(['mark:transfer:end', 'done:failed:unauthorized', 'timer:poll']);
+    expect(n.state.recheck).toBeNull();
+  });
+
+  it('an assignment withdrawn mid-fetch: the attempt waits, polling, for the next one', () => {
+    const n = fetching();
+    n.timer();
+    expect(n.assignment(null)).toEqual(['mark:transfer:end', 'timer:poll']);
+    expect(n.state.deploy).toEqual({ target: null, openPhases: [] });
+    expect(n.state.status).toBe('POLLING');
+    expect(n.timer()).toEqual(['mark:assignment:start', 'control:getAssignment']);
+    expect(n.assignment(B)).toEqual(['mark:assignment:end', 'persist', 'mark:manifest:start', 'control:getManifest']);
+  });
+
+  it('getManifest and getKey retries re-read the assignment too', () => {
+    const n = new Driver();
+    n.start();
+    n.login();
+    n.assignment(A);
+    n.error('getManifest', 'unavailable');
+    expect(n.timer()).toEqual(['control:getAssignment']);
+    expect(n.state.status).toBe('FETCHING_MANIFEST');
+    expect(n.assignment(A)).toEqual(['control:getManifest']);
+    n.manifest(M);
+    n.error('getKey', 'unavailable');
+    expect(n.timer()).toEqual(['control:getAssignment']);
+    expect(n.state.status).toBe('FETCHING_KEY');
+    expect(n.assignment(B)).toEqual(['mark:key:end', 'persist', 'mark:manifest:start', 'control:getManifest']);
+    n.error('getManifest', 'unavailable');
+    n.timer();
+    expect(n.assignment(A2)).toEqual(['mark:manifest:end', 'persist', 'mark:manifest:start', 'control:getManifest']);
+    expect(n.lastOf('control').assignment).toEqual(A2);
+  });
+
+  it('an update abandoned for the image that runs ends RUNNING without restarting the VM', () => {
+    const n = new Driver();
+    n.deploy(A, M);
+    n.timer();
+    n.assignment(A2);
+    n.manifest(M2);
+    n.key();
+    n.chunks([], { unavailable: [1, 2] });
+    n.timer();
+    expect(n.assignment(A)).toEqual(['mark:transfer:end', 'persist', 'done:running', 'control:report:RUNNING']);
+    expect(n.persisted).toMatchObject({ assignment: A, manifest: null, staged: A, pendingBoot: false });
+    expect(n.lastOf('done')).toEqual({ type: 'done', image: A, outcome: 'running' });
+    expect(n.log.some((a) => a.type === 'stopVm')).toBe(false);
+    expect(n.state.running).toEqual(A);
+    expect(n.report()).toEqual(['timer:poll']);
+    expect(n.state.status).toBe('RUNNING');
+  });
+
+  it('does not re-read for retries that are no deployment operation (stage I/O)', () => {
+    const n = new Driver();
+    n.start();
+    n.login();
+    n.assignment(A);
+    n.manifest(M);
+    n.key();
+    n.chunks([0, 1, 2]);
+    n.send({ type: 'staged', id: n.id, ok: false, reason: 'io' });
+    expect(n.timer()).toEqual(['stage:1']);
   });
 });

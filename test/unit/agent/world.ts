@@ -2,8 +2,10 @@
 // (one assignment, which may change once, and its manifests), a content-addressed chunk store,
 // a hypervisor, a disk holding the last persisted state, and a queue of pending deliveries.
 // A schedule (chosen by fast-check) injects faults: control-plane errors, corrupt or unavailable
-// chunks, staging I/O errors, agent crashes, reordered and duplicated deliveries. The world also
-// checks, at every action, the invariants a runtime relies on; a violation throws.
+// chunks, staging I/O errors, agent crashes, reordered and duplicated deliveries; the update may
+// come in the middle of the first fetch and leave the old image unreadable for good. The world
+// also checks, at every action, the invariants a runtime relies on; a violation throws. The
+// plane records the RUNNING reports it received since the agent's last start.
 
 import { initialState, step, type Action, type AgentConfig, type AgentState, type Assignment, type Event, type FailureReason, type ManifestInfo, type PersistedState, type Phase } from '../../../agent/index.js';
 import { deepFreeze, manifest } from './helpers.js';
@@ -29,11 +31,17 @@ export interface Schedule {
   /** the assignment changes from A to B before delivery number `updateAt` */
   update: boolean;
   updateAt: number;
+  /** the update comes instead at the first chunk fetch of A (the middle of A's deployment) */
+  updateMidFetch: boolean;
+  /** once the assignment is B, A's manifest, key and chunks are unavailable for good */
+  abandon: boolean;
   /** which of B's chunks 0..2 reuse A's digest (chunk 3 is always new) */
   shared: boolean[];
   permanent: Permanent;
   /** by control call number; later calls succeed, and all calls after the fault horizon */
   controlFaults: ControlFault[];
+  /** the plane is down for this many control calls after each crash (absent: 0) */
+  outageAfterCrash?: number;
   /** by chunk fetch attempt number; later attempts succeed */
   chunkFaults: ChunkFault[];
   /** by stage call number: an I/O error */
@@ -65,6 +73,8 @@ export interface Outcome {
   target: Assignment;
   log: string[];
   deliveries: number;
+  /** the images of the RUNNING reports the plane received since the agent last started */
+  runningReports: Assignment[];
 }
 
 const MAX_DELIVERIES = 4000;
@@ -98,6 +108,9 @@ class World {
   transientFaults = true;
   /** id of the hypervisor request in flight: the machine must send one at a time */
   vmBusy: number | null = null;
+  runningReports: Assignment[] = [];
+  /** control calls still to fail after the last crash */
+  outage = 0;
 
   constructor(readonly sc: Schedule) {
     this.machine = initialState(sc.config, null, sc.seed);
@@ -125,7 +138,7 @@ class World {
     for (let n = 0; n < MAX_DELIVERIES; n++) {
       this.transientFaults = n < FAULT_HORIZON;
       for (const crash of sc.crashes) if (crash.at === n) this.crash(crash.killsVm, n);
-      if (sc.update && n >= sc.updateAt) this.current = IMAGE_B;
+      if (sc.update && !sc.updateMidFetch && n >= sc.updateAt) this.current = IMAGE_B;
 
       const quiet =
         n > lastScheduled &&
@@ -133,8 +146,11 @@ class World {
         this.streams.length === 1;
       const idle = this.machine.timer === 'poll';
       if (quiet && quietDones < 0) quietDones = this.dones.length;
-      if (quiet && idle && (same(this.machine.running, this.target) || this.dones.length > quietDones)) {
-        return { machine: this.machine, vm: this.vm, everRan: this.everRan, dones: this.dones, target: this.target, log: this.log, deliveries: n };
+      // a node RUNNING its target is settled once it considers its RUNNING report delivered
+      const settled = same(this.machine.running, this.target) && !this.machine.reportRunning;
+      if (quiet && idle && (settled || this.dones.length > quietDones)) {
+        const { machine, vm, everRan, dones, target, log, runningReports } = this;
+        return { machine, vm, everRan, dones, target, log, deliveries: n, runningReports };
       }
 
       if (this.streams.length === 0) throw new Error('the machine awaits nothing');
@@ -158,6 +174,8 @@ class World {
     this.machine = initialState(this.sc.config, this.disk, this.sc.seed + n);
     this.openPhases.clear();
     this.vmBusy = null;
+    this.runningReports = [];
+    this.outage = this.sc.outageAfterCrash ?? 0;
     if (killsVm) this.vm = null;
     this.apply({ type: 'start' });
   }
@@ -176,6 +194,11 @@ class World {
   claimVm(id: number): void {
     if (this.vmBusy !== null) throw new Error('two hypervisor requests in flight');
     this.vmBusy = id;
+  }
+
+  /** A is unreadable now (abandon): the plane assigned B instead */
+  gone(image: { version: string }): boolean {
+    return this.sc.abandon && same(this.current, IMAGE_B) && image.version === IMAGE_A.version;
   }
 
   transient<T>(scheduled: T | undefined, benign: T): T {
@@ -236,32 +259,41 @@ class World {
   }
 
   control(action: Extract<Action, { type: 'control' }>): void {
-    const fault = this.transient(this.sc.controlFaults[this.controlCalls++], 'ok');
+    let fault = this.transient(this.sc.controlFaults[this.controlCalls++], 'ok');
+    if (this.outage > 0) {
+      this.outage -= 1;
+      fault = 'unavailable';
+    }
     const op = action.op;
     const error = (kind: 'unavailable' | 'unauthorized' | 'forbidden' | 'notFound'): void =>
       this.respond({ type: 'controlResult', id: action.id, result: { op, ok: false, error: { kind, message: kind } } });
     if (fault !== 'ok') return error(fault);
     const permanent = this.sc.permanent;
     switch (op) {
-      case 'login':
       case 'report':
+        if (action.status === 'RUNNING') this.runningReports.push(action.assignment!);
+        return this.respond({ type: 'controlResult', id: action.id, result: { op, ok: true } });
+      case 'login':
         return this.respond({ type: 'controlResult', id: action.id, result: { op, ok: true } });
       case 'getAssignment':
         return this.respond({ type: 'controlResult', id: action.id, result: { op, ok: true, assignment: this.current } });
       case 'getManifest': {
         const wanted = action.assignment!;
+        if (this.gone(wanted)) return error('unavailable');
         if (this.isTarget(wanted) && (permanent === 'forbidden' || permanent === 'notFound')) return error(permanent);
         let m = this.manifests.get(wanted.version)!;
         if (this.isTarget(wanted) && permanent === 'invalid') m = { ...m, version: 'forged' };
         return this.respond({ type: 'controlResult', id: action.id, result: { op, ok: true, manifest: m } });
       }
       case 'getKey':
+        if (this.gone(action.manifest!)) return error('unavailable');
         if (this.isTarget(action.manifest!) && permanent === 'keyRevoked') return error('unauthorized');
         return this.respond({ type: 'controlResult', id: action.id, result: { op, ok: true } });
     }
   }
 
   fetch(action: Extract<Action, { type: 'fetchChunks' }>): void {
+    if (this.sc.update && this.sc.updateMidFetch && action.version === IMAGE_A.version) this.current = IMAGE_B;
     const disk = this.disk!;
     if (disk.manifest === null || disk.manifest.version !== action.version) throw new Error('fetch for a manifest that is not persisted');
     const verified = new Set(disk.verifiedChunks);
@@ -273,6 +305,7 @@ class World {
     const results = action.chunks.map((chunk) => {
       let fault = this.transient(this.sc.chunkFaults[this.chunkAttempts++], 'ok');
       if (this.sc.permanent === 'tamperedChunk' && this.isTarget(action) && chunk.index === TAMPERED_INDEX) fault = 'corrupt';
+      if (this.gone(action)) fault = 'unavailable';
       if (fault === 'ok') this.store.add(chunk.digest);
       return { index: chunk.index, fault };
     });
