@@ -2,6 +2,7 @@
 import { PHASES } from '../agent/index.js';
 import type { Labels, Sample } from '../reports/index.js';
 import { quantile } from '../common/index.js';
+import { repeatSamples } from '../reports/index.js';
 import { OUTCOME } from './records.js';
 import type { SimRunResult } from './runner.js';
 
@@ -128,22 +129,12 @@ export function planeSamples(first: SimRunResult, summaries: RunSummary[]): Samp
   const push = (metric: string, value: number, unit: string, extra: Partial<Labels> = {}): void => {
     out.push({ metric, value, unit, labels: { ...labels, ...extra } as Labels });
   };
-  const all = summaries.flatMap((s) => s.latenciesUs).sort((a, b) => a - b);
-  if (all.length > 0) {
-    const mean = all.reduce((s, x) => s + x, 0) / all.length;
-    const sd = Math.sqrt(all.reduce((s, x) => s + (x - mean) ** 2, 0) / all.length);
-    const median = quantile(all, 0.5);
-    push('deploy_latency_cv', mean > 0 ? sd / mean : 0, 'ratio');
-    if (median > 0) {
-      push('deploy_latency_p99_over_p50', quantile(all, 0.99) / median, 'ratio');
-      push('deploy_latency_spread', (all[all.length - 1] - all[0]) / median, 'ratio');
-    }
-  }
-  const makespans = summaries.map((s) => s.makespanUs);
-  const mMean = makespans.reduce((s, x) => s + x, 0) / makespans.length;
-  if (mMean > 0) {
-    const mSd = Math.sqrt(makespans.reduce((s, x) => s + (x - mMean) ** 2, 0) / makespans.length);
-    push('makespan_cv', mSd / mMean, 'ratio');
+  // the same jitter definitions as real runs: seconds in, unit-free ratios out
+  for (const j of repeatSamples(
+    summaries.map((s) => ({ latenciesS: s.latenciesUs.map((us) => us / S), makespanS: s.makespanUs / S })),
+    labels,
+  )) {
+    out.push(j);
   }
   const p = first.model.profile;
   push('complexity_services', p.services.length, 'count');
