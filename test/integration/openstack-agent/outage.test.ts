@@ -2,8 +2,8 @@
 // 1. Glance is killed mid-rollout: agents retry with backoff, nothing is corrupted or fetched
 //    twice; Glance is started again (`up` starts what is missing) and the rollout completes.
 // 2. A node that verified its image restarts offline: agent stopped, Keystone killed, agent
-//    started: its VM runs again before any successful login; Keystone back: it logs in and polls
-//    (it sends no new report after a restore: a known gap of the machine, see below).
+//    started: its VM runs again before any successful login; Keystone back: it logs in, polls
+//    and reports RUNNING again.
 // 3. A revoked node: no new deployment (its logins are refused: unauthorized), its VM keeps running.
 // Kills services of the stack these tests use (by the pids `up` recorded) and starts them again.
 import { randomUUID } from 'node:crypto';
@@ -137,11 +137,17 @@ it('survives a Glance outage mid-rollout, restarts a verified VM without Keyston
   const loggedIn = callsOf(eventsOf(na2.stateDir), 'keystone.token.issue').find((c) => c.t > offlineAt && c.status === 201)!;
   await waitUntil(`${na2.node} to poll its pin`, () => callsOf(eventsOf(na2.stateDir), 'keystone.project.show').some((c) => c.t > loggedIn.t && c.status === 200), 30_000, 250);
   expect(eventsOf(na2.stateDir).filter((l) => l.type === 'status').at(-1)).toMatchObject({ status: 'RUNNING', running: v1 });
-  // Known machine gap (docs/agent.md, "Offline"): after an offline *restore* the machine sends no
-  // RUNNING report when the plane answers again, so the operator's last report is the one from
-  // before the restart. Logged, not asserted, so that a fix in agent/machine shows up here.
+  // ... and reports when it comes back: a RUNNING report newer than the restart
+  await waitUntil(
+    `${na2.node} to report RUNNING after the offline restart`,
+    async () => {
+      const r = (await fleetStatus(fleet.operator, [na2.node]))[0]!.report;
+      return r?.status === 'RUNNING' && r.seq >= offlineAt;
+    },
+    30_000,
+    500,
+  );
   const report = (await fleetStatus(fleet.operator, [na2.node]))[0]!.report;
-  console.log(`${na2.node} after the offline restart: last report ${report?.status} #${report?.seq} (${report && report.seq >= offlineAt ? 'new' : 'from before the restart'})`);
   expect(report?.status).toBe('RUNNING');
   expect(same(report?.image, pin1)).toBe(true);
   live = [na2, nb, live[2]!];
