@@ -4,6 +4,7 @@
 // behaves. The simulator executes it in virtual time; a test holds a model's operation sequence
 // equal to the real client's recorded calls.
 import type { ControlOp } from '../agent/machine/types.js';
+import { InputError } from '../common/index.js';
 
 export type PlaneName = 'openstack' | 'opennebula' | 'cloudstack';
 export type PlaneMode = 'agent' | 'native';
@@ -136,4 +137,19 @@ export interface PlaneModel {
   profile: ComplexityProfile;
   /** `op` names of one complete, fault-free deployment, in order (compared with the real client) */
   deploySequence(opts: { chunks: number }): string[];
+}
+
+/**
+ * The op names of one fault-free agent-mode deployment on any plane: login, assignment, manifest,
+ * key, one `chunkOp` per chunk, report — in the order the agent machine issues them.
+ */
+export function agentDeploySequence(agentOps: Record<ControlOp, readonly ApiOp[]>, chunkOp: ApiOp, chunks: number): string[] {
+  const n = validChunkCount(chunks);
+  const names = (c: ControlOp): string[] => agentOps[c].map((o) => o.op);
+  return [...names('login'), ...names('getAssignment'), ...names('getManifest'), ...names('getKey'), ...Array.from({ length: n }, () => chunkOp.op), ...names('report')];
+}
+
+export function validChunkCount(chunks: number): number {
+  if (!Number.isInteger(chunks) || chunks < 0) throw new InputError(`chunks must be a non-negative integer, got ${chunks}`);
+  return chunks;
 }

@@ -16,6 +16,7 @@ import type {
   Station,
   TokenValidation,
 } from '../adapters/model.js';
+import { agentDeploySequence, validChunkCount } from '../adapters/model.js';
 import { InputError } from '../common/index.js';
 import { cloudstackProfile } from './profile.js';
 
@@ -134,10 +135,6 @@ function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
   }
 }
 
-function chunkCount(chunks: number): number {
-  if (!Number.isInteger(chunks) || chunks < 0) throw new InputError(`chunks must be a non-negative integer, got ${chunks}`);
-  return chunks;
-}
 
 /**
  * `siteCache`: the site's hosts share one primary storage pool, so the template lands there once per
@@ -240,18 +237,8 @@ export function cloudstackModel(mode: 'agent' | 'native', opts: PlaneOptions): P
     placement: placement(mode, opts),
     profile: cloudstackProfile(mode, opts),
     deploySequence: ({ chunks }) => {
-      const n = chunkCount(chunks);
-      if (mode === 'agent') {
-        const names = (c: ControlOp) => AGENT_OPS[c].map((o) => o.op);
-        return [
-          ...names('login'),
-          ...names('getAssignment'),
-          ...names('getManifest'),
-          ...names('getKey'),
-          ...Array.from({ length: n }, () => OPS.chunk.op),
-          ...names('report'),
-        ];
-      }
+      if (mode === 'agent') return agentDeploySequence(AGENT_OPS, OPS.chunk, chunks);
+      validChunkCount(chunks);
       return nativeSteps(opts, false, true).flatMap(stepOps);
     },
   };

@@ -15,6 +15,7 @@ import type {
   Station,
   TokenValidation,
 } from '../adapters/model.js';
+import { agentDeploySequence, validChunkCount } from '../adapters/model.js';
 import { InputError } from '../common/index.js';
 import { opennebulaProfile } from './profile.js';
 
@@ -152,10 +153,6 @@ function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
   }
 }
 
-function chunkCount(chunks: number): number {
-  if (!Number.isInteger(chunks) || chunks < 0) throw new InputError(`chunks must be a non-negative integer, got ${chunks}`);
-  return chunks;
-}
 
 /** Prolog transfers: every deployment copies front-end -> host, unless a site replica serves it. */
 function prolog(cacheOn: boolean, firstOnSite: boolean): NativeStep[] {
@@ -265,18 +262,8 @@ export function opennebulaModel(mode: 'agent' | 'native', opts: PlaneOptions): P
     placement: placement(mode, opts),
     profile: opennebulaProfile(mode, opts),
     deploySequence: ({ chunks }) => {
-      const n = chunkCount(chunks);
-      if (mode === 'agent') {
-        const names = (c: ControlOp) => AGENT_OPS[c].map((o) => o.op);
-        return [
-          ...names('login'),
-          ...names('getAssignment'),
-          ...names('getManifest'),
-          ...names('getKey'),
-          ...Array.from({ length: n }, () => OPS.chunk.op),
-          ...names('report'),
-        ];
-      }
+      if (mode === 'agent') return agentDeploySequence(AGENT_OPS, OPS.chunk, chunks);
+      validChunkCount(chunks);
       return nativeSteps(opts, true).flatMap(stepOps);
     },
   };

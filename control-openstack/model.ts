@@ -13,6 +13,7 @@ import type {
   Station,
   TokenValidation,
 } from '../adapters/model.js';
+import { agentDeploySequence } from '../adapters/model.js';
 import { InputError, NotSupportedError } from '../common/index.js';
 import { openstackProfile } from './profile.js';
 
@@ -175,10 +176,6 @@ function checkOptions(mode: string, opts: PlaneOptions): void {
   if (opts.directDownload) throw new InputError('directDownload applies to cloudstack native mode only, not to openstack');
 }
 
-function chunkCount(chunks: number): number {
-  if (!Number.isInteger(chunks) || chunks < 0) throw new InputError(`chunks must be a non-negative integer, got ${chunks}`);
-  return chunks;
-}
 
 /** The OpenStack plane model (agent mode; native mode throws NotSupportedError). */
 export function openstackModel(mode: 'agent' | 'native', opts: PlaneOptions): PlaneModel {
@@ -197,16 +194,7 @@ export function openstackModel(mode: 'agent' | 'native', opts: PlaneOptions): Pl
     },
     profile: openstackProfile(),
     deploySequence: ({ chunks }) => {
-      const n = chunkCount(chunks);
-      const names = (c: ControlOp) => AGENT_OPS[c].map((o) => o.op);
-      return [
-        ...names('login'),
-        ...names('getAssignment'),
-        ...names('getManifest'),
-        ...names('getKey'),
-        ...Array.from({ length: n }, () => DATA_PATH.op.op),
-        ...names('report'),
-      ];
+      return agentDeploySequence(AGENT_OPS, DATA_PATH.op, chunks);
     },
   };
 }
