@@ -3,7 +3,7 @@
 //   <dir>/chunks/<digest>      chunk blobs, nonce ‖ ciphertext ‖ tag, named by their hex SHA-256
 // Sealing a new version into the same <dir> stores only the blobs not already there (identical
 // chunks of a lineage are stored once) and replaces manifest.json.
-import { access, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChunkRef } from '../agent/machine/types.js';
 import { InputError } from '../common/index.js';
@@ -69,6 +69,11 @@ export async function readSealedChunkInto(dir: string, ref: Pick<ChunkRef, 'dige
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`sealed image ${dir} lacks chunk ${ref.digest}`);
     throw err;
   }
+  return readFileInto(fh, into);
+}
+
+/** Reads an open file from its start into `into` until it is full or the file ends, then closes it. */
+export async function readFileInto(fh: FileHandle, into: Buffer): Promise<Buffer> {
   try {
     let filled = 0;
     while (filled < into.length) {

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readFileInto } from '../../pipeline/index.js';
 import { fsyncDir, isTempName, writeDurable } from './durable.js';
 
 const DIGEST_RE = /^[0-9a-f]{64}$/;
@@ -52,18 +53,7 @@ export class ChunkStore {
 
   /** Reads a blob into `into` (which must hold size + 1 bytes so a longer file shows); returns the bytes read. */
   async readInto(digest: string, into: Buffer): Promise<Buffer> {
-    const fh = await open(this.pathOf(digest), 'r');
-    try {
-      let filled = 0;
-      while (filled < into.length) {
-        const { bytesRead } = await fh.read(into, filled, into.length - filled, filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return into.subarray(0, filled);
-    } finally {
-      await fh.close();
-    }
+    return readFileInto(await open(this.pathOf(digest), 'r'), into);
   }
 
   async remove(digest: string): Promise<void> {

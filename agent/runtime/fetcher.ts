@@ -3,7 +3,7 @@
 // batches (one directory fsync per batch), so persisting them stays cheap for big images.
 import type { Logger } from '../../common/index.js';
 import { verifyChunk } from '../../pipeline/index.js';
-import type { NodePlane } from '../../adapters/index.js';
+import { ResponseLengthError, type NodePlane } from '../../adapters/index.js';
 import type { ChunkRef } from '../machine/index.js';
 import type { ChunkStore } from './chunk-store.js';
 
@@ -62,6 +62,12 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
     try {
       blob = await opts.plane.downloadRange(opts.blobRef, opts.offsets[ref.index], ref.size);
     } catch (err) {
+      if (err instanceof ResponseLengthError) {
+        // the plane answered with the wrong number of bytes: a bad blob, like one failing its digest
+        opts.log.warn({ chunk: ref.index, err: err.message }, 'chunk failed verification (length)');
+        pending.corrupt.push(...indices);
+        return;
+      }
       opts.log.warn({ chunk: ref.index, err: (err as Error).message }, 'chunk unavailable: ending this fetch round');
       pending.unavailable.push(...indices);
       planeDown = true;

@@ -219,9 +219,10 @@ export class GlanceApi {
   }
 }
 
-export class RangeLengthError extends Error {
-  readonly controlErrorKind = 'unavailable';
+/** A range whose body is not the length asked for: wrong bytes from the store (the agent counts it as a corrupt chunk). */
+export class RangeLengthError extends ResponseLengthError {
   constructor(imageId: string, offset: number, expected: number, got: number) {
-    super(`image ${imageId}: range at ${offset} returned ${got} bytes, expected ${expected}`);
+    super('glance.image.download_range', `image ${imageId}`, expected, got, `range at ${offset}`);
+    this.name = 'RangeLengthError';
   }
 }
