@@ -9,8 +9,8 @@
 // Peak RSS: the real `edgeplane agent` process (sim hypervisor) deploying a big image, read from
 // /proc/<pid>/status (VmHWM) once it is RUNNING.
 //   node dist/bench/agent-fetch.js [sizeMiB=1024] [rssSizeMiB=2048]
-import { createCipheriv, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,20 +19,11 @@ import { assignInTestPlane, blobOffsets, publishToTestPlane, TestPlaneClient } f
 import { ChunkStore, fetchChunks, stageImage } from '../agent/index.js';
 import { silentLogger } from '../common/index.js';
 import { chunkKeysFor, decryptChunk, generateDataKey, generatePublisherKeys, sealImage, type ImageManifest } from '../pipeline/index.js';
+import { writeRandomFile } from './random-file.js';
 
 const MiB = 1024 * 1024;
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-async function writeRandomFile(path: string, bytes: number): Promise<void> {
-  const ctr = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
-  const zeros = Buffer.alloc(4 * MiB);
-  const fh = await open(path, 'w');
-  try {
-    for (let pos = 0; pos < bytes; pos += zeros.length) await fh.write(ctr.update(zeros.subarray(0, Math.min(zeros.length, bytes - pos))));
-  } finally {
-    await fh.close();
-  }
-}
 
 interface Plane {
   dir: string;

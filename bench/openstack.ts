@@ -7,15 +7,16 @@
 //   fetch+open      node client ranged GETs + pipeline verifyChunk + decryptChunk, in memory
 // and the control-plane overhead of one deployment (login + assignment + manifest + key) over
 // fresh node logins. MB = 10^6 bytes. Each throughput is the median of `repeats` runs.
-import { createCipheriv, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ChunkStore, fetchChunks } from '../agent/index.js';
-import { silentLogger } from '../common/index.js';
+import { quantile, silentLogger } from '../common/index.js';
 import { enrollFleet, openFleet, OpenStackNodeClient, publishToFleet, type NodeConfig } from '../control-openstack/index.js';
 import { chunkKeysFor, decryptChunk, readDataKey, verifyChunk, verifyManifest, readPublicKey, type ImageManifest } from '../pipeline/index.js';
+import { writeRandomFile } from './random-file.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,29 +29,9 @@ export interface BenchOpenStackOptions {
   logins?: number;
 }
 
-async function writeRandomFile(path: string, bytes: number): Promise<void> {
-  const ctr = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
-  const zeros = Buffer.alloc(4 * MiB);
-  const fh = await open(path, 'w');
-  try {
-    for (let pos = 0; pos < bytes; pos += zeros.length) await fh.write(ctr.update(zeros.subarray(0, Math.min(zeros.length, bytes - pos))));
-  } finally {
-    await fh.close();
-  }
-}
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const h = (s.length - 1) / 2;
-  return s[Math.floor(h)]! + (h - Math.floor(h)) * (s[Math.ceil(h)]! - s[Math.floor(h)]!);
-}
-
-function quantile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  const h = (s.length - 1) * q;
-  const lo = Math.floor(h);
-  return s[lo]! + (h - lo) * (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!);
-}
+const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
+const median = (values: number[]): number => quantile(sorted(values), 0.5);
 
 async function seconds(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
@@ -243,7 +224,7 @@ export async function benchOpenStack(opts: BenchOpenStackOptions): Promise<strin
     const fmt = (v: number[]) => `p50 ${median(v).toFixed(1)} ms`;
     lines.push(
       `openstack control-plane overhead per deployment (${logins} fresh node logins, Keystone password_hash_rounds = ${stack.state.passwordHashRounds}): ` +
-        `total ${fmt(phases.total)} (p95 ${quantile(phases.total, 0.95).toFixed(1)} ms) = auth ${fmt(phases.auth)}, assignment ${fmt(phases.assignment)}, ` +
+        `total ${fmt(phases.total)} (p95 ${quantile(sorted(phases.total), 0.95).toFixed(1)} ms) = auth ${fmt(phases.auth)}, assignment ${fmt(phases.assignment)}, ` +
         `manifest ${fmt(phases.manifest)}, key ${fmt(phases.key)}; vs curl of the whole image ${(curl * 1000).toFixed(0)} ms`,
     );
     await operator.revokeNode(node.nodeId).catch(() => undefined);

@@ -1,25 +1,16 @@
 // Seal/open throughput per core for one image, compared in the same run with the machine's own
 // single-core limits: `openssl speed -evp aes-256-gcm` / `-evp sha256` and `sha256sum` on the file.
 // "Per core" = image bytes / CPU seconds of this process (user + sys, threadpool I/O included).
-import { createCipheriv, createPrivateKey, randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { createPrivateKey } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { generateDataKey, generatePublisherKeys, openImage, sealImage } from '../pipeline/index.js';
+import { writeRandomFile } from './random-file.js';
 
 const MiB = 1024 * 1024;
 
-async function writeRandomFile(path: string, bytes: number): Promise<void> {
-  const ctr = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
-  const zeros = Buffer.alloc(4 * MiB);
-  const fh = await open(path, 'w');
-  try {
-    for (let pos = 0; pos < bytes; pos += zeros.length) await fh.write(ctr.update(zeros.subarray(0, Math.min(zeros.length, bytes - pos))));
-  } finally {
-    await fh.close();
-  }
-}
 
 /** bytes/s of one `openssl speed -evp` algorithm at 4 MiB blocks, single process */
 async function opensslSpeed(algorithm: string): Promise<number> {
