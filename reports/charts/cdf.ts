@@ -2,7 +2,7 @@ import * as d3 from 'd3';
 import type { ScenarioData } from '../model.js';
 import { sortedAscending } from '../stats.js';
 import { cdfPoints } from './downsample.js';
-import { type Chart, frame, legend, noData, seriesLegend, seriesStroke, xAxis, yAxis } from './frame.js';
+import { type Chart, frame, legend, noData, seriesLegend, seriesStroke, stepLine, xAxis, yAxis } from './frame.js';
 
 /** Deploy-latency CDF of one scenario at its largest fleet size, planes overlaid. */
 export function cdfChart(sc: ScenarioData, id: string): Chart {
@@ -17,11 +17,7 @@ export function cdfChart(sc: ScenarioData, id: string): Chart {
   const y = d3.scaleLinear().domain([0, 1]).range([f.height, 0]);
   yAxis(f, y, 'nodes deployed (fraction)', (a) => a.ticks(5, '.0%'));
   xAxis(f, x, 'deploy latency (s)', (a) => a.ticks(8));
-  const line = d3
-    .line<[number, number]>()
-    .x((p) => x(p[0]))
-    .y((p) => y(p[1]))
-    .curve(d3.curveStepAfter);
+  const line = stepLine(x, y);
   for (const l of lines) {
     const { colour, dash } = seriesStroke(l.series);
     f.plot

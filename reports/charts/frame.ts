@@ -219,3 +219,12 @@ export function logTicks(domain: number[], max = 8): number[] {
 }
 
 export const siFormat = d3.format('~s');
+
+/** A step line (value holds until the next point) through [x, y] points, for CDFs and counts over time. */
+export function stepLine(x: (v: number) => number, y: (v: number) => number): d3.Line<[number, number]> {
+  return d3
+    .line<[number, number]>()
+    .x((p) => x(p[0]))
+    .y((p) => y(p[1]))
+    .curve(d3.curveStepAfter);
+}

@@ -2,7 +2,7 @@ import * as d3 from 'd3';
 import type { FaultWindow, ScenarioData } from '../model.js';
 import { sortedAscending } from '../stats.js';
 import { countPoints } from './downsample.js';
-import { type Chart, frame, INK, legend, noData, seriesLegend, seriesStroke, siFormat, xAxis, yAxis } from './frame.js';
+import { type Chart, frame, INK, legend, noData, seriesLegend, seriesStroke, siFormat, stepLine, xAxis, yAxis } from './frame.js';
 
 const FAULT_FILL = '#7f7f7f';
 
@@ -27,11 +27,7 @@ export function timelineChart(sc: ScenarioData, id: string): Chart {
   }
   yAxis(f, y, 'nodes running (count)', (a) => a.ticks(6).tickFormat(siFormat));
   xAxis(f, x, 'time since rollout start (s)', (a) => a.ticks(8));
-  const line = d3
-    .line<[number, number]>()
-    .x((p) => x(p[0]))
-    .y((p) => y(p[1]))
-    .curve(d3.curveStepAfter);
+  const line = stepLine(x, y);
   for (const l of lines) {
     const { colour, dash } = seriesStroke(l.series);
     const last = l.points[l.points.length - 1];
