@@ -55,4 +55,3 @@ export function blobOffsets(chunks: readonly { size: number }[]): number[] {
   return offsets;
 }
 
-export * from './test-plane/index.js';

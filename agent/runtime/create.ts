@@ -1,7 +1,8 @@
 // Builds a runtime from agent.yaml: the node's plane client, the hypervisor driver, the keys.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TestPlaneClient, Transport, type NodePlane } from '../../adapters/index.js';
+import { Transport, type NodePlane } from '../../adapters/index.js';
+import { TestPlaneClient } from '../../control-test-plane/index.js';
 import { InputError, type Logger } from '../../common/index.js';
 import { OpenStackNodePlane, type NodeCredentials } from '../../control-openstack/index.js';
 import { readPublicKey } from '../../pipeline/index.js';

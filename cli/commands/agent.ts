@@ -3,7 +3,7 @@
 // on loopback) to point agents at in tests and local runs. It is not a control plane.
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { assignInTestPlane, parseImageRef, publishToTestPlane, TestPlaneServer } from '../../adapters/index.js';
+import { assignInTestPlane, parseImageRef, publishToTestPlane, TestPlaneServer } from '../../control-test-plane/index.js';
 import { createAgent, loadAgentConfig } from '../../agent/index.js';
 import { createLogger, InputError } from '../../common/index.js';
 import { readDataKey, readPublicKey } from '../../pipeline/index.js';

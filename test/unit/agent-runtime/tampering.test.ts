@@ -3,7 +3,7 @@
 import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assignInTestPlane, testPlanePaths } from '../../../adapters/index.js';
+import { assignInTestPlane, testPlanePaths } from '../../../control-test-plane/index.js';
 import { ChunkStore, stageImage } from '../../../agent/index.js';
 import { silentLogger } from '../../../common/index.js';
 import { generateDataKey, signManifest, type ImageManifest } from '../../../pipeline/index.js';

@@ -1,10 +1,10 @@
 // The node's client of the TEST PLANE, on the instrumented transport (every call is recorded).
 import { z } from 'zod';
-import type { Assignment } from '../../agent/machine/types.js';
-import type { Logger } from '../../common/index.js';
-import type { NodePlane, NodeReport, PlaneManifest } from '../node-plane.js';
-import type { PlaneName } from '../model.js';
-import { CallRecorder, HttpError, Transport, type RetryPolicy } from '../transport.js';
+import type { Assignment } from '../agent/machine/index.js';
+import type { Logger } from '../common/index.js';
+import type { NodePlane, NodeReport, PlaneManifest } from '../adapters/index.js';
+import type { PlaneName } from '../adapters/index.js';
+import { CallRecorder, HttpError, Transport, type RetryPolicy } from '../adapters/index.js';
 import { assignmentSchema } from './layout.js';
 
 export interface TestPlaneClientOptions {

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Assignment } from '../../agent/machine/types.js';
-import { InputError } from '../../common/index.js';
-import { chunkKeysFor, readSealed, readSealedChunkInto, type ImageManifest, type PublicKeyInput } from '../../pipeline/index.js';
+import type { Assignment } from '../agent/machine/index.js';
+import { InputError } from '../common/index.js';
+import { chunkKeysFor, readSealed, readSealedChunkInto, type ImageManifest, type PublicKeyInput } from '../pipeline/index.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { silentLogger, type Logger } from '../../common/index.js';
+import { silentLogger, type Logger } from '../common/index.js';
 import { imageRef, parseImageRef, readNodeRecord, testPlanePaths } from './layout.js';
 
 export const TEST_PLANE_PREFIX = '/test-plane/v1';
