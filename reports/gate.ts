@@ -3,6 +3,7 @@
 // noisy (emulate/real) ones with a two-sided Mann-Whitney U test over the repeats plus a minimum
 // relative effect on the median.
 import { InputError } from '../common/index.js';
+import { formatP, formatPercent } from './format.js';
 import { metricKey } from './model.js';
 import { METRICS, type Labels, type MetricName, type Sample } from './sample.js';
 import { mannWhitneyU, median, minimumAttainableP } from './stats.js';
@@ -51,16 +52,13 @@ export interface GateResult {
 /**
  * Gated by default: per-run aggregates with a direction (latency percentiles, phase means, makespan,
  * ratios to the bound, API calls and bytes per deployment, egress, placement accuracy, failures, SLA
- * misses) and same-seed reproducibility. Per-node samples are not gated: their run aggregates are, and
+ * misses). Per-node samples are not gated: their run aggregates are, and
  * in noisy environments the repeats (not the nodes, which share a run and are not independent) are the
  * samples of the Mann-Whitney test.
  */
-export const DEFAULT_GATE_METRICS: string[] = [
-  ...Object.entries(METRICS)
-    .filter(([, d]) => d.scope === 'run' && d.better !== 'none')
-    .map(([name]) => name),
-  'reproducible',
-];
+export const DEFAULT_GATE_METRICS: string[] = Object.entries(METRICS)
+  .filter(([, d]) => d.scope === 'run' && d.better !== 'none')
+  .map(([name]) => name);
 
 const DEFAULTS = { alpha: 0.05, minEffect: 0.05, tolerance: 0, failOnInconclusive: false };
 
@@ -245,7 +243,7 @@ function compareNoisy(b: Group, c: Group, o: GateResult['options']): GateCheck {
   }
   if (floor > o.alpha) {
     check.status = 'inconclusive';
-    check.reason = `too few samples to decide: ${m} baseline vs ${n} current repeats cannot reach p < ${o.alpha} (smallest possible p = ${floor.toPrecision(2)}); median change ${pct(effect)}`;
+    check.reason = `too few samples to decide: ${m} baseline vs ${n} current repeats cannot reach p < ${o.alpha} (smallest possible ${formatP(floor)}); median change ${pct(effect)}`;
     return check;
   }
   const test = mannWhitneyU(check.current, check.baseline);
@@ -253,11 +251,11 @@ function compareNoisy(b: Group, c: Group, o: GateResult['options']): GateCheck {
   const worse = check.better === 'lower' ? effect > 0 : effect < 0;
   if (test.p < o.alpha && Math.abs(effect) >= o.minEffect) {
     check.status = worse ? 'regression' : 'improved';
-    check.reason = `median ${worse ? 'worse' : 'better'} by ${pct(effect)} (Mann-Whitney p = ${test.p.toPrecision(2)} < ${o.alpha})`;
+    check.reason = `median ${worse ? 'worse' : 'better'} by ${pct(effect)} (Mann-Whitney ${formatP(test.p)} < ${o.alpha})`;
   } else if (test.p < o.alpha) {
-    check.reason = `significant (p = ${test.p.toPrecision(2)}) but the median change ${pct(effect)} is below the minimum effect ${pct(o.minEffect)}`;
+    check.reason = `significant (${formatP(test.p)}) but the median change ${pct(effect)} is below the minimum effect ${pct(o.minEffect)}`;
   } else {
-    check.reason = `no significant difference (p = ${test.p.toPrecision(2)}, median change ${pct(effect)})`;
+    check.reason = `no significant difference (${formatP(test.p)}, median change ${pct(effect)})`;
   }
   return check;
 }
@@ -266,10 +264,9 @@ function sameSet<T>(a: Set<T>, b: Set<T>): boolean {
   return a.size === b.size && [...a].every((x) => b.has(x));
 }
 
+/** A signed relative change as a percentage (+5%, -2.5%, +∞%), never in exponent form. */
 export function pct(fraction: number): string {
-  if (!Number.isFinite(fraction)) return fraction > 0 ? '+∞%' : '−∞%';
-  const v = Number((fraction * 100).toPrecision(3));
-  return `${v > 0 ? '+' : ''}${v}%`;
+  return formatPercent(fraction);
 }
 
 function mismatchDetails(base: Map<string, Group>, cur: Map<string, Group>): string[] {

@@ -25,7 +25,7 @@ export const MachineSchema = z.looseObject({
 export const MetaSchema = z.looseObject({
   type: z.literal('meta'),
   scenario: z.object({ name: z.string().min(1), text: z.string().optional() }),
-  plane: z.enum(['openstack', 'opennebula', 'cloudstack']).optional(),
+  plane: z.string().min(1).optional(),
   mode: z.enum(['agent', 'native']).optional(),
   strategy: z.enum(['origin', 'site-cache', 'peer']).optional(),
   env: z.enum(['sim', 'emulate', 'real']).optional(),

@@ -1,15 +1,18 @@
 // Organises a flat list of samples into what the report shows: per scenario, the series
 // (one plane run in one mode/strategy/env, from one source when sources overlap), per fleet size.
 import type { Meta } from './meta.js';
+import { type PlaneStyle, type ReportPlane, resolvePlanes } from './planes.js';
 import type { Labels, Sample } from './sample.js';
 
+/** A plane's name as the results carry it (`labels.plane`); reports/ knows no concrete plane. */
 export type Plane = Labels['plane'];
-export const PLANES: Plane[] = ['openstack', 'opennebula', 'cloudstack'];
 
 export interface Series {
   id: string;
   label: string;
   plane: Plane;
+  /** the plane's colour (every series of a plane shares it) */
+  colour: string;
   mode: Labels['mode'];
   strategy: Labels['strategy'];
   env: Labels['env'];
@@ -55,6 +58,8 @@ export interface ScenarioData {
 }
 
 export interface ReportModel {
+  /** the planes present in the results, in display order, with their colours */
+  planes: PlaneStyle[];
   scenarios: ScenarioData[];
   /** plane-scope (complexity_*) samples by plane */
   complexity: Map<Plane, Sample[]>;
@@ -74,7 +79,12 @@ export function metricKey(s: Sample): string {
 
 const NODE_METRICS = new Set(['deploy_latency', 'deploy_phase', 'deploy_start', 'deploy_failed', 'placed_on_intended']);
 
-export function buildModel(samples: Sample[], metas: Meta[]): ReportModel {
+/**
+ * `planes` gives the display order and colours (see resolvePlanes); without it the planes come in
+ * the order the results first name them.
+ */
+export function buildModel(samples: Sample[], metas: Meta[], planes?: readonly ReportPlane[]): ReportModel {
+  const styles = resolvePlanes(planes, new Set(samples.map((s) => s.labels.plane)));
   const complexity = new Map<Plane, Sample[]>();
   const byScenario = new Map<string, Sample[]>();
   for (const s of samples) {
@@ -86,11 +96,13 @@ export function buildModel(samples: Sample[], metas: Meta[]): ReportModel {
   }
   const scenarios = [...byScenario.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, list]) => buildScenario(name, list));
-  return { scenarios, complexity, metas };
+    .map(([name, list]) => buildScenario(name, list, styles));
+  return { planes: styles, scenarios, complexity, metas };
 }
 
-function buildScenario(name: string, samples: Sample[]): ScenarioData {
+function buildScenario(name: string, samples: Sample[], planes: PlaneStyle[]): ScenarioData {
+  const rank = new Map(planes.map((p, i) => [p.name, i]));
+  const colour = new Map(planes.map((p) => [p.name, p.colour]));
   const baseKey = (l: Labels) => `${l.plane}|${l.mode}|${l.strategy}|${l.env}`;
   // a source only matters when two sources hold the same series
   const sourcesPerBase = new Map<string, Set<string>>();
@@ -106,6 +118,7 @@ function buildScenario(name: string, samples: Sample[]): ScenarioData {
       id: seriesKey(l),
       label: '',
       plane: l.plane,
+      colour: colour.get(l.plane)!,
       mode: l.mode,
       strategy: l.strategy,
       env: l.env,
@@ -114,7 +127,7 @@ function buildScenario(name: string, samples: Sample[]): ScenarioData {
     };
     return { series: s, runs: buildRuns(list) };
   });
-  series.sort((a, b) => PLANES.indexOf(a.series.plane) - PLANES.indexOf(b.series.plane) || a.series.id.localeCompare(b.series.id));
+  series.sort((a, b) => rank.get(a.series.plane)! - rank.get(b.series.plane)! || a.series.id.localeCompare(b.series.id));
   labelSeries(series.map((d) => d.series));
   const fleetSizes = [...new Set(series.flatMap((d) => [...d.runs.keys()]))].sort((a, b) => a - b);
   return { name, series, fleetSizes, mainNodes: fleetSizes[fleetSizes.length - 1] ?? 0 };

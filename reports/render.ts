@@ -7,6 +7,7 @@ import { renderHtml, type ReportDocument, type ReportSection } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import type { Meta } from './meta.js';
 import { buildModel, type ReportModel } from './model.js';
+import type { ReportPlane } from './planes.js';
 import type { Sample } from './sample.js';
 import { assumptionsTable, comparisonTable, complexityTable, provenanceTable } from './tables.js';
 
@@ -16,10 +17,20 @@ export interface RenderedReport {
   charts: string[];
 }
 
+export interface ReportOptions {
+  /**
+   * The planes in display order, with their colours: series, columns and complexity rows follow
+   * this order; planes in the results but not in the list come after, in the order the results
+   * first name them; planes without a colour get an unused one of the Okabe–Ito palette. Default:
+   * every plane in first-seen order, colours from that palette.
+   */
+  planes?: readonly ReportPlane[];
+}
+
 /** Writes index.html, report.md and charts/*.svg under outDir; returns their paths. */
-export async function renderReport(input: { samples: Sample[]; metas: Meta[] }, outDir: string): Promise<RenderedReport> {
+export async function renderReport(input: { samples: Sample[]; metas: Meta[] }, outDir: string, options: ReportOptions = {}): Promise<RenderedReport> {
   if (input.samples.length === 0) throw new InputError('no samples to report: the results are empty');
-  const model = buildModel(input.samples, input.metas);
+  const model = buildModel(input.samples, input.metas, options.planes);
   const doc = buildDocument(model);
   const chartDir = join(outDir, 'charts');
   await mkdir(chartDir, { recursive: true });
@@ -57,14 +68,12 @@ function buildDocument(model: ReportModel): ReportDocument {
       details: meta?.scenario.text ? { summary: 'Scenario definition (YAML)', text: meta.scenario.text } : undefined,
     };
   });
-  const planes = new Set(model.scenarios.flatMap((sc) => sc.series.map((d) => d.series.plane)));
-  for (const p of model.complexity.keys()) planes.add(p);
   const versions = [...new Set(model.metas.map((m) => m.version))];
   return {
     title: 'edgeplane comparison report',
     summary: [
       `scenarios: ${model.scenarios.map((s) => s.name).join(', ') || '—'}`,
-      `planes: ${[...planes].join(', ')}`,
+      `planes: ${model.planes.map((p) => p.name).join(', ')}`,
       `edgeplane ${versions.length ? versions.join(', ') : 'version not recorded'}`,
     ],
     sections,

@@ -5,7 +5,8 @@ import { z } from 'zod';
 export const LabelsSchema = z
   .object({
     scenario: z.string(),
-    plane: z.enum(['openstack', 'opennebula', 'cloudstack']),
+    /** the control plane's name, as the composition root lists it; reports/ knows no concrete plane */
+    plane: z.string().min(1),
     mode: z.enum(['agent', 'native']),
     strategy: z.enum(['origin', 'site-cache', 'peer']),
     env: z.enum(['sim', 'emulate', 'real']),
@@ -71,7 +72,6 @@ export const METRICS = {
   deploy_latency_p99_over_p50: { unit: 'ratio', better: 'lower', scope: 'all' },
   deploy_latency_spread: { unit: 'ratio', better: 'lower', scope: 'all' }, // (max-min)/median
   makespan_cv: { unit: 'ratio', better: 'lower', scope: 'all' },
-  reproducible: { unit: 'bool', better: 'higher', scope: 'all' }, // same seed => same results
   // complexity profile (labels.service where per service)
   complexity_services: { unit: 'count', better: 'lower', scope: 'plane' },
   complexity_processes: { unit: 'count', better: 'lower', scope: 'plane' },

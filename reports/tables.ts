@@ -1,9 +1,9 @@
 // The report's tables as plain data, rendered by both the HTML and the Markdown writers.
 import { sampleStandardDeviation } from 'simple-statistics';
 import { runValue } from './charts/data.js';
-import { formatValue } from './format.js';
+import { formatMeanSpread, formatValue, isSpread } from './format.js';
 import type { Meta } from './meta.js';
-import { PLANES, type Plane, type ReportModel, type Run, type ScenarioData } from './model.js';
+import type { Plane, ReportModel, Run, ScenarioData } from './model.js';
 import { METRICS, type MetricName, type Sample } from './sample.js';
 import { mean, quantile, sortedAscending } from './stats.js';
 
@@ -36,7 +36,7 @@ const COMPARISON_ROWS: { group: string; metrics: MetricName[] }[] = [
   },
   {
     group: 'Determinism',
-    metrics: ['placement_accuracy', 'reproducible', 'deploy_latency_cv', 'deploy_latency_p99_over_p50', 'deploy_latency_spread', 'makespan_cv', 'failure_rate', 'sla_missed'],
+    metrics: ['placement_accuracy', 'deploy_latency_cv', 'deploy_latency_p99_over_p50', 'deploy_latency_spread', 'makespan_cv', 'failure_rate', 'sla_missed'],
   },
   { group: 'Efficiency', metrics: ['makespan_ratio_to_bound', 'origin_egress_bytes', 'origin_egress_ratio', 'bytes_saved_cache', 'bytes_saved_delta'] },
 ];
@@ -57,7 +57,6 @@ const ROW_LABELS: Partial<Record<MetricName, string>> = {
   round_trips_per_deploy: 'round trips per deployment',
   complexity_push_coupling: 'centre must reach the edge (push)',
   placement_accuracy: 'placed on the intended node',
-  reproducible: 'same seed ⇒ same results',
   deploy_latency_cv: 'latency CV across repeats',
   deploy_latency_p99_over_p50: 'latency p99 / p50',
   deploy_latency_spread: 'latency (max−min)/median',
@@ -120,8 +119,10 @@ interface Value {
 function seriesValue(run: Run | undefined, metric: MetricName): Value | undefined {
   const values = run?.metrics.get(metric);
   if (values && values.length > 0) {
-    const sd = values.length > 1 ? sampleStandardDeviation(values) : 0;
-    return { mean: mean(values), sd: sd > 0 ? sd : undefined };
+    const m = mean(values);
+    const sd = values.length > 1 ? sampleStandardDeviation(values) : undefined;
+    // identical repeats can still differ in the last bit: that is no spread
+    return { mean: m, sd: isSpread(m, sd) ? sd : undefined };
   }
   const q = NODE_FALLBACK[metric];
   if (q !== undefined && run && run.latencies.length > 0) return { mean: quantile(sortedAscending(run.latencies), q) };
@@ -144,22 +145,29 @@ function complexityValue(samples: Sample[], metric: string): Value | undefined {
 }
 
 function cellText(v: Value, unit: string): string {
-  return v.sd !== undefined ? `${formatValue(v.mean, unit)} ± ${formatValue(v.sd, unit)}` : formatValue(v.mean, unit);
+  return formatMeanSpread(v.mean, v.sd, unit);
 }
 
-/** Indices holding the best value (ties all count); none when there is nothing to choose between. */
+/**
+ * Indices holding the best value (ties all count, and values equal up to floating-point rounding
+ * tie); none when there is nothing to choose between.
+ */
 export function bestIndices(values: (number | undefined)[], better: 'lower' | 'higher' | 'none'): Set<number> {
   const defined = values.filter((v): v is number => v !== undefined);
-  if (better === 'none' || defined.length < 2 || defined.every((v) => v === defined[0])) return new Set();
+  if (better === 'none' || defined.length < 2 || defined.every((v) => same(v, defined[0]))) return new Set();
   const target = better === 'lower' ? Math.min(...defined) : Math.max(...defined);
-  return new Set(values.flatMap((v, i) => (v === target ? [i] : [])));
+  return new Set(values.flatMap((v, i) => (v !== undefined && same(v, target) ? [i] : [])));
 }
 
-/** One row per plane: what it takes to run it and what it lacks natively. */
+function same(a: number, b: number): boolean {
+  return a === b || !isSpread(a, Math.abs(a - b));
+}
+
+/** One row per plane, in the report's plane order: what it takes to run it and what it lacks natively. */
 export function complexityTable(model: ReportModel): Table {
-  const planes = PLANES.filter(
-    (p) => model.complexity.has(p) || model.scenarios.some((sc) => sc.series.some((d) => d.series.plane === p)),
-  );
+  const planes = model.planes
+    .map((p) => p.name)
+    .filter((p) => model.complexity.has(p) || model.scenarios.some((sc) => sc.series.some((d) => d.series.plane === p)));
   const rows: Row[] = planes.map((plane) => {
     const samples = model.complexity.get(plane) ?? [];
     const services = [...new Set(samples.filter((s) => s.labels.service !== undefined).map((s) => String(s.labels.service)))];

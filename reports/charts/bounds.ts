@@ -1,7 +1,8 @@
 import * as d3 from 'd3';
-import type { ScenarioData } from '../model.js';
+import { formatValue } from '../format.js';
+import type { ScenarioData, Series } from '../model.js';
 import { runValue } from './data.js';
-import { type Chart, frame, type Frame, INK, MUTED, PLANE_COLOURS } from './frame.js';
+import { type Chart, frame, type Frame, INK, MUTED } from './frame.js';
 
 interface Panel {
   metric: string;
@@ -46,7 +47,7 @@ export function boundsChart(sc: ScenarioData, id: string): Chart {
 function drawPanel(
   f: Frame,
   p: Panel,
-  values: { series: { id: string; plane: keyof typeof PLANE_COLOURS; variant: number }; v: number | undefined }[],
+  values: { series: Pick<Series, 'id' | 'colour' | 'variant'>; v: number | undefined }[],
   y: d3.ScaleBand<string>,
   x0: number,
   width: number,
@@ -70,7 +71,7 @@ function drawPanel(
       .attr('y', yPos)
       .attr('width', Math.max(1, x(d.v)))
       .attr('height', y.bandwidth())
-      .attr('fill', PLANE_COLOURS[d.series.plane])
+      .attr('fill', d.series.colour)
       .attr('fill-opacity', 1 - 0.3 * Math.min(d.series.variant, 2));
     const inside = x(d.v) > width - 48;
     g.append('text')
@@ -79,7 +80,7 @@ function drawPanel(
       .attr('text-anchor', inside ? 'end' : 'start')
       .attr('fill', inside ? '#ffffff' : INK)
       .attr('font-size', 11)
-      .text(`${Number(d.v.toPrecision(3))}×`);
+      .text(formatValue(d.v, 'ratio'));
   }
   g.append('line').attr('x1', x(1)).attr('x2', x(1)).attr('y1', 12).attr('y2', f.height).attr('stroke', INK).attr('stroke-dasharray', '4 3');
   g.append('text').attr('x', x(1) + 4).attr('y', f.height - 4).attr('font-size', 10).attr('fill', MUTED).text(`= ${p.reference}`);

@@ -1,8 +1,9 @@
 // The common frame of every chart: a titled SVG (drawn server-side with d3-node), a plot area
-// with labelled axes, a legend, and the colour-blind-safe palette (Okabe & Ito 2008).
+// with labelled axes, a legend, and the colour-blind-safe palette (Okabe & Ito 2008). Plane colours
+// come with the series (see planes.ts); phase colours are fixed here.
 import * as d3 from 'd3';
 import { D3Node } from 'd3-node';
-import type { Plane, Series } from '../model.js';
+import type { Series } from '../model.js';
 
 export type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
 export type Group = d3.Selection<SVGGElement, unknown, null, undefined>;
@@ -23,11 +24,6 @@ export const INK = '#1f2328';
 export const MUTED = '#59636e';
 export const GRID = '#d8dee4';
 
-export const PLANE_COLOURS: Record<Plane, string> = {
-  openstack: '#0072B2', // blue
-  opennebula: '#E69F00', // orange
-  cloudstack: '#009E73', // bluish green
-};
 /** second, third... series of the same plane differ by dash pattern, so colour keeps meaning "plane" */
 const DASHES = ['', '7 4', '2 3', '10 3 2 3'];
 
@@ -49,7 +45,7 @@ export function phaseColour(phase: string, index: number): string {
 }
 
 export function seriesStroke(s: Series): { colour: string; dash: string } {
-  return { colour: PLANE_COLOURS[s.plane], dash: DASHES[s.variant % DASHES.length] };
+  return { colour: s.colour, dash: DASHES[s.variant % DASHES.length] };
 }
 
 export interface Frame {

@@ -1,4 +1,5 @@
 import * as d3 from 'd3';
+import { formatSeconds } from '../format.js';
 import type { ScenarioData } from '../model.js';
 import { orderPhases, phaseMeans } from './data.js';
 import { type Chart, frame, INK, noData, phaseColour, xAxis } from './frame.js';
@@ -46,10 +47,10 @@ export function phaseChart(sc: ScenarioData, id: string): Chart {
         .attr('stroke', '#ffffff')
         .attr('stroke-width', 1)
         .append('title')
-        .text(`${b.series.label} — ${p}: ${v.toPrecision(3)} s`);
+        .text(`${b.series.label} — ${p}: ${formatSeconds(v)}`);
       acc += v;
     });
-    f.plot.append('text').attr('x', x(totals[bi]) + 6).attr('y', yPos + y.bandwidth() / 2 + 4).attr('fill', INK).attr('font-size', 11).text(`${totals[bi].toPrecision(3)} s`);
+    f.plot.append('text').attr('x', x(totals[bi]) + 6).attr('y', yPos + y.bandwidth() / 2 + 4).attr('fill', INK).attr('font-size', 11).text(formatSeconds(totals[bi]));
   });
   return {
     id,

@@ -4,6 +4,8 @@
 import type { Meta, Sample } from '../../../reports/index.js';
 import { quantile } from '../../../reports/index.js';
 
+import type { ReportPlane } from '../../../reports/index.js';
+
 type Plane = Sample['labels']['plane'];
 type Env = Sample['labels']['env'];
 
@@ -22,6 +24,13 @@ export interface FixtureOptions {
   /** adds labels.source, as readResults would */
   source?: string;
 }
+
+/** The plane list the composition root passes to renderReport: display order and colours. */
+export const REPORT_PLANES: readonly ReportPlane[] = [
+  { name: 'openstack', colour: '#0072B2' },
+  { name: 'opennebula', colour: '#E69F00' },
+  { name: 'cloudstack', colour: '#009E73' },
+];
 
 const IMAGE_BYTES = 512 * 2 ** 20;
 const ORIGIN_UPLINK = 5e9; // B/s (40 Gbit/s)
@@ -186,7 +195,6 @@ export function makeResults(opts: FixtureOptions = {}): { samples: Sample[]; met
       samples.push({ metric: 'deploy_latency_cv', value: cv(medians), unit: 'ratio', labels: all });
       samples.push({ metric: 'deploy_latency_p99_over_p50', value: quantile(sortedAll, 0.99) / quantile(sortedAll, 0.5), unit: 'ratio', labels: all });
       samples.push({ metric: 'makespan_cv', value: cv(makespans), unit: 'ratio', labels: all });
-      samples.push({ metric: 'reproducible', value: env === 'sim' ? 1 : 0, unit: 'bool', labels: all });
     }
     const cl = { scenario, plane, mode: 'agent' as const, strategy: 'origin' as const, env, seed, repeat: 'all' as const, nodes: (opts.nodes ?? [100])[0] };
     for (const [service, s] of Object.entries(p.services)) {

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../common/index.js';
 import { renderReport } from '../../../reports/index.js';
-import { makeResults } from './fixtures.js';
+import { makeResults, REPORT_PLANES } from './fixtures.js';
 
-async function render(input: ReturnType<typeof makeResults>) {
+async function render(input: ReturnType<typeof makeResults>, options: Parameters<typeof renderReport>[2] = { planes: REPORT_PLANES }) {
   const dir = await mkdtemp(join(tmpdir(), 'edgeplane-report-'));
-  const out = await renderReport(input, dir);
+  const out = await renderReport(input, dir, options);
   return { dir, out, html: await readFile(out.html, 'utf8'), md: await readFile(out.markdown, 'utf8') };
 }
 
@@ -83,6 +83,33 @@ describe('renderReport', () => {
       expect((await readFile(join(dir, 'charts', f))).length, f).toBeLessThan(150_000);
     }
     expect(out.charts.length).toBe(4);
+  });
+
+  it('orders and colours the planes as the caller lists them, unlisted planes after', async () => {
+    const a = makeResults({ planes: ['cloudstack', 'openstack'], nodes: [20], perNode: true, faults: false });
+    // a plane reports/ has never heard of, named only in the results
+    const extra = makeResults({ planes: ['opennebula'], nodes: [20], faults: false });
+    const rename = (s: (typeof extra.samples)[number]) => ({ ...s, labels: { ...s.labels, plane: 'testplane' } });
+    const input = { samples: [...a.samples, ...extra.samples.map(rename)], metas: a.metas };
+    const { out, html, md } = await render(input, { planes: [{ name: 'openstack', colour: '#123456' }, { name: 'cloudstack' }] });
+    // columns of the side-by-side table and rows of the complexity table: listed order, then first seen
+    expect(md).toMatch(/\|  \| openstack \| cloudstack \| testplane \|/);
+    const complexity = md.slice(md.indexOf('### Complexity profile per plane'), md.indexOf('### Model assumptions'));
+    const rows = complexity.split('\n').filter((l) => /^\| (openstack|cloudstack|testplane) \|/.test(l)).map((l) => l.split(' | ')[0].slice(2));
+    expect(rows).toEqual(['openstack', 'cloudstack', 'testplane']);
+    expect(html).toContain('planes: openstack, cloudstack, testplane');
+    // the listed colour; the others the first Okabe–Ito colours in order of appearance
+    const cdf = await readFile(out.charts[0], 'utf8');
+    const strokes = [...cdf.matchAll(/class="data"[^>]*stroke="(#[0-9A-Fa-f]{6})"/g)].map((m) => m[1]);
+    expect(strokes).toEqual(['#123456', '#0072B2', '#E69F00']);
+  });
+
+  it('without a plane list shows the planes in first-seen order', async () => {
+    const r = makeResults({ planes: ['cloudstack', 'opennebula'], nodes: [20], faults: false });
+    const { md, out } = await render(r, {});
+    expect(md).toMatch(/\|  \| cloudstack \| opennebula \|/);
+    const cdf = await readFile(out.charts[0], 'utf8');
+    expect([...cdf.matchAll(/class="data"[^>]*stroke="(#[0-9A-Fa-f]{6})"/g)].map((m) => m[1])).toEqual(['#0072B2', '#E69F00']);
   });
 
   it('rejects empty results', async () => {
