@@ -65,6 +65,8 @@ export interface PublishedFleetImage {
   keysDir: string;
   /** plane-specific facts to print (label → value) */
   details: Record<string, string>;
+  /** the plane's own record of the publication (what `fleet publish --json` prints) */
+  json: unknown;
 }
 
 export interface EnrolledFleetNode {

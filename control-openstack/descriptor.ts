@@ -29,6 +29,7 @@ async function openOperator(stateDir: string): Promise<FleetOperator> {
         keysGenerated: r.keysGenerated,
         keysDir: r.keysDir,
         details: { image: r.imageId, 'manifest image': r.manifestImageId, 'key secret': r.keySecretId },
+        json: r,
       };
     },
     async enroll(nodeIds, o = {}) {
@@ -37,7 +38,7 @@ async function openOperator(stateDir: string): Promise<FleetOperator> {
         nodeId: e.node.nodeId,
         agentPlane: { ...agentFileFor(e.node, []).plane },
         configFile: e.configFile,
-        details: { project: e.node.projectId, user: e.node.userId, 'report credential': e.node.reportCredentialId },
+        details: { project: e.node.projectId, user: e.node.userId },
       }));
     },
     async assign(pin, nodeIds) {
