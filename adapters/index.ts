@@ -1,4 +1,3 @@
 export * from './model.js';
 export * from './registry.js';
 export * from './node-plane.js';
-export * from './transport.js';

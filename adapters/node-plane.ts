@@ -3,9 +3,7 @@
 // refs here). Each real plane client (control-*/client) implements it; so does the test plane.
 // Errors thrown by a NodePlane are mapped to the machine's ControlError kinds by `toControlError`.
 import type { Assignment } from '../agent/machine/types.js';
-import type { CallRecorder } from './transport.js';
-
-export { CallRecorder, HttpError, ConnectionError, ResponseShapeError, toControlError, controlErrorKind, type CallRecord } from './transport.js';
+import type { CallRecorder } from './transport/index.js';
 
 /** A manifest as the plane hands it out: signed bytes (verified by the agent) plus where the data lives. */
 export interface PlaneManifest {

@@ -4,7 +4,7 @@
 // Determinism of the simulations that use it comes from the file: same file ⇒ same results.
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
-import { CallRecorder, type CallRecord } from '../adapters/transport.js';
+import { CallRecorder, type CallRecord } from '../adapters/transport/index.js';
 import type { Calibration, ComplexityProfile } from '../adapters/model.js';
 import { EnvironmentError, InputError, quantile, silentLogger, type Logger } from '../common/index.js';
 import { OpenStackNodeClient } from './client/node.js';

@@ -4,7 +4,7 @@ import type { Assignment } from '../agent/machine/index.js';
 import type { Logger } from '../common/index.js';
 import type { NodePlane, NodeReport, PlaneManifest } from '../adapters/index.js';
 import type { PlaneName } from '../adapters/index.js';
-import { CallRecorder, HttpError, Transport, type RetryPolicy } from '../adapters/index.js';
+import { CallRecorder, HttpError, NO_RETRY, Transport, type RetryPolicy } from '../adapters/transport/index.js';
 import { assignmentSchema } from './layout.js';
 
 export interface TestPlaneClientOptions {
@@ -13,13 +13,17 @@ export interface TestPlaneClientOptions {
   node: string;
   token: string;
   recorder?: CallRecorder;
+  /** default TEST_PLANE_RETRY (NO_RETRY) */
   retry?: RetryPolicy;
   timeoutMs?: number;
   logger?: Logger;
 }
 
-/** The agent's backoff does the real retrying; the transport only smooths over a reset socket. */
-export const TEST_PLANE_RETRY: RetryPolicy = { maxAttempts: 2, baseMs: 50, capMs: 500 };
+/**
+ * NO_RETRY: the agent's machine does the backing off and retrying (one call per machine attempt);
+ * the transport only retries a reset reused keep-alive socket once at once (and records it).
+ */
+export const TEST_PLANE_RETRY: RetryPolicy = NO_RETRY;
 
 // The transport's PlaneName lists the real planes; records of the test plane say so plainly.
 const TEST_PLANE = 'test-plane' as PlaneName;

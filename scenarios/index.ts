@@ -1,12 +1,13 @@
 export * from './units.js';
 export * from './ids.js';
 export {
-  scenarioSchemaFor,
-  type ScenarioSchema,
-  type ScenarioPlane,
+  ScenarioSchema,
+  PLANE_NAMES,
   PLANE_MODES,
   PLACEMENTS,
   STRATEGIES,
+  DEFAULT_MODE,
+  CONTROL_SERVICES,
   MAX_FLEET_NODES,
   type Scenario,
   type ScenarioInput,
@@ -24,6 +25,6 @@ export {
   type ControlOutage,
   type Faults,
 } from './schema.js';
-export { ScenarioCatalog, SHIPPED_DIR, PACKAGE_ROOT } from './loader.js';
+export { parseScenario, loadScenario, listShipped, SHIPPED_DIR, PACKAGE_ROOT } from './loader.js';
 export { formatPath } from './issues.js';
-export { SCHEMA_ID } from './json-schema.js';
+export { scenarioJsonSchema, scenarioJsonSchemaText, SCHEMA_ID } from './json-schema.js';

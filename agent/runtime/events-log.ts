@@ -3,7 +3,7 @@
 // every status change. One JSON object per line, appended synchronously so a crash loses nothing
 // already written.
 import { appendFileSync } from 'node:fs';
-import type { CallRecord } from '../../adapters/index.js';
+import type { CallRecord } from '../../adapters/transport/index.js';
 import type { Action, AgentStatus, Assignment } from '../machine/index.js';
 
 export type EventLine =

@@ -3,7 +3,8 @@
 // batches (one directory fsync per batch), so persisting them stays cheap for big images.
 import type { Logger } from '../../common/index.js';
 import { verifyChunk } from '../../pipeline/index.js';
-import { ResponseLengthError, type NodePlane } from '../../adapters/index.js';
+import type { NodePlane } from '../../adapters/index.js';
+import { ResponseLengthError } from '../../adapters/transport/index.js';
 import type { ChunkRef } from '../machine/index.js';
 import type { ChunkStore } from './chunk-store.js';
 

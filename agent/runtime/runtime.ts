@@ -5,7 +5,8 @@
 // next event is looked at, so the state on disk is never behind what the machine acted on.
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { blobOffsets, toControlError, type NodePlane } from '../../adapters/index.js';
+import { blobOffsets, type NodePlane } from '../../adapters/index.js';
+import { toControlError } from '../../adapters/transport/index.js';
 import { silentLogger, type Logger } from '../../common/index.js';
 import { chunkKeysFor, toManifestInfo, verifyManifest, type PublicKeyInput } from '../../pipeline/index.js';
 import type { Hypervisor } from '../hypervisor/index.js';

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { assignInTestPlane, parseImageRef, publishToTestPlane, TestPlaneServer } from '../../control-test-plane/index.js';
 import { createAgent, loadAgentConfig } from '../../agent/index.js';
 import { createLogger, InputError } from '../../common/index.js';
-import { nodeClients } from '../../planes/index.js';
 import { readDataKey, readPublicKey } from '../../pipeline/index.js';
 import { integerOption } from '../options.js';
 
@@ -36,9 +35,9 @@ export function register(program: Command): void {
     .requiredOption('--config <file>', 'agent configuration (YAML)')
     .option('--verbose', 'also log to stderr')
     .action(async (f: { config: string; verbose?: boolean }) => {
-      const config = await loadAgentConfig(f.config, nodeClients);
+      const config = await loadAgentConfig(f.config);
       const log = createLogger({ file: join(config.stateDir, 'agent.log'), verbose: f.verbose });
-      const agent = await createAgent(config, log, nodeClients);
+      const agent = await createAgent(config, log);
       await agent.start();
       log.info({ node: config.node, plane: config.plane.kind, pid: process.pid }, 'agent started');
       const outcome = await Promise.race([agent.wait().then(() => null), untilSignal()]);

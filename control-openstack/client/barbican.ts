@@ -1,5 +1,5 @@
 // Barbican v1 calls (keys): store an opaque secret, read its payload, per-user read ACLs.
-import type { Transport } from '../../adapters/transport.js';
+import type { Transport } from '../../adapters/transport/index.js';
 import { AclRefSchema, AclSchema, SecretMetaSchema, SecretRefSchema, secretIdFromRef, type Acl } from './schemas.js';
 
 export class BarbicanApi {

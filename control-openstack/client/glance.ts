@@ -2,7 +2,7 @@
 // downloads, and what each image status means to a caller.
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { ResponseLengthError, type RequestBody, type StreamedResponse, type Transport } from '../../adapters/transport.js';
+import { ResponseLengthError, type RequestBody, type StreamedResponse, type Transport } from '../../adapters/transport/index.js';
 import { ImageSchema, MemberListSchema, MemberSchema, type GlanceStatus, type Image, type Member } from './schemas.js';
 
 /** An image that is not (or no longer) downloadable; `controlErrorKind` maps it for the agent. */

@@ -1,6 +1,6 @@
 // Keystone v3 calls (identity). Stateless: each call takes the token it runs with; the session
 // (session.ts) owns token reuse and re-authentication.
-import type { Transport } from '../../adapters/transport.js';
+import type { Transport } from '../../adapters/transport/index.js';
 import {
   ApplicationCredentialBodySchema,
   CredentialBodySchema,

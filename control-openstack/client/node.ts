@@ -1,9 +1,11 @@
 // The edge node's side of the OpenStack plane: its own credentials, a token scoped to its own
 // project, and only reads of what the operator shared with it. Report goes to a Keystone
 // credential the node's user owns (the pin tag itself is admin-only: see docs/placement-openstack.md).
+// No retries in the transport by default (NO_RETRY): the agent's machine owns them.
 import type { Readable } from 'node:stream';
-import { CallRecorder, Transport, type RetryPolicy } from '../../adapters/transport.js';
+import { CallRecorder, NO_RETRY, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
 import type { Assignment } from '../../agent/machine/types.js';
+import type { Logger } from '../../common/index.js';
 import { decodePin, encodeReport, IMAGE_PROPS, type NodeReport } from '../placement.js';
 import { BarbicanApi } from './barbican.js';
 import { GlanceApi, imageProperty, imageReadiness } from './glance.js';
@@ -24,9 +26,14 @@ export interface NodeConfig {
 }
 
 export interface NodeClientOptions extends SessionOptions {
+  /** a transport of the caller's (then `recorder`, `retry`, `timeoutMs` and `logger` are not used) */
   transport?: Transport;
   recorder?: CallRecorder;
+  /** default NO_RETRY: the agent's machine backs off and retries, one call per machine attempt */
   retry?: RetryPolicy;
+  /** per attempt (the transport's default when unset) */
+  timeoutMs?: number;
+  logger?: Logger;
 }
 
 export interface FetchedManifest {
@@ -53,7 +60,7 @@ export class OpenStackNodeClient {
     readonly config: NodeConfig,
     opts: NodeClientOptions = {},
   ) {
-    this.transport = opts.transport ?? new Transport({ plane: 'openstack', recorder: opts.recorder, retry: opts.retry });
+    this.transport = opts.transport ?? new Transport({ plane: 'openstack', recorder: opts.recorder, retry: opts.retry ?? NO_RETRY, timeoutMs: opts.timeoutMs, logger: opts.logger });
     const c = config.credentials;
     this.session = new KeystoneSession(
       this.transport,

@@ -1,6 +1,6 @@
 // A Keystone session: one set of credentials, the current scoped token (reused until close to
 // expiry), the service catalog from it, and a single re-authentication when a service says 401.
-import { HttpError, type Transport } from '../../adapters/transport.js';
+import { HttpError, type Transport } from '../../adapters/transport/index.js';
 import { KeystoneApi, type IssuedToken, type KeystoneCredentials } from './keystone.js';
 import type { CatalogEntry } from './schemas.js';
 

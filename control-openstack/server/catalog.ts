@@ -1,7 +1,7 @@
 // After `keystone-manage bootstrap`: the service project, the glance/barbican service users, the
 // image and key-manager services and endpoints, and the roles the placement design needs — by
 // direct Keystone v3 calls (the openstack CLI costs 2–3 s per call). Idempotent.
-import { CallRecorder, Transport } from '../../adapters/transport.js';
+import { CallRecorder, Transport } from '../../adapters/transport/index.js';
 import { KeystoneSession } from '../client/session.js';
 
 export const REGION = 'RegionOne';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CallRecorder } from '../../../adapters/transport.js';
+import { CallRecorder } from '../../../adapters/transport/index.js';
 import { OpenStackNodeClient, OpenStackOperator, type EnrolledNode, type PublishedImage } from '../../../control-openstack/client/index.js';
 import { acquireStack, type TestStack } from './stack.js';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { HttpError } from '../../../adapters/index.js';
+import { HttpError } from '../../../adapters/transport/index.js';
 import { OpenStackNodeClient, type NodeStatus, type OpenStackAgentFile, type PublishResult } from '../../../control-openstack/index.js';
 import { readPublicKey, verifyChunk, verifyManifest } from '../../../pipeline/index.js';
 import { acquireStack, type TestStack } from './stack.js';

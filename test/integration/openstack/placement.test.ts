@@ -4,7 +4,7 @@
 // credentials stop new deployments).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CallRecorder, HttpError, Transport, toControlError } from '../../../adapters/transport.js';
+import { CallRecorder, HttpError, Transport, toControlError } from '../../../adapters/transport/index.js';
 import { GlanceApi, ImageStatusError, KeystoneApi, OpenStackNodeClient, OpenStackOperator, type EnrolledNode, type PublishedImage } from '../../../control-openstack/client/index.js';
 import { decodeReport, encodePinTag } from '../../../control-openstack/placement.js';
 import { acquireStack, type TestStack } from './stack.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { planeModel, type ApiOp } from '../../../adapters/index.js';
-import { CallRecorder } from '../../../adapters/transport.js';
+import { CallRecorder } from '../../../adapters/transport/index.js';
 import type { ControlOp } from '../../../agent/machine/types.js';
 import { OpenStackNodeClient, OpenStackOperator, type EnrolledNode, type PublishedImage } from '../../../control-openstack/index.js';
 import { generateDataKey, generatePublisherKeys, readSealedChunk, sealImage, toPublicKey, verifyChunk, verifyManifest, type ImageManifest } from '../../../pipeline/index.js';

@@ -1,5 +1,6 @@
 // The instrumented transport against a local HTTP server that misbehaves on purpose:
 // retries on 5xx and connection resets (with backoff), never on 4xx; one record per attempt.
+// NO_RETRY (node clients): one attempt, one record; only a reset reused socket is retried, recorded.
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -12,10 +13,13 @@ import {
   controlErrorKind,
   HttpError,
   isRetryableNetworkError,
+  NO_RETRY,
   ResponseLengthError,
   Transport,
   toControlError,
-} from '../../../adapters/transport.js';
+} from '../../../adapters/transport/index.js';
+import { OpenStackNodeClient } from '../../../control-openstack/client/node.js';
+import { TestPlaneClient } from '../../../control-test-plane/client.js';
 
 let server: Server;
 let base: string;
@@ -29,6 +33,7 @@ beforeAll(async () => {
     if (req.url === '/reset' && n < 2) return void req.socket.destroy();
     if (req.url === '/forbidden') return void res.writeHead(403).end(JSON.stringify({ error: { message: 'You are not authorized' } }));
     if (req.url === '/always-500') return void res.writeHead(500).end('boom');
+    if (req.url?.startsWith('/down-503')) return void res.writeHead(503).end('down');
     if (req.url?.startsWith('/range')) {
       const body = Buffer.alloc(1000, 7);
       const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
@@ -109,7 +114,52 @@ describe('Transport', () => {
     expect(toControlError(err).kind).toBe('unavailable');
     expect(recorder.records().map((r) => r.status)).toEqual([0, 0]);
   });
+
+  it('NO_RETRY: a 503 is one attempt and one record', async () => {
+    expect(NO_RETRY.maxAttempts).toBe(1);
+    const recorder = new CallRecorder();
+    const sleeps: number[] = [];
+    const t = new Transport({ plane: 'openstack', recorder, retry: NO_RETRY, sleep: async (ms) => void sleeps.push(ms) });
+    const err = await t.request(base, { op: 'x.down', method: 'GET', path: '/down-503' }).catch((e: unknown) => e);
+    expect((err as HttpError).status).toBe(503);
+    expect(controlErrorKind(err)).toBe('unavailable');
+    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([[503, 1]]);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('NO_RETRY: a refused connection (ECONNREFUSED) is one attempt and one record', async () => {
+    const recorder = new CallRecorder();
+    const t = new Transport({ plane: 'openstack', recorder, retry: NO_RETRY });
+    const err = await t.request(await refusedUrl(), { op: 'x.refused', method: 'GET', path: '/' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as ConnectionError).attempts).toBe(1);
+    expect((err as Error).message).toContain('ECONNREFUSED');
+    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([[0, 1]]);
+  });
+
+  it('node clients default to NO_RETRY: one call per attempt of the machine', async () => {
+    const tp = new TestPlaneClient({ url: `${base}/down-503`, node: 'edge-1', token: 't'.repeat(32) });
+    await expect(tp.login()).rejects.toBeInstanceOf(HttpError);
+    expect(tp.recorder.records().map((r) => [r.op, r.status, r.attempt])).toEqual([['test-plane.login', 503, 1]]);
+    const os = new OpenStackNodeClient({
+      authUrl: `${base}/down-503/v3`,
+      projectId: 'p',
+      credentials: { kind: 'password', userId: 'u', password: 'x', projectId: 'p' },
+      reportCredentialId: 'c',
+    });
+    await expect(os.login()).rejects.toBeInstanceOf(HttpError);
+    expect(os.recorder.records().map((r) => [r.op, r.status, r.attempt])).toEqual([['keystone.token.issue', 503, 1]]);
+  });
 });
+
+/** A URL nothing listens on (a port just released). */
+async function refusedUrl(): Promise<string> {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  return `http://127.0.0.1:${port}`;
+}
 
 // The data path (`range`, `stream`): node:http with keep-alive, one preallocated buffer per range.
 describe('Transport data path (node:http)', () => {
@@ -129,10 +179,13 @@ describe('Transport data path (node:http)', () => {
       const before = served.get(req.socket) ?? 0;
       served.set(req.socket, before + 1);
       // a keep-alive socket the server has dropped: the client's reused socket gets reset
-      if (path === '/stale' && before > 0 && killReused > 0) {
+      if (path.startsWith('/stale') && before > 0 && killReused > 0) {
         killReused--;
         return void req.socket.destroy();
       }
+      // serves once (to leave a kept-alive socket), then is down
+      if (path === '/stale-down' && n > 1) return void res.writeHead(503).end('down');
+      if (path === '/down') return void res.writeHead(503).end('down');
       if (path === '/forbidden') return void res.writeHead(403).end('{"error": "not yours"}');
       if (path === '/norange') return void res.writeHead(200, { 'Content-Length': BLOB.length }).end(BLOB);
       if (path === '/flaky' && n < 2) return void res.writeHead(503).end('busy');
@@ -203,6 +256,37 @@ describe('Transport data path (node:http)', () => {
     expect(got.equals(BLOB.subarray(100, 200))).toBe(true);
     expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([[206, 1], [0, 1], [206, 2]]);
     expect(sleeps).toEqual([]);
+    t.close();
+  });
+
+  it('NO_RETRY: the free retry of a reset reused socket is recorded (status 0, attempt numbering goes on), one per call', async () => {
+    const recorder = new CallRecorder();
+    const sleeps: number[] = [];
+    const t = new Transport({ plane: 'openstack', recorder, retry: NO_RETRY, sleep: async (ms) => void sleeps.push(ms) });
+    await t.range(dataBase, { op: 'x.stale', path: '/stale-down' }, 0, 100);
+    killReused = 1;
+    // the reused socket is reset; the free retry (a new socket) meets a 503, which NO_RETRY does not retry
+    const err = await t.range(dataBase, { op: 'x.stale', path: '/stale-down' }, 100, 100).catch((e: unknown) => e);
+    expect((err as HttpError).status).toBe(503);
+    expect(recorder.records().map((r) => [r.status, r.attempt, r.bytesIn])).toEqual([[206, 1, 100], [0, 1, 0], [503, 2, 4]]);
+    // every request the server saw is a record
+    expect(recorder.records()).toHaveLength(dataHits.get('/stale-down')!);
+    expect(sleeps).toEqual([]);
+    t.close();
+  });
+
+  it('NO_RETRY on the data path: one attempt and one record on 503 and on ECONNREFUSED', async () => {
+    const recorder = new CallRecorder();
+    const t = new Transport({ plane: 'openstack', recorder, retry: NO_RETRY });
+    const down = await t.range(dataBase, { op: 'x.down', path: '/down' }, 0, 10).catch((e: unknown) => e);
+    expect((down as HttpError).status).toBe(503);
+    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([[503, 1]]);
+    recorder.clear();
+    const refused = await t.range(await refusedUrl(), { op: 'x.refused', path: '/' }, 0, 10).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConnectionError);
+    expect((refused as ConnectionError).attempts).toBe(1);
+    expect((refused as Error).message).toContain('ECONNREFUSED');
+    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([[0, 1]]);
     t.close();
   });
 

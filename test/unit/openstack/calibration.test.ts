@@ -1,7 +1,8 @@
 // Calibration: per-op summaries from call records, the file schema, and what a calibration does
 // to the openstack model (service times, assumptions, live profile).
 import { describe, expect, it } from 'vitest';
-import { parseCalibration, planeModel, type CallRecord } from '../../../adapters/index.js';
+import { parseCalibration, planeModel } from '../../../adapters/index.js';
+import type { CallRecord } from '../../../adapters/transport/index.js';
 import { quantile } from '../../../common/index.js';
 import { CALIBRATED_OPS, openstackProfile, summarizeRecords } from '../../../control-openstack/index.js';
 import { InputError } from '../../../common/index.js';
