@@ -1,3 +1,7 @@
+// adapters/: the contract between edgeplane and a control plane: the plane descriptor, the
+// simulation model, the node-plane and operator interfaces, the registry the composition root
+// builds, and the instrumented transport every real client goes through.
+export * from './descriptor.js';
 export * from './model.js';
 export * from './registry.js';
 export * from './node-plane.js';

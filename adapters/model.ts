@@ -3,10 +3,11 @@
 // operations, on which services (queueing stations), moving how many bytes, and how placement
 // behaves. The simulator executes it in virtual time; a test holds a model's operation sequence
 // equal to the real client's recorded calls.
-import type { ControlOp } from '../agent/machine/types.js';
+import type { ControlOp } from '../agent/machine/index.js';
 import { InputError } from '../common/index.js';
 
-export type PlaneName = 'openstack' | 'opennebula' | 'cloudstack';
+/** a plane's name, as its descriptor gives it (planes/index.ts lists them) */
+export type PlaneName = string;
 export type PlaneMode = 'agent' | 'native';
 
 /** A service time distribution in microseconds, lognormal by median and p95 (or fixed). */
@@ -113,10 +114,8 @@ export interface Calibration {
 export interface PlaneOptions {
   /** `pinned`: the request names the host; `scheduler`: the plane's scheduler/allocator chooses */
   placement: 'pinned' | 'scheduler';
-  /** OpenNebula native: copy each image once per site to a replica host, then over the LAN */
-  replicaCache: boolean;
-  /** CloudStack native: the KVM host downloads the template itself (edge zones), no secondary storage */
-  directDownload: boolean;
+  /** the plane's own options (its descriptor's `options`), every one set */
+  flags: Readonly<Record<string, boolean>>;
   calibration?: Calibration;
 }
 
@@ -133,6 +132,8 @@ export interface PlaneModel {
   /** native mode: the centre-driven steps of one deployment (undefined in agent mode) */
   nativeSteps?(opts: { siteCache: boolean; firstOnSite: boolean }): NativeStep[];
   dataPath: DataPath;
+  /** the origin sends each site one copy, which its nodes then share (a site replica) */
+  sitesShareCopy?: boolean;
   placement: PlacementSpec;
   profile: ComplexityProfile;
   /** `op` names of one complete, fault-free deployment, in order (compared with the real client) */

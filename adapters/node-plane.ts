@@ -2,7 +2,7 @@
 // plane's own terms (a Glance image id, a Barbican secret href, a test-plane path are all opaque
 // refs here). Each real plane client (control-*/client) implements it; so does the test plane.
 // Errors thrown by a NodePlane are mapped to the machine's ControlError kinds by `toControlError`.
-import type { Assignment } from '../agent/machine/types.js';
+import type { Assignment } from '../agent/machine/index.js';
 import type { CallRecorder } from './transport/index.js';
 
 /** A manifest as the plane hands it out: signed bytes (verified by the agent) plus where the data lives. */

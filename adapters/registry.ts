@@ -1,11 +1,9 @@
-// The registry of plane models: builds a plane's model for a mode and options, applies a live
-// calibration (measured service times per op name) over the defaults, and lists every default
-// figure with its source for reports.
-import { cloudstackModel } from '../control-cloudstack/index.js';
-import { opennebulaModel } from '../control-opennebula/index.js';
-import { openstackModel } from '../control-openstack/index.js';
+// The plane registry: built by the composition root (planes/index.ts) from the planes'
+// descriptors, it answers every generic question about them (names, modes, options, models with a
+// live calibration applied over the defaults, assumptions for reports). It names no plane itself.
 import { z } from 'zod';
-import { InputError } from '../common/index.js';
+import { InputError, NotSupportedError } from '../common/index.js';
+import type { PlaneDescriptor } from './descriptor.js';
 import type {
   ApiOp,
   Calibration,
@@ -24,7 +22,7 @@ export type { Calibration, PlaneOptions } from './model.js';
 /** A calibration file may also carry the complexity profile measured on the live stack. */
 export type CalibrationWithProfile = Calibration & { profile?: ComplexityProfile };
 
-const planeNameSchema = z.enum(['openstack', 'opennebula', 'cloudstack']);
+const planeNameSchema = z.string().min(1);
 const profileSchema = z.object({
   plane: planeNameSchema,
   services: z.array(
@@ -68,42 +66,103 @@ export function parseCalibration(text: string, source: string): CalibrationWithP
   return parsed.data;
 }
 
-export const PLANES: PlaneName[] = ['openstack', 'opennebula', 'cloudstack'];
-export const PLANE_MODES: PlaneMode[] = ['agent', 'native'];
+export const PLANE_MODES: readonly PlaneMode[] = ['agent', 'native'];
+export const PLACEMENTS = ['pinned', 'scheduler'] as const;
 
-const FACTORIES: Record<PlaneName, (mode: PlaneMode, opts: PlaneOptions) => PlaneModel> = {
-  openstack: openstackModel,
-  opennebula: opennebulaModel,
-  cloudstack: cloudstackModel,
-};
+/** The planes edgeplane knows, from their descriptors; the only way the rest reaches a plane. */
+export class PlaneRegistry {
+  private readonly byName: ReadonlyMap<string, PlaneDescriptor>;
 
-/** A plane's model. Throws NotSupportedError for openstack native, InputError for options that do not apply. */
-export function planeModel(plane: PlaneName, mode: PlaneMode, opts: PlaneOptions): PlaneModel {
-  const factory = FACTORIES[plane];
-  if (!factory) throw new InputError(`unknown control plane "${String(plane)}" (known: ${PLANES.join(', ')})`);
-  if (!PLANE_MODES.includes(mode)) throw new InputError(`unknown plane mode "${String(mode)}" (known: ${PLANE_MODES.join(', ')})`);
-  const model = factory(mode, opts);
-  return opts.calibration ? calibrated(model, opts.calibration) : model;
-}
-
-/** Every (mode, options) combination a plane's model accepts, without calibration. */
-export function planeVariants(plane: PlaneName): { mode: PlaneMode; options: PlaneOptions }[] {
-  const agent = { mode: 'agent' as const, options: { placement: 'pinned' as const, replicaCache: false, directDownload: false } };
-  if (plane === 'openstack') return [agent];
-  const native: { mode: PlaneMode; options: PlaneOptions }[] = [];
-  for (const placement of ['pinned', 'scheduler'] as const) {
-    for (const flag of [false, true]) {
-      native.push({
-        mode: 'native',
-        options: {
-          placement,
-          replicaCache: plane === 'opennebula' ? flag : false,
-          directDownload: plane === 'cloudstack' ? flag : false,
-        },
-      });
+  constructor(readonly descriptors: readonly PlaneDescriptor[]) {
+    const map = new Map<string, PlaneDescriptor>();
+    for (const d of descriptors) {
+      if (!/^[a-z][a-z0-9-]*$/.test(d.name)) throw new Error(`plane name ${JSON.stringify(d.name)}: lower-case letters, digits and "-"`);
+      if (map.has(d.name)) throw new Error(`plane ${d.name} is listed twice`);
+      if (d.modes.length === 0) throw new Error(`plane ${d.name} has no mode`);
+      map.set(d.name, d);
     }
+    this.byName = map;
   }
-  return [agent, ...native];
+
+  /** every plane's name, in listing order */
+  get names(): string[] {
+    return this.descriptors.map((d) => d.name);
+  }
+
+  /** the planes a scenario may name: those with a simulation model */
+  get simulated(): PlaneDescriptor[] {
+    return this.descriptors.filter((d) => d.model !== undefined);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  get(name: string): PlaneDescriptor {
+    const d = this.byName.get(name);
+    if (!d) throw new InputError(`unknown control plane ${JSON.stringify(name)} (known: ${this.names.join(', ')})`);
+    return d;
+  }
+
+  /** the plane, which must have `what` (NotSupportedError naming the planes that do) */
+  with<K extends keyof PlaneDescriptor>(name: string, what: K, doing: string): PlaneDescriptor & Required<Pick<PlaneDescriptor, K>> {
+    const d = this.get(name);
+    if (d[what] === undefined) {
+      const able = this.descriptors.filter((x) => x[what] !== undefined).map((x) => x.name);
+      throw new NotSupportedError(`${doing} ${name}: not supported for this plane${able.length ? ` (supported: ${able.join(', ')})` : ''}`);
+    }
+    return d as PlaneDescriptor & Required<Pick<PlaneDescriptor, K>>;
+  }
+
+  /** A plane's model. NotSupportedError/InputError for modes and options the plane does not take. */
+  model(plane: PlaneName, mode: PlaneMode, opts: PlaneOptions): PlaneModel {
+    const d = this.get(plane);
+    if (!PLANE_MODES.includes(mode)) throw new InputError(`unknown plane mode "${String(mode)}" (known: ${PLANE_MODES.join(', ')})`);
+    if (!d.model) throw new NotSupportedError(`plane ${plane} has no simulation model`);
+    for (const [flag, on] of Object.entries(opts.flags)) {
+      const spec = d.options[flag];
+      if (!spec) throw new InputError(`plane ${plane} has no option ${flag}${this.ownersOf(flag)}`);
+      if (on && !spec.modes.includes(mode)) throw new InputError(`${flag} applies to ${plane} in ${spec.modes.join('/')} mode only`);
+    }
+    const flags = Object.fromEntries(Object.keys(d.options).map((k) => [k, opts.flags[k] === true]));
+    const model = d.model(mode, { ...opts, flags });
+    return opts.calibration ? calibrated(model, opts.calibration) : model;
+  }
+
+  /** Every (mode, options) combination a plane's model accepts, without calibration. */
+  variants(plane: PlaneName): { mode: PlaneMode; options: PlaneOptions }[] {
+    const d = this.get(plane);
+    if (d.variants) return d.variants();
+    const out: { mode: PlaneMode; options: PlaneOptions }[] = [];
+    for (const mode of d.modes) {
+      const flags = Object.entries(d.options).filter(([, spec]) => spec.modes.includes(mode)).map(([k]) => k);
+      const placements = mode === 'native' ? PLACEMENTS : (['pinned'] as const);
+      for (const placement of placements) {
+        for (let bits = 0; bits < 2 ** flags.length; bits++) {
+          const set = Object.fromEntries(Object.keys(d.options).map((k) => [k, flags.includes(k) && (bits & (1 << flags.indexOf(k))) !== 0]));
+          out.push({ mode, options: { placement, flags: set } });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** all flags off: the options of a plane entry that sets none */
+  defaultFlags(plane: PlaneName): Record<string, boolean> {
+    return Object.fromEntries(Object.keys(this.get(plane).options).map((k) => [k, false]));
+  }
+
+  /** Parse and validate a calibration file's text; InputError (naming `source`) when it is not one. */
+  parseCalibration(text: string, source: string): CalibrationWithProfile {
+    const c = parseCalibration(text, source);
+    if (!this.has(c.plane)) throw new InputError(`${source}: calibration for unknown plane "${c.plane}" (known: ${this.names.join(', ')})`);
+    return c;
+  }
+
+  private ownersOf(flag: string): string {
+    const owners = this.descriptors.filter((x) => flag in x.options).map((x) => x.name);
+    return owners.length ? ` (${flag} is an option of ${owners.join(', ')})` : '';
+  }
 }
 
 /** Probability that a deployment lands on the intended node among `candidates` equal hosts. */

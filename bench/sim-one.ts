@@ -1,13 +1,13 @@
 // Simulates one scenario in this process and prints {wallMs, events, nodes, planes, maxRssMiB} as JSON.
 // Run by bench/main.ts in a child process so that peak memory is measured per scenario.
-import { simulateScenario } from '../edge-sim/index.js';
-import { loadScenario } from '../scenarios/index.js';
+import { simulate } from '../environments/index.js';
+import { planes, scenarios } from '../planes/index.js';
 
 const [name, plane] = process.argv.slice(2);
-const { scenario: loaded, text } = await loadScenario(name);
+const { scenario: loaded, text } = await scenarios.load(name);
 const scenario = plane ? { ...loaded, planes: loaded.planes.filter((p) => p.name === plane) } : loaded;
 const t0 = performance.now();
-const result = simulateScenario({ scenario, scenarioText: text, version: 'bench' });
+const result = await simulate({ scenario, scenarioText: text, version: 'bench', registry: planes });
 const wallMs = performance.now() - t0;
 const nodes = scenario.fleet.sites * scenario.fleet.nodesPerSite;
 process.stdout.write(
@@ -16,7 +16,7 @@ process.stdout.write(
     planes: scenario.planes.map((p) => p.name),
     nodes,
     repeat: scenario.repeat,
-    events: result.events,
+    events: result.planes.reduce((sum, p) => sum + (p.counters.events ?? 0), 0),
     wallMs,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
     resultLines: result.lines.length,

@@ -1,7 +1,6 @@
 // Parsers for CLI option values: bad values become usage errors (exit 2), never stack traces.
 import { InvalidArgumentError } from 'commander';
-
-export const PLANE_NAMES = ['openstack', 'opennebula', 'cloudstack'] as const;
+import { planes } from '../planes/index.js';
 
 export function integerOption(flag: string, min: number): (value: string) => number {
   return (value) => {
@@ -16,7 +15,18 @@ export function integerOption(flag: string, min: number): (value: string) => num
 export function planeFilter(value: string, previous: string[] | undefined): string[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {
-    if (!(PLANE_NAMES as readonly string[]).includes(n)) throw new InvalidArgumentError(`unknown plane "${n}" (choose from ${PLANE_NAMES.join(', ')})`);
+    if (!planes.has(n)) throw new InvalidArgumentError(`unknown plane "${n}" (choose from ${planes.names.join(', ')})`);
   }
   return [...(previous ?? []), ...names];
+}
+
+/** A plane's own parser of a flag value, as commander wants it (bad values: a usage error). */
+export function flagParser(parse: (value: string) => unknown): (value: string) => unknown {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
 }

@@ -1,5 +1,5 @@
 // The per-plane summary table printed after a run (and its JSON form for --json).
-import { planeLabel, type SuiteResult } from '../edge-sim/index.js';
+import { planeLabel, type EnvName, type ScenarioResult } from '../environments/index.js';
 import type { Scenario } from '../scenarios/index.js';
 import { formatBytes } from '../scenarios/index.js';
 
@@ -20,14 +20,15 @@ function seconds(v: number): string {
   return v >= 100 ? `${v.toFixed(0)} s` : `${v.toFixed(2)} s`;
 }
 
-export function printSummary(scenario: Scenario, result: SuiteResult, write: (s: string) => void = (s) => process.stdout.write(s)): void {
-  const nodes = scenario.fleet.sites * scenario.fleet.nodesPerSite;
+export function printSummary(scenario: Scenario, result: ScenarioResult, env: EnvName, write: (s: string) => void = (s) => process.stdout.write(s)): void {
+  const nodes = result.planes[0]?.nodes ?? scenario.fleet.sites * scenario.fleet.nodesPerSite;
+  const where = env === 'sim' ? '' : ` (${env})`;
   write(
-    `\n${scenario.name}: ${nodes} nodes, ${formatBytes(scenario.image.sizeBytes)} image, strategy ${scenario.strategy}, seed ${scenario.seed}, ${scenario.repeat} repeat(s) (mean over repeats)\n`,
+    `\n${scenario.name}${where}: ${nodes} nodes, ${formatBytes(scenario.image.sizeBytes)} image, strategy ${scenario.strategy}, seed ${scenario.seed}, ${scenario.repeat} repeat(s) (mean over repeats)\n`,
   );
   const rows = [['plane', ...COLUMNS.map((c) => c.head)]];
   for (const p of result.planes) {
-    rows.push([planeLabel(p.plane), ...COLUMNS.map((c) => (p.metrics[c.metric] === undefined ? '-' : c.fmt(p.metrics[c.metric])))]);
+    rows.push([`${planeLabel(p.plane)}${where}`, ...COLUMNS.map((c) => (p.metrics[c.metric] === undefined ? '-' : c.fmt(p.metrics[c.metric])))]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   rows.forEach((r, k) => {
@@ -36,15 +37,16 @@ export function printSummary(scenario: Scenario, result: SuiteResult, write: (s:
   });
 }
 
-export function summaryJson(results: { scenario: Scenario; result: SuiteResult }[], resultsPath: string): unknown {
+export function summaryJson(results: { scenario: Scenario; result: ScenarioResult }[], resultsPath: string, env: EnvName): unknown {
   return {
     results: resultsPath,
     scenarios: results.map(({ scenario, result }) => ({
       scenario: scenario.name,
       seed: scenario.seed,
       repeat: scenario.repeat,
-      events: result.events,
-      planes: result.planes.map((p) => ({ plane: p.plane.name, mode: p.plane.mode, label: planeLabel(p.plane), metrics: p.metrics })),
+      env,
+      events: result.planes.reduce((sum, p) => sum + (p.counters.events ?? 0), 0),
+      planes: result.planes.map((p) => ({ plane: p.plane.name, mode: p.plane.mode, label: planeLabel(p.plane), metrics: p.metrics, counters: p.counters })),
     })),
   };
 }

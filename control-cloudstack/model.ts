@@ -3,7 +3,7 @@
 // copies the template onto primary storage (from secondary storage, or by direct download on edge
 // zones) and starts the VM; the client polls queryAsyncJobResult. Agent mode: edgeplane's agent
 // uses CloudStack as identity/registry through signed API calls, plus an HTTP origin and a KMS.
-import type { ControlOp } from '../agent/machine/types.js';
+import type { ControlOp } from '../agent/machine/index.js';
 import type {
   ApiOp,
   DataPath,
@@ -15,8 +15,8 @@ import type {
   ServiceTime,
   Station,
   TokenValidation,
-} from '../adapters/model.js';
-import { agentDeploySequence, validChunkCount } from '../adapters/model.js';
+} from '../adapters/index.js';
+import { agentDeploySequence, validChunkCount } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
 import { cloudstackProfile } from './profile.js';
 
@@ -126,12 +126,11 @@ const KMS_SIGNATURE_CHECK: TokenValidation = {
 };
 
 function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
-  if (opts.replicaCache) throw new InputError('replicaCache applies to opennebula native mode only, not to cloudstack');
   if (mode === 'agent') {
     if (opts.placement === 'scheduler') {
       throw new InputError('cloudstack agent mode: the node reads its own pin, so placement must be "pinned" (the allocator applies to native mode)');
     }
-    if (opts.directDownload) throw new InputError('cloudstack agent mode: directDownload applies to native mode (the KVM agent) only');
+    if (opts.flags.directDownload) throw new InputError('cloudstack agent mode: directDownload applies to native mode (the KVM agent) only');
   }
 }
 
@@ -143,7 +142,7 @@ function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
 function nativeSteps(opts: PlaneOptions, siteCache: boolean, firstOnSite: boolean): NativeStep[] {
   const copy: NativeStep[] =
     firstOnSite || !siteCache
-      ? [{ kind: 'transfer', from: 'origin', op: opts.directDownload ? OPS.directDownload : OPS.copyToPrimary }]
+      ? [{ kind: 'transfer', from: 'origin', op: opts.flags.directDownload ? OPS.directDownload : OPS.copyToPrimary }]
       : [];
   return [
     // with placement pinned the call carries hostid (root admin only); otherwise the allocator picks
@@ -171,12 +170,12 @@ function placement(mode: 'agent' | 'native', opts: PlaneOptions): PlacementSpec 
 function dataPath(mode: 'agent' | 'native', opts: PlaneOptions): DataPath {
   if (mode === 'agent') return { payload: 'sealed', op: OPS.chunk, pull: true, unit: 'chunk' };
   // either way the KVM agent on the host fetches the whole template onto primary storage
-  return { payload: 'raw', op: opts.directDownload ? OPS.directDownload : OPS.copyToPrimary, pull: true, unit: 'image' };
+  return { payload: 'raw', op: opts.flags.directDownload ? OPS.directDownload : OPS.copyToPrimary, pull: true, unit: 'image' };
 }
 
 function stations(mode: 'agent' | 'native', opts: PlaneOptions): Station[] {
   if (mode === 'agent') return [MANAGEMENT, TEMPLATE_HTTP, KMS];
-  return opts.directDownload ? [MANAGEMENT, TEMPLATE_HTTP] : [MANAGEMENT, SECONDARY];
+  return opts.flags.directDownload ? [MANAGEMENT, TEMPLATE_HTTP] : [MANAGEMENT, SECONDARY];
 }
 
 function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumption[] {
@@ -202,8 +201,8 @@ function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumpt
       { name: 'vm.allocation.algorithm', value: 'random (default)', source: ALLOCATORS },
       {
         name: 'template path',
-        value: opts.directDownload ? 'direct download by the KVM host, checksum verified' : 'secondary -> primary storage, once per primary pool',
-        source: opts.directDownload ? DIRECT_DOWNLOAD : `${DOCS}/adminguide/templates.html`,
+        value: opts.flags.directDownload ? 'direct download by the KVM host, checksum verified' : 'secondary -> primary storage, once per primary pool',
+        source: opts.flags.directDownload ? DIRECT_DOWNLOAD : `${DOCS}/adminguide/templates.html`,
       },
     );
   } else {

@@ -1,6 +1,6 @@
 // Complexity facts of Apache CloudStack (4.18+, KVM) for this use. Config lines count what an
 // operator writes or supplies on top of package defaults, the same measure as for the other planes.
-import type { ComplexityProfile, PlaneMode, PlaneOptions } from '../adapters/model.js';
+import type { ComplexityProfile, PlaneMode, PlaneOptions } from '../adapters/index.js';
 
 const DOCS = 'https://docs.cloudstack.apache.org/en/latest';
 const MGMT_INSTALL = `${DOCS}/installguide/management-server/index.html`;
@@ -9,7 +9,7 @@ const TUNING = `${DOCS}/adminguide/tuning.html`;
 const EDGE_ZONE = `${DOCS}/installguide/configuration.html (Edge zones)`;
 const SYSTEM_VMS = 'https://github.com/apache/cloudstack (defaults: SecondaryStorageVmManager DEFAULT_SS_VM_RAMSIZE 512, VirtualNetworkApplianceManager DEFAULT_ROUTER_VM_RAMSIZE 256, console proxy offering 1024 MB)';
 
-export function cloudstackProfile(mode: PlaneMode, opts: Pick<PlaneOptions, 'directDownload'>): ComplexityProfile {
+export function cloudstackProfile(mode: PlaneMode, opts: Pick<PlaneOptions, 'flags'>): ComplexityProfile {
   const services: ComplexityProfile['services'] = [
     {
       name: 'management server',
@@ -38,7 +38,7 @@ export function cloudstackProfile(mode: PlaneMode, opts: Pick<PlaneOptions, 'dir
       configLines: 6,
       source: `${KVM_INSTALL} (libvirtd listen_tls/listen_tcp/tcp_port/auth_tcp/mdns_adv, qemu.conf vnc_listen; agent.properties written by cloudstack-setup-agent); memory assumed`,
     });
-    if (!opts.directDownload) {
+    if (!opts.flags.directDownload) {
       services.push(
         { name: 'secondary storage VM', processes: 1, memoryMiB: 512, ports: [], configLines: 0, source: SYSTEM_VMS },
         { name: 'console proxy VM', processes: 1, memoryMiB: 1024, ports: [443], configLines: 0, source: SYSTEM_VMS },

@@ -2,7 +2,7 @@
 // mm_sched, ssh transfer and VMM drivers, monitord). Agent mode: edgeplane's agent pulls through
 // OpenNebula's own API (XML-RPC) plus what OpenNebula lacks and edgeplane adds: an HTTP server for
 // image bytes on the front-end and a key service.
-import type { ControlOp } from '../agent/machine/types.js';
+import type { ControlOp } from '../agent/machine/index.js';
 import type {
   ApiOp,
   DataPath,
@@ -14,8 +14,8 @@ import type {
   ServiceTime,
   Station,
   TokenValidation,
-} from '../adapters/model.js';
-import { agentDeploySequence, validChunkCount } from '../adapters/model.js';
+} from '../adapters/index.js';
+import { agentDeploySequence, validChunkCount } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
 import { opennebulaProfile } from './profile.js';
 
@@ -144,12 +144,11 @@ const KMS_TOKEN_CHECK: TokenValidation = {
 };
 
 function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
-  if (opts.directDownload) throw new InputError('directDownload applies to cloudstack native mode only, not to opennebula');
   if (mode === 'agent') {
     if (opts.placement === 'scheduler') {
       throw new InputError('opennebula agent mode: the node reads its own pin, so placement must be "pinned" (the scheduler applies to native mode)');
     }
-    if (opts.replicaCache) throw new InputError('opennebula agent mode: replicaCache applies to native mode (the ssh transfer driver) only');
+    if (opts.flags.replicaCache) throw new InputError('opennebula agent mode: replicaCache applies to native mode (the ssh transfer driver) only');
   }
 }
 
@@ -174,7 +173,7 @@ function nativeSteps(opts: PlaneOptions, firstOnSite: boolean): NativeStep[] {
   return [
     { kind: 'api', op: OPS.allocate },
     ...place,
-    ...prolog(opts.replicaCache, firstOnSite),
+    ...prolog(opts.flags.replicaCache, firstOnSite),
     { kind: 'api', op: OPS.vmmDeploy },
     { kind: 'boot' },
     // RUNNING becomes visible when the host's next STATE_VM message reaches monitord (no limit)
@@ -229,7 +228,7 @@ function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumpt
       { name: 'MAX_HOST', value: `${ONE_MAX_HOST} VM per host per cycle`, source: `${SCHEDULER} (sched.conf default)` },
       { name: 'monitord STATE_VM period', value: `${ONE_STATE_VM_PERIOD_US / 1e6} s`, source: `${MONITORING} (monitord.conf PROBES_PERIOD STATE_VM = 5)` },
       { name: 'client poll interval of one.vm.info', value: `${ONE_CLIENT_POLL_US / 1e6} s`, source: 'assumed: typical client poll; the fault-free sequence sees RUNNING at its first poll' },
-      { name: 'replica cache', value: opts.replicaCache ? 'on: one copy per site to REPLICA_HOST, then LAN' : 'off: ssh copy from the front-end for every deployment', source: REPLICA },
+      { name: 'replica cache', value: opts.flags.replicaCache ? 'on: one copy per site to REPLICA_HOST, then LAN' : 'off: ssh copy from the front-end for every deployment', source: REPLICA },
       { name: 'pinned deploy', value: 'one.vm.deploy(vm, host, enforce)', source: XMLRPC },
     );
   } else {
@@ -259,6 +258,7 @@ export function opennebulaModel(mode: 'agent' | 'native', opts: PlaneOptions): P
       return AGENT_OPS[control];
     },
     dataPath: dataPath(mode),
+    sitesShareCopy: mode === 'native' && opts.flags.replicaCache,
     placement: placement(mode, opts),
     profile: opennebulaProfile(mode, opts),
     deploySequence: ({ chunks }) => {

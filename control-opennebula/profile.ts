@@ -1,6 +1,6 @@
 // Complexity facts of OpenNebula 6.10 for this use. Config lines count what an operator writes on
 // top of package defaults (section headers included), the same measure as for the other planes.
-import type { ComplexityProfile, PlaneMode, PlaneOptions } from '../adapters/model.js';
+import type { ComplexityProfile, PlaneMode, PlaneOptions } from '../adapters/index.js';
 
 const DOCS = 'https://docs.opennebula.io/6.10';
 const ONED_CONF = `${DOCS}/installation_and_configuration/opennebula_services/oned.html`;
@@ -9,7 +9,7 @@ const MONITORING = `${DOCS}/installation_and_configuration/opennebula_services/m
 const REPLICA = 'https://docs.opennebula.io/6.8/open_cluster_deployment/storage_setup/onestor_ds.html';
 const MINIONE = 'https://github.com/OpenNebula/minione (a whole evaluation front-end asks for 4 GiB RAM)';
 
-export function opennebulaProfile(mode: PlaneMode, opts: Pick<PlaneOptions, 'replicaCache'>): ComplexityProfile {
+export function opennebulaProfile(mode: PlaneMode, opts: Pick<PlaneOptions, 'flags'>): ComplexityProfile {
   const services: ComplexityProfile['services'] = [
     {
       name: 'oned',
@@ -55,7 +55,7 @@ export function opennebulaProfile(mode: PlaneMode, opts: Pick<PlaneOptions, 'rep
       'Push: oned reaches every host over ssh (port 22, oneadmin keys distributed to all hosts) to copy images (PROLOG), deploy VMs and start monitoring probes; hosts then push monitoring to monitord on 4124.',
       'Every deployment copies the image front-end -> host over ssh unless the replica cache serves it from a site host.',
     );
-    if (opts.replicaCache) {
+    if (opts.flags.replicaCache) {
       notes.push(`Replica cache: REPLICA_HOST per cluster (site) in the system datastore template (${REPLICA}).`);
     }
     notes.push(`Without one.vm.deploy naming the host, mm_sched may put the VM on another matching host (${SCHEDULER}).`);

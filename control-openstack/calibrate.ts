@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import { CallRecorder, type CallRecord } from '../adapters/transport/index.js';
-import type { Calibration, ComplexityProfile } from '../adapters/model.js';
+import type { Calibration, ComplexityProfile } from '../adapters/index.js';
 import { EnvironmentError, InputError, quantile, silentLogger, type Logger } from '../common/index.js';
 import { OpenStackNodeClient } from './client/node.js';
 import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './client/operator.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { open, readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
-import type { Assignment } from '../agent/machine/types.js';
+import type { Assignment } from '../agent/machine/index.js';
 import { EnvironmentError, InputError, silentLogger, type Logger } from '../common/index.js';
 import {
   chunkPath,

@@ -38,5 +38,6 @@ export { calibrateOpenStack, calibrationSource, summarizeRecords, CALIBRATED_OPS
 export type { CalibrationFile, CalibrateOptions } from './calibrate.js';
 export { openFleet, publishToFleet, writeSealedBlob, enrollFleet, agentFileFor, parseAssignment, assignFleet, revokeFleet, fleetStatus } from './fleet.js';
 export type { Fleet, PublishOptions, PublishResult, OpenStackAgentFile, EnrollResult, NodeStatus } from './fleet.js';
-export { runRealScenario, scenarioNodes, keystoneNodeId, writeLocalAgentConfig, defaultCliPath, LocalAgent, MAX_REAL_NODES, MAX_REAL_IMAGE_BYTES, DATA_OPS as REAL_DATA_OPS, REPORT_OPS as REAL_REPORT_OPS } from './real-run.js';
-export type { RealRunOptions, RealRunResult, RealHypervisor, LocalAgentSettings } from './real-run.js';
+export { openstack, keystoneNodeId } from './descriptor.js';
+export { openstackAgentPlaneSchema, openstackNodeClient, type OpenStackAgentPlane } from './agent-config.js';
+export { renderStackStatus } from './server/text.js';

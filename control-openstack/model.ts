@@ -2,7 +2,7 @@
 // mode only: every edge node is a Keystone project with one user; its image (and the signed
 // manifest, stored as a second small image) is shared to that project in Glance, its data key is
 // ACL'd to that user in Barbican, and the pin `image@version` is a Keystone project tag.
-import type { ControlOp } from '../agent/machine/types.js';
+import type { ControlOp } from '../agent/machine/index.js';
 import type {
   ApiOp,
   DataPath,
@@ -12,8 +12,8 @@ import type {
   ServiceTime,
   Station,
   TokenValidation,
-} from '../adapters/model.js';
-import { agentDeploySequence } from '../adapters/model.js';
+} from '../adapters/index.js';
+import { agentDeploySequence } from '../adapters/index.js';
 import { InputError, NotSupportedError } from '../common/index.js';
 import { openstackProfile } from './profile.js';
 
@@ -172,8 +172,6 @@ function checkOptions(mode: string, opts: PlaneOptions): void {
   if (opts.placement === 'scheduler') {
     throw new NotSupportedError('openstack placement "scheduler" (no Nova scheduler in the minimal stack; nodes are pinned)');
   }
-  if (opts.replicaCache) throw new InputError('replicaCache applies to opennebula native mode only, not to openstack');
-  if (opts.directDownload) throw new InputError('directDownload applies to cloudstack native mode only, not to openstack');
 }
 
 

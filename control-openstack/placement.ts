@@ -1,7 +1,7 @@
 // Placement without Nova (see docs/placement-openstack.md): pure naming, pin encoding and plans.
 // A node is a Keystone project with one user; its pinned image@version is a project tag only the
 // operator (admin) can write; the node reports through a Keystone credential it owns.
-import type { AgentStatus, Assignment, FailureReason } from '../agent/machine/types.js';
+import type { AgentStatus, Assignment, FailureReason } from '../agent/machine/index.js';
 
 export const PIN_TAG_PREFIX = 'edgeplane:pin=';
 export const NODE_TAG = 'edgeplane:node';

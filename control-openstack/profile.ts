@@ -1,6 +1,6 @@
 // Complexity facts of the minimal OpenStack plane. Defaults come from the Debian 12 packages on
 // this machine; measurements on the live stack (`edgeplane up`, `edgeplane calibrate`) replace them.
-import type { ComplexityProfile } from '../adapters/model.js';
+import type { ComplexityProfile } from '../adapters/index.js';
 
 const PKG = 'measured here: Debian 12 package files, non-comment lines';
 // One WSGI process of Barbican measured ~135 MB RSS (ENVIRONMENT.md); Keystone and Glance

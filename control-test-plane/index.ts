@@ -13,3 +13,17 @@ export {
   writeBlob,
   type NodeRecord,
 } from './layout.js';
+export { testPlaneAgentSchema, testPlaneNodeClient, type TestPlaneAgentSection } from './agent-config.js';
+
+import type { PlaneDescriptor } from '../adapters/index.js';
+import { testPlaneNodeClient } from './agent-config.js';
+
+/** The test plane has a node client and a server, but no simulation model: scenarios cannot name it. */
+export const testPlane: PlaneDescriptor = {
+  name: 'test-plane',
+  colour: '#56B4E9', // sky blue (Okabe & Ito)
+  modes: ['agent'],
+  options: {},
+  services: ['test-plane'],
+  nodeClient: testPlaneNodeClient as unknown as PlaneDescriptor['nodeClient'],
+};

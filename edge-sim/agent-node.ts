@@ -1,10 +1,10 @@
 // Runs the ONE edge agent (agent/machine) for every node in virtual time: the simulator is the
 // agent's runtime here, executing its actions against the simulated world and feeding results
 // back as events. The same machine runs on real nodes with real I/O.
-import type { Action, AgentConfig, AgentState, Assignment, ChunkRef, ControlOp, ControlResult, Event, ManifestInfo, PersistedState } from '../agent/index.js';
-import { initialState, step } from '../agent/index.js';
+import type { Action, AgentConfig, AgentState, Assignment, ChunkRef, ControlOp, ControlResult, Event, ManifestInfo, PersistedState } from '../agent/machine/index.js';
+import { initialState, step } from '../agent/machine/index.js';
 import type { NodeInfo } from './fleet.js';
-import type { RunRecords } from './records.js';
+import type { RunRecords } from '../reports/index.js';
 import type { Rng } from './rng.js';
 import { drawServiceUs } from './stations.js';
 import { CONNECT_TIMEOUT_US, type Transfer, type World } from './world.js';

@@ -1,7 +1,7 @@
 // The image being rolled out, as the agent sees it: a manifest of sealed chunks. For a delta
 // update the previous version shares a seeded fraction of its chunks (same ciphertext digest).
-import type { Assignment, ChunkRef, ManifestInfo, PersistedState } from '../agent/index.js';
-import { emptyPersisted } from '../agent/index.js';
+import type { Assignment, ChunkRef, ManifestInfo, PersistedState } from '../agent/machine/index.js';
+import { emptyPersisted } from '../agent/machine/index.js';
 import type { Scenario } from '../scenarios/index.js';
 import { streamRng } from './rng.js';
 

@@ -3,5 +3,3 @@ export * from './rng.js';
 export * from './network.js';
 export * from './fleet.js';
 export * from './runner.js';
-export * from './metrics.js';
-export * from './suite.js';

@@ -2,9 +2,9 @@
 // the front-end / management server runs the plane's steps (allocate, schedule, copy, boot,
 // monitor) for each VM. The steps come from the plane's model; this executes them in virtual time.
 import type { ApiOp, NativeStep, PlaneModel } from '../adapters/index.js';
-import type { Phase } from '../agent/index.js';
+import type { Phase } from '../agent/machine/index.js';
 import type { NodeInfo } from './fleet.js';
-import type { RunRecords } from './records.js';
+import type { RunRecords } from '../reports/index.js';
 import type { Rng } from './rng.js';
 import { drawServiceUs } from './stations.js';
 import type { Transfer, World } from './world.js';

@@ -1,27 +1,19 @@
 // One simulated run: a scenario, one of its planes, one repeat. Builds the world, admits the
 // deployments, injects the scenario's faults and runs until every node has finished.
-import type { Calibration, PlaneModel } from '../adapters/index.js';
-import { planeModel } from '../adapters/index.js';
-import { DEFAULT_AGENT_CONFIG } from '../agent/index.js';
+import type { PlaneModel } from '../adapters/index.js';
+import { DEFAULT_AGENT_CONFIG } from '../agent/machine/index.js';
 import type { Scenario } from '../scenarios/index.js';
 import { AgentFleet } from './agent-node.js';
 import { expandFleet, selectNodes, type Fleet } from './fleet.js';
 import { installedPrevious, rolloutImages, type RolloutImages } from './images.js';
 import { NativeFleet } from './native-node.js';
-import { RunRecords } from './records.js';
+import { RunRecords, type FaultWindow } from '../reports/index.js';
 import { World } from './world.js';
 
 export type PlaneSpec = Scenario['planes'][number];
 
 /** A run that has not finished after this much virtual time is stopped; the rest count as failed. */
 export const MAX_VIRTUAL_US = 30 * 24 * 3600 * 1_000_000;
-
-export interface FaultWindow {
-  kind: string;
-  target: string;
-  fromUs: number;
-  toUs: number;
-}
 
 export interface SimRunResult {
   scenario: Scenario;
@@ -44,7 +36,8 @@ export interface SimRunOptions {
   plane: PlaneSpec;
   repeat: number;
   fleet?: Fleet;
-  calibration?: Calibration;
+  /** the plane's model for this entry's mode and options (the registry builds it) */
+  model: PlaneModel;
   /** called whenever a node finishes: (finished, total) */
   onProgress?: (finished: number, total: number) => void;
 }
@@ -52,12 +45,7 @@ export interface SimRunOptions {
 export function simulateRun(opts: SimRunOptions): SimRunResult {
   const { scenario, plane, repeat } = opts;
   const fleet = opts.fleet ?? expandFleet(scenario);
-  const model = planeModel(plane.name, plane.mode, {
-    placement: plane.placement,
-    replicaCache: plane.replicaCache,
-    directDownload: plane.directDownload,
-    calibration: opts.calibration,
-  });
+  const { model } = opts;
   const world = new World(scenario, fleet, model, scenario.seed);
   const sim = world.sim;
   const images = rolloutImages(scenario, scenario.seed);

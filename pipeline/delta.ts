@@ -1,5 +1,5 @@
 // What a node must fetch to go from one image version to the next, by chunk address.
-import type { ChunkRef } from '../agent/machine/types.js';
+import type { ChunkRef } from '../agent/machine/index.js';
 
 export interface DeltaPlan {
   /** chunks of `next` whose blobs the node does not have (each digest once) */

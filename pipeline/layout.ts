@@ -5,7 +5,7 @@
 // chunks of a lineage are stored once) and replaces manifest.json.
 import { access, mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChunkRef } from '../agent/machine/types.js';
+import type { ChunkRef } from '../agent/machine/index.js';
 import { InputError } from '../common/index.js';
 import { verifyManifest, type ImageManifest } from './manifest.js';
 import type { PublicKeyInput } from './keys.js';

@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import type { ManifestInfo } from '../agent/machine/types.js';
+import type { ManifestInfo } from '../agent/machine/index.js';
 import { InputError } from '../common/index.js';
 import { CHUNK_OVERHEAD, CIPHER_PARAMS } from './chunk-crypto.js';
 import { TamperedError } from './errors.js';

@@ -2,7 +2,7 @@
 // memory holds a couple of chunks, never the image.
 import { createHash, type KeyObject } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
-import type { ChunkRef } from '../agent/machine/types.js';
+import type { ChunkRef } from '../agent/machine/index.js';
 import { InputError } from '../common/index.js';
 import { chunkFile, DEFAULT_CHUNKING, validateChunking, type ChunkingSpec } from './chunking.js';
 import { CHUNK_OVERHEAD, CIPHER_PARAMS, decryptChunkParts, deriveChunkKeys, encryptChunkParts, keyCheckMatches, sha256Hex, type ChunkKeys } from './chunk-crypto.js';

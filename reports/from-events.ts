@@ -1,8 +1,10 @@
 // Result samples from what real edge agents recorded (their `events.ndjson`, docs/agent.md):
 // one deployment per node from its phase marks, `done` line and call records, then the same
-// per-node, per-run and cross-repeat metrics the simulator writes (reports/sample.ts), on
-// wall-clock seconds since the rollout's t0. Pure: no I/O, no clock.
+// deployment records every environment returns (reports/records.ts), on integer µs since the
+// rollout's t0; reports/deployments.ts turns them into samples. Pure: no I/O, no clock.
 import { z } from 'zod';
+import type { Phase } from '../agent/machine/index.js';
+import { PHASE_INDEX, RunRecords } from './records.js';
 import type { Labels, Sample } from './sample.js';
 import { quantile } from './stats.js';
 
@@ -137,80 +139,35 @@ export function latencyQuantiles(latenciesS: readonly number[]): { p50: number; 
   return { p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]! };
 }
 
-export interface RunOptions {
-  /** labels of the run (repeat index included; nodes = fleet size run) */
-  labels: Labels;
-  /** per node: whether the plane shows it RUNNING the image it was pinned to */
-  placed: Record<string, boolean>;
-  /** blob bytes each node needs (for origin_egress_ratio); 0 to leave it out */
-  bytesPerNode: number;
-  sla?: { deployP99S: number | null; makespanS: number | null; failureRate: number | null };
+/**
+ * The deployment records of one repeat from the nodes' deployments (index = node index), on
+ * integer µs since t0, and the run's call counters; `placed[i]`: the plane shows node i RUNNING
+ * the image it was pinned to.
+ */
+export function recordsFromDeployments(deployments: readonly Deployment[], placed: readonly boolean[]): { records: RunRecords; originEgressBytes: number } {
+  const us = (s: number) => Math.round(s * 1e6);
+  const rec = new RunRecords(deployments.length);
+  let egress = 0;
+  deployments.forEach((d, i) => {
+    rec.startUs[i] = us(d.startS);
+    rec.placedOnIntended[i] = placed[i] ? 1 : 0;
+    for (const [phase, seconds] of Object.entries(d.phases)) {
+      const p = PHASE_INDEX[phase as Phase];
+      if (p !== undefined) rec.setPhaseUs(i, p, us(seconds));
+    }
+    rec.apiCalls += d.calls;
+    rec.controlBytes += d.controlBytes;
+    rec.dataRequests += d.dataCalls;
+    egress += d.dataBytesIn;
+    if (d.outcome === 'running' && d.endS !== null) rec.finish(i, us(d.endS), true);
+    else rec.finish(i, d.endS === null ? -1 : us(d.endS), false, d.reason ?? 'unknown');
+  });
+  return { records: rec, originEgressBytes: egress };
 }
 
 export interface RunSummary {
   latenciesS: number[];
   makespanS: number;
-}
-
-/** Per-node and per-run samples of one repeat. */
-export function runSamplesFromDeployments(deployments: readonly Deployment[], o: RunOptions): { samples: Sample[]; summary: RunSummary } {
-  const out: Sample[] = [];
-  const push = (metric: string, value: number, unit: string, extra: Partial<Labels> = {}, t?: { t?: number }): void => {
-    out.push({ metric, value, unit, labels: { ...o.labels, ...extra } as Labels, ...t });
-  };
-  const N = deployments.length;
-  const latencies: number[] = [];
-  const phaseTotals = new Map<string, number>();
-  let makespanS = 0;
-  let calls = 0;
-  let controlBytes = 0;
-  let egress = 0;
-  let placed = 0;
-  for (const d of deployments) {
-    const who = { node: d.node, ...(d.site ? { site: d.site } : {}) };
-    push('deploy_start', d.startS, 's', who, { t: d.startS });
-    calls += d.calls;
-    controlBytes += d.controlBytes;
-    egress += d.dataBytesIn;
-    const ok = o.placed[d.node] === true;
-    placed += ok ? 1 : 0;
-    push('placed_on_intended', ok ? 1 : 0, 'bool', who);
-    if (d.outcome !== 'running' || d.endS === null) {
-      push('deploy_failed', 1, 'count', { ...who, kind: d.reason ?? 'unknown' }, d.endS !== null ? { t: d.endS } : {});
-      continue;
-    }
-    const latency = d.endS - d.startS;
-    latencies.push(latency);
-    makespanS = Math.max(makespanS, d.endS);
-    push('deploy_latency', latency, 's', who, { t: d.endS });
-    for (const [phase, s] of Object.entries(d.phases)) {
-      phaseTotals.set(phase, (phaseTotals.get(phase) ?? 0) + s);
-      push('deploy_phase', s, 's', { ...who, phase });
-    }
-  }
-  const q = latencyQuantiles(latencies);
-  if (q) {
-    push('deploy_latency_p50', q.p50, 's');
-    push('deploy_latency_p95', q.p95, 's');
-    push('deploy_latency_p99', q.p99, 's');
-    push('deploy_latency_max', q.max, 's');
-    for (const [phase, total] of phaseTotals) push('deploy_phase_mean', total / latencies.length, 's', { phase });
-  }
-  push('makespan', makespanS, 's');
-  const deploys = Math.max(1, N);
-  push('api_calls_per_deploy', calls / deploys, 'count');
-  push('control_bytes_per_deploy', controlBytes / deploys, 'B');
-  push('origin_egress_bytes', egress, 'B');
-  if (o.bytesPerNode > 0 && N > 0) push('origin_egress_ratio', egress / (N * o.bytesPerNode), 'ratio');
-  push('placement_accuracy', N > 0 ? placed / N : 0, 'ratio');
-  const failures = N - latencies.length;
-  push('failures', failures, 'count');
-  push('failure_rate', N > 0 ? failures / N : 0, 'ratio');
-  const sla = o.sla;
-  if (sla?.deployP99S != null) push('sla_missed', !q || q.p99 > sla.deployP99S ? 1 : 0, 'count', { kind: 'deployP99' });
-  if (sla?.makespanS != null) push('sla_missed', failures === N || makespanS > sla.makespanS ? 1 : 0, 'count', { kind: 'makespan' });
-  if (sla?.failureRate != null) push('sla_missed', N > 0 && failures / N > sla.failureRate ? 1 : 0, 'count', { kind: 'failureRate' });
-  return { samples: out, summary: { latenciesS: latencies, makespanS } };
 }
 
 /** Jitter across repeats (labels.repeat = "all"): the same definitions as the simulator's. */

@@ -1,13 +1,12 @@
 export * from './units.js';
 export * from './ids.js';
 export {
-  ScenarioSchema,
-  PLANE_NAMES,
+  scenarioSchemaFor,
+  type ScenarioSchema,
+  type ScenarioPlane,
   PLANE_MODES,
   PLACEMENTS,
   STRATEGIES,
-  DEFAULT_MODE,
-  CONTROL_SERVICES,
   MAX_FLEET_NODES,
   type Scenario,
   type ScenarioInput,
@@ -25,6 +24,6 @@ export {
   type ControlOutage,
   type Faults,
 } from './schema.js';
-export { parseScenario, loadScenario, listShipped, SHIPPED_DIR, PACKAGE_ROOT } from './loader.js';
+export { ScenarioCatalog, SHIPPED_DIR, PACKAGE_ROOT } from './loader.js';
 export { formatPath } from './issues.js';
-export { scenarioJsonSchema, scenarioJsonSchemaText, SCHEMA_ID } from './json-schema.js';
+export { SCHEMA_ID } from './json-schema.js';

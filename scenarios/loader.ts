@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import { InputError } from '../common/index.js';
 import { formatYamlErrors, formatZodIssues, scenarioErrorMap, type KnownKeys } from './issues.js';
-import { ScenarioSchema, type Scenario } from './schema.js';
+import { scenarioJsonSchema, scenarioJsonSchemaText } from './json-schema.js';
+import { scenarioSchemaFor, type Scenario, type ScenarioPlane, type ScenarioSchema } from './schema.js';
 
 /** The package root: the nearest directory above this module whose package.json names edgeplane. */
 function findPackageRoot(start: string): string {
@@ -24,7 +25,7 @@ export const PACKAGE_ROOT: string = findPackageRoot(dirname(fileURLToPath(import
 export const SHIPPED_DIR: string = join(PACKAGE_ROOT, 'scenarios', 'shipped');
 
 /** Parses and validates scenario YAML; throws InputError whose details are `file:line:col: ...` lines. */
-export function parseScenario(text: string, fileName: string): Scenario {
+function parseWith(schema: ScenarioSchema, text: string, fileName: string): Scenario {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length > 0) throw invalid(fileName, formatYamlErrors(doc, lineCounter, fileName));
@@ -40,7 +41,7 @@ export function parseScenario(text: string, fileName: string): Scenario {
   }
 
   const knownKeys: KnownKeys = new WeakMap();
-  const result = ScenarioSchema.safeParse(data, { reportInput: true, error: scenarioErrorMap(knownKeys) });
+  const result = schema.safeParse(data, { reportInput: true, error: scenarioErrorMap(knownKeys) });
   if (result.success) return result.data;
   throw invalid(fileName, formatZodIssues(result.error.issues, knownKeys, doc, lineCounter, fileName));
 }
@@ -54,10 +55,10 @@ function invalid(fileName: string, details: string[]): InputError {
  * Loads a shipped scenario by name ("default") or a scenario file by path.
  * Errors name the file relative to the working directory when it is below it.
  */
-export async function loadScenario(nameOrPath: string): Promise<{ scenario: Scenario; path: string; text: string }> {
+async function loadWith(schema: ScenarioSchema, nameOrPath: string): Promise<{ scenario: Scenario; path: string; text: string }> {
   const path = resolveScenarioPath(nameOrPath);
   if (!path) {
-    const shipped = await listShipped();
+    const shipped = await listShippedWith(schema);
     throw new InputError(
       `no scenario "${nameOrPath}": not a file and not a shipped scenario`,
       [`shipped scenarios: ${shipped.map((s) => s.name).join(', ')}`],
@@ -69,7 +70,7 @@ export async function loadScenario(nameOrPath: string): Promise<{ scenario: Scen
   } catch (err) {
     throw new InputError(`cannot read scenario ${displayPath(path)}: ${(err as Error).message}`);
   }
-  return { scenario: parseScenario(text, displayPath(path)), path, text };
+  return { scenario: parseWith(schema, text, displayPath(path)), path, text };
 }
 
 function resolveScenarioPath(nameOrPath: string): string | undefined {
@@ -88,13 +89,46 @@ function displayPath(path: string): string {
 }
 
 /** The shipped scenarios, sorted by name. */
-export async function listShipped(): Promise<{ name: string; description: string; path: string }[]> {
+async function listShippedWith(schema: ScenarioSchema): Promise<{ name: string; description: string; path: string }[]> {
   const files = (await readdir(SHIPPED_DIR)).filter((f) => f.endsWith('.yaml')).sort();
   return Promise.all(
     files.map(async (file) => {
       const path = join(SHIPPED_DIR, file);
-      const scenario = parseScenario(await readFile(path, 'utf8'), displayPath(path));
+      const scenario = parseWith(schema, await readFile(path, 'utf8'), displayPath(path));
       return { name: file.replace(/\.yaml$/, ''), description: scenario.description, path };
     }),
   );
+}
+
+/** Scenario files for one set of planes (the composition root makes the one edgeplane uses). */
+export class ScenarioCatalog {
+  readonly schema: ScenarioSchema;
+
+  constructor(planes: readonly ScenarioPlane[]) {
+    this.schema = scenarioSchemaFor(planes);
+  }
+
+  /** Parses and validates scenario YAML; throws InputError whose details are `file:line:col: ...` lines. */
+  parse(text: string, fileName: string): Scenario {
+    return parseWith(this.schema, text, fileName);
+  }
+
+  /** A shipped scenario by name ("default") or a scenario file by path. */
+  load(nameOrPath: string): Promise<{ scenario: Scenario; path: string; text: string }> {
+    return loadWith(this.schema, nameOrPath);
+  }
+
+  /** The shipped scenarios, sorted by name. */
+  listShipped(): Promise<{ name: string; description: string; path: string }[]> {
+    return listShippedWith(this.schema);
+  }
+
+  jsonSchema(): Record<string, unknown> {
+    return scenarioJsonSchema(this.schema);
+  }
+
+  /** The text of scenarios/schema.json. */
+  jsonSchemaText(): string {
+    return scenarioJsonSchemaText(this.schema);
+  }
 }

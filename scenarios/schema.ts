@@ -11,8 +11,8 @@ export interface NodeParams { access: LinkParams; diskBps: number; boot: BootDis
 export interface SiteParams { wan: LinkParams; lanBps: number }
 export type NodeSelector = { count: number } | { fraction: number } | { ids: string[] } | { sites: string[] };
 
-export const PLANE_NAMES = ['openstack', 'opennebula', 'cloudstack'] as const;
-export type PlaneName = (typeof PLANE_NAMES)[number];
+/** a plane's name; which names exist comes from the plane registry (planes/index.ts) */
+export type PlaneName = string;
 export const PLANE_MODES = ['agent', 'native'] as const;
 export const PLACEMENTS = ['pinned', 'scheduler'] as const;
 export const STRATEGIES = ['origin', 'site-cache', 'peer'] as const;
@@ -20,8 +20,17 @@ export interface PlaneConfig {
   name: PlaneName;
   mode: (typeof PLANE_MODES)[number];
   placement: (typeof PLACEMENTS)[number];
-  replicaCache: boolean;
-  directDownload: boolean;
+  /** the plane's own options (its descriptor's), every one set */
+  flags: Record<string, boolean>;
+}
+
+/** What the scenario format needs to know of a plane: its descriptor, in part (adapters/descriptor.ts). */
+export interface ScenarioPlane {
+  name: string;
+  modes: readonly PlaneConfig['mode'][];
+  missingModes?: Partial<Record<PlaneConfig['mode'], string>>;
+  options: Readonly<Record<string, { description: string; modes: readonly PlaneConfig['mode'][] }>>;
+  services: readonly string[];
 }
 
 export interface SiteOverride { sites: string[]; wan?: Partial<LinkParams>; lanBps?: number }
@@ -37,19 +46,6 @@ export interface Faults {
   controlOutages: ControlOutage[];
   chunkCorruption: number;
 }
-
-export const DEFAULT_MODE: Record<PlaneName, PlaneConfig['mode']> = {
-  openstack: 'agent',
-  opennebula: 'native',
-  cloudstack: 'native',
-};
-
-/** Control-plane services a `faults.controlOutages` entry may name (besides "all"). */
-export const CONTROL_SERVICES: Record<PlaneName, readonly string[]> = {
-  openstack: ['keystone', 'glance-api', 'barbican'],
-  opennebula: ['oned', 'tm-ssh', 'vmm-kvm', 'frontend-http', 'kms'],
-  cloudstack: ['cs-management', 'secondary-storage', 'template-http', 'kms'],
-};
 
 export const MAX_FLEET_NODES = 1_000_000;
 
@@ -229,63 +225,76 @@ const imageSchema = z
   })
   .transform((img) => ({ sizeBytes: img.size, chunkBytes: img.chunk, previous: img.previous }));
 
-const planeObjectSchema = z
-  .strictObject({
-    name: z.enum(PLANE_NAMES),
-    mode: z.enum(PLANE_MODES).optional().describe('default: agent for openstack, native for the others'),
-    placement: z.enum(PLACEMENTS).default('pinned'),
-    replicaCache: z.boolean().default(false).describe('OpenNebula replica cache datastore (opennebula native only)'),
-    directDownload: z.boolean().default(false).describe('CloudStack direct download templates (cloudstack native only)'),
-  })
-  .superRefine((p, ctx) => {
-    const mode = p.mode ?? DEFAULT_MODE[p.name];
-    if (p.name === 'openstack' && mode === 'native') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mode'],
-        message: "openstack has no native mode here: edgeplane's agent and pinning replace Nova",
-      });
+function planesSchemaFor(planes: readonly ScenarioPlane[]) {
+  const byName = new Map(planes.map((p) => [p.name, p]));
+  const names = planes.map((p) => p.name) as [string, ...string[]];
+  const allOptions = new Map<string, { description: string; owners: { plane: string; modes: readonly string[] }[] }>();
+  for (const p of planes) {
+    for (const [key, spec] of Object.entries(p.options)) {
+      const entry = allOptions.get(key) ?? { description: spec.description, owners: [] };
+      entry.owners.push({ plane: p.name, modes: spec.modes });
+      allOptions.set(key, entry);
     }
-    if (p.replicaCache && !(p.name === 'opennebula' && mode === 'native')) {
-      ctx.addIssue({ code: 'custom', path: ['replicaCache'], message: 'replicaCache is only available for opennebula in native mode' });
-    }
-    if (p.directDownload && !(p.name === 'cloudstack' && mode === 'native')) {
-      ctx.addIssue({ code: 'custom', path: ['directDownload'], message: 'directDownload is only available for cloudstack in native mode' });
-    }
-    if (p.placement === 'scheduler' && mode !== 'native') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['placement'],
-        message: "placement: scheduler needs a plane in native mode (in agent mode the agent on the pinned node deploys its own VM)",
-      });
-    }
-  })
-  .transform((p): PlaneConfig => ({ ...p, mode: p.mode ?? DEFAULT_MODE[p.name] }));
+  }
+  const optionFields = Object.fromEntries([...allOptions].map(([key, o]) => [key, z.boolean().default(false).describe(o.description)]));
+  const defaultModes = planes.map((p) => `${p.modes[0]} for ${p.name}`).join(', ');
+  const flagsOf = (p: ScenarioPlane, set: Record<string, unknown>) => Object.fromEntries(Object.keys(p.options).map((k) => [k, set[k] === true]));
 
-const planeSchema = z.union([
-  z.enum(PLANE_NAMES).transform((name): PlaneConfig => ({
-    name,
-    mode: DEFAULT_MODE[name],
-    placement: 'pinned',
-    replicaCache: false,
-    directDownload: false,
-  })),
-  planeObjectSchema,
-]);
-
-const planesSchema = z
-  .array(planeSchema)
-  .min(1, 'list at least one control plane')
-  .superRefine((planes, ctx) => {
-    const seen = new Map<string, number>();
-    planes.forEach((p, i) => {
-      const key = JSON.stringify([p.name, p.mode, p.placement, p.replicaCache, p.directDownload]);
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, i);
-      else ctx.addIssue({ code: 'custom', path: [i], message: `duplicate plane: same as planes[${first}]` });
+  const planeObjectSchema = z
+    .strictObject({
+      name: z.enum(names),
+      mode: z.enum(PLANE_MODES).optional().describe(`default: ${defaultModes}`),
+      placement: z.enum(PLACEMENTS).default('pinned'),
+      ...optionFields,
+    })
+    .superRefine((entry, ctx) => {
+      const p = byName.get(entry.name)!;
+      const mode = entry.mode ?? p.modes[0];
+      if (!p.modes.includes(mode)) {
+        const why = p.missingModes?.[mode];
+        ctx.addIssue({ code: 'custom', path: ['mode'], message: `${p.name} has no ${mode} mode here${why ? `: ${why}` : ` (modes: ${p.modes.join(', ')})`}` });
+      }
+      for (const [key, o] of allOptions) {
+        if ((entry as Record<string, unknown>)[key] !== true) continue;
+        if (o.owners.some((w) => w.plane === p.name && w.modes.includes(mode))) continue;
+        const where = o.owners.map((w) => `${w.plane} in ${w.modes.join('/')} mode`).join(' or ');
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} is only available for ${where}` });
+      }
+      if (entry.placement === 'scheduler' && mode !== 'native') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['placement'],
+          message: "placement: scheduler needs a plane in native mode (in agent mode the agent on the pinned node deploys its own VM)",
+        });
+      }
+    })
+    .transform((entry): PlaneConfig => {
+      const p = byName.get(entry.name)!;
+      return { name: p.name, mode: entry.mode ?? p.modes[0], placement: entry.placement, flags: flagsOf(p, entry) };
     });
-  })
-  .describe('control planes to compare: a name, or {name, mode, placement, replicaCache, directDownload}');
+
+  const planeSchema = z.union([
+    z.enum(names).transform((name): PlaneConfig => {
+      const p = byName.get(name)!;
+      return { name, mode: p.modes[0], placement: 'pinned', flags: flagsOf(p, {}) };
+    }),
+    planeObjectSchema,
+  ]);
+
+  return z
+    .array(planeSchema)
+    .min(1, 'list at least one control plane')
+    .superRefine((list, ctx) => {
+      const seen = new Map<string, number>();
+      list.forEach((p, i) => {
+        const key = JSON.stringify([p.name, p.mode, p.placement, p.flags]);
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, i);
+        else ctx.addIssue({ code: 'custom', path: [i], message: `duplicate plane: same as planes[${first}]` });
+      });
+    })
+    .describe(`control planes to compare: a name, or {name, mode, placement${[...allOptions.keys()].map((k) => `, ${k}`).join('')}}`);
+}
 
 // ---- faults, SLA ------------------------------------------------------------------------------
 
@@ -336,7 +345,11 @@ const slaSchema = z
 
 // ---- the scenario -----------------------------------------------------------------------------
 
-export const ScenarioSchema = z
+/** The scenario schema for these planes (the registry's simulated planes: planes/index.ts). */
+export function scenarioSchemaFor(planes: readonly ScenarioPlane[]) {
+  if (planes.length === 0) throw new Error('a scenario schema needs at least one plane');
+  const services = new Map(planes.map((p) => [p.name, p.services]));
+  return z
   .strictObject({
     $schema: z.string().optional().describe('JSON Schema for editor completion; ignored'),
     name: z.string().min(1).describe('scenario name'),
@@ -346,7 +359,7 @@ export const ScenarioSchema = z
     fleet: fleetSchema.prefault({}),
     origin: originSchema.prefault({}),
     image: imageSchema.prefault({}),
-    planes: planesSchema,
+    planes: planesSchemaFor(planes),
     strategy: z.enum(STRATEGIES).default('origin').describe('where nodes fetch chunks from'),
     concurrency: z
       .strictObject({
@@ -357,22 +370,25 @@ export const ScenarioSchema = z
     faults: faultsSchema.prefault({}),
     sla: slaSchema.prefault({}),
   })
-  .superRefine(checkFaultReferences, { when: noIssuesYet })
+  .superRefine((s, ctx) => checkFaultReferences(s, ctx, services), { when: noIssuesYet })
   .transform(({ $schema: _ignored, ...scenario }) => scenario);
+}
 
-export type Scenario = z.output<typeof ScenarioSchema>;
+export type ScenarioSchema = ReturnType<typeof scenarioSchemaFor>;
+export type Scenario = z.output<ScenarioSchema>;
 /** What users may write (before units are parsed and defaults applied). */
-export type ScenarioInput = z.input<typeof ScenarioSchema>;
+export type ScenarioInput = z.input<ScenarioSchema>;
 
 function checkFaultReferences(
   s: { fleet: { sites: number; nodesPerSite: number }; planes: PlaneConfig[]; faults: Pick<Faults, 'crashes' | 'linkDown' | 'partitions' | 'controlOutages'> },
   ctx: z.RefinementCtx,
+  servicesOf: ReadonlyMap<string, readonly string[]>,
 ): void {
   const refs = new FleetRefs(s.fleet.sites, s.fleet.nodesPerSite, ctx);
   s.faults.crashes.forEach((c, i) => refs.checkSelector(c.select, ['faults', 'crashes', i]));
   s.faults.linkDown.forEach((w, i) => refs.checkSites(w.sites, ['faults', 'linkDown', i, 'sites']));
   s.faults.partitions.forEach((w, i) => refs.checkSites(w.sites, ['faults', 'partitions', i, 'sites']));
-  const services = new Set(s.planes.flatMap((p) => CONTROL_SERVICES[p.name]));
+  const services = new Set(s.planes.flatMap((p) => servicesOf.get(p.name) ?? []));
   s.faults.controlOutages.forEach((o, i) => {
     if (o.service !== 'all' && !services.has(o.service)) {
       ctx.addIssue({

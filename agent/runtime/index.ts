@@ -1,6 +1,6 @@
 // The real agent runtime: executes the pure machine's actions with real I/O.
 export { AgentRuntime, type AgentRuntimeOptions, type AgentSnapshot } from './runtime.js';
-export { agentConfigSchema, loadAgentConfig, machineConfig, parseAgentConfig, seedFor, type AgentFileConfig } from './config.js';
+export { agentConfigSchemaFor, clientFor, loadAgentConfig, machineConfig, parseAgentConfig, seedFor, type AgentFileConfig, type PlaneSection } from './config.js';
 export { ChunkStore } from './chunk-store.js';
 export { StateStore, persistedStateSchema, type AcceptedManifest } from './state-store.js';
 export { fetchChunks, type ChunkBatch, type FetchChunksOptions } from './fetcher.js';

@@ -1,7 +1,7 @@
 // `edgeplane validate` and `edgeplane list`.
 import type { Command } from 'commander';
 import { EdgeplaneError, EXIT } from '../../common/index.js';
-import { listShipped, loadScenario } from '../../scenarios/index.js';
+import { scenarios } from '../../planes/index.js';
 
 export function register(program: Command): void {
   program
@@ -13,7 +13,7 @@ export function register(program: Command): void {
       let failed = 0;
       for (const name of names) {
         try {
-          const { scenario, path } = await loadScenario(name);
+          const { scenario, path } = await scenarios.load(name);
           const nodes = scenario.fleet.sites * scenario.fleet.nodesPerSite;
           process.stdout.write(`ok  ${path} (${scenario.name}: ${nodes} nodes, ${scenario.planes.length} plane(s))\n`);
         } catch (err) {
@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .command('list')
     .description('list the shipped scenarios')
     .action(async () => {
-      const shipped = await listShipped();
+      const shipped = await scenarios.listShipped();
       const width = Math.max(...shipped.map((s) => s.name.length));
       for (const s of shipped) process.stdout.write(`${s.name.padEnd(width)}  ${s.description}\n`);
     });

@@ -9,7 +9,7 @@
 // id again, so that the operator compares a report with the pin it set. The manifest check itself
 // is unchanged: a pinned image whose signed manifest is another lineage or version is refused.
 import type { NodePlane, NodeReport, PlaneManifest } from '../../adapters/index.js';
-import type { AgentStatus, Assignment, FailureReason } from '../../agent/machine/types.js';
+import type { AgentStatus, Assignment, FailureReason } from '../../agent/machine/index.js';
 import { GlanceApi } from './glance.js';
 import { OpenStackNodeClient, type NodeClientOptions, type NodeConfig } from './node.js';
 

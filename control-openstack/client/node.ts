@@ -4,7 +4,7 @@
 // No retries in the transport by default (NO_RETRY): the agent's machine owns them.
 import type { Readable } from 'node:stream';
 import { CallRecorder, NO_RETRY, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
-import type { Assignment } from '../../agent/machine/types.js';
+import type { Assignment } from '../../agent/machine/index.js';
 import type { Logger } from '../../common/index.js';
 import { decodePin, encodeReport, IMAGE_PROPS, type NodeReport } from '../placement.js';
 import { BarbicanApi } from './barbican.js';

@@ -2,7 +2,7 @@
 // manifest and data key, pin/unpin a node, revoke a node. Runs as the cloud admin.
 import { randomBytes } from 'node:crypto';
 import { CallRecorder, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
-import type { Assignment } from '../../agent/machine/types.js';
+import type { Assignment } from '../../agent/machine/index.js';
 import { decodePin, decodeReport, encodeReport, IMAGE_PROPS, NODE_TAG, nodeProjectName, nodeUserName, REPORT_CREDENTIAL_TYPE, tagsWithPin, type NodeReport } from '../placement.js';
 import { BarbicanApi } from './barbican.js';
 import { GlanceApi, imageProperty, imageReadiness } from './glance.js';

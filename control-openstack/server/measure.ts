@@ -2,7 +2,7 @@
 // processes (the tree under each pid we started), their RSS, their listening TCP ports (from
 // /proc/net/tcp{,6} and each process's socket fds), and the configuration lines we run them with.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import type { ComplexityProfile } from '../../adapters/model.js';
+import type { ComplexityProfile } from '../../adapters/index.js';
 import { EnvironmentError } from '../../common/index.js';
 import { CEPH_COMMANDS, cephDaemonRunning } from './ceph.js';
 import { cephDaemonArgs, cephSectionsOf, countConfigLines, countIniSectionLines, keystoneUwsgiArgs, mariadbArgs, type ConfigInputs } from './configs.js';

@@ -1,5 +1,6 @@
-// Per-node outcomes of one run, kept in typed arrays so 100k nodes cost little memory.
-import { PHASES, type Phase } from '../agent/index.js';
+// Per-node outcomes of one run (the deployment records every environment returns), kept in
+// typed arrays so a million nodes cost little memory. Times are integer µs since the rollout's t0.
+import { PHASES, type Phase } from '../agent/machine/index.js';
 
 export const PHASE_INDEX: Record<Phase, number> = Object.fromEntries(PHASES.map((p, i) => [p, i])) as Record<Phase, number>;
 const P = PHASES.length;
@@ -36,6 +37,12 @@ export class RunRecords {
     if (edge === 'start') {
       if (this.phaseStart[i] < 0) this.phaseStart[i] = nowUs;
     } else this.phaseEnd[i] = nowUs;
+  }
+
+  /** a phase's duration measured elsewhere (summed over its intervals): kept as [0, us] */
+  setPhaseUs(node: number, phase: number, us: number): void {
+    this.phaseStart[node * P + phase] = 0;
+    this.phaseEnd[node * P + phase] = us;
   }
 
   phaseUs(node: number, phase: number): number {

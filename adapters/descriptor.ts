@@ -1,0 +1,149 @@
+// The plane descriptor: everything edgeplane knows about one control plane, exported by the
+// plane's folder (control-*/index.ts) and listed once, in the composition root (planes/index.ts).
+// The simulator, the environments, the CLI and the reports reach a plane only through this.
+import type { z } from 'zod';
+import type { Assignment } from '../agent/machine/index.js';
+import type { Logger } from '../common/index.js';
+import type { Calibration, ComplexityProfile, PlaneMode, PlaneModel, PlaneOptions } from './model.js';
+import type { NodePlane } from './node-plane.js';
+
+/** A plane-specific scenario option (e.g. OpenNebula's `replicaCache`): a flag of the plane entry. */
+export interface PlaneOptionSpec {
+  description: string;
+  /** the modes it applies to; set in another mode it is an error */
+  modes: readonly PlaneMode[];
+}
+
+/** A command-line flag a plane adds to a generic command (`up`), without naming the CLI library. */
+export interface CliFlag {
+  /** commander syntax, e.g. `--keystone-port <port>` or `--with-ceph` */
+  flags: string;
+  description: string;
+  /** parses the text of a value flag; throws an Error whose message says what is expected */
+  parse?: (value: string) => unknown;
+}
+
+export interface ServerUpOptions {
+  stateDir: string;
+  /** the plane's own `up` flags, by commander's camel-cased name */
+  flags: Record<string, unknown>;
+  logger: Logger;
+  onProgress: (message: string) => void;
+}
+
+/** `edgeplane up|down|status <plane>`: a real stack launcher or an emulator. */
+export interface PlaneServer {
+  defaultStateDir: string;
+  /** one line for `up --help` */
+  summary: string;
+  upFlags: readonly CliFlag[];
+  /** starts what is not running (idempotent); returns the lines to print */
+  up(o: ServerUpOptions): Promise<string[]>;
+  /** stops exactly what `up` started */
+  down(stateDir: string): Promise<{ name: string; pid: number | null; result: string }[]>;
+  status(stateDir: string): Promise<{ healthy: boolean; text: string; json: unknown }>;
+}
+
+export interface PublishRequest {
+  /** a raw image file (sealed first) or a sealed directory */
+  source: string;
+  imageId: string;
+  version: string;
+  keysDir: string;
+  sealedDir?: string;
+  chunking?: { algorithm: 'fixed'; size: number };
+  logger?: Logger;
+}
+
+export interface PublishedFleetImage {
+  /** what `assign` takes: the plane's own ref of the published image, and its version */
+  pin: Assignment;
+  chunks: number;
+  blobBytes: number;
+  sealed: boolean;
+  keysGenerated: boolean;
+  keysDir: string;
+  /** plane-specific facts to print (label → value) */
+  details: Record<string, string>;
+  /** the plane's own record of the publication (what `fleet publish --json` prints) */
+  json: unknown;
+}
+
+export interface EnrolledFleetNode {
+  nodeId: string;
+  /** the `plane` section of this node's agent.yaml (holds its credential) */
+  agentPlane: Record<string, unknown>;
+  configFile: string | null;
+  details: Record<string, string>;
+}
+
+export interface FleetNodeStatus {
+  nodeId: string;
+  enabled: boolean;
+  pin: Assignment | null;
+  /** the node's last report; `seq` orders reports (wall-clock ms of the report) */
+  report: { status: string; seq: number; image: Assignment | null; failure?: string } | null;
+}
+
+/** One fleet on a running plane (`edgeplane fleet ...`, `run --env real`). */
+export interface FleetOperator {
+  publish(o: PublishRequest): Promise<PublishedFleetImage>;
+  enroll(nodeIds: readonly string[], o?: { outDir?: string; trust?: string[] }): Promise<EnrolledFleetNode[]>;
+  assign(pin: Assignment, nodeIds: readonly string[]): Promise<{ nodeId: string; pin: string }[]>;
+  revoke(nodeIds: readonly string[]): Promise<string[]>;
+  status(nodeIds?: readonly string[]): Promise<FleetNodeStatus[]>;
+}
+
+export interface PlaneOperator {
+  /** a node id the plane accepts for a scenario node id such as `site-000/node-0000` */
+  nodeName(scenarioNodeId: string): string;
+  /** `<image ref>@<version>` as `fleet assign` takes it (InputError when malformed) */
+  parsePin(text: string): Assignment;
+  open(stateDir: string): Promise<FleetOperator>;
+}
+
+/** The node side: the plane's section of agent.yaml and the client an agent builds from it. */
+export interface NodeClientFactory<S extends { kind: string } = { kind: string }> {
+  /** the `plane.kind` of agent.yaml that selects this client */
+  kind: S['kind'];
+  /** the `plane:` section of agent.yaml, with `kind` equal to the plane's agent kind */
+  configSchema: z.ZodType<S>;
+  /** the same section with its relative paths made absolute */
+  resolvePaths(section: S, abs: (path: string) => string): S;
+  create(section: S, ctx: { node: string; requestTimeoutMs: number; logger: Logger }): Promise<NodePlane>;
+  /** ops whose calls carry image bytes, and the op of the node's status report */
+  dataOps: readonly string[];
+  reportOps: readonly string[];
+}
+
+export interface CalibrateRequest {
+  stateDir: string;
+  samples: number;
+  /** opens the log once the plane has checked there is something to calibrate */
+  openLog: () => Logger;
+  onProgress: (message: string) => void;
+}
+
+export interface PlaneDescriptor {
+  /** as scenarios, results and the CLI spell it */
+  name: string;
+  /** chart colour (colour-blind-safe palette) */
+  colour: string;
+  /** the modes it runs in; the first is the default */
+  modes: readonly PlaneMode[];
+  /** why a mode is missing, for the error a scenario gets when it asks for it */
+  missingModes?: Partial<Record<PlaneMode, string>>;
+  options: Readonly<Record<string, PlaneOptionSpec>>;
+  /** service names `faults.controlOutages` may name */
+  services: readonly string[];
+  /** the simulation model (absent: the plane is not simulated, e.g. the test plane) */
+  model?: (mode: PlaneMode, opts: PlaneOptions) => PlaneModel;
+  /** every (mode, options) combination the model accepts */
+  variants?: () => { mode: PlaneMode; options: PlaneOptions }[];
+  profile?: () => ComplexityProfile;
+  /** agent kind in agent.yaml (`openstack`, `test-plane`) */
+  nodeClient?: NodeClientFactory;
+  operator?: PlaneOperator;
+  server?: PlaneServer;
+  calibrate?: (o: CalibrateRequest) => Promise<Calibration & { profile?: ComplexityProfile }>;
+}

@@ -1,0 +1,313 @@
+// The `real` environment (`edgeplane run --env real`): a scenario's rollout for real, on this
+// machine, against a running plane (any plane whose descriptor has an operator and a node client;
+// today the local OpenStack stack). The operator side publishes an appliance sized after the
+// scenario's image (sealed, chunked as the scenario says), enrolls the scenario's first N nodes
+// and pins the image; then N real agent processes (`edgeplane agent`, qemu or the sim hypervisor)
+// start at t0, each with a fresh state directory per repeat; their events.ndjson and the reports
+// the operator reads back become the same deployment records the simulator returns.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { arch, cpus, platform } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify as toYaml } from 'yaml';
+import type { EnrolledFleetNode, PlaneRegistry } from '../adapters/index.js';
+import { InputError, NotSupportedError } from '../common/index.js';
+import { buildAppliance, MiB } from '../pipeline/index.js';
+import { deploymentFromEvents, parseAgentEvents, recordsFromDeployments, type AgentEventLine, type Deployment, type DeploymentRun } from '../reports/index.js';
+import { nodeId as scenarioNodeId, siteId, type Scenario } from '../scenarios/index.js';
+import { runLabels } from './run.js';
+import type { Environment, PlaneRun, PlaneRunContext } from './types.js';
+
+/** More agent processes than this on one machine measure the machine, not the plane. */
+export const MAX_REAL_NODES = 32;
+/** The appliance of a real run is at most this big (the scenario's image size otherwise). */
+export const MAX_REAL_IMAGE_BYTES = 64 * MiB;
+
+export type RealHypervisor = 'sim' | 'qemu';
+
+// ---- one local agent process ----
+
+export interface LocalAgentSettings {
+  stateDir: string;
+  trust: string[];
+  hypervisor: RealHypervisor;
+  /** qemu acceleration (default auto: KVM when it works, else TCG) */
+  accel?: 'auto' | 'kvm' | 'tcg';
+  rangesInFlight?: number;
+  /** machine timing (seconds); defaults suit a local run */
+  pollIntervalS?: number;
+  backoffBaseS?: number;
+  backoffCapS?: number;
+  bootTimeoutS?: number;
+}
+
+/** Writes `<dir>/<node>.agent.yaml` (mode 0600: it holds the node credential) for an enrolled node. */
+export function writeLocalAgentConfig(node: Pick<EnrolledFleetNode, 'nodeId' | 'agentPlane'>, dir: string, s: LocalAgentSettings): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${node.nodeId}.agent.yaml`);
+  const body = {
+    node: node.nodeId,
+    stateDir: resolve(s.stateDir),
+    plane: node.agentPlane,
+    trust: s.trust.map((t) => resolve(t)),
+    hypervisor: { kind: s.hypervisor, accel: s.accel ?? 'auto', bootTimeoutS: s.bootTimeoutS ?? 240 },
+    fetch: { rangesInFlight: s.rangesInFlight ?? 4 },
+    machine: { pollIntervalS: s.pollIntervalS ?? 2, backoffBaseS: s.backoffBaseS ?? 0.5, backoffCapS: s.backoffCapS ?? 5 },
+  };
+  writeFileSync(file, `# edgeplane agent configuration (edgeplane run --env real)\n${toYaml(body)}`, { mode: 0o600 });
+  return file;
+}
+
+/** The CLI this module was built with (dist/cli/main.js). */
+export function defaultCliPath(): string {
+  return fileURLToPath(new URL('../cli/main.js', import.meta.url));
+}
+
+/** An `edgeplane agent` process this code started (stopped by its own pid only). */
+export class LocalAgent {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  stderr = '';
+
+  constructor(
+    readonly node: string,
+    readonly configFile: string,
+    readonly stateDir: string,
+    cliPath: string = defaultCliPath(),
+  ) {
+    this.child = spawn(process.execPath, [cliPath, 'agent', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr!.on('data', (d: Buffer) => {
+      if (this.stderr.length < 16_384) this.stderr += d.toString();
+    });
+    this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  events(): AgentEventLine[] {
+    let text = '';
+    try {
+      text = readFileSync(join(this.stateDir, 'events.ndjson'), 'utf8');
+    } catch {
+      return [];
+    }
+    return parseAgentEvents(text);
+  }
+
+  /** SIGTERM (the agent stops its VM and exits 0); SIGKILL after `graceMs`. */
+  async stop(graceMs = 30_000): Promise<number | null> {
+    if (this.running) this.child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (this.running) this.child.kill('SIGKILL');
+    }, graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+// ---- the rollout ----
+
+export interface RealEnvironmentOptions {
+  /** the plane's state directory (`edgeplane up <plane> --state`); default: the plane server's */
+  stateDir?: string;
+  /** appliance, keys, agent configurations and state directories go here (one folder per scenario and plane) */
+  workDir: string;
+  hypervisor: RealHypervisor;
+  /** the scenario's first N nodes (site-major order); default: all, when that many */
+  nodes?: number;
+  cliPath?: string;
+  /** per repeat: nodes that have not finished by then count as failed (`timeout`) */
+  timeoutMs?: number;
+}
+
+/** The scenario's first `n` node ids, site-major (the simulator's order), with the plane's names for them. */
+export function scenarioNodes(scenario: Scenario, n: number, planeName: (id: string) => string = (id) => id): { id: string; planeId: string; site: string }[] {
+  const { sites, nodesPerSite } = scenario.fleet;
+  if (!Number.isInteger(n) || n < 1) throw new InputError('--nodes must be a whole number of at least 1');
+  if (n > MAX_REAL_NODES) throw new InputError(`--nodes ${n}: a real run starts one agent process per node on this machine; at most ${MAX_REAL_NODES}`);
+  if (n > sites * nodesPerSite) throw new InputError(`--nodes ${n}: scenario ${scenario.name} has only ${sites * nodesPerSite} nodes`);
+  const out: { id: string; planeId: string; site: string }[] = [];
+  for (let s = 0; s < sites && out.length < n; s++) {
+    for (let i = 0; i < nodesPerSite && out.length < n; i++) {
+      const id = scenarioNodeId(s, i, sites, nodesPerSite);
+      out.push({ id, planeId: planeName(id), site: siteId(s, sites) });
+    }
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The real environment: checks what it can before anything starts, then runs each plane's repeats. */
+export function realEnvironment(o: RealEnvironmentOptions): Environment {
+  if (o.nodes !== undefined && o.nodes > MAX_REAL_NODES) {
+    throw new InputError(`--nodes ${o.nodes}: a real run starts one agent process per node on this machine; at most ${MAX_REAL_NODES}`);
+  }
+  const env: Environment = {
+    name: 'real',
+    // agents fetch from the plane's image service: no site cache or peers for real (yet)
+    strategyOf: () => 'origin',
+    open: (ctx) => openRealPlane(env, o, ctx),
+  };
+  return env;
+}
+
+/**
+ * The scenario as a real run takes it, checked before any plane starts: only the planes that can
+ * run for real (an operator and a node client); with `--plane` naming others, NotSupportedError.
+ */
+export function realScenario(scenario: Scenario, path: string, o: { registry: PlaneRegistry; nodes?: number; explicitPlanes: boolean }): Scenario {
+  const size = scenario.fleet.sites * scenario.fleet.nodesPerSite;
+  if (o.nodes === undefined && size > MAX_REAL_NODES) {
+    throw new InputError(`${path}: ${size} nodes; a real run starts one agent process per node on this machine: give --nodes N (at most ${MAX_REAL_NODES})`);
+  }
+  const runnable = (name: string) => o.registry.has(name) && o.registry.get(name).operator !== undefined && o.registry.get(name).nodeClient !== undefined;
+  const able = o.registry.descriptors.filter((d) => runnable(d.name)).map((d) => d.name);
+  const unable = scenario.planes.filter((p) => !runnable(p.name)).map((p) => p.name);
+  if (o.explicitPlanes && unable.length > 0) {
+    throw new NotSupportedError(`--env real with --plane ${unable.join(',')}: only ${able.join(', ')} run(s) for real`);
+  }
+  const planes = scenario.planes.filter((p) => runnable(p.name));
+  if (planes.length === 0) throw new InputError(`${path}: the scenario has none of the planes --env real runs (${able.join(', ')})`);
+  for (const p of planes) {
+    if (p.mode !== 'agent') throw new NotSupportedError(`${path}: ${p.name} in ${p.mode} mode for real (the real edge agent is agent mode)`);
+  }
+  return { ...scenario, planes };
+}
+
+async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
+  const { scenario, descriptor: d, say, logger: log } = ctx;
+  if (ctx.plane.mode !== 'agent') throw new NotSupportedError(`${d.name} in ${ctx.plane.mode} mode for real (the real edge agent is agent mode)`);
+  const planeOps = ctx.registry.with(d.name, 'operator', '--env real with plane');
+  const nodeClient = ctx.registry.with(d.name, 'nodeClient', '--env real with plane').nodeClient;
+  const stateDir = resolve(o.stateDir ?? d.server?.defaultStateDir ?? '.');
+  const nodes = scenarioNodes(scenario, o.nodes ?? scenario.fleet.sites * scenario.fleet.nodesPerSite, planeOps.operator.nodeName);
+  const workDir = resolve(o.workDir, scenario.name, d.name);
+  mkdirSync(workDir, { recursive: true });
+  const operator = await planeOps.operator.open(stateDir);
+
+  // the image: an appliance padded to the scenario's size (capped), chunked as the scenario says
+  const lineage = `ep-${scenario.name}`.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').slice(0, 100);
+  const version = `r${Date.now()}`;
+  const applianceDir = join(workDir, 'appliance');
+  const minimal = await buildAppliance({ outDir: applianceDir, imageId: lineage, version, then: 'idle' });
+  const target = Math.min(scenario.image.sizeBytes, MAX_REAL_IMAGE_BYTES);
+  const built = target > minimal.header.size ? await buildAppliance({ outDir: applianceDir, imageId: lineage, version, then: 'idle', size: target }) : minimal;
+  const chunkBytes = Math.min(scenario.image.chunkBytes, built.header.size);
+  say(`publishing ${lineage}@${version} (${built.header.size} bytes, ${chunkBytes}-byte chunks)`);
+  const published = await operator.publish({
+    source: built.path,
+    imageId: lineage,
+    version,
+    keysDir: join(workDir, 'keys'),
+    chunking: { algorithm: 'fixed', size: chunkBytes },
+    logger: log,
+  });
+  log.info({ lineage, version, pin: published.pin, chunks: published.chunks, blobBytes: published.blobBytes }, 'published');
+
+  say(`enrolling ${nodes.length} node(s) and pinning ${published.pin.imageId}@${published.pin.version}`);
+  const enrolled = await operator.enroll(nodes.map((n) => n.planeId));
+  const byId = new Map(enrolled.map((e) => [e.nodeId, e]));
+  const pin = published.pin;
+  await operator.assign(pin, nodes.map((n) => n.planeId));
+
+  const startedAt = new Date().toISOString();
+  const timeoutMs = o.timeoutMs ?? (o.hypervisor === 'qemu' ? 600_000 : 300_000);
+  const image = { imageId: lineage, version };
+
+  return {
+    nodes: nodes.length,
+    async repeat(r): Promise<DeploymentRun> {
+      const repeatDir = join(workDir, `repeat-${r}`);
+      const configs = nodes.map((n) =>
+        writeLocalAgentConfig(byId.get(n.planeId)!, join(repeatDir, 'agents'), {
+          stateDir: join(repeatDir, 'nodes', n.planeId),
+          trust: [join(published.keysDir, 'publisher.pub')],
+          hypervisor: o.hypervisor,
+          rangesInFlight: Math.min(64, scenario.concurrency.rangesInFlight),
+        }),
+      );
+      say(`repeat ${r + 1}/${scenario.repeat}: starting ${nodes.length} agent(s) (${o.hypervisor} hypervisor)`);
+      const t0Ms = Date.now();
+      const agents = nodes.map((n, i) => new LocalAgent(n.planeId, configs[i]!, join(repeatDir, 'nodes', n.planeId), o.cliPath));
+      let placed: Record<string, boolean> = {};
+      let deployments: Deployment[];
+      try {
+        const doneOf = (a: LocalAgent) => a.events().some((l) => l.type === 'done' && l.image.imageId === lineage && l.image.version === version);
+        for (;;) {
+          const finished = agents.filter((a) => !a.running || doneOf(a)).length;
+          ctx.onProgress?.(r, finished, agents.length);
+          if (finished === agents.length || Date.now() - t0Ms >= timeoutMs) break;
+          await sleep(250);
+        }
+        for (const a of agents) if (!a.running) log.error({ node: a.node, stderr: a.stderr.slice(-2000) }, 'agent exited early');
+        // what the operator sees: each node's last report (written after `done`), newer than t0
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const status = await operator.status(nodes.map((n) => n.planeId));
+          placed = Object.fromEntries(
+            status.map((s) => [
+              s.nodeId,
+              s.report !== null && s.report.status === 'RUNNING' && s.report.seq >= t0Ms && s.report.image?.imageId === pin.imageId && s.report.image.version === pin.version,
+            ]),
+          );
+          const running = agents.filter((a) => a.events().some((l) => l.type === 'done' && l.outcome === 'running' && l.image.imageId === lineage));
+          if (running.every((a) => placed[a.node]) || Date.now() > deadline) break;
+          await sleep(500);
+        }
+        deployments = agents.map((a, i) =>
+          deploymentFromEvents(a.events(), { node: nodes[i]!.id, site: nodes[i]!.site, t0Ms, image, dataOps: nodeClient.dataOps, reportOps: nodeClient.reportOps }),
+        );
+      } finally {
+        await Promise.all(agents.map((a) => a.stop()));
+      }
+      const { records, originEgressBytes } = recordsFromDeployments(
+        deployments,
+        nodes.map((n) => placed[n.planeId] === true),
+      );
+      const ok = deployments.filter((x) => x.outcome === 'running').length;
+      say(`repeat ${r + 1}/${scenario.repeat}: ${ok}/${nodes.length} RUNNING`);
+      log.info({ repeat: r, running: ok, nodes: nodes.length }, 'repeat done');
+      return {
+        labels: runLabels(scenario, ctx.plane, env, nodes.length, r),
+        records,
+        nodeId: (i) => nodes[i]!.id,
+        siteId: (i) => nodes[i]!.site,
+        bytesPerNode: published.blobBytes,
+        originEgressBytes,
+        dataRequestsPerRoundTrip: Math.min(64, scenario.concurrency.rangesInFlight),
+        // loopback, unshaped: the scenario's links are not what the bytes crossed
+        bound: null,
+        deltaSavedBytes: null,
+        faults: [],
+        envCounters: [],
+        sla: scenario.sla,
+      };
+    },
+    meta() {
+      const cpuList = cpus();
+      const p = d.name;
+      return {
+        assumptions: [
+          { plane: p, name: 'control plane', value: `the running ${p} plane in ${stateDir}`, source: 'edgeplane run --env real' },
+          { plane: p, name: 'nodes run', value: nodes.length, unit: 'agents', source: `the scenario's first ${nodes.length} of ${scenario.fleet.sites * scenario.fleet.nodesPerSite} nodes, one agent process each on this machine` },
+          { plane: p, name: 'image size', value: built.header.size, unit: 'B', source: `appliance padded to min(scenario image ${scenario.image.sizeBytes} B, ${MAX_REAL_IMAGE_BYTES} B)` },
+          { plane: p, name: 'chunk size', value: chunkBytes, unit: 'B', source: 'scenario image.chunk' },
+          { plane: p, name: 'hypervisor', value: o.hypervisor, source: o.hypervisor === 'qemu' ? 'qemu (KVM when usable, else TCG); boot ends at the image boot marker' : 'sim: a timed fake VM (no boot cost)' },
+          { plane: p, name: 'network', value: 'loopback', source: 'no link shaping: the scenario network, strategy and faults are not applied; data from the plane only (strategy origin); no physical bound applies' },
+        ],
+        machine: { os: platform(), arch: arch(), cpus: cpuList.length, ...(cpuList[0]?.model ? { cpuModel: cpuList[0].model } : {}), node: process.version },
+        startedAt,
+      };
+    },
+    profile: () => d.profile?.() ?? null,
+    counters: () => ({}),
+    async close() {},
+  };
+}
