@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure logic, the simulator, e2e on the built CLI) runs anywhere;
-// `integration` needs the real services that .ci/run installs and starts, and fails without them.
+// Two projects: `unit` (pure logic, the simulator, e2e on the built CLI) needs only Node;
+// `integration` needs the Debian packages (qemu, a kernel, busybox-static, chromium) and the real
+// services that .ci/run installs and starts, and fails without them.
 export default defineConfig({
   test: {
     projects: [
@@ -19,7 +20,8 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 600_000,
           hookTimeout: 600_000,
-          fileParallelism: false,
+          // One file at a time (they share the real services): `npm run test:integration` passes
+          // --no-file-parallelism, as vitest 3 has no per-project fileParallelism.
         },
       },
     ],

@@ -1,5 +1,6 @@
 // Opens a rendered report in real headless Chromium (Debian's, driven by playwright-core): every
 // chart must have drawn data, nothing may log an error or reach the network, and a screenshot is kept.
+// Needs the `chromium` package (scripts/install-test-deps.sh): fails, never skips, without it.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,8 +8,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { renderReport } from '../../reports/index.js';
-import { makeResults } from '../unit/reports/fixtures.js';
+import { renderReport } from '../../../reports/index.js';
+import { makeResults } from '../../unit/reports/fixtures.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const OUT = resolve('out/test-report');
