@@ -324,7 +324,7 @@ export class AgentFleet {
 
   private stage(a: SimAgent, id: number, manifest: ManifestInfo): void {
     // verify (read + hash) then decrypt (read + write) at the node's disk rate
-    const verifyUs = Math.ceil((manifest.size * 8 * 1e6) / a.info.diskBps);
+    const verifyUs = Math.ceil((manifest.size * 8 * 1e6) / a.info.diskBitsPerS);
     this.later(a, 2 * verifyUs, { type: 'staged', id, ok: true });
   }
 }

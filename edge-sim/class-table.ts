@@ -24,7 +24,7 @@ export class ClassTable implements FairShareClasses {
   cap = new Float64Array(16);
   /** Bytes delivered to each member since the class was created, as of `progressAtUs`. */
   progress = new Float64Array(16);
-  rateBps = new Float64Array(16);
+  rateBitsPerS = new Float64Array(16);
   bytesPerUs = new Float64Array(16);
   /** Sum of members' progress-at-join, so count·progress − sumStart = the class's bytes in flight. */
   sumStart = new Float64Array(16);
@@ -33,7 +33,7 @@ export class ClassTable implements FairShareClasses {
   /** Every slot's progress is as of this time; rates are constant since then. */
   progressAtUs = 0;
 
-  add(key: string, links: Int32Array, capBps: number): FlowClass {
+  add(key: string, links: Int32Array, capBitsPerS: number): FlowClass {
     if (this.n === this.count.length) this.grow();
     const c = new FlowClass(key, links);
     const s = this.n++;
@@ -41,11 +41,11 @@ export class ClassTable implements FairShareClasses {
     this.classes[s] = c;
     this.links[s] = links;
     this.count[s] = 0;
-    this.cap[s] = capBps;
+    this.cap[s] = capBitsPerS;
     // A new class starts with no progress at the current time; with rate 0 until the next
     // recompute, progressAt() stays 0 whatever progressAtUs is.
     this.progress[s] = 0;
-    this.rateBps[s] = 0;
+    this.rateBitsPerS[s] = 0;
     this.bytesPerUs[s] = 0;
     this.sumStart[s] = 0;
     this.nextTarget[s] = Infinity;
@@ -63,7 +63,7 @@ export class ClassTable implements FairShareClasses {
       this.count[s] = this.count[last];
       this.cap[s] = this.cap[last];
       this.progress[s] = this.progress[last];
-      this.rateBps[s] = this.rateBps[last];
+      this.rateBitsPerS[s] = this.rateBitsPerS[last];
       this.bytesPerUs[s] = this.bytesPerUs[last];
       this.sumStart[s] = this.sumStart[last];
       this.nextTarget[s] = this.nextTarget[last];
@@ -91,7 +91,7 @@ export class ClassTable implements FairShareClasses {
     this.count = grown(this.count, size);
     this.cap = grown(this.cap, size);
     this.progress = grown(this.progress, size);
-    this.rateBps = grown(this.rateBps, size);
+    this.rateBitsPerS = grown(this.rateBitsPerS, size);
     this.bytesPerUs = grown(this.bytesPerUs, size);
     this.sumStart = grown(this.sumStart, size);
     this.nextTarget = grown(this.nextTarget, size);

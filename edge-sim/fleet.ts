@@ -13,7 +13,7 @@ export interface SiteInfo {
   index: number;
   id: string;
   wan: LinkParams;
-  lanBps: number;
+  lanBitsPerS: number;
 }
 
 export interface NodeInfo {
@@ -24,7 +24,7 @@ export interface NodeInfo {
   /** position within its site */
   slot: number;
   access: LinkParams;
-  diskBps: number;
+  diskBitsPerS: number;
   boot: BootDist;
 }
 
@@ -41,14 +41,14 @@ export function expandFleet(scenario: Scenario): Fleet {
   for (let s = 0; s < f.sites; s++) {
     const id = siteId(s, f.sites);
     siteIndexById.set(id, s);
-    sites.push({ index: s, id, wan: f.site.wan, lanBps: f.site.lanBps });
+    sites.push({ index: s, id, wan: f.site.wan, lanBitsPerS: f.site.lanBitsPerS });
   }
   for (const o of f.siteOverrides) {
     for (const sid of o.sites) {
       const site = sites[siteIndexById.get(sid)!];
       if (!site) continue; // the schema checks references; keep going on the rest
       if (o.wan) site.wan = { ...site.wan, ...o.wan };
-      if (o.lanBps !== undefined) site.lanBps = o.lanBps;
+      if (o.lanBitsPerS !== undefined) site.lanBitsPerS = o.lanBitsPerS;
     }
   }
 
@@ -62,7 +62,7 @@ export function expandFleet(scenario: Scenario): Fleet {
         site: s,
         slot: k,
         access: f.node.access,
-        diskBps: f.node.diskBps,
+        diskBitsPerS: f.node.diskBitsPerS,
         boot: f.node.boot,
       };
       nodes.push(node);
@@ -73,7 +73,7 @@ export function expandFleet(scenario: Scenario): Fleet {
   f.nodeOverrides.forEach((o, i) => {
     for (const n of selectNodes(fleet, o.select, scenario.seed, `override-${i}`)) {
       if (o.access) n.access = { ...n.access, ...o.access };
-      if (o.diskBps !== undefined) n.diskBps = o.diskBps;
+      if (o.diskBitsPerS !== undefined) n.diskBitsPerS = o.diskBitsPerS;
       if (o.boot) n.boot = o.boot;
     }
   });

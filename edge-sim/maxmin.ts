@@ -7,7 +7,7 @@ import { InputError } from '../common/index.js';
  * link saturates or a flow reaches its cap; freeze those flows; repeat. O(flows × links × rounds),
  * meant as a readable reference, not for large inputs.
  */
-export function maxMinRates(capacities: number[], flows: { path: number[]; capBps?: number }[]): number[] {
+export function maxMinRates(capacities: number[], flows: { path: number[]; capBitsPerS?: number }[]): number[] {
   for (const [i, c] of capacities.entries()) {
     if (!(c >= 0) || !Number.isFinite(c)) throw new InputError(`maxMinRates: capacity of link ${i} must be finite and >= 0, got ${c}`);
   }
@@ -15,7 +15,7 @@ export function maxMinRates(capacities: number[], flows: { path: number[]; capBp
     for (const l of f.path) {
       if (!Number.isInteger(l) || l < 0 || l >= capacities.length) throw new InputError(`maxMinRates: flow ${i} crosses unknown link ${l}`);
     }
-    const cap = f.capBps ?? Infinity;
+    const cap = f.capBitsPerS ?? Infinity;
     if (!(cap >= 0)) throw new InputError(`maxMinRates: cap of flow ${i} must be >= 0, got ${cap}`);
     if (f.path.length === 0 && cap === Infinity) throw new InputError(`maxMinRates: flow ${i} has neither links nor a cap`);
   }
@@ -33,7 +33,7 @@ export function maxMinRates(capacities: number[], flows: { path: number[]; capBp
       if (n > 0) increment = Math.min(increment, remaining[l] / n);
     });
     flows.forEach((f, i) => {
-      if (!frozen[i]) increment = Math.min(increment, (f.capBps ?? Infinity) - rates[i]);
+      if (!frozen[i]) increment = Math.min(increment, (f.capBitsPerS ?? Infinity) - rates[i]);
     });
     increment = Math.max(0, increment);
     flows.forEach((_, i) => {
@@ -44,7 +44,7 @@ export function maxMinRates(capacities: number[], flows: { path: number[]; capBp
     });
     flows.forEach((f, i) => {
       if (frozen[i]) return;
-      const cap = f.capBps ?? Infinity;
+      const cap = f.capBitsPerS ?? Infinity;
       const atCap = rates[i] >= cap - 1e-9 * cap;
       const saturated = f.path.some((l) => remaining[l] <= 1e-9 * capacities[l]);
       if (atCap || saturated) {
@@ -59,10 +59,10 @@ export function maxMinRates(capacities: number[], flows: { path: number[]; capBp
 const MATHIS_C = Math.sqrt(3 / 2);
 
 /** TCP throughput cap under random loss (Mathis et al. 1997): MSS/RTT · C/√p, in bits per second. */
-export function mathisCapBps(rttUs: number, loss: number, mssBytes = 1460): number {
-  if (!(rttUs > 0) || !Number.isFinite(rttUs)) throw new InputError(`mathisCapBps: rtt must be finite and > 0 us, got ${rttUs}`);
-  if (!(loss >= 0 && loss <= 1)) throw new InputError(`mathisCapBps: loss must be in [0, 1], got ${loss}`);
-  if (!(mssBytes > 0)) throw new InputError(`mathisCapBps: mss must be > 0, got ${mssBytes}`);
+export function mathisCapBitsPerS(rttUs: number, loss: number, mssBytes = 1460): number {
+  if (!(rttUs > 0) || !Number.isFinite(rttUs)) throw new InputError(`mathisCapBitsPerS: rtt must be finite and > 0 us, got ${rttUs}`);
+  if (!(loss >= 0 && loss <= 1)) throw new InputError(`mathisCapBitsPerS: loss must be in [0, 1], got ${loss}`);
+  if (!(mssBytes > 0)) throw new InputError(`mathisCapBitsPerS: mss must be > 0, got ${mssBytes}`);
   if (loss === 0) return Infinity;
   return ((mssBytes * 8) / (rttUs / 1e6)) * (MATHIS_C / Math.sqrt(loss));
 }

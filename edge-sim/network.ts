@@ -12,7 +12,7 @@ import { ClassTable, type FlowClass } from './class-table.js';
 import type { Simulator } from './engine.js';
 import { FairShareSolver } from './fair-share.js';
 
-export { maxMinRates, mathisCapBps } from './maxmin.js';
+export { maxMinRates, mathisCapBitsPerS } from './maxmin.js';
 
 export type LinkId = number;
 export type FlowId = number;
@@ -20,7 +20,7 @@ export type FlowId = number;
 export interface StartFlowOptions {
   path: LinkId[];
   bytes: number;
-  capBps?: number;
+  capBitsPerS?: number;
   onDone: (id: FlowId) => void;
 }
 
@@ -114,13 +114,13 @@ export class Network {
     return this.table.n;
   }
 
-  addLink(name: string, capacityBps: number, opts: { private?: boolean } = {}): LinkId {
-    if (!(capacityBps >= 0) || !Number.isFinite(capacityBps)) {
-      throw new InputError(`link ${name}: capacity must be finite and >= 0 bits/s, got ${capacityBps}`);
+  addLink(name: string, capacityBitsPerS: number, opts: { private?: boolean } = {}): LinkId {
+    if (!(capacityBitsPerS >= 0) || !Number.isFinite(capacityBitsPerS)) {
+      throw new InputError(`link ${name}: capacity must be finite and >= 0 bits/s, got ${capacityBitsPerS}`);
     }
     const id = this.linkNames.length;
     this.linkNames.push(name);
-    this.linkCapacity.push(capacityBps);
+    this.linkCapacity.push(capacityBitsPerS);
     this.linkIsUp.push(true);
     this.linkIsPrivate.push(opts.private === true);
     this.linkDoneBytes.push(0);
@@ -133,7 +133,7 @@ export class Network {
       weight.set(this.sharedWeight);
       this.sharedWeight = weight;
     }
-    this.usableCapacity[id] = capacityBps;
+    this.usableCapacity[id] = capacityBitsPerS;
     return id;
   }
 
@@ -151,21 +151,21 @@ export class Network {
   }
 
   /** Changes a link's capacity (e.g. a degraded WAN); flows on it are re-shared. */
-  setLinkCapacity(link: LinkId, capacityBps: number): void {
+  setLinkCapacity(link: LinkId, capacityBitsPerS: number): void {
     this.checkLink(link);
-    if (!(capacityBps >= 0) || !Number.isFinite(capacityBps)) {
-      throw new InputError(`link ${this.linkNames[link]}: capacity must be finite and >= 0 bits/s, got ${capacityBps}`);
+    if (!(capacityBitsPerS >= 0) || !Number.isFinite(capacityBitsPerS)) {
+      throw new InputError(`link ${this.linkNames[link]}: capacity must be finite and >= 0 bits/s, got ${capacityBitsPerS}`);
     }
-    if (this.linkCapacity[link] === capacityBps) return;
-    this.linkCapacity[link] = capacityBps;
+    if (this.linkCapacity[link] === capacityBitsPerS) return;
+    this.linkCapacity[link] = capacityBitsPerS;
     this.onLinkChanged(link);
   }
 
   startFlow(opts: StartFlowOptions): FlowId {
     const { path, bytes, onDone } = opts;
-    const userCap = opts.capBps ?? Infinity;
+    const userCap = opts.capBitsPerS ?? Infinity;
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new InputError(`startFlow: bytes must be an integer >= 0, got ${bytes}`);
-    if (!(userCap >= 0)) throw new InputError(`startFlow: capBps must be >= 0, got ${userCap}`);
+    if (!(userCap >= 0)) throw new InputError(`startFlow: capBitsPerS must be >= 0, got ${userCap}`);
     const id = this.flowState.length;
     let sharedCount = 0;
     let privateCount = 0;
@@ -180,7 +180,7 @@ export class Network {
       } else sharedCount++;
     }
     if (sharedCount === 0 && privateCount === 0 && userCap === Infinity) {
-      throw new InputError('startFlow: a flow needs at least one link or a finite capBps');
+      throw new InputError('startFlow: a flow needs at least one link or a finite capBitsPerS');
     }
     const shared = new Int32Array(sharedCount);
     const priv = privateCount > 0 ? new Int32Array(privateCount) : undefined;
@@ -229,11 +229,11 @@ export class Network {
   }
 
   /** The flow's current rate (forces a pending recompute first). */
-  rateBps(id: FlowId): number {
+  rateBitsPerS(id: FlowId): number {
     this.checkFlow(id);
     if (this.flowState[id] !== FLOW_ACTIVE) return 0;
     this.flush();
-    return this.table.rateBps[(this.flowClass[id] as FlowClass).slot];
+    return this.table.rateBitsPerS[(this.flowClass[id] as FlowClass).slot];
   }
 
   /** Total bytes that crossed the link: finished and cancelled flows plus those in flight. */
@@ -392,7 +392,7 @@ export class Network {
     const rates = this.solver.solve(t, this.usableCapacity, this.sharedWeight);
     // Same as scheduleNextCompletion(), fused with storing the new rates: one pass over classes.
     const n = t.n;
-    const rateBps = t.rateBps;
+    const rateBitsPerS = t.rateBitsPerS;
     const bytesPerUs = t.bytesPerUs;
     const progress = t.progress;
     const nextTarget = t.nextTarget;
@@ -400,7 +400,7 @@ export class Network {
     for (let s = 0; s < n; s++) {
       const rate = rates[s];
       const bpu = rate / BITS_PER_BYTE_US;
-      rateBps[s] = rate;
+      rateBitsPerS[s] = rate;
       bytesPerUs[s] = bpu;
       const target = nextTarget[s];
       if (target === Infinity) continue;

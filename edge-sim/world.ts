@@ -5,7 +5,7 @@ import type { PlaneModel } from '../adapters/index.js';
 import type { Scenario } from '../scenarios/index.js';
 import { Simulator } from './engine.js';
 import type { Fleet, NodeInfo } from './fleet.js';
-import { Network, mathisCapBps, type LinkId } from './network.js';
+import { Network, mathisCapBitsPerS, type LinkId } from './network.js';
 import { streamRng, type Rng } from './rng.js';
 import { StationSim } from './stations.js';
 
@@ -44,12 +44,12 @@ export class World {
   ) {
     this.net = new Network(this.sim);
     for (const st of model.stations) this.stations.set(st.name, new StationSim(this.sim, st));
-    this.origin = this.net.addLink('origin-up', scenario.origin.uplinkBps);
-    this.wanDown = fleet.sites.map((s) => this.net.addLink(`${s.id}-wan-down`, s.wan.downBps));
-    this.lan = fleet.sites.map((s) => this.net.addLink(`${s.id}-lan`, s.lanBps));
-    this.nodeDown = fleet.nodes.map((n) => this.net.addLink(`${n.id}-down`, n.access.downBps, { private: true }));
+    this.origin = this.net.addLink('origin-up', scenario.origin.uplinkBitsPerS);
+    this.wanDown = fleet.sites.map((s) => this.net.addLink(`${s.id}-wan-down`, s.wan.downBitsPerS));
+    this.lan = fleet.sites.map((s) => this.net.addLink(`${s.id}-lan`, s.lanBitsPerS));
+    this.nodeDown = fleet.nodes.map((n) => this.net.addLink(`${n.id}-down`, n.access.downBitsPerS, { private: true }));
     if (scenario.strategy === 'peer') {
-      for (const n of fleet.nodes) this.nodeUp.push(this.net.addLink(`${n.id}-up`, n.access.upBps, { private: true }));
+      for (const n of fleet.nodes) this.nodeUp.push(this.net.addLink(`${n.id}-up`, n.access.upBitsPerS, { private: true }));
     }
     this.siteCut = new Int32Array(fleet.sites.length);
     this.siteCaches = fleet.sites.map((_, i) => new SiteCache(this, i));
@@ -92,27 +92,27 @@ export class World {
 
   /** Bytes from the origin to a node over `streams` parallel TCP connections. */
   fromOrigin(node: NodeInfo, bytes: number, streams: number, end: TransferEnd): Transfer {
-    const cap = streams * mathisCapBps(this.rttToCentreUs(node), this.lossToCentre(node));
+    const cap = streams * mathisCapBitsPerS(this.rttToCentreUs(node), this.lossToCentre(node));
     return this.flow([this.origin, this.wanDown[node.site], this.nodeDown[node.index]], bytes, cap, end);
   }
 
   /** Bytes from the origin into a site (a cache or replica host behind the site's WAN link). */
   intoSite(site: number, bytes: number, streams: number, end: TransferEnd): Transfer {
     const s = this.fleet.sites[site];
-    const cap = streams * mathisCapBps(s.wan.rttUs + this.scenario.origin.rttUs, s.wan.loss);
+    const cap = streams * mathisCapBitsPerS(s.wan.rttUs + this.scenario.origin.rttUs, s.wan.loss);
     return this.flow([this.origin, this.wanDown[site]], bytes, cap, end);
   }
 
   /** Bytes over the site LAN from the site cache to a node. */
   fromSiteCache(node: NodeInfo, bytes: number, streams: number, end: TransferEnd): Transfer {
-    const cap = streams * mathisCapBps(LAN_RTT_US, node.access.loss);
+    const cap = streams * mathisCapBitsPerS(LAN_RTT_US, node.access.loss);
     return this.flow([this.lan[node.site], this.nodeDown[node.index]], bytes, cap, end);
   }
 
   /** Bytes from one node's uplink to another's downlink (same site). */
   fromPeer(sender: NodeInfo, receiver: NodeInfo, bytes: number, streams: number, end: TransferEnd): Transfer {
     const loss = 1 - (1 - sender.access.loss) * (1 - receiver.access.loss);
-    const cap = streams * mathisCapBps(LAN_RTT_US, loss);
+    const cap = streams * mathisCapBitsPerS(LAN_RTT_US, loss);
     return this.flow([this.nodeUp[sender.index], this.nodeDown[receiver.index]], bytes, cap, end);
   }
 
@@ -128,12 +128,12 @@ export class World {
     return this.net.linkBytes(this.origin);
   }
 
-  private flow(path: LinkId[], bytes: number, capBps: number, end: TransferEnd): Transfer {
+  private flow(path: LinkId[], bytes: number, capBitsPerS: number, end: TransferEnd): Transfer {
     let finished = false;
     const id = this.net.startFlow({
       path,
       bytes,
-      capBps: Number.isFinite(capBps) ? capBps : undefined,
+      capBitsPerS: Number.isFinite(capBitsPerS) ? capBitsPerS : undefined,
       onDone: () => {
         finished = true;
         end(bytes, true);

@@ -14,15 +14,15 @@ export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneMod
   let dMin = Infinity;
   let uPeers = 0;
   for (const n of fleet.nodes) {
-    dMin = Math.min(dMin, n.access.downBps / 8, fleet.sites[n.site].wan.downBps / 8);
-    uPeers += n.access.upBps / 8;
+    dMin = Math.min(dMin, n.access.downBitsPerS / 8, fleet.sites[n.site].wan.downBitsPerS / 8);
+    uPeers += n.access.upBitsPerS / 8;
   }
   const sharing = scenario.strategy === 'peer' && model.mode === 'agent' ? 'peer' : scenario.strategy === 'site-cache' || model.sitesShareCopy ? 'site' : 'none';
   return {
     nodes: fleet.nodes.length,
     sites: fleet.sites.length,
     bytesPerNode,
-    originUpBytesPerS: scenario.origin.uplinkBps / 8,
+    originUpBytesPerS: scenario.origin.uplinkBitsPerS / 8,
     minDownBytesPerS: dMin,
     peersUpBytesPerS: uPeers,
     sharing,

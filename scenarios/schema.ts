@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { nodeExists, nodeId, siteId, siteIndexOf } from './ids.js';
 import { parseBandwidth, parseDuration, parseFraction, parseSize, UNIT_PATTERNS } from './units.js';
 
-export interface LinkParams { downBps: number; upBps: number; rttUs: number; loss: number }
+export interface LinkParams { downBitsPerS: number; upBitsPerS: number; rttUs: number; loss: number }
 export type BootDist = { kind: 'fixed'; us: number } | { kind: 'lognormal'; medianUs: number; p99Us: number };
-export interface NodeParams { access: LinkParams; diskBps: number; boot: BootDist }
-export interface SiteParams { wan: LinkParams; lanBps: number }
+export interface NodeParams { access: LinkParams; diskBitsPerS: number; boot: BootDist }
+export interface SiteParams { wan: LinkParams; lanBitsPerS: number }
 export type NodeSelector = { count: number } | { fraction: number } | { ids: string[] } | { sites: string[] };
 
 /** a plane's name; which names exist comes from the plane registry (planes/index.ts) */
@@ -33,8 +33,8 @@ export interface ScenarioPlane {
   services: readonly string[];
 }
 
-export interface SiteOverride { sites: string[]; wan?: Partial<LinkParams>; lanBps?: number }
-export interface NodeOverride { select: NodeSelector; access?: Partial<LinkParams>; diskBps?: number; boot?: BootDist }
+export interface SiteOverride { sites: string[]; wan?: Partial<LinkParams>; lanBitsPerS?: number }
+export interface NodeOverride { select: NodeSelector; access?: Partial<LinkParams>; diskBitsPerS?: number; boot?: BootDist }
 export interface Crash { at: number; select: NodeSelector; downForUs: number }
 export interface SiteWindow { sites: string[]; fromUs: number; toUs: number }
 export interface ControlOutage { service: string; fromUs: number; toUs: number }
@@ -99,7 +99,7 @@ function linkSchema(d: LinkDefaults) {
       rtt: duration().prefault(d.rtt).describe('round-trip time'),
       loss: fraction().prefault(0).describe('packet loss'),
     })
-    .transform((l): LinkParams => ({ downBps: l.down, upBps: l.up, rttUs: l.rtt, loss: l.loss }));
+    .transform((l): LinkParams => ({ downBitsPerS: l.down, upBitsPerS: l.up, rttUs: l.rtt, loss: l.loss }));
 }
 
 const partialLinkSchema = z
@@ -110,7 +110,7 @@ const partialLinkSchema = z
     loss: fraction().optional(),
   })
   .transform((l): Partial<LinkParams> =>
-    withoutUndefined({ downBps: l.down, upBps: l.up, rttUs: l.rtt, loss: l.loss }),
+    withoutUndefined({ downBitsPerS: l.down, upBitsPerS: l.up, rttUs: l.rtt, loss: l.loss }),
   );
 
 const bootSchema = z
@@ -129,14 +129,14 @@ const nodeSchema = z
     disk: bandwidth().prefault('200MB/s').describe('disk write bandwidth'),
     boot: bootSchema.prefault({ median: '8s', p99: '20s' }),
   })
-  .transform((n): NodeParams => ({ access: n.access, diskBps: n.disk, boot: n.boot }));
+  .transform((n): NodeParams => ({ access: n.access, diskBitsPerS: n.disk, boot: n.boot }));
 
 const siteSchema = z
   .strictObject({
     wan: linkSchema({ down: '1Gbit', up: '1Gbit', rtt: '10ms' }).prefault({}).describe("the site's WAN uplink"),
     lan: bandwidth().prefault('1Gbit').describe('site LAN bandwidth'),
   })
-  .transform((s): SiteParams => ({ wan: s.wan, lanBps: s.lan }));
+  .transform((s): SiteParams => ({ wan: s.wan, lanBitsPerS: s.lan }));
 
 // ---- node selection ---------------------------------------------------------------------------
 
@@ -163,12 +163,12 @@ function selectorOf(value: { nodes?: NodeSelector; sites?: string[] }): NodeSele
 
 const siteOverrideSchema = z
   .strictObject({ sites: siteList(), wan: partialLinkSchema.optional(), lan: bandwidth().optional() })
-  .transform((o): SiteOverride => withoutUndefined({ sites: o.sites, wan: o.wan, lanBps: o.lan }));
+  .transform((o): SiteOverride => withoutUndefined({ sites: o.sites, wan: o.wan, lanBitsPerS: o.lan }));
 
 const nodeOverrideSchema = z
   .strictObject({ ...selectorFields, access: partialLinkSchema.optional(), disk: bandwidth().optional(), boot: bootSchema.optional() })
   .superRefine(checkOneSelector)
-  .transform((o): NodeOverride => withoutUndefined({ select: selectorOf(o), access: o.access, diskBps: o.disk, boot: o.boot }));
+  .transform((o): NodeOverride => withoutUndefined({ select: selectorOf(o), access: o.access, diskBitsPerS: o.disk, boot: o.boot }));
 
 // ---- fleet ------------------------------------------------------------------------------------
 
@@ -203,7 +203,7 @@ const originSchema = z
     uplink: bandwidth().prefault('10Gbit').describe('origin / control-plane uplink bandwidth'),
     rtt: duration().prefault('1ms').describe('round-trip time to the origin from the WAN'),
   })
-  .transform((o) => ({ uplinkBps: o.uplink, rttUs: o.rtt }));
+  .transform((o) => ({ uplinkBitsPerS: o.uplink, rttUs: o.rtt }));
 
 const imageSchema = z
   .strictObject({
@@ -464,7 +464,7 @@ interface ScenarioShape {
     siteOverrides: SiteOverride[];
     nodeOverrides: NodeOverride[];
   };
-  origin: { uplinkBps: number; rttUs: number };
+  origin: { uplinkBitsPerS: number; rttUs: number };
   image: { sizeBytes: number; chunkBytes: number; previous: null | { sharedFraction: number } };
   planes: PlaneConfig[];
   strategy: (typeof STRATEGIES)[number];

@@ -109,7 +109,7 @@ function formatScaled(value: number, scales: readonly [number, string][]): strin
 }
 
 /** 1.5e9 → "1.5Gbit/s" (parseBandwidth reads it back). */
-export function formatBps(bps: number): string {
+export function formatBitsPerS(bps: number): string {
   return formatScaled(bps, [[1e12, 'Tbit/s'], [1e9, 'Gbit/s'], [1e6, 'Mbit/s'], [1e3, 'kbit/s'], [1, 'bit/s']]);
 }
 
