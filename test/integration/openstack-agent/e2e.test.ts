@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireExecutable } from '../../../agent/index.js';
-import { assignFleet, enrollFleet, fleetStatus, LocalAgent, openFleet, publishToFleet, writeLocalAgentConfig, type Fleet } from '../../../control-openstack/index.js';
+import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, type Fleet } from '../../../control-openstack/index.js';
+import { LocalAgent, writeLocalAgentConfig } from '../../../environments/index.js';
 import { bootMarker, buildAppliance, deltaPlan, findKernel, MiB, readPublicKey, readSealed, writeKeyFiles } from '../../../pipeline/index.js';
 import { acquireStack, type TestStack } from '../openstack/stack.js';
 import { agentLogTail, alive, buildPrivateCli, callsOf, consoleLogs, doneWith, eventsOf, same, waitUntil, type Image } from './helpers.js';
@@ -67,7 +68,7 @@ it('three agents boot v1 under qemu through Keystone/Glance/Barbican, then updat
   const started = Date.now();
   for (const { node } of enrolled) {
     const stateDir = join(work, 'nodes', node.nodeId);
-    const config = writeLocalAgentConfig(node, join(work, 'agents'), { stateDir, trust: [join(keys, 'publisher.pub')], hypervisor: 'qemu', accel: 'tcg', pollIntervalS: 1, bootTimeoutS: 300 });
+    const config = writeLocalAgentConfig({ nodeId: node.nodeId, agentPlane: { ...agentFileFor(node, []).plane } }, join(work, 'agents'), { stateDir, trust: [join(keys, 'publisher.pub')], hypervisor: 'qemu', accel: 'tcg', pollIntervalS: 1, bootTimeoutS: 300 });
     agents.push(new LocalAgent(node.nodeId, config, stateDir, CLI));
   }
 

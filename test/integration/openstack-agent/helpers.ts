@@ -7,7 +7,7 @@ import { isPortFree, loadOpenStackStack, upOpenStack, type OpenStackAgentFile, t
 import type { AgentEventLine } from '../../../reports/index.js';
 import { parseAgentEvents } from '../../../reports/index.js';
 
-export { buildPrivateCli } from '../../unit/agent-runtime/private-build.js';
+export { buildPrivateCli } from '../../unit/agent/runtime/private-build.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -12,7 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { assignFleet, enrollFleet, fleetStatus, LocalAgent, openFleet, publishToFleet, revokeFleet, writeLocalAgentConfig, type EnrollResult, type Fleet } from '../../../control-openstack/index.js';
+import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, revokeFleet, type EnrollResult, type Fleet } from '../../../control-openstack/index.js';
+import { LocalAgent, writeLocalAgentConfig } from '../../../environments/index.js';
 import { buildAppliance, MiB, writeKeyFiles } from '../../../pipeline/index.js';
 import { acquireStack, type TestStack } from '../openstack/stack.js';
 import { agentLogTail, buildPrivateCli, callsOf, doneWith, eventsOf, restartStack, same, sleep, stopService, waitUntil, type Image } from './helpers.js';
@@ -53,7 +54,7 @@ it('survives a Glance outage mid-rollout, restarts a verified VM without Keyston
   await assignFleet(fleet.operator, pin1, nodes);
 
   const configFor = (e: EnrollResult) =>
-    writeLocalAgentConfig(e.node, join(work, 'agents'), {
+    writeLocalAgentConfig({ nodeId: e.node.nodeId, agentPlane: { ...agentFileFor(e.node, []).plane } }, join(work, 'agents'), {
       stateDir: join(work, 'nodes', e.node.nodeId),
       trust: [join(keys, 'publisher.pub')],
       hypervisor: 'sim',

@@ -82,7 +82,7 @@ async function randomFile(path: string, bytes: number): Promise<string> {
   for (let left = bytes; left > 0; left -= 16 * MiB) {
     const chunk = randomBytes(Math.min(16 * MiB, left));
     hash.update(chunk);
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', r));
   }
   await new Promise<void>((r) => out.end(r));
   return hash.digest('hex');

@@ -34,7 +34,7 @@ beforeAll(async () => {
   const operator = new OpenStackOperator({ authUrl: endpoints.identity, username: admin.username, password: admin.password, projectName: admin.projectName });
   const file = join(work, 'image.raw');
   const out = createWriteStream(file);
-  for (let i = 0; i < IMAGE_BYTES / (16 * MiB); i++) if (!out.write(randomBytes(16 * MiB))) await new Promise((r) => out.once('drain', r));
+  for (let i = 0; i < IMAGE_BYTES / (16 * MiB); i++) if (!out.write(randomBytes(16 * MiB))) await new Promise<void>((r) => out.once('drain', r));
   await new Promise<void>((r) => out.end(r));
   const run = randomBytes(4).toString('hex');
   node = await operator.enrollNode(`fig-${run}`);

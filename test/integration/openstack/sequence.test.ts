@@ -1,16 +1,17 @@
 // Model/client agreement: one deployment's control calls made by the real OpenStackNodeClient
 // against real Keystone/Glance/Barbican record exactly the op sequence, methods and path templates
-// of the simulation model (planeModel('openstack','agent',…)). The expected list is derived from
+// of the simulation model (planes.model('openstack','agent',…)). The expected list is derived from
 // the model, never written by hand.
 import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { planeModel, type ApiOp } from '../../../adapters/index.js';
+import type { ApiOp } from '../../../adapters/index.js';
 import { CallRecorder } from '../../../adapters/transport/index.js';
 import type { ControlOp } from '../../../agent/machine/types.js';
 import { OpenStackNodeClient, OpenStackOperator, type EnrolledNode, type PublishedImage } from '../../../control-openstack/index.js';
+import { planes } from '../../../planes/index.js';
 import { generateDataKey, generatePublisherKeys, readSealedChunk, sealImage, toPublicKey, verifyChunk, verifyManifest, type ImageManifest } from '../../../pipeline/index.js';
 import { acquireStack, type TestStack } from './stack.js';
 
@@ -74,7 +75,7 @@ it('one deployment by the real node client records the model deploySequence, met
   }
   await client.report({ status: 'RUNNING', image: assignment, failure: null, seq: 1 });
 
-  const model = planeModel('openstack', 'agent', { placement: 'pinned', replicaCache: false, directDownload: false });
+  const model = planes.model('openstack', 'agent', { placement: 'pinned', flags: {} });
   const chunks = signed.chunks.length;
   const controls = (c: ControlOp): ApiOp[] => model.agentOps(c);
   const expected: ApiOp[] = [

@@ -1,12 +1,14 @@
 // Calibration: per-op summaries from call records, the file schema, and what a calibration does
 // to the openstack model (service times, assumptions, live profile).
 import { describe, expect, it } from 'vitest';
-import { parseCalibration, planeModel, type CallRecord } from '../../../adapters/index.js';
+import { parseCalibration, type PlaneOptions } from '../../../adapters/index.js';
+import type { CallRecord } from '../../../adapters/transport/index.js';
 import { quantile } from '../../../common/index.js';
 import { CALIBRATED_OPS, openstackProfile, summarizeRecords } from '../../../control-openstack/index.js';
 import { InputError } from '../../../common/index.js';
+import { planes } from '../../../planes/index.js';
 
-const BASE = { placement: 'pinned', replicaCache: false, directDownload: false } as const;
+const BASE: PlaneOptions = { placement: 'pinned', flags: {} };
 
 function rec(op: string, ms: number, extra: Partial<CallRecord> = {}): CallRecord {
   return { op, plane: 'openstack', method: 'GET', path: '/x', url: 'http://x/x', status: 200, bytesOut: 0, bytesIn: 0, ms, attempt: 1, ...extra };
@@ -28,7 +30,7 @@ describe('calibration file', () => {
 
   it('validates and replaces service times, assumptions and the profile of the model', () => {
     const c = parseCalibration(JSON.stringify(file), 'cal.json');
-    const model = planeModel('openstack', 'agent', { ...BASE, calibration: c });
+    const model = planes.model('openstack', 'agent', { ...BASE, calibration: c });
     expect(model.agentOps('login')[0]!.serviceTime).toEqual({ kind: 'lognormal', medianUs: 10_000, p95Us: 20_000 });
     expect(model.agentOps('report')[0]!.op).toBe('keystone.credential.update');
     expect(model.profile.services).toEqual(file.profile.services);
@@ -36,13 +38,13 @@ describe('calibration file', () => {
     expect(row.value).toContain('30 samples');
     expect(row.source).toBe('measured here: test');
     // without a calibration: the shipped defaults
-    expect(planeModel('openstack', 'agent', BASE).profile).toEqual(openstackProfile());
+    expect(planes.model('openstack', 'agent', BASE).profile).toEqual(openstackProfile());
   });
 
   it('rejects what is not a calibration (InputError)', () => {
     expect(() => parseCalibration('{', 'a.json')).toThrow(InputError);
     expect(() => parseCalibration(JSON.stringify({ ...file, ops: { x: { medianUs: 2, p95Us: 1, samples: 1 } } }), 'b.json')).toThrow(/b\.json/);
     expect(() => parseCalibration(JSON.stringify({ ...file, profile: { ...file.profile, plane: 'cloudstack' } }), 'c.json')).toThrow(InputError);
-    expect(() => planeModel('cloudstack', 'agent', { ...BASE, calibration: parseCalibration(JSON.stringify(file), 'd.json') })).toThrow(InputError);
+    expect(() => planes.model('cloudstack', 'agent', { ...BASE, calibration: parseCalibration(JSON.stringify(file), 'd.json') })).toThrow(InputError);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mathisCapBps, maxMinRates } from '../../../edge-sim/maxmin.js';
+import { mathisCapBitsPerS, maxMinRates } from '../../../edge-sim/maxmin.js';
 
 describe('maxMinRates (reference progressive filling)', () => {
   it('classic two links, one long flow crossing both: everyone gets half', () => {
@@ -15,7 +15,7 @@ describe('maxMinRates (reference progressive filling)', () => {
   });
 
   it('a capped flow leaves its unused share to the others', () => {
-    const rates = maxMinRates([10], [{ path: [0], capBps: 1 }, { path: [0] }, { path: [0] }]);
+    const rates = maxMinRates([10], [{ path: [0], capBitsPerS: 1 }, { path: [0] }, { path: [0] }]);
     expect(rates[0]).toBeCloseTo(1, 12);
     expect(rates[1]).toBeCloseTo(4.5, 12);
     expect(rates[2]).toBeCloseTo(4.5, 12);
@@ -38,14 +38,14 @@ describe('maxMinRates (reference progressive filling)', () => {
   });
 });
 
-describe('mathisCapBps', () => {
+describe('mathisCapBitsPerS', () => {
   it('follows MSS/RTT * sqrt(3/2)/sqrt(p)', () => {
     // 1460 B, 100 ms, 1% loss: 11680 b / 0.1 s * 1.2247 / 0.1 = 1.4305 Mb/s
-    expect(mathisCapBps(100_000, 0.01)).toBeCloseTo(116_800 * Math.sqrt(1.5) * 10, 3);
-    expect(mathisCapBps(50_000, 0.01)).toBeCloseTo(2 * mathisCapBps(100_000, 0.01), 3);
-    expect(mathisCapBps(100_000, 0.04)).toBeCloseTo(mathisCapBps(100_000, 0.01) / 2, 3);
-    expect(mathisCapBps(10_000, 0)).toBe(Infinity);
-    expect(() => mathisCapBps(0, 0.01)).toThrow();
-    expect(() => mathisCapBps(10, 2)).toThrow();
+    expect(mathisCapBitsPerS(100_000, 0.01)).toBeCloseTo(116_800 * Math.sqrt(1.5) * 10, 3);
+    expect(mathisCapBitsPerS(50_000, 0.01)).toBeCloseTo(2 * mathisCapBitsPerS(100_000, 0.01), 3);
+    expect(mathisCapBitsPerS(100_000, 0.04)).toBeCloseTo(mathisCapBitsPerS(100_000, 0.01) / 2, 3);
+    expect(mathisCapBitsPerS(10_000, 0)).toBe(Infinity);
+    expect(() => mathisCapBitsPerS(0, 0.01)).toThrow();
+    expect(() => mathisCapBitsPerS(10, 2)).toThrow();
   });
 });

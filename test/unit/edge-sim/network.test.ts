@@ -4,6 +4,7 @@ import { Simulator } from '../../../edge-sim/engine.js';
 import { maxMinRates, Network } from '../../../edge-sim/network.js';
 
 // 8 Mb/s = exactly 1 byte per microsecond, which keeps hand computations readable.
+/** one byte per µs, in bits per second */
 const BYTE_PER_US = 8e6;
 
 function setup() {
@@ -19,13 +20,13 @@ describe('Network: hand-computed cases', () => {
     const doneAt: Record<string, number> = {};
     const a = net.startFlow({ path: [link], bytes: 1000, onDone: () => (doneAt.a = sim.now) });
     const b = net.startFlow({ path: [link], bytes: 3000, onDone: () => (doneAt.b = sim.now) });
-    expect(net.rateBps(a)).toBe(BYTE_PER_US / 2);
+    expect(net.rateBitsPerS(a)).toBe(BYTE_PER_US / 2);
     // Each gets 0.5 B/us: a finishes at 2000 us having moved 1000 B, b has 1000 B then and takes
     // the remaining 2000 B at 1 B/us: 4000 us.
     sim.run({ untilUs: 2000 });
     expect(doneAt.a).toBe(2000);
     expect(net.deliveredBytes(b)).toBe(1000);
-    expect(net.rateBps(b)).toBe(BYTE_PER_US);
+    expect(net.rateBitsPerS(b)).toBe(BYTE_PER_US);
     sim.run();
     expect(doneAt.b).toBe(4000);
     expect(net.linkBytes(link)).toBe(4000);
@@ -46,10 +47,10 @@ describe('Network: hand-computed cases', () => {
   it('a capped flow leaves bandwidth to the other flow', () => {
     const { sim, net } = setup();
     const link = net.addLink('wan', 10 * BYTE_PER_US);
-    const capped = net.startFlow({ path: [link], bytes: 1000, capBps: BYTE_PER_US, onDone: () => {} });
+    const capped = net.startFlow({ path: [link], bytes: 1000, capBitsPerS: BYTE_PER_US, onDone: () => {} });
     const free = net.startFlow({ path: [link], bytes: 1000, onDone: () => {} });
-    expect(net.rateBps(capped)).toBe(BYTE_PER_US);
-    expect(net.rateBps(free)).toBe(9 * BYTE_PER_US);
+    expect(net.rateBitsPerS(capped)).toBe(BYTE_PER_US);
+    expect(net.rateBitsPerS(free)).toBe(9 * BYTE_PER_US);
     sim.run();
     expect(sim.now).toBe(1000);
   });
@@ -73,7 +74,7 @@ describe('Network: hand-computed cases', () => {
     sim.at(1000, () => net.setLinkUp(link, false));
     sim.at(3000, () => net.setLinkUp(link, true));
     sim.run({ untilUs: 2000 });
-    expect(net.rateBps(f)).toBe(0);
+    expect(net.rateBitsPerS(f)).toBe(0);
     expect(net.deliveredBytes(f)).toBe(1000);
     sim.run();
     expect(doneAt).toBe(6000);
@@ -90,8 +91,8 @@ describe('Network: hand-computed cases', () => {
     sim.at(1000, () => net.setLinkUp(accA, false));
     sim.at(2000, () => net.setLinkUp(accA, true));
     sim.run({ untilUs: 1500 });
-    expect(net.rateBps(a)).toBe(0);
-    expect(net.rateBps(b)).toBe(BYTE_PER_US);
+    expect(net.rateBitsPerS(a)).toBe(0);
+    expect(net.rateBitsPerS(b)).toBe(BYTE_PER_US);
     expect(net.deliveredBytes(a)).toBe(500);
     expect(net.deliveredBytes(b)).toBe(1000);
     sim.run();
@@ -107,7 +108,7 @@ describe('Network: hand-computed cases', () => {
     const wan = net.addLink('wan', 10 * BYTE_PER_US);
     const acc = net.addLink('acc', 2 * BYTE_PER_US, { private: true });
     const f = net.startFlow({ path: [wan, acc], bytes: 2000, onDone: () => {} });
-    expect(net.rateBps(f)).toBe(2 * BYTE_PER_US);
+    expect(net.rateBitsPerS(f)).toBe(2 * BYTE_PER_US);
     expect(() => net.startFlow({ path: [acc], bytes: 1, onDone: () => {} })).toThrow(/already carries/);
     sim.run();
     expect(sim.now).toBe(1000);
@@ -227,10 +228,10 @@ describe('Network against the reference', () => {
           return [...f.path, net.addLink(`acc${i}`, capacities[capacities.length - 1], { private: true })];
         });
         const ids = c.flows.map((f, i) =>
-          net.startFlow({ path: paths[i].map((l) => (l < links.length ? links[l] : l)), bytes: 1e9, capBps: f.cap ?? undefined, onDone: () => {} }),
+          net.startFlow({ path: paths[i].map((l) => (l < links.length ? links[l] : l)), bytes: 1e9, capBitsPerS: f.cap ?? undefined, onDone: () => {} }),
         );
-        const expected = maxMinRates(capacities, paths.map((p, i) => ({ path: p, capBps: c.flows[i].cap ?? undefined })));
-        ids.forEach((id, i) => expect(relClose(net.rateBps(id), expected[i])).toBe(true));
+        const expected = maxMinRates(capacities, paths.map((p, i) => ({ path: p, capBitsPerS: c.flows[i].cap ?? undefined })));
+        ids.forEach((id, i) => expect(relClose(net.rateBitsPerS(id), expected[i])).toBe(true));
       }),
       { numRuns: 200 },
     );
@@ -245,14 +246,14 @@ describe('Network against the reference', () => {
         const finished = new Set<number>();
         c.flows.forEach((f, i) =>
           sim.at(f.startUs, () => {
-            ids[i] = net.startFlow({ path: f.path.map((l) => links[l]), bytes: f.bytes, capBps: f.cap ?? undefined, onDone: (id) => finished.add(id) });
+            ids[i] = net.startFlow({ path: f.path.map((l) => links[l]), bytes: f.bytes, capBitsPerS: f.cap ?? undefined, onDone: (id) => finished.add(id) });
           }),
         );
         for (const t of [...new Set(checkpoints)].sort((a, b) => a - b)) {
           sim.run({ untilUs: t });
           const active = c.flows.map((_, i) => i).filter((i) => ids[i] !== undefined && !finished.has(ids[i]));
-          const expected = maxMinRates(c.capacities, active.map((i) => ({ path: c.flows[i].path, capBps: c.flows[i].cap ?? undefined })));
-          active.forEach((i, k) => expect(relClose(net.rateBps(ids[i]), expected[k])).toBe(true));
+          const expected = maxMinRates(c.capacities, active.map((i) => ({ path: c.flows[i].path, capBitsPerS: c.flows[i].cap ?? undefined })));
+          active.forEach((i, k) => expect(relClose(net.rateBitsPerS(ids[i]), expected[k])).toBe(true));
         }
         sim.run();
         expect(finished.size).toBe(c.flows.length);
@@ -275,19 +276,19 @@ describe('Network against the reference', () => {
           const capPool = [undefined, 3e6, 11e6, 1];
           const { net } = setup();
           const links = capacities.map((c, i) => net.addLink(`l${i}`, c));
-          const flows: { path: number[]; capBps?: number }[] = [];
+          const flows: { path: number[]; capBitsPerS?: number }[] = [];
           const ids: number[] = [];
           for (const g of groups) {
             for (let k = 0; k < g.n; k++) {
-              const f = { path: paths[g.path], capBps: capPool[g.cap] };
+              const f = { path: paths[g.path], capBitsPerS: capPool[g.cap] };
               flows.push(f);
-              ids.push(net.startFlow({ path: f.path.map((l) => links[l]), bytes: 1e9, capBps: f.capBps, onDone: () => {} }));
+              ids.push(net.startFlow({ path: f.path.map((l) => links[l]), bytes: 1e9, capBitsPerS: f.capBitsPerS, onDone: () => {} }));
             }
           }
           const down = downLink % caps.length;
           net.setLinkUp(links[down], false);
           const expected = maxMinRates(capacities.map((c, i) => (i === down ? 0 : c)), flows);
-          ids.forEach((id, i) => expect(relClose(net.rateBps(id), expected[i])).toBe(true));
+          ids.forEach((id, i) => expect(relClose(net.rateBitsPerS(id), expected[i])).toBe(true));
           expect(net.classCount).toBeLessThanOrEqual(24);
         },
       ),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { simulateScenario } from '../../../edge-sim/index.js';
+import { simulate } from '../../../environments/index.js';
+import { planes as registry } from '../../../planes/index.js';
 import type { Sample } from '../../../reports/index.js';
 import { scenario } from './helpers.js';
 
@@ -12,7 +13,7 @@ function metric(samples: Sample[], name: string, plane: string): number {
 const planes = '[openstack, {name: opennebula, mode: native}, {name: cloudstack, mode: native}]';
 
 describe('makespan against the physical lower bound', () => {
-  it('origin strategy on a single bottleneck (origin uplink) ends within 5% of the bound', () => {
+  it('origin strategy on a single bottleneck (origin uplink) ends within 5% of the bound', async () => {
     // 50 nodes x 256 MiB through a 1 Gbit origin: N*S/u = 107 s; access 1 Gbit each; boot 0.
     const s = scenario(`
 name: bottleneck
@@ -25,7 +26,7 @@ origin: {uplink: 1Gbit, rtt: 1ms}
 image: {size: 256MiB, chunk: 4MiB}
 planes: [openstack]
 `);
-    const r = simulateScenario({ scenario: s, scenarioText: '', version: 'test' });
+    const r = await simulate({ scenario: s, scenarioText: '', version: 'test', registry });
     const makespan = metric(r.samples, 'makespan', 'openstack');
     const bound = metric(r.samples, 'makespan_lower_bound', 'openstack');
     expect(bound).toBeCloseTo((50 * (256 * 2 ** 20 + 64 * 16) * 8) / 1e9, 3);
@@ -34,7 +35,7 @@ planes: [openstack]
   });
 
   for (const strategy of ['origin', 'site-cache', 'peer']) {
-    it(`never ends below the bound (${strategy}, all planes, faults)`, () => {
+    it(`never ends below the bound (${strategy}, all planes, faults)`, async () => {
       const s = scenario(`
 name: bound-${strategy}
 seed: 5
@@ -51,7 +52,7 @@ faults:
   partitions: [{sites: [site-002], from: 1s, to: 4s}]
   chunkCorruption: 0.5%
 `);
-      const r = simulateScenario({ scenario: s, scenarioText: '', version: 'test' });
+      const r = await simulate({ scenario: s, scenarioText: '', version: 'test', registry });
       for (const plane of ['openstack', 'opennebula', 'cloudstack']) {
         expect(metric(r.samples, 'failures', plane)).toBe(0);
         expect(metric(r.samples, 'makespan_ratio_to_bound', plane)).toBeGreaterThanOrEqual(1);
@@ -59,7 +60,7 @@ faults:
     });
   }
 
-  it('a site cache sends one copy per site from the origin', () => {
+  it('a site cache sends one copy per site from the origin', async () => {
     const s = scenario(`
 name: cache
 fleet: {sites: 4, nodesPerSite: 10}
@@ -67,18 +68,18 @@ image: {size: 16MiB, chunk: 4MiB}
 planes: [openstack]
 strategy: site-cache
 `);
-    const r = simulateScenario({ scenario: s, scenarioText: '', version: 'test' });
+    const r = await simulate({ scenario: s, scenarioText: '', version: 'test', registry });
     expect(metric(r.samples, 'origin_egress_ratio', 'openstack')).toBeCloseTo(4 / 40, 3);
   });
 
-  it('a delta update fetches only the chunks the previous version lacks', () => {
+  it('a delta update fetches only the chunks the previous version lacks', async () => {
     const s = scenario(`
 name: delta
 fleet: {sites: 2, nodesPerSite: 5}
 image: {size: 400MiB, chunk: 4MiB, previous: {shared: 90%}}
 planes: [openstack, {name: cloudstack, mode: native}]
 `);
-    const r = simulateScenario({ scenario: s, scenarioText: '', version: 'test' });
+    const r = await simulate({ scenario: s, scenarioText: '', version: 'test', registry });
     const agentEgress = metric(r.samples, 'origin_egress_bytes', 'openstack');
     const nativeEgress = metric(r.samples, 'origin_egress_bytes', 'cloudstack');
     // ~10% of 100 chunks are new (seeded): far below a full copy per node

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { simulateScenario } from '../../../edge-sim/index.js';
+import { simulate } from '../../../environments/index.js';
+import { planes as registry } from '../../../planes/index.js';
 import { scenario } from './helpers.js';
 
 const yaml = (seed: number): string => `
@@ -19,9 +20,9 @@ faults:
   chunkCorruption: 1%
 `;
 
-function run(seed: number): { bytes: string; latencies: number[] } {
+async function run(seed: number): Promise<{ bytes: string; latencies: number[] }> {
   const s = scenario(yaml(seed));
-  const r = simulateScenario({ scenario: s, scenarioText: yaml(seed), version: 'test' });
+  const r = await simulate({ scenario: s, scenarioText: yaml(seed), version: 'test', registry });
   return {
     bytes: r.lines.join('\n'),
     latencies: r.samples.filter((x) => x.metric === 'deploy_latency').map((x) => x.value),
@@ -29,22 +30,22 @@ function run(seed: number): { bytes: string; latencies: number[] } {
 }
 
 describe('determinism', () => {
-  it('same scenario and seed give byte-identical results', () => {
-    const a = run(7);
-    const b = run(7);
+  it('same scenario and seed give byte-identical results', async () => {
+    const a = await run(7);
+    const b = await run(7);
     expect(a.latencies.length).toBeGreaterThan(0);
     expect(createHash('sha256').update(a.bytes).digest('hex')).toBe(createHash('sha256').update(b.bytes).digest('hex'));
   });
 
-  it('a different seed gives different latencies', () => {
-    const a = run(7);
-    const c = run(8);
+  it('a different seed gives different latencies', async () => {
+    const a = await run(7);
+    const c = await run(8);
     expect(c.latencies).not.toEqual(a.latencies);
   });
 
-  it('repeats of one run differ from each other (independent streams per repeat)', () => {
+  it('repeats of one run differ from each other (independent streams per repeat)', async () => {
     const s = scenario(yaml(3));
-    const r = simulateScenario({ scenario: s, scenarioText: '', version: 'test' });
+    const r = await simulate({ scenario: s, scenarioText: '', version: 'test', registry });
     const byRepeat = (rep: number) =>
       r.samples.filter((x) => x.metric === 'deploy_latency' && x.labels.repeat === rep && x.labels.plane === 'openstack').map((x) => x.value);
     expect(byRepeat(0).length).toBe(40);

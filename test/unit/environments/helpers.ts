@@ -1,6 +1,7 @@
-import { parseScenario, type Scenario } from '../../../scenarios/index.js';
+import { scenarios } from '../../../planes/index.js';
+import type { Scenario } from '../../../scenarios/index.js';
 
 /** A scenario from YAML text written in the test (validated by the real schema). */
 export function scenario(yaml: string): Scenario {
-  return parseScenario(yaml, 'test.yaml');
+  return scenarios.parse(yaml, 'test.yaml');
 }

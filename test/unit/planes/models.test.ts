@@ -1,25 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import {
-  PLANES,
   intendedHostProbability,
   modelAssumptions,
-  planeModel,
-  planeVariants,
   type ApiOp,
   type NativeStep,
   type PlaneModel,
   type PlaneOptions,
 } from '../../../adapters/index.js';
 import { InputError, NotSupportedError } from '../../../common/index.js';
+import { planes } from '../../../planes/index.js';
 
 const CONTROL_OPS = ['login', 'getAssignment', 'getManifest', 'getKey', 'report'] as const;
-const BASE: PlaneOptions = { placement: 'pinned', replicaCache: false, directDownload: false };
+const BASE: PlaneOptions = { placement: 'pinned', flags: {} };
+/** the planes with a simulation model (the test plane has none) */
+const PLANES = planes.simulated.map((d) => d.name);
 
 function allVariants(): { label: string; model: PlaneModel }[] {
   return PLANES.flatMap((plane) =>
-    planeVariants(plane).map(({ mode, options }) => ({
+    planes.variants(plane).map(({ mode, options }) => ({
       label: `${plane} ${mode} ${JSON.stringify(options)}`,
-      model: planeModel(plane, mode, options),
+      model: planes.model(plane, mode, options),
     })),
   );
 }
@@ -51,15 +51,15 @@ describe('plane registry', () => {
   });
 
   it('openstack native mode and the scheduler without Nova are not supported', () => {
-    expect(() => planeModel('openstack', 'native', BASE)).toThrow(NotSupportedError);
-    expect(() => planeModel('openstack', 'agent', { ...BASE, placement: 'scheduler' })).toThrow(NotSupportedError);
+    expect(() => planes.model('openstack', 'native', BASE)).toThrow(NotSupportedError);
+    expect(() => planes.model('openstack', 'agent', { ...BASE, placement: 'scheduler' })).toThrow(NotSupportedError);
   });
 
   it('rejects options that do not apply to the plane or mode', () => {
-    expect(() => planeModel('cloudstack', 'native', { ...BASE, replicaCache: true })).toThrow(InputError);
-    expect(() => planeModel('opennebula', 'native', { ...BASE, directDownload: true })).toThrow(InputError);
-    expect(() => planeModel('opennebula', 'agent', { ...BASE, placement: 'scheduler' })).toThrow(InputError);
-    expect(() => planeModel('openstack', 'agent', { ...BASE, replicaCache: true })).toThrow(InputError);
+    expect(() => planes.model('cloudstack', 'native', { ...BASE, flags: { replicaCache: true } })).toThrow(InputError);
+    expect(() => planes.model('opennebula', 'native', { ...BASE, flags: { directDownload: true } })).toThrow(InputError);
+    expect(() => planes.model('opennebula', 'agent', { ...BASE, placement: 'scheduler' })).toThrow(InputError);
+    expect(() => planes.model('openstack', 'agent', { ...BASE, flags: { replicaCache: true } })).toThrow(InputError);
   });
 
   it('every op refers to an existing station and has positive service times', () => {
@@ -98,7 +98,7 @@ describe('plane registry', () => {
 
 describe('deploySequence', () => {
   it('openstack: login first, the manifest as a second Glance image, one ranged download per chunk, report last (into the node own Keystone credential)', () => {
-    const seq = planeModel('openstack', 'agent', BASE).deploySequence({ chunks: 3 });
+    const seq = planes.model('openstack', 'agent', BASE).deploySequence({ chunks: 3 });
     expect(seq).toEqual([
       'keystone.token.issue',
       'keystone.project.show',
@@ -114,7 +114,7 @@ describe('deploySequence', () => {
 
   it('agent modes: exactly one data op per chunk, and the sequence matches agentOps', () => {
     for (const plane of PLANES) {
-      const model = planeModel(plane, 'agent', BASE);
+      const model = planes.model(plane, 'agent', BASE);
       for (const chunks of [0, 1, 7]) {
         const seq = model.deploySequence({ chunks });
         expect(seq.filter((s) => s === model.dataPath.op.op)).toHaveLength(chunks);
@@ -126,18 +126,18 @@ describe('deploySequence', () => {
   });
 
   it('cloudstack agent mode needs no login call (signed requests)', () => {
-    const model = planeModel('cloudstack', 'agent', BASE);
+    const model = planes.model('cloudstack', 'agent', BASE);
     expect(model.agentOps('login')).toEqual([]);
     expect(model.deploySequence({ chunks: 1 })[0]).toBe('cs.listTags');
   });
 
   it('opennebula native pinned: allocate, deploy on the host, ssh copy, driver deploy, one poll', () => {
-    const seq = planeModel('opennebula', 'native', BASE).deploySequence({ chunks: 5 });
+    const seq = planes.model('opennebula', 'native', BASE).deploySequence({ chunks: 5 });
     expect(seq).toEqual(['one.vm.allocate', 'one.vm.deploy', 'one.tm.clone', 'one.vmm.deploy', 'one.vm.info']);
   });
 
   it('opennebula native with the scheduler waits for an mm_sched cycle instead of calling deploy', () => {
-    const model = planeModel('opennebula', 'native', { ...BASE, placement: 'scheduler' });
+    const model = planes.model('opennebula', 'native', { ...BASE, placement: 'scheduler' });
     expect(model.deploySequence({ chunks: 1 })).not.toContain('one.vm.deploy');
     const steps = model.nativeSteps!({ siteCache: false, firstOnSite: true });
     const cycle = steps.find((s): s is Extract<NativeStep, { kind: 'cycle' }> => s.kind === 'cycle' && s.name === 'mm_sched');
@@ -145,16 +145,16 @@ describe('deploySequence', () => {
   });
 
   it('cloudstack native: deploy, template copy, one job poll; a poll step counts as its polls', () => {
-    expect(planeModel('cloudstack', 'native', BASE).deploySequence({ chunks: 2 })).toEqual([
+    expect(planes.model('cloudstack', 'native', BASE).deploySequence({ chunks: 2 })).toEqual([
       'cs.deployVirtualMachine',
       'cs.agent.copyTemplateToPrimary',
       'cs.queryAsyncJobResult',
     ]);
-    expect(planeModel('cloudstack', 'native', { ...BASE, directDownload: true }).deploySequence({ chunks: 2 })).toContain('cs.agent.directDownload');
+    expect(planes.model('cloudstack', 'native', { ...BASE, flags: { directDownload: true } }).deploySequence({ chunks: 2 })).toContain('cs.agent.directDownload');
   });
 
   it('rejects a negative or fractional chunk count', () => {
-    const model = planeModel('openstack', 'agent', BASE);
+    const model = planes.model('openstack', 'agent', BASE);
     expect(() => model.deploySequence({ chunks: -1 })).toThrow(InputError);
     expect(() => model.deploySequence({ chunks: 1.5 })).toThrow(InputError);
   });
@@ -164,7 +164,7 @@ describe('native data paths and caches', () => {
   const transfers = (steps: NativeStep[]) => steps.filter((s) => s.kind === 'transfer').map((s) => (s.kind === 'transfer' ? `${s.from}:${s.op.op}` : ''));
 
   it('opennebula copies from the front-end every time without the replica cache', () => {
-    const model = planeModel('opennebula', 'native', BASE);
+    const model = planes.model('opennebula', 'native', BASE);
     expect(model.dataPath.pull).toBe(false);
     for (const siteCache of [false, true]) {
       for (const firstOnSite of [false, true]) {
@@ -174,14 +174,14 @@ describe('native data paths and caches', () => {
   });
 
   it('opennebula with the replica cache fills the site replica once, then copies over the LAN', () => {
-    const model = planeModel('opennebula', 'native', { ...BASE, replicaCache: true });
+    const model = planes.model('opennebula', 'native', { ...BASE, flags: { replicaCache: true } });
     expect(transfers(model.nativeSteps!({ siteCache: true, firstOnSite: true }))).toEqual(['origin:one.tm.replica_copy', 'siteReplica:one.tm.clone']);
     expect(transfers(model.nativeSteps!({ siteCache: true, firstOnSite: false }))).toEqual(['siteReplica:one.tm.clone']);
     expect(transfers(model.nativeSteps!({ siteCache: false, firstOnSite: false }))).toEqual(['siteReplica:one.tm.clone']);
   });
 
   it('cloudstack copies a template once per shared primary pool, every time on host-local pools', () => {
-    const model = planeModel('cloudstack', 'native', BASE);
+    const model = planes.model('cloudstack', 'native', BASE);
     expect(transfers(model.nativeSteps!({ siteCache: true, firstOnSite: false }))).toEqual([]);
     expect(transfers(model.nativeSteps!({ siteCache: false, firstOnSite: false }))).toHaveLength(1);
   });
@@ -190,14 +190,14 @@ describe('native data paths and caches', () => {
 describe('placement', () => {
   it('is certain when pinned and 1/candidates with a scheduler', () => {
     for (const plane of PLANES) {
-      for (const { mode, options } of planeVariants(plane)) {
-        const model = planeModel(plane, mode, options);
+      for (const { mode, options } of planes.variants(plane)) {
+        const model = planes.model(plane, mode, options);
         const p = intendedHostProbability(model, 4);
         if (options.placement === 'pinned') expect(p, `${plane} ${mode}`).toBe(1);
         else expect(p, `${plane} ${mode}`).toBeCloseTo(0.25);
       }
     }
-    const sched = planeModel('cloudstack', 'native', { ...BASE, placement: 'scheduler' });
+    const sched = planes.model('cloudstack', 'native', { ...BASE, placement: 'scheduler' });
     expect(intendedHostProbability(sched, 1)).toBe(1);
     expect(() => intendedHostProbability(sched, 0)).toThrow(InputError);
   });
@@ -215,8 +215,8 @@ describe('calibration', () => {
   };
 
   it('overrides the service times of the measured ops only, and says so in the assumptions', () => {
-    const plain = planeModel('openstack', 'agent', BASE);
-    const model = planeModel('openstack', 'agent', { ...BASE, calibration });
+    const plain = planes.model('openstack', 'agent', BASE);
+    const model = planes.model('openstack', 'agent', { ...BASE, calibration });
     expect(model.agentOps('login')[0]!.serviceTime).toEqual({ kind: 'lognormal', medianUs: 41_000, p95Us: 55_000 });
     expect(model.dataPath.op.serviceTime).toEqual({ kind: 'lognormal', medianUs: 9_000, p95Us: 14_000 });
     expect(model.tokenValidation!.op.serviceTime).toEqual({ kind: 'lognormal', medianUs: 30_000, p95Us: 45_000 });
@@ -228,7 +228,7 @@ describe('calibration', () => {
   });
 
   it('applies to native steps too', () => {
-    const model = planeModel('opennebula', 'native', {
+    const model = planes.model('opennebula', 'native', {
       ...BASE,
       calibration: { plane: 'opennebula', source: 'emulator', ops: { 'one.vm.allocate': { medianUs: 7_000, p95Us: 9_000, samples: 50 } } },
     });
@@ -237,32 +237,32 @@ describe('calibration', () => {
   });
 
   it('rejects a calibration of another plane or with impossible figures', () => {
-    expect(() => planeModel('opennebula', 'native', { ...BASE, calibration })).toThrow(InputError);
+    expect(() => planes.model('opennebula', 'native', { ...BASE, calibration })).toThrow(InputError);
     const bad = { ...calibration, ops: { 'keystone.token.issue': { medianUs: 10, p95Us: 5, samples: 3 } } };
-    expect(() => planeModel('openstack', 'agent', { ...BASE, calibration: bad })).toThrow(InputError);
+    expect(() => planes.model('openstack', 'agent', { ...BASE, calibration: bad })).toThrow(InputError);
   });
 });
 
 describe('complexity profiles', () => {
   it('native opennebula pushes, cloudstack and agent modes pull; planes without a KMS say so', () => {
-    expect(planeModel('opennebula', 'native', BASE).profile.coupling).toBe('push');
-    expect(planeModel('cloudstack', 'native', BASE).profile.coupling).toBe('pull');
-    for (const plane of PLANES) expect(planeModel(plane, 'agent', BASE).profile.coupling).toBe('pull');
-    expect(planeModel('openstack', 'agent', BASE).profile.lacks).not.toContain('kms');
+    expect(planes.model('opennebula', 'native', BASE).profile.coupling).toBe('push');
+    expect(planes.model('cloudstack', 'native', BASE).profile.coupling).toBe('pull');
+    for (const plane of PLANES) expect(planes.model(plane, 'agent', BASE).profile.coupling).toBe('pull');
+    expect(planes.model('openstack', 'agent', BASE).profile.lacks).not.toContain('kms');
     for (const plane of ['opennebula', 'cloudstack'] as const) {
-      for (const { mode, options } of planeVariants(plane)) expect(planeModel(plane, mode, options).profile.lacks).toContain('kms');
+      for (const { mode, options } of planes.variants(plane)) expect(planes.model(plane, mode, options).profile.lacks).toContain('kms');
     }
   });
 
   it('lists the expected services with ports and sources', () => {
     const names = (plane: 'openstack' | 'opennebula' | 'cloudstack', mode: 'agent' | 'native', o = BASE) =>
-      planeModel(plane, mode, o).profile.services.map((s) => s.name);
+      planes.model(plane, mode, o).profile.services.map((s) => s.name);
     expect(names('openstack', 'agent')).toEqual(['mariadb', 'keystone', 'glance-api', 'barbican-api']);
     expect(names('opennebula', 'native')).toEqual(expect.arrayContaining(['oned', 'scheduler (mm_sched)', 'monitord', 'mariadb']));
     expect(names('cloudstack', 'native')).toEqual(expect.arrayContaining(['management server', 'secondary storage VM', 'console proxy VM']));
     // an edge zone with direct download has no system VMs
-    expect(names('cloudstack', 'native', { ...BASE, directDownload: true })).not.toContain('secondary storage VM');
-    const mgmt = planeModel('cloudstack', 'native', BASE).profile.services.find((s) => s.name === 'management server')!;
+    expect(names('cloudstack', 'native', { ...BASE, flags: { directDownload: true } })).not.toContain('secondary storage VM');
+    const mgmt = planes.model('cloudstack', 'native', BASE).profile.services.find((s) => s.name === 'management server')!;
     expect(mgmt.ports).toContain(8250);
   });
 });

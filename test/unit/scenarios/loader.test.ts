@@ -4,11 +4,9 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../common/index.js';
+import { scenarios } from '../../../planes/index.js';
 import {
-  listShipped,
-  loadScenario,
   nodeId,
-  parseScenario,
   SHIPPED_DIR,
   siteId,
   type Scenario,
@@ -19,7 +17,7 @@ const MINIMAL = 'name: x\nplanes: [openstack]\n';
 /** The details of the InputError that parsing `text` throws. */
 function errorsOf(text: string, file = 'bad.yaml'): string[] {
   try {
-    parseScenario(text, file);
+    scenarios.parse(text, file);
   } catch (err) {
     expect(err).toBeInstanceOf(InputError);
     const details = (err as InputError).details;
@@ -32,31 +30,31 @@ function errorsOf(text: string, file = 'bad.yaml'): string[] {
 }
 
 function parse(text: string): Scenario {
-  return parseScenario(text, 'ok.yaml');
+  return scenarios.parse(text, 'ok.yaml');
 }
 
 describe('shipped scenarios', () => {
   const required = ['default', 'rollout-10k', 'rollout-100k', 'wan-partition', 'flaky-links', 'delta-update', 'boot-storm', 'peer-swarm', 'site-cache'];
 
   it('include every required scenario, each valid and described in one sentence', async () => {
-    const shipped = await listShipped();
+    const shipped = await scenarios.listShipped();
     expect(shipped.map((s) => s.name)).toEqual(expect.arrayContaining(required));
     for (const s of shipped) {
       expect(s.description, s.name).toMatch(/^[A-Z][^\n]*\.$/);
-      const { scenario } = await loadScenario(s.name);
+      const { scenario } = await scenarios.load(s.name);
       expect(scenario.name).toBe(s.name);
     }
   });
 
   it('start with the schema comment', async () => {
-    for (const s of await listShipped()) {
-      const { text } = await loadScenario(s.path);
+    for (const s of await scenarios.listShipped()) {
+      const { text } = await scenarios.load(s.path);
       expect(text.split('\n')[0], s.name).toBe('# yaml-language-server: $schema=../schema.json');
     }
   });
 
   it('have the shapes the brief asks for', async () => {
-    const get = async (name: string) => (await loadScenario(name)).scenario;
+    const get = async (name: string) => (await scenarios.load(name)).scenario;
     const def = await get('default');
     expect(def.planes.map((p) => `${p.name}:${p.mode}`)).toEqual(['openstack:agent', 'opennebula:native', 'cloudstack:native']);
     expect(def.fleet.sites * def.fleet.nodesPerSite).toBe(200);
@@ -85,13 +83,13 @@ describe('loadScenario', () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgeplane-scn-'));
     const file = join(dir, 'mine.yaml');
     await writeFile(file, MINIMAL);
-    const loaded = await loadScenario(file);
+    const loaded = await scenarios.load(file);
     expect(loaded.scenario.name).toBe('x');
     expect(loaded.text).toBe(MINIMAL);
   });
 
   it('names the shipped scenarios when nothing matches', async () => {
-    const err = await loadScenario('no-such-scenario').catch((e: unknown) => e);
+    const err = await scenarios.load('no-such-scenario').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).message).toContain('no-such-scenario');
     expect((err as InputError).details.join('\n')).toContain('default');
@@ -101,7 +99,7 @@ describe('loadScenario', () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgeplane-scn-'));
     const file = join(dir, 'broken.yaml');
     await writeFile(file, 'name: x\n');
-    const err = (await loadScenario(file).catch((e: unknown) => e)) as InputError;
+    const err = (await scenarios.load(file).catch((e: unknown) => e)) as InputError;
     expect(err.details).toEqual([`${file}:1:1: planes: missing required key`]);
   });
 });
@@ -112,11 +110,11 @@ describe('parsing', () => {
     expect(s.description).toBe('');
     expect(s.seed).toBe(1);
     expect(s.repeat).toBe(1);
-    expect(s.fleet.node.access).toEqual({ downBps: 100e6, upBps: 20e6, rttUs: 40_000, loss: 0 });
-    expect(s.fleet.node.diskBps).toBe(200e6 * 8);
+    expect(s.fleet.node.access).toEqual({ downBitsPerS: 100e6, upBitsPerS: 20e6, rttUs: 40_000, loss: 0 });
+    expect(s.fleet.node.diskBitsPerS).toBe(200e6 * 8);
     expect(s.fleet.node.boot).toEqual({ kind: 'lognormal', medianUs: 8e6, p99Us: 20e6 });
-    expect(s.fleet.site).toEqual({ wan: { downBps: 1e9, upBps: 1e9, rttUs: 10_000, loss: 0 }, lanBps: 1e9 });
-    expect(s.origin).toEqual({ uplinkBps: 10e9, rttUs: 1000 });
+    expect(s.fleet.site).toEqual({ wan: { downBitsPerS: 1e9, upBitsPerS: 1e9, rttUs: 10_000, loss: 0 }, lanBitsPerS: 1e9 });
+    expect(s.origin).toEqual({ uplinkBitsPerS: 10e9, rttUs: 1000 });
     expect(s.image).toEqual({ sizeBytes: 512 * 2 ** 20, chunkBytes: 4 * 2 ** 20, previous: null });
     expect(s.strategy).toBe('origin');
     expect(s.concurrency).toEqual({ maxConcurrentDeploys: 0, rangesInFlight: 4 });
@@ -127,7 +125,7 @@ describe('parsing', () => {
 
   it('keeps defaults for the link fields an override leaves out', () => {
     const s = parse(`${MINIMAL}fleet: {node: {access: {down: 1Gbit}, boot: 5s}}\n`);
-    expect(s.fleet.node.access).toEqual({ downBps: 1e9, upBps: 20e6, rttUs: 40_000, loss: 0 });
+    expect(s.fleet.node.access).toEqual({ downBitsPerS: 1e9, upBitsPerS: 20e6, rttUs: 40_000, loss: 0 });
     expect(s.fleet.node.boot).toEqual({ kind: 'fixed', us: 5e6 });
   });
 
@@ -151,12 +149,12 @@ faults:
   controlOutages: [{service: oned, from: 1s, to: 2s}, {service: all, from: 3s, to: 4s}]
 `);
     expect(s.planes).toEqual([
-      { name: 'openstack', mode: 'agent', placement: 'pinned', replicaCache: false, directDownload: false },
-      { name: 'opennebula', mode: 'native', placement: 'scheduler', replicaCache: true, directDownload: false },
-      { name: 'cloudstack', mode: 'native', placement: 'pinned', replicaCache: false, directDownload: true },
-      { name: 'cloudstack', mode: 'agent', placement: 'pinned', replicaCache: false, directDownload: false },
+      { name: 'openstack', mode: 'agent', placement: 'pinned', flags: {} },
+      { name: 'opennebula', mode: 'native', placement: 'scheduler', flags: { replicaCache: true } },
+      { name: 'cloudstack', mode: 'native', placement: 'pinned', flags: { directDownload: true } },
+      { name: 'cloudstack', mode: 'agent', placement: 'pinned', flags: { directDownload: false } },
     ]);
-    expect(s.fleet.siteOverrides).toEqual([{ sites: ['site-001'], wan: { rttUs: 80_000 }, lanBps: 10e9 }]);
+    expect(s.fleet.siteOverrides).toEqual([{ sites: ['site-001'], wan: { rttUs: 80_000 }, lanBitsPerS: 10e9 }]);
     expect(s.fleet.nodeOverrides.map((o) => o.select)).toEqual([
       { count: 3 },
       { fraction: 0.1 },

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  formatBps,
+  formatBitsPerS,
   formatBytes,
   formatDurationUs,
   parseBandwidth,
@@ -90,8 +90,8 @@ describe('parseFraction', () => {
 
 describe('formatters', () => {
   it('print readable values', () => {
-    expect(formatBps(1.5e9)).toBe('1.5Gbit/s');
-    expect(formatBps(100e6)).toBe('100Mbit/s');
+    expect(formatBitsPerS(1.5e9)).toBe('1.5Gbit/s');
+    expect(formatBitsPerS(100e6)).toBe('100Mbit/s');
     expect(formatDurationUs(40_000)).toBe('40ms');
     expect(formatDurationUs(90_000_000)).toBe('1.5m');
     expect(formatDurationUs(500)).toBe('500us');
@@ -103,7 +103,7 @@ describe('formatters', () => {
   it('round-trip through the parsers within rounding', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 45 }), (n) => {
-        expect(relErr(parseBandwidth(formatBps(n)), n)).toBeLessThan(0.01);
+        expect(relErr(parseBandwidth(formatBitsPerS(n)), n)).toBeLessThan(0.01);
         expect(relErr(parseSize(formatBytes(n)), n)).toBeLessThan(0.01);
         expect(relErr(parseDuration(formatDurationUs(n)), n)).toBeLessThan(0.01);
       }),

@@ -1,4 +1,4 @@
-import { DEFAULT_AGENT_CONFIG, initialState, step, type Action, type AgentConfig, type AgentState, type Assignment, type ChunkRef, type Event, type ManifestInfo, type PersistedState } from '../../../agent/index.js';
+import { DEFAULT_AGENT_CONFIG, initialState, step, type Action, type AgentConfig, type AgentState, type Assignment, type ChunkRef, type Event, type ManifestInfo, type PersistedState } from '../../../../agent/index.js';
 
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {

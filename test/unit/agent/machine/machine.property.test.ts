@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_AGENT_CONFIG, emptyPersisted, initialState, step, type Event } from '../../../agent/index.js';
+import { DEFAULT_AGENT_CONFIG, emptyPersisted, initialState, step, type Event } from '../../../../agent/index.js';
 import { deepFreeze } from './helpers.js';
 import { EXPECTED_REASON, IMAGE_A, IMAGE_B, runWorld, type Permanent, type Schedule } from './world.js';
 

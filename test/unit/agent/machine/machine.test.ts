@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_AGENT_CONFIG, PHASES, backoffCeilingUs, emptyPersisted, initialState, step, type Action, type AgentConfig } from '../../../agent/index.js';
+import { DEFAULT_AGENT_CONFIG, PHASES, backoffCeilingUs, emptyPersisted, initialState, step, type Action, type AgentConfig } from '../../../../agent/index.js';
 import { A, A2, Driver, deepFreeze, manifest } from './helpers.js';
 
 const M = manifest(A, ['d0', 'd1', 'd2']);

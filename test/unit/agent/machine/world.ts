@@ -7,7 +7,7 @@
 // also checks, at every action, the invariants a runtime relies on; a violation throws. The
 // plane records the RUNNING reports it received since the agent's last start.
 
-import { initialState, step, type Action, type AgentConfig, type AgentState, type Assignment, type Event, type FailureReason, type ManifestInfo, type PersistedState, type Phase } from '../../../agent/index.js';
+import { initialState, step, type Action, type AgentConfig, type AgentState, type Assignment, type Event, type FailureReason, type ManifestInfo, type PersistedState, type Phase } from '../../../../agent/index.js';
 import { deepFreeze, manifest } from './helpers.js';
 
 export type ControlFault = 'ok' | 'unavailable' | 'unauthorized';

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { machineConfig, parseAgentConfig } from '../../../agent/index.js';
-import { InputError } from '../../../common/index.js';
+import { machineConfig, parseAgentConfig } from '../../../../agent/index.js';
+import { InputError } from '../../../../common/index.js';
+import { nodeClients } from '../../../../planes/index.js';
 
 const base = ['node: edge-1', 'stateDir: state', 'plane: { kind: test-plane, url: "http://127.0.0.1:1/test-plane/v1", tokenFile: tok }', 'trust: [pub.pem]'];
 
 describe('agent.yaml', () => {
   it('fills defaults and resolves paths against the file', () => {
-    const c = parseAgentConfig(base.join('\n'), 'agent.yaml', '/etc/ep');
+    const c = parseAgentConfig(base.join('\n'), 'agent.yaml', '/etc/ep', nodeClients);
     expect(c.stateDir).toBe('/etc/ep/state');
     expect(c.trust).toEqual(['/etc/ep/pub.pem']);
     expect(c.plane).toMatchObject({ kind: 'test-plane', tokenFile: '/etc/ep/tok' });
@@ -24,7 +25,7 @@ describe('agent.yaml', () => {
     ['an unknown hypervisor', [...base, 'hypervisor: { kind: xen }'], /hypervisor/],
     ['not YAML', ['node: [unclosed'], /not valid YAML/],
   ])('refuses %s with a clear message (exit 2)', (_name, lines, message) => {
-    const attempt = () => parseAgentConfig(lines.join('\n'), 'agent.yaml', '/');
+    const attempt = () => parseAgentConfig(lines.join('\n'), 'agent.yaml', '/', nodeClients);
     expect(attempt).toThrow(InputError);
     expect(attempt).toThrow(message);
   });

@@ -7,8 +7,8 @@ import { execa, type ResultPromise } from 'execa';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assignInTestPlane, type RangeLogEntry } from '../../../control-test-plane/index.js';
-import { nextRandom, type Assignment } from '../../../agent/index.js';
+import { assignInTestPlane, type RangeLogEntry } from '../../../../control-test-plane/index.js';
+import { nextRandom, type Assignment } from '../../../../agent/index.js';
 import { bytes, KiB, MiB, newRig, publish, sha256, tempDir, type PublishedImage, type Rig } from './helpers.js';
 import { buildPrivateDist } from './private-build.js';
 

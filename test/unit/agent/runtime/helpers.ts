@@ -3,9 +3,9 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'n
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assignInTestPlane, publishToTestPlane, TestPlaneClient, TestPlaneServer } from '../../../control-test-plane/index.js';
-import { AgentRuntime, DEFAULT_AGENT_CONFIG, SimHypervisor, type Assignment, type Hypervisor, type StagedImage } from '../../../agent/index.js';
-import { generateDataKey, generatePublisherKeys, sealImage, type ImageManifest } from '../../../pipeline/index.js';
+import { assignInTestPlane, publishToTestPlane, TestPlaneClient, TestPlaneServer } from '../../../../control-test-plane/index.js';
+import { AgentRuntime, DEFAULT_AGENT_CONFIG, SimHypervisor, type Assignment, type Hypervisor, type StagedImage } from '../../../../agent/index.js';
+import { generateDataKey, generatePublisherKeys, sealImage, type ImageManifest } from '../../../../pipeline/index.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;

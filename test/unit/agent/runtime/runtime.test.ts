@@ -1,9 +1,9 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assignInTestPlane, testPlanePaths } from '../../../control-test-plane/index.js';
+import { assignInTestPlane, testPlanePaths } from '../../../../control-test-plane/index.js';
 import { bytes, MiB, newAgent, newRig, publish, RecordingHypervisor, running, sha256, tempDir, type Rig } from './helpers.js';
-import type { AgentRuntime } from '../../../agent/index.js';
+import type { AgentRuntime } from '../../../../agent/index.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -3,10 +3,10 @@
 import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assignInTestPlane, testPlanePaths } from '../../../control-test-plane/index.js';
-import { ChunkStore, stageImage } from '../../../agent/index.js';
-import { silentLogger } from '../../../common/index.js';
-import { generateDataKey, signManifest, type ImageManifest } from '../../../pipeline/index.js';
+import { assignInTestPlane, testPlanePaths } from '../../../../control-test-plane/index.js';
+import { ChunkStore, stageImage } from '../../../../agent/index.js';
+import { silentLogger } from '../../../../common/index.js';
+import { generateDataKey, signManifest, type ImageManifest } from '../../../../pipeline/index.js';
 import { bytes, MiB, newAgent, newPublisher, newRig, publish, RecordingHypervisor, running, sha256, tempDir, type Rig } from './helpers.js';
 
 const V1 = { imageId: 'app', version: '1' };
@@ -128,7 +128,7 @@ describe('tampering never reaches the hypervisor', () => {
     for (const c of img.manifest.chunks) await store.put(c.digest, await readFile(join(img.sealedDir, 'chunks', c.digest)));
     const victim = img.manifest.chunks[3];
     await writeFile(store.pathOf(victim.digest), flipBit(await readFile(store.pathOf(victim.digest)), 99));
-    const { chunkKeysFor } = await import('../../../pipeline/index.js');
+    const { chunkKeysFor } = await import('../../../../pipeline/index.js');
     const out = join(await tempDir(), 'app@1.img');
     const outcome = await stageImage({ manifest: img.manifest, keys: chunkKeysFor(img.manifest, pub.dataKey), store, outPath: out, log: silentLogger });
     expect(outcome).toMatchObject({ ok: false, reason: 'tampered' });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpError, toControlError } from '../../../adapters/index.js';
-import { assignInTestPlane, parseRange, TestPlaneClient } from '../../../control-test-plane/index.js';
+import { HttpError, toControlError } from '../../../../adapters/transport/index.js';
+import { assignInTestPlane, parseRange, TestPlaneClient } from '../../../../control-test-plane/index.js';
 import { bytes, MiB, newRig, publish, type Rig } from './helpers.js';
 
 const rigs: Rig[] = [];
