@@ -8,9 +8,9 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireExecutable } from '../../../agent/index.js';
-import { bootMarker, findKernel } from '../../../pipeline/index.js';
-import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
+import { requireExecutable } from '../../../../agent/index.js';
+import { bootMarker, findKernel } from '../../../../pipeline/index.js';
+import { buildPrivateDist } from '../../../unit/agent/runtime/private-build.js';
 
 let CLI = '';
 let removeBuild = async () => {};

@@ -4,8 +4,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { QemuDriver } from '../../../agent/hypervisor/index.js';
-import { buildAppliance, bootMarker } from '../../../pipeline/index.js';
+import { QemuDriver } from '../../../../agent/hypervisor/index.js';
+import { buildAppliance, bootMarker } from '../../../../pipeline/index.js';
 
 const alive = (pid: number) => {
   try {

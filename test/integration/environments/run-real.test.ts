@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MetaSchema, renderReport, SampleSchema, type Meta, type Sample } from '../../../reports/index.js';
 import { acquireStack, type TestStack } from '../openstack/stack.js';
-import { buildPrivateCli } from './helpers.js';
+import { buildPrivateCli } from '../openstack-agent/helpers.js';
 
 let ts: TestStack;
 let CLI = '';
