@@ -11,6 +11,7 @@
 import type { NodePlane, NodeReport, PlaneManifest } from '../../adapters/index.js';
 import type { AgentStatus, Assignment, FailureReason } from '../../agent/machine/index.js';
 import { GlanceApi } from './glance.js';
+import type { Image } from './schemas.js';
 import { OpenStackNodeClient, type NodeClientOptions, type NodeConfig } from './node.js';
 
 /** The pinned Glance image is gone from the node's view (no longer pinned): not found. */
@@ -35,6 +36,8 @@ export class OpenStackNodePlane implements NodePlane {
   /** the agent's assignment → pin */
   private readonly pins = new Map<string, Assignment>();
   private glanceApi: GlanceApi | null = null;
+  /** the image record read to name a new pin, handed to the manifest fetch that follows (one show per deployment, as the model has it) */
+  private shown: { pin: string; image: Image } | null = null;
 
   constructor(config: NodeConfig, opts: NodeClientOptions = {}) {
     this.client = new OpenStackNodeClient(config, opts);
@@ -55,6 +58,7 @@ export class OpenStackNodePlane implements NodePlane {
     if (known) return known;
     const glance = (this.glanceApi ??= new GlanceApi(this.client.transport, await this.client.session.endpoint('image')));
     const image = await this.client.session.authed((t) => glance.showImage(t, pin.imageId));
+    this.shown = { pin: key(pin), image };
     // a name that is not `<lineage>-<version>`: keep the Glance id (the agent then refuses the manifest)
     const named: Assignment = { imageId: lineageOf(image.name, pin.version) ?? pin.imageId, version: pin.version };
     this.named.set(key(pin), named);
@@ -64,7 +68,9 @@ export class OpenStackNodePlane implements NodePlane {
 
   async getManifest(assignment: Assignment): Promise<PlaneManifest> {
     const pin = await this.pinOf(assignment);
-    const m = await this.client.getManifest(pin);
+    const shown = this.shown?.pin === key(pin) ? this.shown.image : undefined;
+    this.shown = null;
+    const m = await this.client.getManifest(pin, shown);
     return { bytes: m.bytes, keyRef: m.keyRef, blobRef: m.image.id };
   }
 

@@ -85,10 +85,13 @@ export class OpenStackNodeClient {
     return decodePin(project.tags);
   }
 
-  /** `glance.image.show` then `glance.image.download` of the manifest image the image points at. */
-  async getManifest(assignment: Assignment): Promise<FetchedManifest> {
+  /**
+   * `glance.image.show` then `glance.image.download` of the manifest image the image points at;
+   * `shown`: the image record the caller read just before (its show is not made twice).
+   */
+  async getManifest(assignment: Assignment, shown?: Image): Promise<FetchedManifest> {
     const glance = await this.glance();
-    const image = await this.session.authed((t) => glance.showImage(t, assignment.imageId));
+    const image = shown && shown.id === assignment.imageId ? shown : await this.session.authed((t) => glance.showImage(t, assignment.imageId));
     const notReady = imageReadiness(image);
     if (notReady) throw notReady;
     const version = imageProperty(image, IMAGE_PROPS.version);
