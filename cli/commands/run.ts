@@ -82,7 +82,11 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
   for (const name of names) loaded.push(await scenarios.load(name));
   const prepared = loaded.map(({ scenario, text, path }) => {
     const s = applyOverrides(scenario, flags, path);
-    return { scenario: flags.env === 'real' ? realScenario(s, path, { registry: planes, nodes: flags.nodes, explicitPlanes: flags.plane !== undefined }) : s, text, path };
+    if (flags.env !== 'real') return { scenario: s, text, path };
+    const real = realScenario(s, path, { registry: planes, nodes: flags.nodes, explicitPlanes: flags.plane !== undefined });
+    const left = s.planes.filter((p) => !real.planes.includes(p)).map((p) => p.name);
+    if (left.length > 0 && !flags.json) process.stderr.write(`${path}: left out of the real run (not runnable for real yet): ${[...new Set(left)].join(', ')}\n`);
+    return { scenario: real, text, path };
   });
   const outDir = resolve(flags.out ?? join('out', flags.env === 'sim' ? loaded[0].scenario.name : `${loaded[0].scenario.name}-${flags.env}`));
   const env = environmentFor(flags, outDir);
