@@ -4,7 +4,7 @@
 // Determinism of the simulations that use it comes from the file: same file ⇒ same results.
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
-import { CallRecorder, type CallRecord } from '../adapters/transport/index.js';
+import { CallRecorder, DEFAULT_RETRY, type CallRecord } from '../adapters/transport/index.js';
 import type { Calibration, ComplexityProfile } from '../adapters/index.js';
 import { EnvironmentError, InputError, quantile, silentLogger, type Logger } from '../common/index.js';
 import { OpenStackNodeClient } from './client/node.js';
@@ -89,7 +89,7 @@ async function prepare(stack: RunningStack, log: Logger): Promise<{ node: Enroll
   const pinned = await operator.assignmentOf(CALIBRATION_NODE);
   if (pinned) {
     try {
-      const client = new OpenStackNodeClient(node.config);
+      const client = new OpenStackNodeClient(node.config, { retry: DEFAULT_RETRY });
       const m = await client.getManifest(pinned);
       const size = m.image.size ?? 0;
       if (imageProperty(m.image, IMAGE_PROPS.role) === 'image' && size >= CALIBRATION_CHUNKS * CALIBRATION_CHUNK_BYTES) {
@@ -128,7 +128,8 @@ export async function calibrateOpenStack(opts: CalibrateOptions): Promise<Calibr
   const { node, image } = await prepare(stack, log);
 
   const recorder = new CallRecorder();
-  const client = new OpenStackNodeClient(node.config, { recorder });
+  // an operator's tool, not an agent: it retries a transient failure (first attempts are what it measures)
+  const client = new OpenStackNodeClient(node.config, { recorder, retry: DEFAULT_RETRY });
   const oneRound = async (c: OpenStackNodeClient, i: number): Promise<void> => {
     const a = await c.getAssignment();
     if (!a || a.imageId !== image.imageId) throw new EnvironmentError(`calibration node is not pinned to ${image.imageId}`);
