@@ -9,7 +9,7 @@
 //   3. isolation: a node reads only its own assignment, manifest, key and blob;
 //   4. the model's deploySequence equals the calls the plane's real client records for one
 //      fault-free deployment (a plane without a model: the harness's fixed sequence).
-import type { AgentStatus, Assignment, ControlErrorKind } from '../../agent/machine/types.js';
+import type { AgentStatus, Assignment, ControlErrorKind } from '../../agent/machine/index.js';
 import type { PlaneDescriptor } from '../descriptor.js';
 import type { PlaneRegistry } from '../registry.js';
 import { blobOffsets, type NodePlane, type PlaneManifest } from '../node-plane.js';

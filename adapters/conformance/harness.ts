@@ -1,7 +1,7 @@
 // What a plane gives the conformance suite: its descriptor and a harness that sets up, on the
 // plane's real server (or emulator), two enrolled nodes and a published, sealed image pinned to
 // one of them, and builds node clients with the plane's own node-client factory.
-import type { Assignment } from '../../agent/machine/types.js';
+import type { Assignment } from '../../agent/machine/index.js';
 import type { PlaneDescriptor } from '../descriptor.js';
 import type { NodePlane } from '../node-plane.js';
 import type { FaultProxy, FaultProxyOptions } from './fault-proxy.js';

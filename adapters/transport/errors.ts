@@ -1,6 +1,6 @@
 // The transport's errors, the classification of network failures, and their mapping to the agent
 // contract's ControlError kinds.
-import type { ControlError, ControlErrorKind } from '../../agent/machine/types.js';
+import type { ControlError, ControlErrorKind } from '../../agent/machine/index.js';
 import { isRetryableStatus } from './retry.js';
 
 const RETRYABLE_CODES = new Set([
