@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MetaSchema, renderReport, SampleSchema, type Meta, type Sample } from '../../../reports/index.js';
-import { acquireStack, type TestStack } from '../openstack/stack.js';
-import { buildPrivateCli } from '../openstack-agent/helpers.js';
+import { acquireStack, type TestStack } from '../control-openstack/stack.js';
+import { buildPrivateCli } from '../control-openstack/agent/helpers.js';
 
 let ts: TestStack;
 let CLI = '';

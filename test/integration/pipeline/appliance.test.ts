@@ -16,7 +16,7 @@ beforeAll(() => {
   expect(existsSync('/bin/busybox'), 'busybox not found at /bin/busybox: apt-get install busybox-static (scripts/install-test-deps.sh)').toBe(true);
 });
 
-// A fake 1 MiB "kernel" keeps these tests fast; the real boot is in test/integration/hypervisor.
+// A fake 1 MiB "kernel" keeps these tests fast; the real boot is in test/integration/agent/hypervisor.
 async function fakeKernel(): Promise<string> {
   return writeTemp(await tempDir(), 'vmlinuz', bytes(1024 * 1024, 'kernel'));
 }

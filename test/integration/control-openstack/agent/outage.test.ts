@@ -12,10 +12,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, revokeFleet, type EnrollResult, type Fleet } from '../../../control-openstack/index.js';
-import { LocalAgent, writeLocalAgentConfig } from '../../../environments/index.js';
-import { buildAppliance, MiB, writeKeyFiles } from '../../../pipeline/index.js';
-import { acquireStack, type TestStack } from '../openstack/stack.js';
+import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, revokeFleet, type EnrollResult, type Fleet } from '../../../../control-openstack/index.js';
+import { LocalAgent, writeLocalAgentConfig } from '../../../../environments/index.js';
+import { buildAppliance, MiB, writeKeyFiles } from '../../../../pipeline/index.js';
+import { acquireStack, type TestStack } from '../stack.js';
 import { agentLogTail, buildPrivateCli, callsOf, doneWith, eventsOf, restartStack, same, sleep, stopService, waitUntil, type Image } from './helpers.js';
 
 const run = randomUUID().slice(0, 6);

@@ -10,11 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { requireExecutable } from '../../../agent/index.js';
-import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, type Fleet } from '../../../control-openstack/index.js';
-import { LocalAgent, writeLocalAgentConfig } from '../../../environments/index.js';
-import { bootMarker, buildAppliance, deltaPlan, findKernel, MiB, readPublicKey, readSealed, writeKeyFiles } from '../../../pipeline/index.js';
-import { acquireStack, type TestStack } from '../openstack/stack.js';
+import { requireExecutable } from '../../../../agent/index.js';
+import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, type Fleet } from '../../../../control-openstack/index.js';
+import { LocalAgent, writeLocalAgentConfig } from '../../../../environments/index.js';
+import { bootMarker, buildAppliance, deltaPlan, findKernel, MiB, readPublicKey, readSealed, writeKeyFiles } from '../../../../pipeline/index.js';
+import { acquireStack, type TestStack } from '../stack.js';
 import { agentLogTail, alive, buildPrivateCli, callsOf, consoleLogs, doneWith, eventsOf, same, waitUntil, type Image } from './helpers.js';
 
 const run = randomUUID().slice(0, 6);

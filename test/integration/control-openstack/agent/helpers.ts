@@ -3,11 +3,11 @@
 // restarting one service of the stack these tests use (by the pid `up` recorded, nothing else).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isPortFree, loadOpenStackStack, upOpenStack, type OpenStackAgentFile, type ServiceName } from '../../../control-openstack/index.js';
-import type { AgentEventLine } from '../../../reports/index.js';
-import { parseAgentEvents } from '../../../reports/index.js';
+import { isPortFree, loadOpenStackStack, upOpenStack, type OpenStackAgentFile, type ServiceName } from '../../../../control-openstack/index.js';
+import type { AgentEventLine } from '../../../../reports/index.js';
+import { parseAgentEvents } from '../../../../reports/index.js';
 
-export { buildPrivateCli } from '../../unit/agent/runtime/private-build.js';
+export { buildPrivateCli } from '../../../unit/agent/runtime/private-build.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
