@@ -11,9 +11,7 @@ export type PlaneName = string;
 export type PlaneMode = 'agent' | 'native';
 
 /** A service time distribution in microseconds, lognormal by median and p95 (or fixed). */
-export type ServiceTime =
-  | { kind: 'fixed'; us: number }
-  | { kind: 'lognormal'; medianUs: number; p95Us: number };
+export type ServiceTime = { kind: 'fixed'; us: number } | { kind: 'lognormal'; medianUs: number; p95Us: number };
 
 /** A queueing station: a service with `workers` parallel servers and FIFO queueing. */
 export interface Station {

@@ -52,4 +52,3 @@ export function blobOffsets(chunks: readonly { size: number }[]): number[] {
   });
   return offsets;
 }
-

@@ -4,18 +4,7 @@
 import { z } from 'zod';
 import { InputError, NotSupportedError } from '../common/index.js';
 import type { PlaneDescriptor } from './descriptor.js';
-import type {
-  ApiOp,
-  Calibration,
-  ComplexityProfile,
-  ModelAssumption,
-  NativeStep,
-  PlaneMode,
-  PlaneModel,
-  PlaneName,
-  PlaneOptions,
-  ServiceTime,
-} from './model.js';
+import type { ApiOp, Calibration, ComplexityProfile, ModelAssumption, NativeStep, PlaneMode, PlaneModel, PlaneName, PlaneOptions, ServiceTime } from './model.js';
 
 export type { Calibration, PlaneOptions } from './model.js';
 
@@ -135,7 +124,9 @@ export class PlaneRegistry {
     if (d.variants) return d.variants();
     const out: { mode: PlaneMode; options: PlaneOptions }[] = [];
     for (const mode of d.modes) {
-      const flags = Object.entries(d.options).filter(([, spec]) => spec.modes.includes(mode)).map(([k]) => k);
+      const flags = Object.entries(d.options)
+        .filter(([, spec]) => spec.modes.includes(mode))
+        .map(([k]) => k);
       const placements = mode === 'native' ? PLACEMENTS : (['pinned'] as const);
       for (const placement of placements) {
         for (let bits = 0; bits < 2 ** flags.length; bits++) {

@@ -25,7 +25,6 @@ import { writeRandomFile } from './random-file.js';
 const MiB = 1024 * 1024;
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-
 interface Plane {
   dir: string;
   url: string;
@@ -97,13 +96,19 @@ export async function benchAgentFetch(opts: { sizeMiB?: number; rssSizeMiB?: num
       const store = new ChunkStore(storeDir);
       await store.init();
       let stored = 0;
-      best.store = Math.min(best.store, await seconds(() => fetchChunks({ plane: client, blobRef: 'bench@1', offsets, chunks: manifest.chunks, store, rangesInFlight: 4, batchMs: 200, log: silentLogger, onBatch: (b) => (stored += b.stored.length) })));
+      best.store = Math.min(
+        best.store,
+        await seconds(() => fetchChunks({ plane: client, blobRef: 'bench@1', offsets, chunks: manifest.chunks, store, rangesInFlight: 4, batchMs: 200, log: silentLogger, onBatch: (b) => (stored += b.stored.length) })),
+      );
       if (stored !== manifest.chunks.length) throw new Error(`bench: stored ${stored} of ${manifest.chunks.length} chunks`);
       const outPath = join(work, 'agent', 'bench@1.img');
-      best.stage = Math.min(best.stage, await seconds(async () => {
-        const r = await stageImage({ manifest, keys: chunkKeys, store, outPath, log: silentLogger });
-        if (!r.ok) throw new Error(`bench: staging failed: ${r.message}`);
-      }));
+      best.stage = Math.min(
+        best.stage,
+        await seconds(async () => {
+          const r = await stageImage({ manifest, keys: chunkKeys, store, outPath, log: silentLogger });
+          if (!r.ok) throw new Error(`bench: staging failed: ${r.message}`);
+        }),
+      );
       await rm(outPath, { force: true });
 
       const fourRanges = (use: (c: (typeof manifest.chunks)[number], blob: Buffer) => void) => async () => {
@@ -116,9 +121,14 @@ export async function benchAgentFetch(opts: { sizeMiB?: number; rssSizeMiB?: num
         };
         await Promise.all([worker(), worker(), worker(), worker()]);
       };
-      best.fetchOnly = Math.min(best.fetchOnly, await seconds(fourRanges((c, blob) => {
-        if (blob.length !== c.size) throw new Error(`bench: chunk ${c.index} is ${blob.length} bytes`);
-      })));
+      best.fetchOnly = Math.min(
+        best.fetchOnly,
+        await seconds(
+          fourRanges((c, blob) => {
+            if (blob.length !== c.size) throw new Error(`bench: chunk ${c.index} is ${blob.length} bytes`);
+          }),
+        ),
+      );
       // decryptChunk checks size and SHA-256 against the manifest, then the GCM tag
       best.decrypt = Math.min(best.decrypt, await seconds(fourRanges((c, blob) => void decryptChunk(manifest, chunkKeys, c, blob))));
     }

@@ -29,7 +29,6 @@ export interface BenchOpenStackOptions {
   logins?: number;
 }
 
-
 const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
 const median = (values: number[]): number => quantile(sorted(values), 0.5);
 
@@ -41,14 +40,7 @@ async function seconds(fn: () => Promise<unknown>): Promise<number> {
 
 /** Ranged GETs of every chunk (`chunksPerRange` consecutive chunks per request) with `inFlight`
  *  requests outstanding; `each` sees each chunk's blob. */
-async function rangedFetch(
-  client: OpenStackNodeClient,
-  imageId: string,
-  m: ImageManifest,
-  inFlight: number,
-  each?: (index: number, blob: Buffer) => void,
-  chunksPerRange = 1,
-): Promise<number> {
+async function rangedFetch(client: OpenStackNodeClient, imageId: string, m: ImageManifest, inFlight: number, each?: (index: number, blob: Buffer) => void, chunksPerRange = 1): Promise<number> {
   const spans: { first: number; offset: number; length: number; sizes: number[] }[] = [];
   let off = 0;
   for (let i = 0; i < m.chunks.length; i += chunksPerRange) {

@@ -11,7 +11,6 @@ import { writeRandomFile } from './random-file.js';
 
 const MiB = 1024 * 1024;
 
-
 /** bytes/s of one `openssl speed -evp` algorithm at 4 MiB blocks, single process */
 async function opensslSpeed(algorithm: string): Promise<number> {
   const { stdout } = await execa('openssl', ['speed', '-seconds', '3', '-bytes', String(4 * MiB), '-evp', algorithm]);
@@ -84,11 +83,7 @@ export async function benchPipeline(opts: { sizeMiB: number }): Promise<string[]
     for (const verifyPlaintextDigest of [true, false]) {
       const out = join(dir, `opened-${verifyPlaintextDigest}.img`);
       const m = await measure(() => openImage({ sealedDir: sealed, dataKey, trustedPublicKeys: [publicKeyPem], outPath: out, verifyPlaintextDigest }));
-      report(
-        verifyPlaintextDigest ? 'open (+ image SHA-256)' : 'open (agent hot path)',
-        m,
-        verifyPlaintextDigest ? 'passes: SHA-256 blob + AES-GCM + SHA-256 image' : 'passes: SHA-256 blob + AES-GCM',
-      );
+      report(verifyPlaintextDigest ? 'open (+ image SHA-256)' : 'open (agent hot path)', m, verifyPlaintextDigest ? 'passes: SHA-256 blob + AES-GCM + SHA-256 image' : 'passes: SHA-256 blob + AES-GCM');
       await rm(out);
     }
     lines.push('  (goal >= 70% per core; the limit counts one AES-GCM and one SHA-256 pass and no file I/O; each extra SHA-256/HMAC pass costs ~70% of it)');

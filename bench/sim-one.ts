@@ -11,7 +11,7 @@ const result = await simulate({ scenario, scenarioText: text, version: 'bench', 
 const wallMs = performance.now() - t0;
 const nodes = scenario.fleet.sites * scenario.fleet.nodesPerSite;
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     scenario: scenario.name,
     planes: scenario.planes.map((p) => p.name),
     nodes,
@@ -20,5 +20,5 @@ process.stdout.write(
     wallMs,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
     resultLines: result.lines.length,
-  }) + '\n',
+  })}\n`,
 );

@@ -10,10 +10,7 @@ export async function main(argv: string[]): Promise<number> {
     .version('0.1.0')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText(
-      'after',
-      '\nExit codes: 0 ok, 1 an SLA or gate check failed, 2 bad usage or invalid input, 3 environment error.',
-    );
+    .addHelpText('after', '\nExit codes: 0 ok, 1 an SLA or gate check failed, 2 bad usage or invalid input, 3 environment error.');
   registerCommands(program);
   try {
     await program.parseAsync(argv, { from: 'user' });

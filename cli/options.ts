@@ -13,7 +13,10 @@ export function integerOption(flag: string, min: number): (value: string) => num
 
 /** Accepts `--plane a --plane b` and `--plane a,b`. */
 export function planeFilter(value: string, previous: string[] | undefined): string[] {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of names) {
     if (!planes.has(n)) throw new InvalidArgumentError(`unknown plane "${n}" (choose from ${planes.names.join(', ')})`);
   }

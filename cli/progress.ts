@@ -12,10 +12,7 @@ export class ProgressReporter {
     if (!this.enabled) return;
     if (!this.bar) {
       if (performance.now() - this.startedAt < 1000) return;
-      this.bar = new cliProgress.SingleBar(
-        { format: '{label} [{bar}] {value}/{total} nodes | {eta_formatted} left', hideCursor: true, clearOnComplete: true, etaBuffer: 200 },
-        cliProgress.Presets.shades_classic,
-      );
+      this.bar = new cliProgress.SingleBar({ format: '{label} [{bar}] {value}/{total} nodes | {eta_formatted} left', hideCursor: true, clearOnComplete: true, etaBuffer: 200 }, cliProgress.Presets.shades_classic);
       this.bar.start(total, done, { label });
       this.label = label;
     }

@@ -12,4 +12,3 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.once('SIGTERM', on);
   });
 }
-

@@ -23,17 +23,15 @@ function seconds(v: number): string {
 export function printSummary(scenario: Scenario, result: ScenarioResult, env: EnvName, write: (s: string) => void = (s) => process.stdout.write(s)): void {
   const nodes = result.planes[0]?.nodes ?? scenario.fleet.sites * scenario.fleet.nodesPerSite;
   const where = env === 'sim' ? '' : ` (${env})`;
-  write(
-    `\n${scenario.name}${where}: ${nodes} nodes, ${formatBytes(scenario.image.sizeBytes)} image, strategy ${scenario.strategy}, seed ${scenario.seed}, ${scenario.repeat} repeat(s) (mean over repeats)\n`,
-  );
+  write(`\n${scenario.name}${where}: ${nodes} nodes, ${formatBytes(scenario.image.sizeBytes)} image, strategy ${scenario.strategy}, seed ${scenario.seed}, ${scenario.repeat} repeat(s) (mean over repeats)\n`);
   const rows = [['plane', ...COLUMNS.map((c) => c.head)]];
   for (const p of result.planes) {
     rows.push([`${planeLabel(p.plane)}${where}`, ...COLUMNS.map((c) => (p.metrics[c.metric] === undefined ? '-' : c.fmt(p.metrics[c.metric])))]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   rows.forEach((r, k) => {
-    write(r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ') + '\n');
-    if (k === 0) write(widths.map((w) => '-'.repeat(w)).join('  ') + '\n');
+    write(`${r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')}\n`);
+    if (k === 0) write(`${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   });
 }
 

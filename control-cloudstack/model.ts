@@ -4,18 +4,7 @@
 // zones) and starts the VM; the client polls queryAsyncJobResult. Agent mode: edgeplane's agent
 // uses CloudStack as identity/registry through signed API calls, plus an HTTP origin and a KMS.
 import type { ControlOp } from '../agent/machine/index.js';
-import type {
-  ApiOp,
-  DataPath,
-  ModelAssumption,
-  NativeStep,
-  PlacementSpec,
-  PlaneModel,
-  PlaneOptions,
-  ServiceTime,
-  Station,
-  TokenValidation,
-} from '../adapters/index.js';
+import type { ApiOp, DataPath, ModelAssumption, NativeStep, PlacementSpec, PlaneModel, PlaneOptions, ServiceTime, Station, TokenValidation } from '../adapters/index.js';
 import { agentDeploySequence, validChunkCount } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
 import { cloudstackProfile } from './profile.js';
@@ -134,16 +123,12 @@ function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
   }
 }
 
-
 /**
  * `siteCache`: the site's hosts share one primary storage pool, so the template lands there once per
  * site; otherwise (host-local primary storage) every deployment copies it.
  */
 function nativeSteps(opts: PlaneOptions, siteCache: boolean, firstOnSite: boolean): NativeStep[] {
-  const copy: NativeStep[] =
-    firstOnSite || !siteCache
-      ? [{ kind: 'transfer', from: 'origin', op: opts.flags.directDownload ? OPS.directDownload : OPS.copyToPrimary }]
-      : [];
+  const copy: NativeStep[] = firstOnSite || !siteCache ? [{ kind: 'transfer', from: 'origin', op: opts.flags.directDownload ? OPS.directDownload : OPS.copyToPrimary }] : [];
   return [
     // with placement pinned the call carries hostid (root admin only); otherwise the allocator picks
     { kind: 'api', op: OPS.deploy },

@@ -70,7 +70,7 @@ export function cloudstackProfile(mode: PlaneMode, opts: Pick<PlaneOptions, 'fla
       memoryMiB: 60,
       ports: [9311],
       configLines: 8,
-      source: 'assumed: a small key service added by edgeplane (CloudStack has none), Barbican-style /v1/secrets/{id}/payload; checks signed requests with the node\'s keys',
+      source: "assumed: a small key service added by edgeplane (CloudStack has none), Barbican-style /v1/secrets/{id}/payload; checks signed requests with the node's keys",
     },
   );
   notes.push(

@@ -3,18 +3,7 @@
 // OpenNebula's own API (XML-RPC) plus what OpenNebula lacks and edgeplane adds: an HTTP server for
 // image bytes on the front-end and a key service.
 import type { ControlOp } from '../agent/machine/index.js';
-import type {
-  ApiOp,
-  DataPath,
-  ModelAssumption,
-  NativeStep,
-  PlacementSpec,
-  PlaneModel,
-  PlaneOptions,
-  ServiceTime,
-  Station,
-  TokenValidation,
-} from '../adapters/index.js';
+import type { ApiOp, DataPath, ModelAssumption, NativeStep, PlacementSpec, PlaneModel, PlaneOptions, ServiceTime, Station, TokenValidation } from '../adapters/index.js';
 import { agentDeploySequence, validChunkCount } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
 import { opennebulaProfile } from './profile.js';
@@ -151,7 +140,6 @@ function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
     if (opts.flags.replicaCache) throw new InputError('opennebula agent mode: replicaCache applies to native mode (the ssh transfer driver) only');
   }
 }
-
 
 /** Prolog transfers: every deployment copies front-end -> host, unless a site replica serves it. */
 function prolog(cacheOn: boolean, firstOnSite: boolean): NativeStep[] {

@@ -46,10 +46,7 @@ export function opennebulaProfile(mode: PlaneMode, opts: Pick<PlaneOptions, 'fla
       source: 'measured here: mariadbd 10.11 idle RSS 97 MiB (fresh datadir), package defaults',
     },
   ];
-  const notes = [
-    'Sunstone/FireEdge (web UI, port 2616) are optional and not counted.',
-    'Datastores: an image datastore (DS_MAD fs, TM_MAD ssh) and a system datastore (TM_MAD ssh) are API templates of 3 lines each.',
-  ];
+  const notes = ['Sunstone/FireEdge (web UI, port 2616) are optional and not counted.', 'Datastores: an image datastore (DS_MAD fs, TM_MAD ssh) and a system datastore (TM_MAD ssh) are API templates of 3 lines each.'];
   if (mode === 'native') {
     notes.push(
       'Push: oned reaches every host over ssh (port 22, oneadmin keys distributed to all hosts) to copy images (PROLOG), deploy VMs and start monitoring probes; hosts then push monitoring to monitord on 4124.',

@@ -39,8 +39,7 @@ export const openstackAgentPlaneSchema = z
   })
   .superRefine((p, ctx) => {
     const c = p.credentials;
-    const [a, b, message] =
-      c.kind === 'password' ? [c.password, c.passwordFile, 'give exactly one of password and passwordFile'] : [c.secret, c.secretFile, 'give exactly one of secret and secretFile'];
+    const [a, b, message] = c.kind === 'password' ? [c.password, c.passwordFile, 'give exactly one of password and passwordFile'] : [c.secret, c.secretFile, 'give exactly one of secret and secretFile'];
     if ((a === undefined) === (b === undefined)) ctx.addIssue({ code: 'custom', path: ['credentials'], message });
   });
 

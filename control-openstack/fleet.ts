@@ -11,16 +11,7 @@ import { open, readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import type { Assignment } from '../agent/machine/index.js';
 import { EnvironmentError, InputError, silentLogger, type Logger } from '../common/index.js';
-import {
-  chunkPath,
-  KEY_FILES,
-  MANIFEST_FILE,
-  readSealed,
-  sealImage,
-  writeKeyFiles,
-  type ChunkingSpec,
-  type ImageManifest,
-} from '../pipeline/index.js';
+import { chunkPath, KEY_FILES, MANIFEST_FILE, readSealed, sealImage, writeKeyFiles, type ChunkingSpec, type ImageManifest } from '../pipeline/index.js';
 import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './client/operator.js';
 import type { NodeConfig } from './client/node.js';
 import { ProjectListSchema } from './client/schemas.js';
@@ -234,11 +225,7 @@ export async function fleetStatus(operator: OpenStackOperator, nodeIds: readonly
   const ks = operator.session.keystone;
   const root = operator.config.authUrl.replace(/\/+$/, '').replace(/\/v3$/, '');
   const projects = await operator.session.authed((t) =>
-    operator.transport.json(
-      root,
-      { op: 'keystone.project.list', method: 'GET', path: '/v3/projects', query: { tags: NODE_TAG }, headers: { 'X-Auth-Token': t } },
-      (d) => ProjectListSchema.parse(d),
-    ),
+    operator.transport.json(root, { op: 'keystone.project.list', method: 'GET', path: '/v3/projects', query: { tags: NODE_TAG }, headers: { 'X-Auth-Token': t } }, (d) => ProjectListSchema.parse(d)),
   );
   const wanted = nodeIds.length > 0 ? new Set(planNodes(nodeIds).map((p) => p.nodeId)) : null;
   const nodes = projects.projects

@@ -3,18 +3,9 @@
 // manifest, stored as a second small image) is shared to that project in Glance, its data key is
 // ACL'd to that user in Barbican, and the pin `image@version` is a Keystone project tag.
 import type { ControlOp } from '../agent/machine/index.js';
-import type {
-  ApiOp,
-  DataPath,
-  ModelAssumption,
-  PlaneModel,
-  PlaneOptions,
-  ServiceTime,
-  Station,
-  TokenValidation,
-} from '../adapters/index.js';
+import type { ApiOp, DataPath, ModelAssumption, PlaneModel, PlaneOptions, ServiceTime, Station, TokenValidation } from '../adapters/index.js';
 import { agentDeploySequence } from '../adapters/index.js';
-import { InputError, NotSupportedError } from '../common/index.js';
+import { NotSupportedError } from '../common/index.js';
 import { openstackProfile } from './profile.js';
 
 const ENV_MD = 'ENVIRONMENT.md (Debian 12, Keystone 22, Glance 25, Barbican 15, 2 cores)';
@@ -174,7 +165,6 @@ function checkOptions(mode: string, opts: PlaneOptions): void {
   }
 }
 
-
 /** The OpenStack plane model (agent mode; native mode throws NotSupportedError). */
 export function openstackModel(mode: 'agent' | 'native', opts: PlaneOptions): PlaneModel {
   checkOptions(mode, opts);
@@ -188,7 +178,7 @@ export function openstackModel(mode: 'agent' | 'native', opts: PlaneOptions): Pl
     dataPath: DATA_PATH,
     placement: {
       kind: 'exact',
-      how: 'pin image@version kept as tags on the node\'s own Keystone project; image shared to that project (Glance member), key ACL\'d to its user (Barbican)',
+      how: "pin image@version kept as tags on the node's own Keystone project; image shared to that project (Glance member), key ACL'd to its user (Barbican)",
     },
     profile: openstackProfile(),
     deploySequence: ({ chunks }) => {

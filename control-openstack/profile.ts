@@ -49,8 +49,8 @@ export function openstackProfile(): ComplexityProfile {
     lacks: ['placement', 'signed image manifest', 'node-side verification', 'status reporting'],
     notes: [
       'No Nova: placement is edgeplane pinning. Each node is a Keystone project with one user; the pin image@version is a project tag.',
-      'Glance signs whole images (img_signature) only for Nova/Cinder to check; the chunked, signed manifest is edgeplane\'s, stored as a small Glance image shared like the image.',
-      'Barbican is the KMS: the per-image data key is a secret ACL\'d to the node\'s user.',
+      "Glance signs whole images (img_signature) only for Nova/Cinder to check; the chunked, signed manifest is edgeplane's, stored as a small Glance image shared like the image.",
+      "Barbican is the KMS: the per-image data key is a secret ACL'd to the node's user.",
       'The node reports status as a tag on its own project; a policy must let a node user tag only its own project.',
       'Nodes pull over HTTPS: the centre never opens a connection to an edge node.',
       'Memory and config lines are package defaults until measured on the launched stack.',

@@ -4,7 +4,7 @@ import type { Assignment } from '../agent/machine/index.js';
 import type { Logger } from '../common/index.js';
 import type { NodePlane, NodeReport, PlaneManifest } from '../adapters/index.js';
 import type { PlaneName } from '../adapters/index.js';
-import { CallRecorder, HttpError, NO_RETRY, Transport, type RetryPolicy } from '../adapters/transport/index.js';
+import { type CallRecorder, HttpError, NO_RETRY, Transport, type RetryPolicy } from '../adapters/transport/index.js';
 import { assignmentSchema } from './layout.js';
 
 export interface TestPlaneClientOptions {
@@ -56,10 +56,8 @@ export class TestPlaneClient implements NodePlane {
   }
 
   async getAssignment(): Promise<Assignment | null> {
-    const answer = await this.transport.json(
-      this.opts.url,
-      { op: 'test-plane.assignment.show', method: 'GET', path: '/nodes/{node}/assignment', params: { node: this.opts.node }, headers: this.auth() },
-      (d) => assignmentAnswer.parse(d),
+    const answer = await this.transport.json(this.opts.url, { op: 'test-plane.assignment.show', method: 'GET', path: '/nodes/{node}/assignment', params: { node: this.opts.node }, headers: this.auth() }, (d) =>
+      assignmentAnswer.parse(d),
     );
     return answer.assignment;
   }

@@ -127,7 +127,10 @@ export class TestPlaneServer {
       if (this.outage) throw new Reply(503, 'test plane outage');
       const url = new URL(req.url ?? '/', 'http://test-plane');
       if (!url.pathname.startsWith(`${TEST_PLANE_PREFIX}/`)) throw new Reply(404, 'not a test plane path');
-      const parts = url.pathname.slice(TEST_PLANE_PREFIX.length + 1).split('/').map(decodeURIComponent);
+      const parts = url.pathname
+        .slice(TEST_PLANE_PREFIX.length + 1)
+        .split('/')
+        .map(decodeURIComponent);
       const route = `${req.method} ${parts[0]}`;
       if (route === 'POST login' && parts.length === 1) return await this.login(req, res);
       const node = this.sessionNode(req);
@@ -210,9 +213,11 @@ export class TestPlaneServer {
   private async blob(node: string, ref: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     await this.requirePinned(node, ref);
     const path = testPlanePaths.blob(this.opts.dir, ref);
-    const size = (await stat(path).catch(() => {
-      throw new Reply(404, `no blob ${ref}`);
-    })).size;
+    const size = (
+      await stat(path).catch(() => {
+        throw new Reply(404, `no blob ${ref}`);
+      })
+    ).size;
     const range = parseRange(req.headers.range, size);
     if (range === 'unsatisfiable') {
       res.writeHead(416, { 'content-range': `bytes */${size}` }).end();

@@ -64,9 +64,7 @@ export class AgentFleet {
   constructor(private readonly ctx: AgentRunContext) {
     const { world } = ctx;
     this.sim = world.sim;
-    this.agents = world.fleet.nodes.map(
-      (n) => new SimAgent(n, world.rngFor(ctx.repeat, 'node', n.id), ctx.initialPersisted(n.index)),
-    );
+    this.agents = world.fleet.nodes.map((n) => new SimAgent(n, world.rngFor(ctx.repeat, 'node', n.id), ctx.initialPersisted(n.index)));
     world.onSiteCut((site) => this.siteCut(site));
   }
 
@@ -155,8 +153,7 @@ export class AgentFleet {
     const ops = world.model.agentOps(op);
     const gen = a.gen;
     const rtt = world.rttToCentreUs(a.info);
-    const fail = (delayUs: number, message: string): void =>
-      this.later(a, delayUs, { type: 'controlResult', id, result: { op, ok: false, error: { kind: 'unavailable', message } } });
+    const fail = (delayUs: number, message: string): void => this.later(a, delayUs, { type: 'controlResult', id, result: { op, ok: false, error: { kind: 'unavailable', message } } });
     const next = (i: number): void => {
       if (!a.up || a.gen !== gen) return;
       if (i === ops.length) {
@@ -169,11 +166,7 @@ export class AgentFleet {
       rec.countCall(apiOp.bytesOut + apiOp.bytesIn);
       if (!station.up) return fail(rtt, `${apiOp.station} unavailable`);
       const half = rtt >> 1;
-      this.sim.after(half, () =>
-        station.request(drawServiceUs(apiOp.serviceTime ?? station.spec.serviceTime, a.rng), () =>
-          this.sim.after(rtt - half, () => next(i + 1)),
-        ),
-      );
+      this.sim.after(half, () => station.request(drawServiceUs(apiOp.serviceTime ?? station.spec.serviceTime, a.rng), () => this.sim.after(rtt - half, () => next(i + 1))));
     };
     next(0);
   }
@@ -192,12 +185,11 @@ export class AgentFleet {
   }
 
   private fetchChunks(a: SimAgent, id: number, chunks: ChunkRef[]): void {
-    const { world, rec, rangesInFlight } = this.ctx;
+    const { world, rangesInFlight } = this.ctx;
     const gen = a.gen;
     const bytes = chunks.reduce((s, c) => s + c.size, 0);
     const rtt = world.rttToCentreUs(a.info);
-    const unavailable = (delayUs: number): void =>
-      this.later(a, delayUs, { type: 'chunks', id, stored: [], corrupt: [], unavailable: chunks.map((c) => c.index), final: true });
+    const unavailable = (delayUs: number): void => this.later(a, delayUs, { type: 'chunks', id, stored: [], corrupt: [], unavailable: chunks.map((c) => c.index), final: true });
     const dataStation = world.station(world.model.dataPath.op.station);
     const strategy = world.scenario.strategy;
     if (strategy !== 'peer' && world.siteIsCut(a.info.site) && !(strategy === 'site-cache' && world.siteCache(a.info.site).isFull)) {

@@ -164,7 +164,7 @@ export class FairShareSolver {
     for (let j = this.classLinkStart[i], end = this.classLinkStart[i + 1]; j < end; j++) {
       const l = linkList[j];
       const left = remaining[l] - used;
-      remaining[l] = left > 0 ? left : 0;
+      remaining[l] = Math.max(left, 0);
       weight[l] -= w;
     }
   }

@@ -176,9 +176,7 @@ export class NativeFleet {
       return;
     }
     const half = rtt >> 1;
-    world.sim.after(half, () =>
-      station.request(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng), () => world.sim.after(rtt - half, done)),
-    );
+    world.sim.after(half, () => station.request(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng), () => world.sim.after(rtt - half, done)));
   }
 
   /** The next cycle of a periodic centre loop with room for one more dispatch. */

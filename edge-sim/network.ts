@@ -325,7 +325,7 @@ export class Network {
     const c = this.flowClass[id] as FlowClass;
     const d = this.table.progressAt(c.slot, this.sim.now) - this.flowStart[id];
     const bytes = this.flowBytes[id];
-    return d < 0 ? 0 : d > bytes ? bytes : d;
+    return d < 0 ? 0 : Math.min(d, bytes);
   }
 
   /** Drops stale heap entries and records the smallest live target. */

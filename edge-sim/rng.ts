@@ -124,10 +124,7 @@ export function lognormalSigma(medianUs: number, quantileUs: number, q: number):
   const z = normalQuantile(q);
   const sigma = Math.log(quantileUs / medianUs) / z;
   if (!(sigma > 0) || !Number.isFinite(sigma)) {
-    throw new InputError(
-      `lognormal: a q=${q} quantile of ${quantileUs} is inconsistent with median ${medianUs}` +
-        ' (above the median needs q > 0.5, below needs q < 0.5)',
-    );
+    throw new InputError(`lognormal: a q=${q} quantile of ${quantileUs} is inconsistent with median ${medianUs} (above the median needs q > 0.5, below needs q < 0.5)`);
   }
   return sigma;
 }

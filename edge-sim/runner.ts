@@ -98,8 +98,7 @@ export function simulateRun(opts: SimRunOptions): SimRunResult {
     reboot = (n) => agents.boot(n);
   } else {
     const placement = model.placement;
-    const hitProbability =
-      placement.kind === 'exact' || plane.placement === 'pinned' ? 1 : placement.unpinnedHitProbability(scenario.fleet.nodesPerSite);
+    const hitProbability = placement.kind === 'exact' || plane.placement === 'pinned' ? 1 : placement.unpinnedHitProbability(scenario.fleet.nodesPerSite);
     const natives = new NativeFleet({ world, rec, repeat, payloadBytes: bytesPerNode, hitProbability, onFinished });
     admit = (node) => natives.deploy(node);
     crash = (n) => natives.crash(n);

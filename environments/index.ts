@@ -3,5 +3,17 @@
 export * from './types.js';
 export { runScenario, planeLabel, runLabels, type ScenarioRunOptions, type ScenarioResult, type PlaneResult } from './run.js';
 export { simEnvironment, simBoundInputs, simulate } from './sim.js';
-export { realEnvironment, realScenario, scenarioNodes, writeLocalAgentConfig, defaultCliPath, LocalAgent, MAX_REAL_NODES, MAX_REAL_IMAGE_BYTES, type RealEnvironmentOptions, type RealHypervisor, type LocalAgentSettings } from './real.js';
+export {
+  realEnvironment,
+  realScenario,
+  scenarioNodes,
+  writeLocalAgentConfig,
+  defaultCliPath,
+  LocalAgent,
+  MAX_REAL_NODES,
+  MAX_REAL_IMAGE_BYTES,
+  type RealEnvironmentOptions,
+  type RealHypervisor,
+  type LocalAgentSettings,
+} from './real.js';
 export { emulateEnvironment } from './emulate.js';

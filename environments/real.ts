@@ -193,7 +193,10 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
   const operator = await planeOps.operator.open(stateDir);
 
   // the image: an appliance padded to the scenario's size (capped), chunked as the scenario says
-  const lineage = `ep-${scenario.name}`.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').slice(0, 100);
+  const lineage = `ep-${scenario.name}`
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .slice(0, 100);
   const version = `r${Date.now()}`;
   const applianceDir = join(workDir, 'appliance');
   const minimal = await buildAppliance({ outDir: applianceDir, imageId: lineage, version, then: 'idle' });
@@ -215,7 +218,10 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
   const enrolled = await operator.enroll(nodes.map((n) => n.planeId));
   const byId = new Map(enrolled.map((e) => [e.nodeId, e]));
   const pin = published.pin;
-  await operator.assign(pin, nodes.map((n) => n.planeId));
+  await operator.assign(
+    pin,
+    nodes.map((n) => n.planeId),
+  );
 
   const startedAt = new Date().toISOString();
   const timeoutMs = o.timeoutMs ?? (o.hypervisor === 'qemu' ? 600_000 : 300_000);
@@ -252,18 +258,13 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
         for (;;) {
           const status = await operator.status(nodes.map((n) => n.planeId));
           placed = Object.fromEntries(
-            status.map((s) => [
-              s.nodeId,
-              s.report !== null && s.report.status === 'RUNNING' && s.report.seq >= t0Ms && s.report.image?.imageId === pin.imageId && s.report.image.version === pin.version,
-            ]),
+            status.map((s) => [s.nodeId, s.report !== null && s.report.status === 'RUNNING' && s.report.seq >= t0Ms && s.report.image?.imageId === pin.imageId && s.report.image.version === pin.version]),
           );
           const running = agents.filter((a) => a.events().some((l) => l.type === 'done' && l.outcome === 'running' && l.image.imageId === lineage));
           if (running.every((a) => placed[a.node]) || Date.now() > deadline) break;
           await sleep(500);
         }
-        deployments = agents.map((a, i) =>
-          deploymentFromEvents(a.events(), { node: nodes[i]!.id, site: nodes[i]!.site, t0Ms, image, dataOps: nodeClient.dataOps, reportOps: nodeClient.reportOps }),
-        );
+        deployments = agents.map((a, i) => deploymentFromEvents(a.events(), { node: nodes[i]!.id, site: nodes[i]!.site, t0Ms, image, dataOps: nodeClient.dataOps, reportOps: nodeClient.reportOps }));
       } finally {
         await Promise.all(agents.map((a) => a.stop()));
       }
@@ -296,7 +297,13 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
       return {
         assumptions: [
           { plane: p, name: 'control plane', value: `the running ${p} plane in ${stateDir}`, source: 'edgeplane run --env real' },
-          { plane: p, name: 'nodes run', value: nodes.length, unit: 'agents', source: `the scenario's first ${nodes.length} of ${scenario.fleet.sites * scenario.fleet.nodesPerSite} nodes, one agent process each on this machine` },
+          {
+            plane: p,
+            name: 'nodes run',
+            value: nodes.length,
+            unit: 'agents',
+            source: `the scenario's first ${nodes.length} of ${scenario.fleet.sites * scenario.fleet.nodesPerSite} nodes, one agent process each on this machine`,
+          },
           { plane: p, name: 'image size', value: built.header.size, unit: 'B', source: `appliance padded to min(scenario image ${scenario.image.sizeBytes} B, ${MAX_REAL_IMAGE_BYTES} B)` },
           { plane: p, name: 'chunk size', value: chunkBytes, unit: 'B', source: 'scenario image.chunk' },
           { plane: p, name: 'hypervisor', value: o.hypervisor, source: o.hypervisor === 'qemu' ? 'qemu (KVM when usable, else TCG); boot ends at the image boot marker' : 'sim: a timed fake VM (no boot cost)' },

@@ -78,14 +78,7 @@ async function readTool(path: string, what: string, pkg: string): Promise<Buffer
 
 export function initScript(image: { imageId: string; version: string }, then: AfterBoot): string {
   const after = then === 'poweroff' ? '/bin/busybox poweroff -f' : 'while :; do /bin/busybox sleep 3600; done';
-  return [
-    '#!/bin/busybox sh',
-    '/bin/busybox mount -t proc proc /proc',
-    '/bin/busybox mount -t sysfs sysfs /sys',
-    `echo "${bootMarker(image)}"`,
-    after,
-    '',
-  ].join('\n');
+  return ['#!/bin/busybox sh', '/bin/busybox mount -t proc proc /proc', '/bin/busybox mount -t sysfs sysfs /sys', `echo "${bootMarker(image)}"`, after, ''].join('\n');
 }
 
 export function buildInitramfs(busybox: Uint8Array, image: { imageId: string; version: string }, then: AfterBoot): Buffer {
@@ -119,7 +112,10 @@ function encodeHeader(h: ApplianceHeader): Buffer {
 export async function buildAppliance(opts: BuildApplianceOptions): Promise<{ path: string; header: ApplianceHeader }> {
   const imageId = opts.imageId ?? 'appliance';
   const version = opts.version ?? '1';
-  for (const [what, v] of [['image id', imageId], ['version', version]] as const) {
+  for (const [what, v] of [
+    ['image id', imageId],
+    ['version', version],
+  ] as const) {
     if (!IMAGE_ID_RE.test(v)) throw new InputError(`invalid ${what} "${v}": use letters, digits, ".", "_" and "-"`);
   }
   const then = opts.then ?? 'idle';
@@ -204,7 +200,10 @@ export async function extractBootFiles(imagePath: string, dir: string): Promise<
   await mkdir(dir, { recursive: true });
   const kernelPath = join(dir, 'vmlinuz');
   const initrdPath = join(dir, 'initrd.gz');
-  for (const [p, out, what] of [[header.kernel, kernelPath, 'kernel'], [header.initrd, initrdPath, 'initramfs']] as const) {
+  for (const [p, out, what] of [
+    [header.kernel, kernelPath, 'kernel'],
+    [header.initrd, initrdPath, 'initramfs'],
+  ] as const) {
     const hash = createHash('sha256');
     await pipeline(
       createReadStream(imagePath, { start: p.offset, end: p.offset + p.size - 1 }),

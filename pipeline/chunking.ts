@@ -9,9 +9,7 @@ import { InputError } from '../common/index.js';
 export const MiB = 1024 * 1024;
 export const DEFAULT_CHUNK_SIZE = 4 * MiB;
 
-export type ChunkingSpec =
-  | { algorithm: 'fixed'; size: number }
-  | { algorithm: 'fastcdc'; min: number; avg: number; max: number };
+export type ChunkingSpec = { algorithm: 'fixed'; size: number } | { algorithm: 'fastcdc'; min: number; avg: number; max: number };
 
 export const DEFAULT_CHUNKING: ChunkingSpec = { algorithm: 'fixed', size: DEFAULT_CHUNK_SIZE };
 
@@ -126,7 +124,7 @@ export function fastcdcCutter(spec: { min: number; avg: number; max: number }): 
     let n = end - start;
     if (n <= min) return n;
     if (n > max) n = max;
-    const normal = n < avg ? n : avg;
+    const normal = Math.min(n, avg);
     let h = 0;
     let i = min;
     for (; i < normal; i++) {

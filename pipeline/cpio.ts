@@ -19,7 +19,7 @@ function pad4(n: number): number {
 
 function header(fields: { ino: number; mode: number; nlink: number; filesize: number; rdevmajor: number; rdevminor: number; namesize: number }): Buffer {
   const values = [fields.ino, fields.mode, 0, 0, fields.nlink, 0, fields.filesize, 0, 0, fields.rdevmajor, fields.rdevminor, fields.namesize, 0];
-  return Buffer.from('070701' + values.map((v) => v.toString(16).padStart(8, '0')).join(''), 'ascii');
+  return Buffer.from(`070701${values.map((v) => v.toString(16).padStart(8, '0')).join('')}`, 'ascii');
 }
 
 function record(ino: number, name: string, mode: number, data: Uint8Array, nlink: number, rdev: [number, number] = [0, 0]): Buffer[] {

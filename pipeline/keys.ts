@@ -22,7 +22,9 @@ export function generatePublisherKeys(): { privateKeyPem: string; publicKeyPem: 
 /** Key id: hex SHA-256 of the public key's SPKI DER encoding. */
 export function publicKeyId(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 function requireEd25519(key: KeyObject, what: string): KeyObject {

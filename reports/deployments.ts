@@ -170,10 +170,22 @@ export function planeSamples(summaries: readonly RunSummary[], labels: Labels, p
   };
   const p = profile;
   push('complexity_services', p.services.length, 'count');
-  push('complexity_processes', p.services.reduce((s, x) => s + x.processes, 0), 'count');
-  push('complexity_memory', p.services.reduce((s, x) => s + x.memoryMiB, 0), 'MiB');
+  push(
+    'complexity_processes',
+    p.services.reduce((s, x) => s + x.processes, 0),
+    'count',
+  );
+  push(
+    'complexity_memory',
+    p.services.reduce((s, x) => s + x.memoryMiB, 0),
+    'MiB',
+  );
   push('complexity_ports', new Set(p.services.flatMap((x) => x.ports)).size, 'count');
-  push('complexity_config_lines', p.services.reduce((s, x) => s + x.configLines, 0), 'count');
+  push(
+    'complexity_config_lines',
+    p.services.reduce((s, x) => s + x.configLines, 0),
+    'count',
+  );
   push('complexity_push_coupling', p.coupling === 'push' ? 1 : 0, 'bool');
   for (const s of p.services) push('complexity_memory', s.memoryMiB, 'MiB', { service: s.name });
   for (const feature of p.lacks) push('complexity_lacks', 1, 'bool', { feature });

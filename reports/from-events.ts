@@ -81,9 +81,7 @@ export function deploymentFromEvents(lines: readonly AgentEventLine[], o: Deploy
   // a fresh agent opens its deployment at start-up (its auth and assignment are phases of it): its
   // start line is where the node began, so the latency includes everything after the process started
   const startT = firstStart?.t ?? firstMark?.t ?? o.t0Ms;
-  const done = lines.find((l) => l.type === 'done' && l.image.imageId === o.image.imageId && l.image.version === o.image.version) as
-    | Extract<AgentEventLine, { type: 'done' }>
-    | undefined;
+  const done = lines.find((l) => l.type === 'done' && l.image.imageId === o.image.imageId && l.image.version === o.image.version) as Extract<AgentEventLine, { type: 'done' }> | undefined;
   const phases: Record<string, number> = {};
   const open = new Map<string, number>();
   let calls = 0;

@@ -16,22 +16,18 @@ const ICON: Record<CheckStatus, string> = {
 export function gateMarkdown(r: GateResult): string {
   const { counts, options } = r;
   const failed = counts.regression + counts.missing + (options.failOnInconclusive ? counts.inconclusive : 0);
-  const headline = r.ok
-    ? `### ✅ edgeplane gate: no regression (${r.checks.length} checks)`
-    : `### ❌ edgeplane gate: ${failed} of ${r.checks.length} checks failed`;
+  const headline = r.ok ? `### ✅ edgeplane gate: no regression (${r.checks.length} checks)` : `### ❌ edgeplane gate: ${failed} of ${r.checks.length} checks failed`;
   const tally = (['regression', 'missing', 'inconclusive', 'improved', 'new', 'pass'] as CheckStatus[])
     .filter((s) => counts[s] > 0)
     .map((s) => `${ICON[s]} ${counts[s]} ${s}`)
     .join(' · ');
-  const tol = typeof options.tolerance === 'number' ? pct(options.tolerance) : Object.entries(options.tolerance).map(([m, t]) => `${m} ${pct(t)}`).join(', ');
-  const out = [
-    headline,
-    '',
-    tally,
-    '',
-    `Simulated metrics: exact, tolerance ${tol}. Emulated/real metrics: Mann-Whitney U over repeats, α = ${options.alpha}, minimum effect ${pct(options.minEffect)}.`,
-    '',
-  ];
+  const tol =
+    typeof options.tolerance === 'number'
+      ? pct(options.tolerance)
+      : Object.entries(options.tolerance)
+          .map(([m, t]) => `${m} ${pct(t)}`)
+          .join(', ');
+  const out = [headline, '', tally, '', `Simulated metrics: exact, tolerance ${tol}. Emulated/real metrics: Mann-Whitney U over repeats, α = ${options.alpha}, minimum effect ${pct(options.minEffect)}.`, ''];
   const notable = r.checks.filter((c) => c.status !== 'pass' && c.status !== 'new');
   if (notable.length > 0) out.push(...checkTable(notable), '');
   if (r.warnings.length > 0) out.push('**Warnings**', '', ...r.warnings.map((w) => `- ${w}`), '');
@@ -44,15 +40,7 @@ export function gateMarkdown(r: GateResult): string {
 
 function checkTable(checks: GateCheck[]): string[] {
   const rows = checks.map((c) =>
-    [
-      `${ICON[c.status]} ${c.status}`,
-      c.group,
-      `\`${c.metric}\``,
-      summary(c.baseline, c.unit),
-      summary(c.current, c.unit),
-      c.change === undefined ? '—' : pct(c.change),
-      c.reason,
-    ]
+    [`${ICON[c.status]} ${c.status}`, c.group, `\`${c.metric}\``, summary(c.baseline, c.unit), summary(c.current, c.unit), c.change === undefined ? '—' : pct(c.change), c.reason]
       .map((s) => s.replace(/\|/g, '\\|'))
       .join(' | '),
   );

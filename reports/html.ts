@@ -79,9 +79,7 @@ ${doc.appendix.map(table).join('\n')}
 }
 
 function section(s: ReportSection): string {
-  const charts = s.charts
-    .map((c) => `<figure id="${esc(c.id)}"${c.wide ? ' class="wide"' : ''} data-chart="${esc(c.id)}">${c.svg}<figcaption>${esc(c.caption)}</figcaption></figure>`)
-    .join('\n');
+  const charts = s.charts.map((c) => `<figure id="${esc(c.id)}"${c.wide ? ' class="wide"' : ''} data-chart="${esc(c.id)}">${c.svg}<figcaption>${esc(c.caption)}</figcaption></figure>`).join('\n');
   const details = s.details ? `<details><summary>${esc(s.details.summary)}</summary><pre>${esc(s.details.text)}</pre></details>` : '';
   return `<section id="${esc(s.id)}">
 <h2>${esc(s.title)}</h2>

@@ -22,11 +22,7 @@ export { runSamples, planeSamples, lowerBoundUs, PER_NODE_DETAIL_MAX_NODES, type
  * Loaded on first use: the chart renderer pulls in d3 and jsdom, which the simulator and the
  * agent, also users of this folder, do not need.
  */
-export async function renderReport(
-  input: { samples: Sample[]; metas: Meta[] },
-  outDir: string,
-  options?: ReportOptions,
-): Promise<RenderedReport> {
+export async function renderReport(input: { samples: Sample[]; metas: Meta[] }, outDir: string, options?: ReportOptions): Promise<RenderedReport> {
   const { renderReport: render } = await import('./render.js');
   return render(input, outDir, options);
 }

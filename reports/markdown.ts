@@ -9,7 +9,7 @@ export function renderMarkdown(doc: ReportDocument, chartPath: (id: string) => s
     if (s.subtitle) out.push(s.subtitle, '');
     for (const c of s.charts) out.push(`![${c.title}](${chartPath(c.id)})`, '', `*${c.caption}*`, '');
     for (const t of s.tables) out.push(...markdownTable(t));
-    if (s.details) out.push('<details><summary>' + s.details.summary + '</summary>', '', '```yaml', s.details.text.trimEnd(), '```', '', '</details>', '');
+    if (s.details) out.push(`<details><summary>${s.details.summary}</summary>`, '', '```yaml', s.details.text.trimEnd(), '```', '', '</details>', '');
   }
   out.push('## Complexity, assumptions and provenance', '');
   for (const t of doc.appendix) out.push(...markdownTable(t));

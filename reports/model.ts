@@ -94,9 +94,7 @@ export function buildModel(samples: Sample[], metas: Meta[], planes?: readonly R
     }
     push(byScenario, s.labels.scenario, s);
   }
-  const scenarios = [...byScenario.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, list]) => buildScenario(name, list, styles));
+  const scenarios = [...byScenario.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, list]) => buildScenario(name, list, styles));
   return { planes: styles, scenarios, complexity, metas };
 }
 
@@ -135,9 +133,7 @@ function buildScenario(name: string, samples: Sample[], planes: PlaneStyle[]): S
 
 /** Labels say only what differs between the series of a scenario. */
 function labelSeries(list: Series[]): void {
-  const varying = (['mode', 'strategy', 'env', 'source'] as const).filter(
-    (k) => new Set(list.map((s) => s[k])).size > 1,
-  );
+  const varying = (['mode', 'strategy', 'env', 'source'] as const).filter((k) => new Set(list.map((s) => s[k])).size > 1);
   const perPlane = new Map<Plane, number>();
   for (const s of list) {
     s.variant = perPlane.get(s.plane) ?? 0;

@@ -37,10 +37,7 @@ export async function readResults(paths: string[]): Promise<Results> {
   }
   if (errorCount > 0) {
     const more = errorCount > errors.length ? [`... and ${errorCount - errors.length} more`] : [];
-    throw new InputError(`${errors[0]}${errorCount > 1 ? ` (${errorCount} malformed lines)` : ''}`, [
-      ...errors.slice(1),
-      ...more,
-    ]);
+    throw new InputError(`${errors[0]}${errorCount > 1 ? ` (${errorCount} malformed lines)` : ''}`, [...errors.slice(1), ...more]);
   }
   return out;
 }

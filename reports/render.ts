@@ -45,7 +45,10 @@ export async function renderReport(input: { samples: Sample[]; metas: Meta[] }, 
   const html = join(outDir, 'index.html');
   const markdown = join(outDir, 'report.md');
   await writeFile(html, renderHtml(doc));
-  await writeFile(markdown, renderMarkdown(doc, (id) => `charts/${id}.svg`));
+  await writeFile(
+    markdown,
+    renderMarkdown(doc, (id) => `charts/${id}.svg`),
+  );
   return { html: resolve(html), markdown: resolve(markdown), charts };
 }
 
@@ -71,11 +74,7 @@ function buildDocument(model: ReportModel): ReportDocument {
   const versions = [...new Set(model.metas.map((m) => m.version))];
   return {
     title: 'edgeplane comparison report',
-    summary: [
-      `scenarios: ${model.scenarios.map((s) => s.name).join(', ') || '—'}`,
-      `planes: ${model.planes.map((p) => p.name).join(', ')}`,
-      `edgeplane ${versions.length ? versions.join(', ') : 'version not recorded'}`,
-    ],
+    summary: [`scenarios: ${model.scenarios.map((s) => s.name).join(', ') || '—'}`, `planes: ${model.planes.map((p) => p.name).join(', ')}`, `edgeplane ${versions.length ? versions.join(', ') : 'version not recorded'}`],
     sections,
     appendix: [complexityTable(model), assumptionsTable(model.metas), provenanceTable(model)],
   };

@@ -38,11 +38,7 @@ const EXACT_MAX_PRODUCT = 2500;
  * are small (as SciPy's `method="auto"` does for n ≤ 8; we go further since it is cheap), otherwise
  * the normal approximation with tie and continuity corrections.
  */
-export function mannWhitneyU(
-  a: readonly number[],
-  b: readonly number[],
-  opts: { method?: 'auto' | 'exact' | 'asymptotic' } = {},
-): MannWhitneyResult {
+export function mannWhitneyU(a: readonly number[], b: readonly number[], opts: { method?: 'auto' | 'exact' | 'asymptotic' } = {}): MannWhitneyResult {
   const m = a.length;
   const n = b.length;
   if (m === 0 || n === 0) throw new RangeError('Mann-Whitney U needs at least one value in each sample');

@@ -32,7 +32,17 @@ const COMPARISON_ROWS: { group: string; metrics: MetricName[] }[] = [
   { group: 'Latency', metrics: ['deploy_latency_p50', 'deploy_latency_p95', 'deploy_latency_p99', 'deploy_latency_max', 'makespan'] },
   {
     group: 'Complexity',
-    metrics: ['complexity_services', 'complexity_processes', 'complexity_memory', 'complexity_ports', 'complexity_config_lines', 'api_calls_per_deploy', 'control_bytes_per_deploy', 'round_trips_per_deploy', 'complexity_push_coupling'],
+    metrics: [
+      'complexity_services',
+      'complexity_processes',
+      'complexity_memory',
+      'complexity_ports',
+      'complexity_config_lines',
+      'api_calls_per_deploy',
+      'control_bytes_per_deploy',
+      'round_trips_per_deploy',
+      'complexity_push_coupling',
+    ],
   },
   {
     group: 'Determinism',
@@ -87,13 +97,14 @@ export function comparisonTable(sc: ScenarioData, model: ReportModel, id: string
   for (const { group, metrics } of COMPARISON_ROWS) {
     let first = true;
     for (const metric of metrics) {
-      const values = sc.series.map((d, i) =>
-        metric.startsWith('complexity_') ? complexityValue(model.complexity.get(d.series.plane) ?? [], metric) : seriesValue(runs[i], metric),
-      );
+      const values = sc.series.map((d, i) => (metric.startsWith('complexity_') ? complexityValue(model.complexity.get(d.series.plane) ?? [], metric) : seriesValue(runs[i], metric)));
       if (values.every((v) => v === undefined)) continue;
       const def = METRICS[metric];
       const unit = PERCENT_METRICS.has(metric) ? 'percent' : def.unit;
-      const best = bestIndices(values.map((v) => v?.mean), def.better);
+      const best = bestIndices(
+        values.map((v) => v?.mean),
+        def.better,
+      );
       rows.push({
         label: ROW_LABELS[metric] ?? metric,
         group: first ? group : undefined,
@@ -165,9 +176,7 @@ function same(a: number, b: number): boolean {
 
 /** One row per plane, in the report's plane order: what it takes to run it and what it lacks natively. */
 export function complexityTable(model: ReportModel): Table {
-  const planes = model.planes
-    .map((p) => p.name)
-    .filter((p) => model.complexity.has(p) || model.scenarios.some((sc) => sc.series.some((d) => d.series.plane === p)));
+  const planes = model.planes.map((p) => p.name).filter((p) => model.complexity.has(p) || model.scenarios.some((sc) => sc.series.some((d) => d.series.plane === p)));
   const rows: Row[] = planes.map((plane) => {
     const samples = model.complexity.get(plane) ?? [];
     const services = [...new Set(samples.filter((s) => s.labels.service !== undefined).map((s) => String(s.labels.service)))];
@@ -204,10 +213,12 @@ export function complexityTable(model: ReportModel): Table {
 
 function apiCallsPerDeploy(model: ReportModel, plane: Plane): number | undefined {
   const values = model.scenarios.flatMap((sc) =>
-    sc.series.filter((d) => d.series.plane === plane).flatMap((d) => {
-      const v = runValue(d.runs.get(sc.mainNodes), 'api_calls_per_deploy');
-      return v === undefined ? [] : [v];
-    }),
+    sc.series
+      .filter((d) => d.series.plane === plane)
+      .flatMap((d) => {
+        const v = runValue(d.runs.get(sc.mainNodes), 'api_calls_per_deploy');
+        return v === undefined ? [] : [v];
+      }),
   );
   return values.length ? mean(values) : undefined;
 }

@@ -29,9 +29,5 @@ export function nodeExists(id: string, sites: number, nodesPerSite: number): boo
   if (!match) return false;
   const siteIndex = siteIndexOf(match[1]!, sites);
   const nodeIndex = Number(match[2]);
-  return (
-    siteIndex !== undefined &&
-    nodeIndex < nodesPerSite &&
-    nodeId(siteIndex, nodeIndex, sites, nodesPerSite) === id
-  );
+  return siteIndex !== undefined && nodeIndex < nodesPerSite && nodeId(siteIndex, nodeIndex, sites, nodesPerSite) === id;
 }

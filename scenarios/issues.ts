@@ -57,7 +57,11 @@ function didYouMean(word: string, candidates: readonly string[]): string {
   return distance(word.toLowerCase(), best.toLowerCase()) <= limit ? ` (did you mean "${best}"?)` : '';
 }
 
-interface Located { path: Path; message: string; atKey?: boolean }
+interface Located {
+  path: Path;
+  message: string;
+  atKey?: boolean;
+}
 
 /** Flattens zod issues: one entry per unknown key; for a failed union, the branch whose type matched. */
 function locate(issues: readonly z.core.$ZodIssue[], knownKeys: KnownKeys, prefix: Path = []): Located[] {
@@ -68,7 +72,10 @@ function locate(issues: readonly z.core.$ZodIssue[], knownKeys: KnownKeys, prefi
       return issue.keys.map((key) => ({
         path: [...path, key],
         atKey: true,
-        message: `unknown key "${key}"${didYouMean(key, known.filter((k) => k !== '$schema'))}`,
+        message: `unknown key "${key}"${didYouMean(
+          key,
+          known.filter((k) => k !== '$schema'),
+        )}`,
       }));
     }
     if (issue.code === 'invalid_union') {
@@ -97,13 +104,7 @@ function expectedOf(issue: z.core.$ZodIssue): string {
 }
 
 /** `file:line:col: path: message` lines for zod issues, sorted by position. */
-export function formatZodIssues(
-  issues: readonly z.core.$ZodIssue[],
-  knownKeys: KnownKeys,
-  doc: Document,
-  lineCounter: LineCounter,
-  fileName: string,
-): string[] {
+export function formatZodIssues(issues: readonly z.core.$ZodIssue[], knownKeys: KnownKeys, doc: Document, lineCounter: LineCounter, fileName: string): string[] {
   const lines = locate(issues, knownKeys).map(({ path, message, atKey }) => {
     const offset = offsetOf(doc, path, atKey ?? false);
     const { line, col } = lineCounter.linePos(offset);
@@ -125,9 +126,7 @@ export function formatYamlErrors(doc: Document, lineCounter: LineCounter, fileNa
 
 /** fleet.nodeOverrides[0].access.down */
 export function formatPath(path: Path): string {
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i > 0 ? '.' : ''}${String(part)}`))
-    .join('');
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i > 0 ? '.' : ''}${String(part)}`)).join('');
 }
 
 /**

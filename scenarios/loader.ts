@@ -59,10 +59,7 @@ async function loadWith(schema: ScenarioSchema, nameOrPath: string): Promise<{ s
   const path = resolveScenarioPath(nameOrPath);
   if (!path) {
     const shipped = await listShippedWith(schema);
-    throw new InputError(
-      `no scenario "${nameOrPath}": not a file and not a shipped scenario`,
-      [`shipped scenarios: ${shipped.map((s) => s.name).join(', ')}`],
-    );
+    throw new InputError(`no scenario "${nameOrPath}": not a file and not a shipped scenario`, [`shipped scenarios: ${shipped.map((s) => s.name).join(', ')}`]);
   }
   let text: string;
   try {

@@ -5,10 +5,22 @@ import { z } from 'zod';
 import { nodeExists, nodeId, siteId, siteIndexOf } from './ids.js';
 import { parseBandwidth, parseDuration, parseFraction, parseSize, UNIT_PATTERNS } from './units.js';
 
-export interface LinkParams { downBitsPerS: number; upBitsPerS: number; rttUs: number; loss: number }
+export interface LinkParams {
+  downBitsPerS: number;
+  upBitsPerS: number;
+  rttUs: number;
+  loss: number;
+}
 export type BootDist = { kind: 'fixed'; us: number } | { kind: 'lognormal'; medianUs: number; p99Us: number };
-export interface NodeParams { access: LinkParams; diskBitsPerS: number; boot: BootDist }
-export interface SiteParams { wan: LinkParams; lanBitsPerS: number }
+export interface NodeParams {
+  access: LinkParams;
+  diskBitsPerS: number;
+  boot: BootDist;
+}
+export interface SiteParams {
+  wan: LinkParams;
+  lanBitsPerS: number;
+}
 export type NodeSelector = { count: number } | { fraction: number } | { ids: string[] } | { sites: string[] };
 
 /** a plane's name; which names exist comes from the plane registry (planes/index.ts) */
@@ -33,11 +45,32 @@ export interface ScenarioPlane {
   services: readonly string[];
 }
 
-export interface SiteOverride { sites: string[]; wan?: Partial<LinkParams>; lanBitsPerS?: number }
-export interface NodeOverride { select: NodeSelector; access?: Partial<LinkParams>; diskBitsPerS?: number; boot?: BootDist }
-export interface Crash { at: number; select: NodeSelector; downForUs: number }
-export interface SiteWindow { sites: string[]; fromUs: number; toUs: number }
-export interface ControlOutage { service: string; fromUs: number; toUs: number }
+export interface SiteOverride {
+  sites: string[];
+  wan?: Partial<LinkParams>;
+  lanBitsPerS?: number;
+}
+export interface NodeOverride {
+  select: NodeSelector;
+  access?: Partial<LinkParams>;
+  diskBitsPerS?: number;
+  boot?: BootDist;
+}
+export interface Crash {
+  at: number;
+  select: NodeSelector;
+  downForUs: number;
+}
+export interface SiteWindow {
+  sites: string[];
+  fromUs: number;
+  toUs: number;
+}
+export interface ControlOutage {
+  service: string;
+  fromUs: number;
+  toUs: number;
+}
 export interface Faults {
   crashes: Crash[];
   crashRate: null | { perNodePerHour: number; downForUs: number };
@@ -68,8 +101,7 @@ function unitString(kind: string, parse: (text: string) => number, pattern: stri
 const bandwidth = () => unitString('bandwidth', parseBandwidth, UNIT_PATTERNS.bandwidth, '100Mbit or 50MB/s');
 const duration = () => unitString('duration', parseDuration, UNIT_PATTERNS.duration, '40ms');
 const size = () => unitString('size', parseSize, UNIT_PATTERNS.size, '4MiB');
-const percent = () =>
-  unitString('percentage', (text) => parseFraction(text), UNIT_PATTERNS.percent, '1%');
+const percent = () => unitString('percentage', (text) => parseFraction(text), UNIT_PATTERNS.percent, '1%');
 const fraction = () =>
   z
     .union([z.string().meta({ pattern: UNIT_PATTERNS.percent }), z.number().meta({ minimum: 0, maximum: 1 })], {
@@ -84,12 +116,15 @@ const fraction = () =>
       }
     });
 
-const siteList = () =>
-  z.array(z.string()).min(1, 'list at least one site id').describe('site ids, e.g. [site-000, site-003]');
+const siteList = () => z.array(z.string()).min(1, 'list at least one site id').describe('site ids, e.g. [site-000, site-003]');
 
 // ---- links, nodes, sites ----------------------------------------------------------------------
 
-interface LinkDefaults { down: string; up: string; rtt: string }
+interface LinkDefaults {
+  down: string;
+  up: string;
+  rtt: string;
+}
 
 function linkSchema(d: LinkDefaults) {
   return z
@@ -109,9 +144,7 @@ const partialLinkSchema = z
     rtt: duration().optional(),
     loss: fraction().optional(),
   })
-  .transform((l): Partial<LinkParams> =>
-    withoutUndefined({ downBitsPerS: l.down, upBitsPerS: l.up, rttUs: l.rtt, loss: l.loss }),
-  );
+  .transform((l): Partial<LinkParams> => withoutUndefined({ downBitsPerS: l.down, upBitsPerS: l.up, rttUs: l.rtt, loss: l.loss }));
 
 const bootSchema = z
   .union([
@@ -142,9 +175,15 @@ const siteSchema = z
 
 const nodesValue = z
   .union([
-    z.int().min(1).transform((count): NodeSelector => ({ count })),
+    z
+      .int()
+      .min(1)
+      .transform((count): NodeSelector => ({ count })),
     percent().transform((fraction): NodeSelector => ({ fraction })),
-    z.array(z.string()).min(1, 'list at least one node id').transform((ids): NodeSelector => ({ ids })),
+    z
+      .array(z.string())
+      .min(1, 'list at least one node id')
+      .transform((ids): NodeSelector => ({ ids })),
   ])
   .describe('a node count (10), a percentage of the fleet ("1%") or a list of node ids');
 
@@ -181,20 +220,23 @@ const fleetSchema = z
     siteOverrides: z.array(siteOverrideSchema).default([]),
     nodeOverrides: z.array(nodeOverrideSchema).default([]),
   })
-  .superRefine((fleet, ctx) => {
-    const total = fleet.sites * fleet.nodesPerSite;
-    if (total > MAX_FLEET_NODES) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['nodesPerSite'],
-        message: `the fleet has ${total.toLocaleString('en-US')} nodes; edgeplane simulates at most ${MAX_FLEET_NODES.toLocaleString('en-US')}`,
-      });
-      return;
-    }
-    const refs = new FleetRefs(fleet.sites, fleet.nodesPerSite, ctx);
-    fleet.siteOverrides.forEach((o, i) => refs.checkSites(o.sites, ['siteOverrides', i, 'sites']));
-    fleet.nodeOverrides.forEach((o, i) => refs.checkSelector(o.select, ['nodeOverrides', i]));
-  }, { when: noIssuesYet });
+  .superRefine(
+    (fleet, ctx) => {
+      const total = fleet.sites * fleet.nodesPerSite;
+      if (total > MAX_FLEET_NODES) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['nodesPerSite'],
+          message: `the fleet has ${total.toLocaleString('en-US')} nodes; edgeplane simulates at most ${MAX_FLEET_NODES.toLocaleString('en-US')}`,
+        });
+        return;
+      }
+      const refs = new FleetRefs(fleet.sites, fleet.nodesPerSite, ctx);
+      fleet.siteOverrides.forEach((o, i) => refs.checkSites(o.sites, ['siteOverrides', i, 'sites']));
+      fleet.nodeOverrides.forEach((o, i) => refs.checkSelector(o.select, ['nodeOverrides', i]));
+    },
+    { when: noIssuesYet },
+  );
 
 // ---- origin, image, planes --------------------------------------------------------------------
 
@@ -264,7 +306,7 @@ function planesSchemaFor(planes: readonly ScenarioPlane[]) {
         ctx.addIssue({
           code: 'custom',
           path: ['placement'],
-          message: "placement: scheduler needs a plane in native mode (in agent mode the agent on the pinned node deploys its own VM)",
+          message: 'placement: scheduler needs a plane in native mode (in agent mode the agent on the pinned node deploys its own VM)',
         });
       }
     })
@@ -303,9 +345,7 @@ const crashSchema = z
   .superRefine(checkOneSelector)
   .transform((c): Crash => ({ at: c.at, select: selectorOf(c), downForUs: c.downFor }));
 
-const crashRateSchema = z
-  .strictObject({ perNodePerHour: z.number().positive(), downFor: duration() })
-  .transform((c) => ({ perNodePerHour: c.perNodePerHour, downForUs: c.downFor }));
+const crashRateSchema = z.strictObject({ perNodePerHour: z.number().positive(), downFor: duration() }).transform((c) => ({ perNodePerHour: c.perNodePerHour, downForUs: c.downFor }));
 
 const fromTo = { from: duration(), to: duration() };
 
@@ -350,28 +390,28 @@ export function scenarioSchemaFor(planes: readonly ScenarioPlane[]) {
   if (planes.length === 0) throw new Error('a scenario schema needs at least one plane');
   const services = new Map(planes.map((p) => [p.name, p.services]));
   return z
-  .strictObject({
-    $schema: z.string().optional().describe('JSON Schema for editor completion; ignored'),
-    name: z.string().min(1).describe('scenario name'),
-    description: z.string().default('').describe('one sentence about what the scenario shows'),
-    seed: z.int().min(0).default(1).describe('random seed; same seed, same results'),
-    repeat: z.int().min(1).default(1).describe('how many times to run each plane'),
-    fleet: fleetSchema.prefault({}),
-    origin: originSchema.prefault({}),
-    image: imageSchema.prefault({}),
-    planes: planesSchemaFor(planes),
-    strategy: z.enum(STRATEGIES).default('origin').describe('where nodes fetch chunks from'),
-    concurrency: z
-      .strictObject({
-        maxConcurrentDeploys: z.int().min(0).default(0).describe('deploys in progress at once; 0 = unlimited'),
-        rangesInFlight: z.int().min(1).default(4).describe('chunk range requests in flight per node'),
-      })
-      .prefault({}),
-    faults: faultsSchema.prefault({}),
-    sla: slaSchema.prefault({}),
-  })
-  .superRefine((s, ctx) => checkFaultReferences(s, ctx, services), { when: noIssuesYet })
-  .transform(({ $schema: _ignored, ...scenario }) => scenario);
+    .strictObject({
+      $schema: z.string().optional().describe('JSON Schema for editor completion; ignored'),
+      name: z.string().min(1).describe('scenario name'),
+      description: z.string().default('').describe('one sentence about what the scenario shows'),
+      seed: z.int().min(0).default(1).describe('random seed; same seed, same results'),
+      repeat: z.int().min(1).default(1).describe('how many times to run each plane'),
+      fleet: fleetSchema.prefault({}),
+      origin: originSchema.prefault({}),
+      image: imageSchema.prefault({}),
+      planes: planesSchemaFor(planes),
+      strategy: z.enum(STRATEGIES).default('origin').describe('where nodes fetch chunks from'),
+      concurrency: z
+        .strictObject({
+          maxConcurrentDeploys: z.int().min(0).default(0).describe('deploys in progress at once; 0 = unlimited'),
+          rangesInFlight: z.int().min(1).default(4).describe('chunk range requests in flight per node'),
+        })
+        .prefault({}),
+      faults: faultsSchema.prefault({}),
+      sla: slaSchema.prefault({}),
+    })
+    .superRefine((s, ctx) => checkFaultReferences(s, ctx, services), { when: noIssuesYet })
+    .transform(({ $schema: _ignored, ...scenario }) => scenario);
 }
 
 export type ScenarioSchema = ReturnType<typeof scenarioSchemaFor>;

@@ -5,7 +5,10 @@
 const NUMBER = String.raw`(\d+(?:\.\d+)?|\.\d+)`;
 
 function unitPattern(units: readonly string[]): RegExp {
-  const alternatives = [...units].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|');
+  const alternatives = [...units]
+    .sort((a, b) => b.length - a.length)
+    .map(escapeRegExp)
+    .join('|');
   return new RegExp(`^\\s*${NUMBER}\\s*(${alternatives})\\s*$`);
 }
 
@@ -15,23 +18,58 @@ function escapeRegExp(s: string): string {
 
 /** Bit rates: decimal prefixes on bits; byte rates ("MB/s", "MiB/s") are converted to bits. */
 const BANDWIDTH_UNITS: Record<string, number> = {
-  bit: 1, bps: 1, 'bit/s': 1,
-  kbit: 1e3, Kbit: 1e3, kbps: 1e3, Kbps: 1e3, 'kbit/s': 1e3, 'Kbit/s': 1e3,
-  Mbit: 1e6, Mbps: 1e6, 'Mbit/s': 1e6,
-  Gbit: 1e9, Gbps: 1e9, 'Gbit/s': 1e9,
-  Tbit: 1e12, Tbps: 1e12, 'Tbit/s': 1e12,
-  'B/s': 8, 'kB/s': 8e3, 'KB/s': 8e3, 'MB/s': 8e6, 'GB/s': 8e9, 'TB/s': 8e12,
-  'KiB/s': 8 * 2 ** 10, 'MiB/s': 8 * 2 ** 20, 'GiB/s': 8 * 2 ** 30, 'TiB/s': 8 * 2 ** 40,
+  bit: 1,
+  bps: 1,
+  'bit/s': 1,
+  kbit: 1e3,
+  Kbit: 1e3,
+  kbps: 1e3,
+  Kbps: 1e3,
+  'kbit/s': 1e3,
+  'Kbit/s': 1e3,
+  Mbit: 1e6,
+  Mbps: 1e6,
+  'Mbit/s': 1e6,
+  Gbit: 1e9,
+  Gbps: 1e9,
+  'Gbit/s': 1e9,
+  Tbit: 1e12,
+  Tbps: 1e12,
+  'Tbit/s': 1e12,
+  'B/s': 8,
+  'kB/s': 8e3,
+  'KB/s': 8e3,
+  'MB/s': 8e6,
+  'GB/s': 8e9,
+  'TB/s': 8e12,
+  'KiB/s': 8 * 2 ** 10,
+  'MiB/s': 8 * 2 ** 20,
+  'GiB/s': 8 * 2 ** 30,
+  'TiB/s': 8 * 2 ** 40,
 };
 
 /** Durations; "m" is minutes, "ms" milliseconds. */
 const DURATION_UNITS: Record<string, number> = {
-  us: 1, 'µs': 1, ms: 1e3, s: 1e6, m: 60e6, min: 60e6, h: 3600e6,
+  us: 1,
+  µs: 1,
+  ms: 1e3,
+  s: 1e6,
+  m: 60e6,
+  min: 60e6,
+  h: 3600e6,
 };
 
 const SIZE_UNITS: Record<string, number> = {
-  B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12,
-  KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40,
+  B: 1,
+  kB: 1e3,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
 };
 
 const BANDWIDTH_RE = unitPattern(Object.keys(BANDWIDTH_UNITS));
@@ -47,13 +85,7 @@ export const UNIT_PATTERNS = {
   percent: PERCENT_RE.source,
 } as const;
 
-function parseWithUnits(
-  text: string,
-  re: RegExp,
-  units: Record<string, number>,
-  what: string,
-  examples: string,
-): number {
+function parseWithUnits(text: string, re: RegExp, units: Record<string, number>, what: string, examples: string): number {
   const match = re.exec(text);
   if (!match) {
     const bare = /^\s*-?[\d.]+\s*$/.test(text) ? ' (a unit is required)' : '';
@@ -110,15 +142,33 @@ function formatScaled(value: number, scales: readonly [number, string][]): strin
 
 /** 1.5e9 → "1.5Gbit/s" (parseBandwidth reads it back). */
 export function formatBitsPerS(bps: number): string {
-  return formatScaled(bps, [[1e12, 'Tbit/s'], [1e9, 'Gbit/s'], [1e6, 'Mbit/s'], [1e3, 'kbit/s'], [1, 'bit/s']]);
+  return formatScaled(bps, [
+    [1e12, 'Tbit/s'],
+    [1e9, 'Gbit/s'],
+    [1e6, 'Mbit/s'],
+    [1e3, 'kbit/s'],
+    [1, 'bit/s'],
+  ]);
 }
 
 /** 1_500_000 → "1.5s"; 90e6 → "1.5m" (parseDuration reads it back). */
 export function formatDurationUs(us: number): string {
-  return formatScaled(us, [[3600e6, 'h'], [60e6, 'm'], [1e6, 's'], [1e3, 'ms'], [1, 'us']]);
+  return formatScaled(us, [
+    [3600e6, 'h'],
+    [60e6, 'm'],
+    [1e6, 's'],
+    [1e3, 'ms'],
+    [1, 'us'],
+  ]);
 }
 
 /** 4194304 → "4MiB" (parseSize reads it back). */
 export function formatBytes(bytes: number): string {
-  return formatScaled(bytes, [[2 ** 40, 'TiB'], [2 ** 30, 'GiB'], [2 ** 20, 'MiB'], [2 ** 10, 'KiB'], [1, 'B']]);
+  return formatScaled(bytes, [
+    [2 ** 40, 'TiB'],
+    [2 ** 30, 'GiB'],
+    [2 ** 20, 'MiB'],
+    [2 ** 10, 'KiB'],
+    [1, 'B'],
+  ]);
 }

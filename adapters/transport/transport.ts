@@ -155,13 +155,7 @@ export class Transport {
     this.http.close();
   }
 
-  private async withRetries<R, T>(
-    baseUrl: string,
-    spec: RequestSpec,
-    send: Sender<R>,
-    consume: (res: Answer<R>, record: (bytesIn: number) => void) => Promise<T>,
-    bodyTimeout = true,
-  ): Promise<T> {
+  private async withRetries<R, T>(baseUrl: string, spec: RequestSpec, send: Sender<R>, consume: (res: Answer<R>, record: (bytesIn: number) => void) => Promise<T>, bodyTimeout = true): Promise<T> {
     const url = buildUrl(baseUrl, spec);
     const method = spec.method.toUpperCase();
     // one free, immediate retry for a reset of a reused keep-alive socket (it was dead already)

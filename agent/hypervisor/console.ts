@@ -32,6 +32,9 @@ export class ConsoleWatch {
 
   /** the last console lines, for error details */
   tail(lines = 15): string[] {
-    return this.tailText.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-lines);
+    return this.tailText
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '')
+      .slice(-lines);
   }
 }

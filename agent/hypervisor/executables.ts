@@ -5,7 +5,13 @@ import { EnvironmentError } from '../../common/index.js';
 
 /** Absolute path of an executable on PATH (or the given path if it is executable), else null. */
 export async function findExecutable(name: string, path = process.env.PATH ?? ''): Promise<string | null> {
-  const candidates = isAbsolute(name) || name.includes('/') ? [name] : path.split(delimiter).filter(Boolean).map((d) => join(d, name));
+  const candidates =
+    isAbsolute(name) || name.includes('/')
+      ? [name]
+      : path
+          .split(delimiter)
+          .filter(Boolean)
+          .map((d) => join(d, name));
   for (const c of candidates) {
     try {
       await access(c, constants.X_OK);

@@ -23,8 +23,7 @@ export interface LibvirtDriverOptions {
   log?: Logger;
 }
 
-export const VIRSH_MISSING =
-  'virsh not found on PATH: the libvirt driver needs libvirt (apt-get install -y libvirt-clients libvirt-daemon-system) and a running libvirtd; or use the qemu driver';
+export const VIRSH_MISSING = 'virsh not found on PATH: the libvirt driver needs libvirt (apt-get install -y libvirt-clients libvirt-daemon-system) and a running libvirtd; or use the qemu driver';
 
 export async function requireVirsh(virsh = 'virsh'): Promise<string> {
   const found = await findExecutable(virsh);

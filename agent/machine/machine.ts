@@ -9,22 +9,7 @@
 // start is reported RUNNING once the plane answers.
 
 import { missingChunks, withManifest, withoutManifestChunks, withStaged, withStored } from './chunks.js';
-import {
-  allocateId,
-  backoff,
-  finishDeploy,
-  idle,
-  markEnd,
-  markStart,
-  request,
-  requestChunks,
-  requestRecheck,
-  requestReport,
-  sameImage,
-  setPersisted,
-  type Draft,
-  type PlainOp,
-} from './draft.js';
+import { allocateId, backoff, finishDeploy, idle, markEnd, markStart, request, requestChunks, requestRecheck, requestReport, sameImage, setPersisted, type Draft, type PlainOp } from './draft.js';
 import type { AgentConfig, AgentState, AgentStatus, Assignment, ControlErrorKind, ControlOp, ControlResult, Event, FailureReason, ManifestInfo, PersistedState, Phase, RecheckOp, StepResult } from './types.js';
 
 export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
@@ -275,7 +260,8 @@ function onAssignment(d: Draft, assignment: Assignment | null): void {
   if (!sameImage(assignment, s.persisted.assignment)) {
     setPersisted(d, { ...s.persisted, assignment, manifest: null, verifiedChunks: [] });
   }
-  if (sameImage(assignment, s.persisted.staged) && s.restore === null && sameImage(assignment, s.running)) onVmStarted(d, true); // back to the VM that runs
+  if (sameImage(assignment, s.persisted.staged) && s.restore === null && sameImage(assignment, s.running))
+    onVmStarted(d, true); // back to the VM that runs
   else if (sameImage(assignment, s.persisted.staged)) boot(d);
   else if (s.persisted.manifest !== null) request(d, 'getKey', false);
   else request(d, 'getManifest', false);

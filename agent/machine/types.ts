@@ -59,17 +59,7 @@ export type ControlResult =
 /** Why an image could not be run (reported to the plane, recorded in results). */
 export type FailureReason = 'forbidden' | 'notFound' | 'invalid' | 'tampered' | 'bootFailed' | 'retriesExhausted' | 'unauthorized';
 
-export type AgentStatus =
-  | 'INIT'
-  | 'AUTHENTICATING'
-  | 'POLLING'
-  | 'FETCHING_MANIFEST'
-  | 'FETCHING_KEY'
-  | 'FETCHING_CHUNKS'
-  | 'STAGING'
-  | 'BOOTING'
-  | 'RUNNING'
-  | 'FAILED';
+export type AgentStatus = 'INIT' | 'AUTHENTICATING' | 'POLLING' | 'FETCHING_MANIFEST' | 'FETCHING_KEY' | 'FETCHING_CHUNKS' | 'STAGING' | 'BOOTING' | 'RUNNING' | 'FAILED';
 
 /** What survives a crash or reboot (written by the `persist` action, atomically). */
 export interface PersistedState {

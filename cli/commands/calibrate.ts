@@ -20,14 +20,13 @@ export function register(program: Command): void {
     .command('calibrate')
     .description('measure the service time of each agent-path API operation on the running plane; write a calibration file')
     .argument('[plane]', `control plane (${able.join(', ')})`, able[0] ?? 'openstack')
-    .option('--state <dir>', 'state dir given to `edgeplane up` (default: the plane\'s)')
+    .option('--state <dir>', "state dir given to `edgeplane up` (default: the plane's)")
     .option('--samples <n>', 'samples per operation', integerOption('--samples', 1), 30)
     .option('--out <file>', 'calibration file to write (default: calibration-<plane>.json)')
     .option('-v, --verbose', 'logs to stderr as well')
     .addHelpText(
       'after',
-      '\nUse the file with `edgeplane run <scenario> --calibration <file>`: the same file gives the same simulated results.\n' +
-        'Exit codes: 0 ok, 2 bad usage, 3 the stack is not running or a call failed.',
+      '\nUse the file with `edgeplane run <scenario> --calibration <file>`: the same file gives the same simulated results.\n' + 'Exit codes: 0 ok, 2 bad usage, 3 the stack is not running or a call failed.',
     )
     .action(async (plane: string, flags: CalibrateFlags) => {
       const d = planes.with(plane, 'calibrate', '`edgeplane calibrate`');

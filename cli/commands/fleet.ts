@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .command('fleet')
     .description(`operate a fleet on a running plane (${operators().join(', ')}): publish images, enroll nodes, assign, revoke, status`)
     .addHelpText('after', '\nAll subcommands take --plane P (default the first listed) and --state DIR (the state dir of `edgeplane up <plane>`). Exit codes: 0 ok, 2 bad input, 3 stack missing or a call failed.');
-  const common = (c: Command) => c.option('--plane <name>', `the plane (${operators().join(', ')})`, operators()[0] ?? 'openstack').option('--state <dir>', 'state dir given to `edgeplane up` (default: the plane\'s)');
+  const common = (c: Command) => c.option('--plane <name>', `the plane (${operators().join(', ')})`, operators()[0] ?? 'openstack').option('--state <dir>', "state dir given to `edgeplane up` (default: the plane's)");
 
   common(
     fleet
@@ -65,9 +65,18 @@ export function register(program: Command): void {
   ).action(async (nodes: string[], f: PlaneFlags & { out?: string; trust: string[] }) => {
     const { fleet: op } = await open(f);
     const enrolled = await op.enroll(nodes, { outDir: f.out, trust: f.trust });
-    if (f.json) return out(JSON.stringify(enrolled.map((e) => ({ nodeId: e.nodeId, ...e.details, configFile: e.configFile })), null, 2));
+    if (f.json)
+      return out(
+        JSON.stringify(
+          enrolled.map((e) => ({ nodeId: e.nodeId, ...e.details, configFile: e.configFile })),
+          null,
+          2,
+        ),
+      );
     for (const e of enrolled) {
-      const facts = Object.entries(e.details).map(([k, v]) => `${k} ${v}`).join('  ');
+      const facts = Object.entries(e.details)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('  ');
       out(`${e.nodeId.padEnd(20)} ${facts}${e.configFile ? `  config ${e.configFile}` : ''}`);
     }
     if (!f.out) out('(no --out: no agent configs written; the node credentials are not shown)');
@@ -84,28 +93,21 @@ export function register(program: Command): void {
     for (const p of await op.assign(parsePin(assignment), nodes)) out(`${p.nodeId.padEnd(20)} ${p.pin}`);
   });
 
-  common(
-    fleet
-      .command('revoke')
-      .description("disable the nodes' identities (tokens revoked, no new login) and withdraw their image, manifest and key")
-      .argument('<node...>', 'node ids'),
-  ).action(async (nodes: string[], f: PlaneFlags) => {
-    const { fleet: op } = await open(f);
-    for (const n of await op.revoke(nodes)) out(`${n.padEnd(20)} revoked`);
-  });
+  common(fleet.command('revoke').description("disable the nodes' identities (tokens revoked, no new login) and withdraw their image, manifest and key").argument('<node...>', 'node ids')).action(
+    async (nodes: string[], f: PlaneFlags) => {
+      const { fleet: op } = await open(f);
+      for (const n of await op.revoke(nodes)) out(`${n.padEnd(20)} revoked`);
+    },
+  );
 
-  common(
-    fleet
-      .command('status')
-      .description('each enrolled node: enabled, pin and last report')
-      .argument('[node...]', 'only these nodes (default: every enrolled node)')
-      .option('--json', 'print JSON'),
-  ).action(async (nodes: string[], f: PlaneFlags) => {
-    const { fleet: op } = await open(f);
-    const st = await op.status(nodes);
-    if (f.json) return out(JSON.stringify(st, null, 2));
-    out(renderFleetStatus(st));
-  });
+  common(fleet.command('status').description('each enrolled node: enabled, pin and last report').argument('[node...]', 'only these nodes (default: every enrolled node)').option('--json', 'print JSON')).action(
+    async (nodes: string[], f: PlaneFlags) => {
+      const { fleet: op } = await open(f);
+      const st = await op.status(nodes);
+      if (f.json) return out(JSON.stringify(st, null, 2));
+      out(renderFleetStatus(st));
+    },
+  );
 }
 
 export function renderFleetStatus(st: FleetNodeStatus[]): string {

@@ -70,5 +70,11 @@ function tolerance(text: string, prev: Record<string, number>): Record<string, n
 }
 
 function list(text: string, prev: string[]): string[] {
-  return [...prev, ...text.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...prev,
+    ...text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }

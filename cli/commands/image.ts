@@ -1,5 +1,3 @@
-// `edgeplane image build|keygen|seal|open|delta|boot`: make, seal and check appliance images.
-import { createPrivateKey } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,7 +122,10 @@ export function register(program: Command): void {
       const [a, b] = [(await readSealed(prev, trusted)).manifest, (await readSealed(next, trusted)).manifest];
       const plan = deltaPlan(toManifestInfo(a), toManifestInfo(b));
       if (f.json) say(JSON.stringify({ from: `${a.imageId}@${a.version}`, to: `${b.imageId}@${b.version}`, ...plan }));
-      else say(`${a.imageId}@${a.version} -> ${b.imageId}@${b.version}: fetch ${plan.fetch.length} of ${b.chunks.length} chunks, ${formatBytes(plan.fetchBytes)} of ${formatBytes(plan.totalBytes)} (${formatBytes(plan.reusedBytes)} reused)`);
+      else
+        say(
+          `${a.imageId}@${a.version} -> ${b.imageId}@${b.version}: fetch ${plan.fetch.length} of ${b.chunks.length} chunks, ${formatBytes(plan.fetchBytes)} of ${formatBytes(plan.totalBytes)} (${formatBytes(plan.reusedBytes)} reused)`,
+        );
     });
 
   image

@@ -3,20 +3,10 @@
 // for every environment: environments/run.ts.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
 import { createLogger, EXIT, InputError, packageVersion } from '../../common/index.js';
-import {
-  emulateEnvironment,
-  MAX_REAL_NODES,
-  realEnvironment,
-  realScenario,
-  runScenario,
-  simEnvironment,
-  type EnvName,
-  type Environment,
-  type ScenarioResult,
-} from '../../environments/index.js';
+import { emulateEnvironment, MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
 import type { Scenario } from '../../scenarios/index.js';
@@ -122,17 +112,13 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
     progress.stop();
   }
   const resultsPath = join(outDir, 'results.ndjson');
-  writeFileSync(resultsPath, lines.join('\n') + '\n');
+  writeFileSync(resultsPath, `${lines.join('\n')}\n`);
 
-  if (flags.json) process.stdout.write(JSON.stringify(summaryJson(results, resultsPath, env.name), null, 2) + '\n');
+  if (flags.json) process.stdout.write(`${JSON.stringify(summaryJson(results, resultsPath, env.name), null, 2)}\n`);
   else for (const r of results) printSummary(r.scenario, r.result, env.name);
   let reportPath: string | null = null;
   if (flags.report) {
-    const report = await renderReport(
-      { samples: results.flatMap((r) => r.result.samples), metas: results.flatMap((r) => r.result.metas) },
-      outDir,
-      { planes: reportPlanes },
-    );
+    const report = await renderReport({ samples: results.flatMap((r) => r.result.samples), metas: results.flatMap((r) => r.result.metas) }, outDir, { planes: reportPlanes });
     reportPath = report.html;
   }
   if (!flags.json) {

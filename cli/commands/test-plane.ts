@@ -48,7 +48,7 @@ export function register(program: Command): void {
 
   plane
     .command('assign')
-    .description("enroll a node (prints its token) and set or clear its pinned image")
+    .description('enroll a node (prints its token) and set or clear its pinned image')
     .requiredOption('--dir <dir>', 'test-plane directory')
     .requiredOption('--node <name>', 'node name')
     .option('--image <id@version>', 'the image the node must run')

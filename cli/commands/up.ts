@@ -8,13 +8,26 @@ import { flagParser } from '../options.js';
 
 const withServers = () => planes.descriptors.filter((d) => d.server !== undefined);
 const defaultPlane = () => withServers()[0]?.name ?? 'openstack';
-const stateHelp = () => `where configs, data, logs and pid files live (default: ${withServers().map((d) => `${d.name}: ${d.server!.defaultStateDir}`).join('; ')})`;
+const stateHelp = () =>
+  `where configs, data, logs and pid files live (default: ${withServers()
+    .map((d) => `${d.name}: ${d.server!.defaultStateDir}`)
+    .join('; ')})`;
 
 export function register(program: Command): void {
   const up = program
     .command('up')
-    .description(`start a plane's local server (${withServers().map((d) => d.server!.summary).join('; ')})`)
-    .argument('[plane]', `control plane to start (${withServers().map((d) => d.name).join(', ')})`, defaultPlane())
+    .description(
+      `start a plane's local server (${withServers()
+        .map((d) => d.server!.summary)
+        .join('; ')})`,
+    )
+    .argument(
+      '[plane]',
+      `control plane to start (${withServers()
+        .map((d) => d.name)
+        .join(', ')})`,
+      defaultPlane(),
+    )
     .option('--state <dir>', stateHelp())
     .option('-v, --verbose', 'log each step on stderr');
   // every plane's own flags; a plane rejects the flags of another one
@@ -59,7 +72,7 @@ export function register(program: Command): void {
 
   program
     .command('status')
-    .description('show a plane\'s local server: processes, health, endpoints (exit 3 when not all healthy)')
+    .description("show a plane's local server: processes, health, endpoints (exit 3 when not all healthy)")
     .argument('[plane]', 'control plane', defaultPlane())
     .option('--state <dir>', 'state dir given to `up`')
     .option('--json', 'print JSON')

@@ -63,10 +63,7 @@ export class GlanceApi {
     return { 'X-Auth-Token': token };
   }
 
-  async createImage(
-    token: string,
-    img: { name: string; diskFormat?: string; containerFormat?: string; visibility?: 'private' | 'shared'; properties?: Record<string, string> },
-  ): Promise<Image> {
+  async createImage(token: string, img: { name: string; diskFormat?: string; containerFormat?: string; visibility?: 'private' | 'shared'; properties?: Record<string, string> }): Promise<Image> {
     return this.transport.json(
       this.baseUrl,
       {
@@ -159,7 +156,9 @@ export class GlanceApi {
   }
 
   async listMembers(token: string, imageId: string): Promise<Member[]> {
-    const r = await this.transport.json(this.baseUrl, { op: 'glance.member.list', method: 'GET', path: '/v2/images/{image_id}/members', params: { image_id: imageId }, headers: this.h(token) }, (d) => MemberListSchema.parse(d));
+    const r = await this.transport.json(this.baseUrl, { op: 'glance.member.list', method: 'GET', path: '/v2/images/{image_id}/members', params: { image_id: imageId }, headers: this.h(token) }, (d) =>
+      MemberListSchema.parse(d),
+    );
     return r.members;
   }
 
@@ -206,12 +205,7 @@ export class GlanceApi {
   async downloadRange(token: string, imageId: string, offset: number, length: number): Promise<Buffer> {
     if (length <= 0) return Buffer.alloc(0);
     try {
-      return await this.transport.range(
-        this.baseUrl,
-        { op: 'glance.image.download_range', path: '/v2/images/{image_id}/file', params: { image_id: imageId }, headers: this.h(token), expect: [206] },
-        offset,
-        length,
-      );
+      return await this.transport.range(this.baseUrl, { op: 'glance.image.download_range', path: '/v2/images/{image_id}/file', params: { image_id: imageId }, headers: this.h(token), expect: [206] }, offset, length);
     } catch (err) {
       if (err instanceof ResponseLengthError) throw new RangeLengthError(imageId, offset, length, err.got);
       throw err;

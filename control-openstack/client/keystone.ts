@@ -38,7 +38,10 @@ export interface IssuedToken {
 }
 
 const json = { 'Content-Type': 'application/json' };
-const parse = <T>(schema: { parse(d: unknown): T }) => (d: unknown) => schema.parse(d);
+const parse =
+  <T>(schema: { parse(d: unknown): T }) =>
+  (d: unknown) =>
+    schema.parse(d);
 
 /** The JSON body of POST /v3/auth/tokens for these credentials. */
 export function authRequestBody(c: KeystoneCredentials): unknown {
@@ -215,7 +218,11 @@ export class KeystoneApi {
   async createCredential(token: string, c: { userId: string; type: string; blob: string; projectId?: string }): Promise<Credential> {
     const credential: Record<string, unknown> = { user_id: c.userId, type: c.type, blob: c.blob };
     if (c.projectId) credential.project_id = c.projectId;
-    const r = await this.transport.json(this.root, { op: 'keystone.credential.create', method: 'POST', path: '/v3/credentials', headers: this.h(token), body: { json: { credential } }, expect: [201] }, parse(CredentialBodySchema));
+    const r = await this.transport.json(
+      this.root,
+      { op: 'keystone.credential.create', method: 'POST', path: '/v3/credentials', headers: this.h(token), body: { json: { credential } }, expect: [201] },
+      parse(CredentialBodySchema),
+    );
     return r.credential;
   }
 
@@ -229,7 +236,11 @@ export class KeystoneApi {
   }
 
   async showCredential(token: string, credentialId: string): Promise<Credential> {
-    const r = await this.transport.json(this.root, { op: 'keystone.credential.show', method: 'GET', path: '/v3/credentials/{credential_id}', params: { credential_id: credentialId }, headers: this.h(token) }, parse(CredentialBodySchema));
+    const r = await this.transport.json(
+      this.root,
+      { op: 'keystone.credential.show', method: 'GET', path: '/v3/credentials/{credential_id}', params: { credential_id: credentialId }, headers: this.h(token) },
+      parse(CredentialBodySchema),
+    );
     return r.credential;
   }
 
@@ -249,7 +260,11 @@ export class KeystoneApi {
   }
 
   async createService(token: string, s: { type: string; name: string }): Promise<{ id: string }> {
-    const r = await this.transport.json(this.root, { op: 'keystone.service.create', method: 'POST', path: '/v3/services', headers: this.h(token), body: { json: { service: { ...s, enabled: true } } } }, parse(ServiceBodySchema));
+    const r = await this.transport.json(
+      this.root,
+      { op: 'keystone.service.create', method: 'POST', path: '/v3/services', headers: this.h(token), body: { json: { service: { ...s, enabled: true } } } },
+      parse(ServiceBodySchema),
+    );
     return r.service;
   }
 
@@ -261,7 +276,13 @@ export class KeystoneApi {
   async createEndpoint(token: string, e: { serviceId: string; interface: string; url: string; region: string }): Promise<void> {
     await this.transport.json(
       this.root,
-      { op: 'keystone.endpoint.create', method: 'POST', path: '/v3/endpoints', headers: this.h(token), body: { json: { endpoint: { service_id: e.serviceId, interface: e.interface, url: e.url, region_id: e.region, enabled: true } } } },
+      {
+        op: 'keystone.endpoint.create',
+        method: 'POST',
+        path: '/v3/endpoints',
+        headers: this.h(token),
+        body: { json: { endpoint: { service_id: e.serviceId, interface: e.interface, url: e.url, region_id: e.region, enabled: true } } },
+      },
       parse(EndpointBodySchema),
     );
   }

@@ -24,7 +24,7 @@ const key = (a: Assignment) => `${a.imageId}@${a.version}`;
 /** The lineage name of Glance image `name` published for `version` (`<imageId>-<version>`), or null. */
 export function lineageOf(name: string | null | undefined, version: string): string | null {
   const suffix = `-${version}`;
-  if (!name || !name.endsWith(suffix) || name.length === suffix.length) return null;
+  if (!name?.endsWith(suffix) || name.length === suffix.length) return null;
   return name.slice(0, -suffix.length);
 }
 

@@ -3,7 +3,7 @@
 // credential the node's user owns (the pin tag itself is admin-only: see docs/placement-openstack.md).
 // No retries in the transport by default (NO_RETRY): the agent's machine owns them.
 import type { Readable } from 'node:stream';
-import { CallRecorder, NO_RETRY, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
+import { type CallRecorder, NO_RETRY, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
 import type { Assignment } from '../../agent/machine/index.js';
 import type { Logger } from '../../common/index.js';
 import { decodePin, encodeReport, IMAGE_PROPS, type NodeReport } from '../placement.js';
@@ -12,9 +12,7 @@ import { GlanceApi, imageProperty, imageReadiness } from './glance.js';
 import { KeystoneSession, type SessionOptions } from './session.js';
 import type { Image } from './schemas.js';
 
-export type NodeCredentials =
-  | { kind: 'password'; userId: string; password: string; projectId: string }
-  | { kind: 'applicationCredential'; id: string; secret: string };
+export type NodeCredentials = { kind: 'password'; userId: string; password: string; projectId: string } | { kind: 'applicationCredential'; id: string; secret: string };
 
 /** What the operator hands a node at enrollment (everything it needs, nothing about others). */
 export interface NodeConfig {
@@ -62,12 +60,7 @@ export class OpenStackNodeClient {
   ) {
     this.transport = opts.transport ?? new Transport({ plane: 'openstack', recorder: opts.recorder, retry: opts.retry ?? NO_RETRY, timeoutMs: opts.timeoutMs, logger: opts.logger });
     const c = config.credentials;
-    this.session = new KeystoneSession(
-      this.transport,
-      config.authUrl,
-      c.kind === 'password' ? { kind: 'password', userId: c.userId, password: c.password, scope: { projectId: c.projectId } } : c,
-      opts,
-    );
+    this.session = new KeystoneSession(this.transport, config.authUrl, c.kind === 'password' ? { kind: 'password', userId: c.userId, password: c.password, scope: { projectId: c.projectId } } : c, opts);
   }
 
   get recorder(): CallRecorder {

@@ -1,7 +1,7 @@
 // The operator's side: enroll nodes (project + user + report credential), publish an image with its
 // manifest and data key, pin/unpin a node, revoke a node. Runs as the cloud admin.
 import { randomBytes } from 'node:crypto';
-import { CallRecorder, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
+import { type CallRecorder, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
 import type { Assignment } from '../../agent/machine/index.js';
 import { decodePin, decodeReport, encodeReport, IMAGE_PROPS, NODE_TAG, nodeProjectName, nodeUserName, REPORT_CREDENTIAL_TYPE, tagsWithPin, type NodeReport } from '../placement.js';
 import { BarbicanApi } from './barbican.js';
@@ -78,10 +78,7 @@ export class OpenStackOperator {
     }
     const existing = await this.session.authed((t) => this.ks.listCredentials(t, { userId: user!.id, type: REPORT_CREDENTIAL_TYPE }));
     const credential =
-      existing[0] ??
-      (await this.session.authed((t) =>
-        this.ks.createCredential(t, { userId: user!.id, type: REPORT_CREDENTIAL_TYPE, blob: encodeReport({ status: 'INIT', image: null, failure: null, seq: 0 }) }),
-      ));
+      existing[0] ?? (await this.session.authed((t) => this.ks.createCredential(t, { userId: user!.id, type: REPORT_CREDENTIAL_TYPE, blob: encodeReport({ status: 'INIT', image: null, failure: null, seq: 0 }) })));
     this.nodes.set(nodeId, { projectId: project.id, userId: user.id });
     return {
       nodeId,

@@ -80,19 +80,28 @@ export function renderKeystoneConf(inputs: ConfigInputs): string {
 export function keystoneUwsgiArgs(inputs: ConfigInputs): string[] {
   const k = inputs.layout.keystone;
   return [
-    '--plugins', 'python3',
-    '--http-socket', `127.0.0.1:${inputs.ports.keystone}`,
-    '--wsgi-file', '/usr/bin/keystone-wsgi-public',
-    '--env', `OS_KEYSTONE_CONFIG_FILES=${k.conf}`,
+    '--plugins',
+    'python3',
+    '--http-socket',
+    `127.0.0.1:${inputs.ports.keystone}`,
+    '--wsgi-file',
+    '/usr/bin/keystone-wsgi-public',
+    '--env',
+    `OS_KEYSTONE_CONFIG_FILES=${k.conf}`,
     '--master',
-    '--processes', String(inputs.workers),
-    '--threads', '1',
+    '--processes',
+    String(inputs.workers),
+    '--threads',
+    '1',
     '--die-on-term',
     '--need-app',
     // http-socket does not keep connections alive; say so, or clients reuse a dead socket
-    '--add-header', 'Connection: close',
-    '--buffer-size', '65535',
-    '--pidfile', k.pidFile,
+    '--add-header',
+    'Connection: close',
+    '--buffer-size',
+    '65535',
+    '--pidfile',
+    k.pidFile,
   ];
 }
 
@@ -150,7 +159,7 @@ export function renderBarbicanConf(inputs: ConfigInputs): string {
 }
 
 /** The packaged paste pipeline, trimmed to what we serve and pointing into the state dir. */
-export function renderBarbicanPaste(inputs: ConfigInputs): string {
+export function renderBarbicanPaste(_inputs: ConfigInputs): string {
   return renderIni({
     'composite:main': { use: 'egg:Paste#urlmap', '/': 'barbican_version', '/v1': 'barbican-api-keystone' },
     'pipeline:barbican_version': { pipeline: 'cors http_proxy_to_wsgi microversion versionapp' },

@@ -8,18 +8,7 @@ import { execa } from 'execa';
 import { EnvironmentError, InputError, silentLogger, type Logger } from '../../common/index.js';
 import { bootstrapCatalog } from './catalog.js';
 import { CEPH_COMMANDS, cephDaemonRunning, cephHealth, checkCephPorts, startCeph, type CephHealth } from './ceph.js';
-import {
-  databaseSetupSql,
-  keystoneUwsgiArgs,
-  mariadbArgs,
-  renderBarbicanConf,
-  renderBarbicanPaste,
-  renderBarbicanUwsgi,
-  renderCephConf,
-  renderGlanceConf,
-  renderKeystoneConf,
-  type ConfigInputs,
-} from './configs.js';
+import { databaseSetupSql, keystoneUwsgiArgs, mariadbArgs, renderBarbicanConf, renderBarbicanPaste, renderBarbicanUwsgi, renderCephConf, renderGlanceConf, renderKeystoneConf, type ConfigInputs } from './configs.js';
 import {
   CEPH_DAEMONS,
   cephPortsFrom,
@@ -139,7 +128,19 @@ export async function up(opts: UpOptions = {}): Promise<RunningStack> {
   const withCeph = recorded ? recorded.withCeph : opts.withCeph === true;
   await ensurePackages(log, withCeph);
 
-  for (const d of [layout.root, layout.logDir, layout.runDir, layout.mariadb.dir, layout.keystone.dir, layout.glance.dir, layout.glance.imagesDir, layout.glance.stagingDir, layout.glance.tasksDir, layout.glance.lockDir, layout.barbican.dir]) {
+  for (const d of [
+    layout.root,
+    layout.logDir,
+    layout.runDir,
+    layout.mariadb.dir,
+    layout.keystone.dir,
+    layout.glance.dir,
+    layout.glance.imagesDir,
+    layout.glance.stagingDir,
+    layout.glance.tasksDir,
+    layout.glance.lockDir,
+    layout.barbican.dir,
+  ]) {
     mkdirSync(d, { recursive: true, mode: 0o700 });
   }
   const previous = recorded;
@@ -242,11 +243,16 @@ export async function up(opts: UpOptions = {}): Promise<RunningStack> {
         once('keystone.bootstrap', () =>
           keystoneManage(
             'bootstrap',
-            '--bootstrap-password', state.secrets.adminPassword,
-            '--bootstrap-admin-url', endpoints.identity,
-            '--bootstrap-internal-url', endpoints.identity,
-            '--bootstrap-public-url', endpoints.identity,
-            '--bootstrap-region-id', 'RegionOne',
+            '--bootstrap-password',
+            state.secrets.adminPassword,
+            '--bootstrap-admin-url',
+            endpoints.identity,
+            '--bootstrap-internal-url',
+            endpoints.identity,
+            '--bootstrap-public-url',
+            endpoints.identity,
+            '--bootstrap-region-id',
+            'RegionOne',
           ),
         ),
       ),
@@ -372,9 +378,7 @@ export async function status(stateDir: string = DEFAULT_STATE_DIR): Promise<Stac
   );
   if (state.ceph) {
     const c = state.ceph;
-    const health: CephHealth = CEPH_DAEMONS.some((d) => cephDaemonRunning(state, d, layout.root))
-      ? await cephHealth(layout, c.ports.rgw)
-      : { monQuorum: false, mgrAvailable: false, osdsUp: 0, rgwAnswering: false };
+    const health: CephHealth = CEPH_DAEMONS.some((d) => cephDaemonRunning(state, d, layout.root)) ? await cephHealth(layout, c.ports.rgw) : { monQuorum: false, mgrAvailable: false, osdsUp: 0, rgwAnswering: false };
     const cephProbes: Record<CephDaemonName, { url: string; ok: boolean }> = {
       'ceph-mon': { url: `v2:127.0.0.1:${c.ports.mon} v1:127.0.0.1:${c.ports.monV1}`, ok: health.monQuorum },
       'ceph-mgr': { url: `mgr.a (${layout.ceph.conf})`, ok: health.mgrAvailable },
@@ -461,7 +465,13 @@ async function run(cmd: string, args: string[], layout: StackLayout, input?: str
   const res = await execa(cmd, args, { input, env, reject: false, all: true });
   if (res.exitCode !== 0) {
     const tail = (res.all ?? '').split('\n').filter(Boolean).slice(-8);
-    throw new EnvironmentError(`${cmd} ${args.filter((a) => !a.includes('password')).slice(0, 3).join(' ')} failed (exit ${res.exitCode})`, [...tail, `logs: ${layout.logDir}`]);
+    throw new EnvironmentError(
+      `${cmd} ${args
+        .filter((a) => !a.includes('password'))
+        .slice(0, 3)
+        .join(' ')} failed (exit ${res.exitCode})`,
+      [...tail, `logs: ${layout.logDir}`],
+    );
   }
 }
 
@@ -484,5 +494,5 @@ async function waitFor(name: ServiceName, timeoutMs: number, state: StackState, 
     }
     await sleep(200);
   }
-  throw new EnvironmentError(`${name} did not become healthy within ${Math.round(timeoutMs / 1000)} s`, ['see the logs under the state dir\'s logs/ folder']);
+  throw new EnvironmentError(`${name} did not become healthy within ${Math.round(timeoutMs / 1000)} s`, ["see the logs under the state dir's logs/ folder"]);
 }

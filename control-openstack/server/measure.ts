@@ -156,10 +156,7 @@ export function measureLiveProfile(stateDir: string): ComplexityProfile {
     plane: 'openstack',
     services,
     coupling: 'pull',
-    lacks: [
-      'placement: no Nova here; edgeplane pins image@version in a Keystone project tag per node (docs/placement-openstack.md)',
-      'node status channel: reported into a Keystone credential blob the node owns',
-    ],
+    lacks: ['placement: no Nova here; edgeplane pins image@version in a Keystone project tag per node (docs/placement-openstack.md)', 'node status channel: reported into a Keystone credential blob the node owns'],
     notes: [
       `Keystone [identity] password_hash_rounds = ${state.passwordHashRounds} (test stack; production default 12 makes logins ~0.3 s)`,
       state.ceph

@@ -3,17 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { execa } from 'execa';
 import { EnvironmentError, type Logger } from '../../common/index.js';
 
-export const OPENSTACK_PACKAGES = [
-  'keystone',
-  'glance-api',
-  'barbican-api',
-  'mariadb-server',
-  'python3-pymysql',
-  'uwsgi',
-  'uwsgi-plugin-python3',
-  'python3-openstackclient',
-  'python3-glanceclient',
-] as const;
+export const OPENSTACK_PACKAGES = ['keystone', 'glance-api', 'barbican-api', 'mariadb-server', 'python3-pymysql', 'uwsgi', 'uwsgi-plugin-python3', 'python3-openstackclient', 'python3-glanceclient'] as const;
 
 /** `up --with-ceph`: a one-node Ceph and the bindings Glance's RBD store imports. */
 export const CEPH_PACKAGES = ['ceph-mon', 'ceph-osd', 'ceph-mgr', 'radosgw', 'python3-rbd', 'python3-rados', 'ceph-common'] as const;

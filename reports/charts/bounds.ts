@@ -28,7 +28,13 @@ export function boundsChart(sc: ScenarioData, id: string): Chart {
     .range([18, f.height])
     .padding(0.28);
   rows.forEach((r) => {
-    f.plot.append('text').attr('x', -10).attr('y', (y(r.series.id) ?? 0) + y.bandwidth() / 2 + 4).attr('text-anchor', 'end').attr('fill', INK).text(r.series.label);
+    f.plot
+      .append('text')
+      .attr('x', -10)
+      .attr('y', (y(r.series.id) ?? 0) + y.bandwidth() / 2 + 4)
+      .attr('text-anchor', 'end')
+      .attr('fill', INK)
+      .text(r.series.label);
   });
   const gap = 36;
   const panelW = (f.width - gap) / 2;
@@ -44,25 +50,32 @@ export function boundsChart(sc: ScenarioData, id: string): Chart {
   };
 }
 
-function drawPanel(
-  f: Frame,
-  p: Panel,
-  values: { series: Pick<Series, 'id' | 'colour' | 'variant'>; v: number | undefined }[],
-  y: d3.ScaleBand<string>,
-  x0: number,
-  width: number,
-): void {
+function drawPanel(f: Frame, p: Panel, values: { series: Pick<Series, 'id' | 'colour' | 'variant'>; v: number | undefined }[], y: d3.ScaleBand<string>, x0: number, width: number): void {
   const g = f.plot.append('g').attr('transform', `translate(${x0},0)`);
   const max = d3.max(values, (d) => d.v) ?? 1;
-  const x = d3.scaleLinear().domain([0, Math.max(1.1, max * 1.12)]).nice().range([0, width]);
+  const x = d3
+    .scaleLinear()
+    .domain([0, Math.max(1.1, max * 1.12)])
+    .nice()
+    .range([0, width]);
   g.append('text').attr('x', 0).attr('y', 4).attr('font-weight', 600).attr('fill', INK).text(p.heading);
   const axis = g.append('g').attr('transform', `translate(0,${f.height})`).call(d3.axisBottom(x).ticks(5));
   axis.attr('font-size', 11).attr('color', MUTED);
-  g.append('text').attr('x', width / 2).attr('y', f.height + 40).attr('text-anchor', 'middle').attr('fill', INK).text(p.axis);
+  g.append('text')
+    .attr('x', width / 2)
+    .attr('y', f.height + 40)
+    .attr('text-anchor', 'middle')
+    .attr('fill', INK)
+    .text(p.axis);
   for (const d of values) {
     const yPos = y(d.series.id) ?? 0;
     if (d.v === undefined) {
-      g.append('text').attr('x', 4).attr('y', yPos + y.bandwidth() / 2 + 4).attr('fill', MUTED).attr('font-style', 'italic').text('not reported');
+      g.append('text')
+        .attr('x', 4)
+        .attr('y', yPos + y.bandwidth() / 2 + 4)
+        .attr('fill', MUTED)
+        .attr('font-style', 'italic')
+        .text('not reported');
       continue;
     }
     g.append('rect')
@@ -83,5 +96,10 @@ function drawPanel(
       .text(formatValue(d.v, 'ratio'));
   }
   g.append('line').attr('x1', x(1)).attr('x2', x(1)).attr('y1', 12).attr('y2', f.height).attr('stroke', INK).attr('stroke-dasharray', '4 3');
-  g.append('text').attr('x', x(1) + 4).attr('y', f.height - 4).attr('font-size', 10).attr('fill', MUTED).text(`= ${p.reference}`);
+  g.append('text')
+    .attr('x', x(1) + 4)
+    .attr('y', f.height - 4)
+    .attr('font-size', 10)
+    .attr('fill', MUTED)
+    .text(`= ${p.reference}`);
 }

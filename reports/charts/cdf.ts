@@ -8,9 +8,7 @@ import { type Chart, frame, legend, noData, seriesLegend, seriesStroke, stepLine
 export function cdfChart(sc: ScenarioData, id: string): Chart {
   const title = `Deploy latency CDF — ${sc.name} (${sc.mainNodes.toLocaleString('en-US')} nodes)`;
   const f = frame({ title });
-  const lines = sc.series
-    .map((d) => ({ series: d.series, points: cdfPoints(sortedAscending(d.runs.get(sc.mainNodes)?.latencies ?? [])) }))
-    .filter((l) => l.points.length > 0);
+  const lines = sc.series.map((d) => ({ series: d.series, points: cdfPoints(sortedAscending(d.runs.get(sc.mainNodes)?.latencies ?? [])) })).filter((l) => l.points.length > 0);
   if (lines.length === 0) noData(f, 'no per-node deploy_latency samples');
   const maxX = d3.max(lines, (l) => l.points[l.points.length - 1][0]) ?? 1;
   const x = d3.scaleLinear().domain([0, maxX]).nice().range([0, f.width]);

@@ -79,14 +79,7 @@ export function frame(opts: FrameOptions): Frame {
     'font-size': 12,
   });
   svg.append('rect').attr('width', outerW).attr('height', outerH).attr('fill', '#ffffff');
-  svg
-    .append('text')
-    .attr('x', 12)
-    .attr('y', 22)
-    .attr('font-size', 15)
-    .attr('font-weight', 600)
-    .attr('fill', INK)
-    .text(opts.title);
+  svg.append('text').attr('x', 12).attr('y', 22).attr('font-size', 15).attr('font-weight', 600).attr('fill', INK).text(opts.title);
   const plot = svg.append('g').attr('transform', `translate(${margin.left},${margin.top})`);
   return {
     svg,

@@ -17,21 +17,46 @@ export function phaseChart(sc: ScenarioData, id: string): Chart {
   let lx = 0;
   phases.forEach((p, i) => {
     legendG.append('rect').attr('x', lx).attr('y', -10).attr('width', 12).attr('height', 12).attr('rx', 2).attr('fill', phaseColour(p, i));
-    legendG.append('text').attr('x', lx + 16).attr('y', 0).attr('fill', INK).text(p);
+    legendG
+      .append('text')
+      .attr('x', lx + 16)
+      .attr('y', 0)
+      .attr('fill', INK)
+      .text(p);
     lx += 16 + p.length * 6.8 + 14;
   });
   const totals = bars.map((b) => d3.sum([...b.phases.values()]));
-  const x = d3.scaleLinear().domain([0, d3.max(totals) || 1]).nice().range([0, f.width]);
+  const x = d3
+    .scaleLinear()
+    .domain([0, d3.max(totals) || 1])
+    .nice()
+    .range([0, f.width]);
   const y = d3
     .scaleBand<string>()
     .domain(bars.map((b) => b.series.id))
     .range([14, f.height])
     .padding(0.3);
   xAxis(f, x, 'mean time per node (s)', (a) => a.ticks(8));
-  f.plot.append('g').selectAll(null).data(x.ticks(8)).enter().append('line').attr('x1', (t) => x(t)).attr('x2', (t) => x(t)).attr('y1', 14).attr('y2', f.height).attr('stroke', '#eef1f4');
+  f.plot
+    .append('g')
+    .selectAll(null)
+    .data(x.ticks(8))
+    .enter()
+    .append('line')
+    .attr('x1', (t) => x(t))
+    .attr('x2', (t) => x(t))
+    .attr('y1', 14)
+    .attr('y2', f.height)
+    .attr('stroke', '#eef1f4');
   bars.forEach((b, bi) => {
     const yPos = y(b.series.id) ?? 0;
-    f.plot.append('text').attr('x', -10).attr('y', yPos + y.bandwidth() / 2 + 4).attr('text-anchor', 'end').attr('fill', INK).text(b.series.label);
+    f.plot
+      .append('text')
+      .attr('x', -10)
+      .attr('y', yPos + y.bandwidth() / 2 + 4)
+      .attr('text-anchor', 'end')
+      .attr('fill', INK)
+      .text(b.series.label);
     let acc = 0;
     phases.forEach((p, i) => {
       const v = b.phases.get(p) ?? 0;
@@ -50,7 +75,13 @@ export function phaseChart(sc: ScenarioData, id: string): Chart {
         .text(`${b.series.label} — ${p}: ${formatSeconds(v)}`);
       acc += v;
     });
-    f.plot.append('text').attr('x', x(totals[bi]) + 6).attr('y', yPos + y.bandwidth() / 2 + 4).attr('fill', INK).attr('font-size', 11).text(formatSeconds(totals[bi]));
+    f.plot
+      .append('text')
+      .attr('x', x(totals[bi]) + 6)
+      .attr('y', yPos + y.bandwidth() / 2 + 4)
+      .attr('fill', INK)
+      .attr('font-size', 11)
+      .text(formatSeconds(totals[bi]));
   });
   return {
     id,

@@ -16,7 +16,10 @@ export function scalingChart(sc: ScenarioData, id: string): Chart {
     return { series: d.series, makespan: pts('makespan'), bound: pts('makespan_lower_bound') };
   });
   const all = lines.flatMap((l) => [...l.makespan, ...l.bound]);
-  const x = d3.scaleLog().domain(d3.extent(sc.fleetSizes) as [number, number]).range([0, f.width]);
+  const x = d3
+    .scaleLog()
+    .domain(d3.extent(sc.fleetSizes) as [number, number])
+    .range([0, f.width]);
   const y = d3
     .scaleLog()
     .domain([d3.min(all, (p) => p[1]) ?? 1, d3.max(all, (p) => p[1]) ?? 10])
@@ -33,7 +36,14 @@ export function scalingChart(sc: ScenarioData, id: string): Chart {
     if (l.bound.length > 1) {
       f.plot.append('path').attr('d', line(l.bound)).attr('fill', 'none').attr('stroke', colour).attr('stroke-opacity', 0.55).attr('stroke-width', 1.5).attr('stroke-dasharray', '1 4').attr('stroke-linecap', 'round');
     }
-    f.plot.append('path').attr('class', 'data').attr('d', line(l.makespan)).attr('fill', 'none').attr('stroke', colour).attr('stroke-width', 2.2).attr('stroke-dasharray', dash || null);
+    f.plot
+      .append('path')
+      .attr('class', 'data')
+      .attr('d', line(l.makespan))
+      .attr('fill', 'none')
+      .attr('stroke', colour)
+      .attr('stroke-width', 2.2)
+      .attr('stroke-dasharray', dash || null);
     f.plot
       .selectAll(null)
       .data(l.makespan)

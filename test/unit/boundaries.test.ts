@@ -55,7 +55,10 @@ function importsOf(file: string): Import[] {
   visit(sf);
   return specs.map((spec) => {
     if (!spec.startsWith('.')) return { from: file, to: spec.replace(/^node:/, ''), local: false };
-    const target = relative(ROOT, resolve(ROOT, dirname(file), spec)).split(sep).join('/').replace(/\.js$/, '.ts');
+    const target = relative(ROOT, resolve(ROOT, dirname(file), spec))
+      .split(sep)
+      .join('/')
+      .replace(/\.js$/, '.ts');
     return { from: file, to: target, local: true };
   });
 }
@@ -112,7 +115,7 @@ describe('the import boundaries', () => {
     expect(bad).toEqual([]);
   });
 
-  it('planes/index.ts is the only file that lists the planes (the test plane\'s own CLI command and the plane benchmarks aside)', () => {
+  it("planes/index.ts is the only file that lists the planes (the test plane's own CLI command and the plane benchmarks aside)", () => {
     const allowed = new Set(['planes/index.ts', 'cli/commands/test-plane.ts', 'bench/openstack.ts', 'bench/agent-fetch.ts']);
     const bad = [...GRAPH.values()]
       .flat()
@@ -121,13 +124,15 @@ describe('the import boundaries', () => {
     expect(bad).toEqual([]);
   });
 
-  it('no cross-folder import bypasses the target folder\'s index.ts (type-only imports included)', () => {
+  it("no cross-folder import bypasses the target folder's index.ts (type-only imports included)", () => {
     const bad: string[] = [];
     for (const file of FILES) {
       const text = readFileSync(join(ROOT, file), 'utf8');
       for (const m of text.matchAll(/\bfrom\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g)) {
         const spec = m[1] ?? m[2]!;
-        const target = relative(ROOT, resolve(ROOT, dirname(file), spec)).split(sep).join('/');
+        const target = relative(ROOT, resolve(ROOT, dirname(file), spec))
+          .split(sep)
+          .join('/');
         if (top(target) !== top(file) && !target.endsWith('/index.js')) bad.push(`${file} -> ${spec}`);
       }
     }

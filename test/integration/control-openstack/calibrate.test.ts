@@ -44,7 +44,11 @@ it('calibrates every agent-path op and feeds the simulator', async () => {
   expect(c.profile?.services.map((s) => s.name)).toEqual(['mariadb', 'keystone', 'glance', 'barbican']);
 
   const runs: Record<string, string> = {};
-  for (const [name, extra] of [['plain', []], ['cal1', ['--calibration', file]], ['cal2', ['--calibration', file]]] as const) {
+  for (const [name, extra] of [
+    ['plain', []],
+    ['cal1', ['--calibration', file]],
+    ['cal2', ['--calibration', file]],
+  ] as const) {
     const out = join(work, name);
     const r = await cli('run', 'default', '--plane', 'openstack', '--repeat', '1', '--no-report', '--out', out, ...extra);
     expect(r.exitCode, r.stderr).toBe(0);

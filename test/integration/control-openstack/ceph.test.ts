@@ -15,19 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenStackNodeClient, OpenStackOperator, type EnrolledNode, type PublishedImage } from '../../../control-openstack/client/index.js';
-import {
-  CEPH_DAEMONS,
-  cephCli,
-  cephPortsFrom,
-  down,
-  isPortFree,
-  loadStack,
-  measureLiveProfile,
-  SERVICES,
-  status,
-  up,
-  type RunningStack,
-} from '../../../control-openstack/server/index.js';
+import { CEPH_DAEMONS, cephCli, cephPortsFrom, down, isPortFree, loadStack, measureLiveProfile, SERVICES, status, up, type RunningStack } from '../../../control-openstack/server/index.js';
 import { freePorts } from './stack.js';
 
 const MiB = 1024 * 1024;
@@ -176,7 +164,11 @@ describe('edgeplane up openstack --with-ceph', () => {
       .split(' ');
     expect(Number(size)).toBe(IMAGE_BYTES);
     expect(rbdSha).toBe(sha);
-    expect(sliceSha).toBe(createHash('sha256').update(readFileSync(file).subarray(8 * MiB - 1000, 8 * MiB + 2000)).digest('hex'));
+    expect(sliceSha).toBe(
+      createHash('sha256')
+        .update(readFileSync(file).subarray(8 * MiB - 1000, 8 * MiB + 2000))
+        .digest('hex'),
+    );
 
     const rbdImages = (await cephCli(stack.layout, 'rbd', ['ls', 'images'])).split('\n');
     expect(rbdImages).toContain(image.imageId);

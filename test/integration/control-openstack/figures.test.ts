@@ -58,7 +58,15 @@ it('measures per-op latency and 256 MiB download throughput', async () => {
   }
   const latency: Record<string, number> = {};
   for (const op of ['keystone.token.issue', 'keystone.project.show', 'glance.image.show', 'barbican.secret.payload']) {
-    latency[op] = Math.round(p50(recorder.records().filter((r) => r.op === op && r.attempt === 1).map((r) => r.ms)) * 10) / 10;
+    latency[op] =
+      Math.round(
+        p50(
+          recorder
+            .records()
+            .filter((r) => r.op === op && r.attempt === 1)
+            .map((r) => r.ms),
+        ) * 10,
+      ) / 10;
   }
 
   recorder.clear();
@@ -71,7 +79,15 @@ it('measures per-op latency and 256 MiB download throughput', async () => {
   recorder.clear();
   t = performance.now();
   let streamed = 0;
-  await pipeline(await client.downloadImage(image.imageId), new Writable({ write(chunk: Buffer, _e, cb) { streamed += chunk.length; cb(); } }));
+  await pipeline(
+    await client.downloadImage(image.imageId),
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        streamed += chunk.length;
+        cb();
+      },
+    }),
+  );
   const streamS = (performance.now() - t) / 1000;
   expect(streamed).toBe(IMAGE_BYTES);
   expect(recorder.records()[0]?.bytesIn).toBe(IMAGE_BYTES);

@@ -69,7 +69,12 @@ it('publishes, enrolls, assigns, reports status and revokes through the CLI', as
   // assign: sorted node order, the same pins when repeated
   const assignment = `${pub.imageId}@1.0`;
   const first = await ok('fleet', 'assign', assignment, ...nodes);
-  expect(first.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual([...nodes].sort());
+  expect(
+    first
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[0]),
+  ).toEqual([...nodes].sort());
   expect(await ok('fleet', 'assign', assignment, ...[...nodes].reverse())).toBe(first);
 
   // a node deploys with the config it was given
@@ -107,7 +112,11 @@ it('publishes, enrolls, assigns, reports status and revokes through the CLI', as
   await expect(new OpenStackNodeClient(nodeConfig).login()).rejects.toSatisfy((e: unknown) => e instanceof HttpError && e.status === 401);
 
   // bad input: exit 2, no stack trace
-  for (const args of [['fleet', 'assign', 'no-version', nodes[1]!], ['fleet', 'status', `ghost-${run}`], ['fleet', 'enroll', 'Bad_Id']]) {
+  for (const args of [
+    ['fleet', 'assign', 'no-version', nodes[1]!],
+    ['fleet', 'status', `ghost-${run}`],
+    ['fleet', 'enroll', 'Bad_Id'],
+  ]) {
     const r = await cli(...args);
     expect(r.exitCode, args.join(' ')).toBe(2);
     expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -78,14 +78,7 @@ it('one deployment by the real node client records the model deploySequence, met
   const model = planes.model('openstack', 'agent', { placement: 'pinned', flags: {} });
   const chunks = signed.chunks.length;
   const controls = (c: ControlOp): ApiOp[] => model.agentOps(c);
-  const expected: ApiOp[] = [
-    ...controls('login'),
-    ...controls('getAssignment'),
-    ...controls('getManifest'),
-    ...controls('getKey'),
-    ...Array.from({ length: chunks }, () => model.dataPath.op),
-    ...controls('report'),
-  ];
+  const expected: ApiOp[] = [...controls('login'), ...controls('getAssignment'), ...controls('getManifest'), ...controls('getKey'), ...Array.from({ length: chunks }, () => model.dataPath.op), ...controls('report')];
   // the model's own two descriptions agree
   expect(expected.map((o) => o.op)).toEqual(model.deploySequence({ chunks }));
 

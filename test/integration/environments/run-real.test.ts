@@ -58,7 +58,11 @@ it('runs a tiny scenario for real and writes results in the simulator format', a
 
   // the first two nodes of the scenario, site-major, under their scenario ids
   const byMetric = (m: string, repeat: number | 'all' = 0) => samples.filter((s) => s.metric === m && s.labels.repeat === repeat);
-  expect(byMetric('deploy_latency').map((s) => s.labels.node).sort()).toEqual(['site-000/node-0000', 'site-000/node-0001']);
+  expect(
+    byMetric('deploy_latency')
+      .map((s) => s.labels.node)
+      .sort(),
+  ).toEqual(['site-000/node-0000', 'site-000/node-0001']);
   for (const repeat of [0, 1]) {
     const one = (m: string) => {
       const found = byMetric(m, repeat);

@@ -57,7 +57,11 @@ describe('Transport', () => {
     const t = new Transport({ plane: 'openstack', recorder, retry: fast });
     const res = await t.request(base, { op: 'x.flaky', method: 'GET', path: '/flaky-500' });
     expect(res.status).toBe(200);
-    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([[503, 1], [503, 2], [200, 3]]);
+    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([
+      [503, 1],
+      [503, 2],
+      [200, 3],
+    ]);
   });
 
   it('retries a connection reset', async () => {
@@ -221,15 +225,19 @@ describe('Transport data path (node:http)', () => {
   it('ranges are byte-exact and recorded (status, bytes, path template, attempt)', async () => {
     const recorder = new CallRecorder();
     const t = new Transport({ plane: 'openstack', recorder, retry: fast });
-    const cases: [number, number][] = [[0, 1], [0, 4096], [12_345, 100_000], [BLOB.length - 777, 777], [0, BLOB.length]];
+    const cases: [number, number][] = [
+      [0, 1],
+      [0, 4096],
+      [12_345, 100_000],
+      [BLOB.length - 777, 777],
+      [0, BLOB.length],
+    ];
     for (const [off, len] of cases) {
       const got = await t.range(dataBase, { op: 'x.range', path: '/blobs/{ref}', params: { ref: 'a@1' }, headers: { 'X-Auth-Token': 't' } }, off, len);
       expect(got.length).toBe(len);
       expect(sha(got)).toBe(sha(BLOB.subarray(off, off + len)));
     }
-    expect(recorder.records().map((r) => [r.op, r.method, r.path, r.status, r.bytesIn, r.bytesOut, r.attempt])).toEqual(
-      cases.map(([, len]) => ['x.range', 'GET', '/blobs/{ref}', 206, len, 0, 1]),
-    );
+    expect(recorder.records().map((r) => [r.op, r.method, r.path, r.status, r.bytesIn, r.bytesOut, r.attempt])).toEqual(cases.map(([, len]) => ['x.range', 'GET', '/blobs/{ref}', 206, len, 0, 1]));
     expect(recorder.records()[0]!.url).toBe(`${dataBase}/blobs/a%401`);
     expect(await t.range(dataBase, { op: 'x.range', path: '/blobs' }, 5, 0)).toHaveLength(0);
     t.close();
@@ -254,7 +262,11 @@ describe('Transport data path (node:http)', () => {
     killReused = 1;
     const got = await t.range(dataBase, { op: 'x.stale', path: '/stale' }, 100, 100);
     expect(got.equals(BLOB.subarray(100, 200))).toBe(true);
-    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([[206, 1], [0, 1], [206, 2]]);
+    expect(recorder.records().map((r) => [r.status, r.attempt])).toEqual([
+      [206, 1],
+      [0, 1],
+      [206, 2],
+    ]);
     expect(sleeps).toEqual([]);
     t.close();
   });
@@ -268,7 +280,11 @@ describe('Transport data path (node:http)', () => {
     // the reused socket is reset; the free retry (a new socket) meets a 503, which NO_RETRY does not retry
     const err = await t.range(dataBase, { op: 'x.stale', path: '/stale-down' }, 100, 100).catch((e: unknown) => e);
     expect((err as HttpError).status).toBe(503);
-    expect(recorder.records().map((r) => [r.status, r.attempt, r.bytesIn])).toEqual([[206, 1, 100], [0, 1, 0], [503, 2, 4]]);
+    expect(recorder.records().map((r) => [r.status, r.attempt, r.bytesIn])).toEqual([
+      [206, 1, 100],
+      [0, 1, 0],
+      [503, 2, 4],
+    ]);
     // every request the server saw is a record
     expect(recorder.records()).toHaveLength(dataHits.get('/stale-down')!);
     expect(sleeps).toEqual([]);

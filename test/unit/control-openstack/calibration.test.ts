@@ -26,7 +26,12 @@ describe('summarizeRecords', () => {
 
 describe('calibration file', () => {
   const ops = Object.fromEntries(CALIBRATED_OPS.map((op) => [op, { medianUs: 10_000, p95Us: 20_000, samples: 30 }]));
-  const file = { plane: 'openstack', source: 'measured here: test', ops, profile: { ...openstackProfile(), services: [{ name: 'keystone', processes: 3, memoryMiB: 100, ports: [5000], configLines: 9, source: 'measured here' }] } };
+  const file = {
+    plane: 'openstack',
+    source: 'measured here: test',
+    ops,
+    profile: { ...openstackProfile(), services: [{ name: 'keystone', processes: 3, memoryMiB: 100, ports: [5000], configLines: 9, source: 'measured here' }] },
+  };
 
   it('validates and replaces service times, assumptions and the profile of the model', () => {
     const c = parseCalibration(JSON.stringify(file), 'cal.json');

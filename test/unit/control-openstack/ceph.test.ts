@@ -5,14 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../common/index.js';
-import {
-  cephDaemonArgs,
-  cephSectionsOf,
-  countIniSectionLines,
-  renderCephConf,
-  renderGlanceConf,
-  type ConfigInputs,
-} from '../../../control-openstack/server/configs.js';
+import { cephDaemonArgs, cephSectionsOf, countIniSectionLines, renderCephConf, renderGlanceConf, type ConfigInputs } from '../../../control-openstack/server/configs.js';
 import { CEPH_DAEMONS, cephPortsFrom, DEFAULT_PORTS, stackLayout } from '../../../control-openstack/server/layout.js';
 import { up } from '../../../control-openstack/server/launcher.js';
 import { missingPackages } from '../../../control-openstack/server/packages.js';
@@ -111,14 +104,30 @@ describe('ceph daemons', () => {
 
 describe('state', () => {
   it('reads a file-store state written before Ceph existed', () => {
-    const old = { version: 1, ports: DEFAULT_PORTS, secrets: { adminPassword: 'a', dbPassword: 'd', glancePassword: 'g', barbicanPassword: 'b', barbicanKek: 'k' }, passwordHashRounds: 4, withCeph: false, initialized: [], pids: { mariadb: 1 } };
+    const old = {
+      version: 1,
+      ports: DEFAULT_PORTS,
+      secrets: { adminPassword: 'a', dbPassword: 'd', glancePassword: 'g', barbicanPassword: 'b', barbicanKek: 'k' },
+      passwordHashRounds: 4,
+      withCeph: false,
+      initialized: [],
+      pids: { mariadb: 1 },
+    };
     expect(StackStateSchema.parse(old).ceph).toBeUndefined();
   });
 
   it('up --with-ceph refuses a state dir set up on the file store, before touching anything', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edgeplane-ceph-unit-'));
     try {
-      const state = { version: 1, ports: DEFAULT_PORTS, secrets: { adminPassword: 'a', dbPassword: 'd', glancePassword: 'g', barbicanPassword: 'b', barbicanKek: 'k' }, passwordHashRounds: 4, withCeph: false, initialized: [], pids: {} };
+      const state = {
+        version: 1,
+        ports: DEFAULT_PORTS,
+        secrets: { adminPassword: 'a', dbPassword: 'd', glancePassword: 'g', barbicanPassword: 'b', barbicanKek: 'k' },
+        passwordHashRounds: 4,
+        withCeph: false,
+        initialized: [],
+        pids: {},
+      };
       writeFileSync(join(dir, 'stack.json'), JSON.stringify(state));
       const err = await up({ stateDir: dir, withCeph: true }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InputError);

@@ -59,7 +59,15 @@ describe('response parsing', () => {
         methods: ['password'],
         user: { id: 'u', name: 'n', domain: { id: 'default', name: 'Default' } },
         project: { id: 'p', name: 'pn' },
-        catalog: [{ type: 'image', endpoints: [{ interface: 'internal', url: 'http://i' }, { interface: 'public', url: 'http://g:9292/' }] }],
+        catalog: [
+          {
+            type: 'image',
+            endpoints: [
+              { interface: 'internal', url: 'http://i' },
+              { interface: 'public', url: 'http://g:9292/' },
+            ],
+          },
+        ],
       },
     });
     expect(findEndpoint(body.token.catalog!, 'image')).toBe('http://g:9292');

@@ -27,7 +27,15 @@ describe('writeSealedBlob', () => {
     const raw = join(work, 'raw');
     writeFileSync(raw, Buffer.concat([block, randomBytes(8192), block, randomBytes(100)]));
     const dir = join(work, 'sealed');
-    const { manifest } = await sealImage({ imagePath: raw, outDir: dir, imageId: 'u', version: '1', dataKey: generateDataKey(), signingKey: createPrivateKey(generatePublisherKeys().privateKeyPem), chunking: { algorithm: 'fixed', size: 8192 } });
+    const { manifest } = await sealImage({
+      imagePath: raw,
+      outDir: dir,
+      imageId: 'u',
+      version: '1',
+      dataKey: generateDataKey(),
+      signingKey: createPrivateKey(generatePublisherKeys().privateKeyPem),
+      chunking: { algorithm: 'fixed', size: 8192 },
+    });
     expect(manifest.chunks[0]!.digest).toBe(manifest.chunks[2]!.digest);
     const out = join(work, 'blob');
     const bytes = await writeSealedBlob(dir, manifest, out);

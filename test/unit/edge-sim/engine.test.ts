@@ -24,7 +24,10 @@ describe('Simulator', () => {
         const seen: number[] = [];
         times.forEach((t, i) => sim.at(t, () => seen.push(i)));
         sim.run();
-        const expected = times.map((t, i) => [t, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((p) => p[1]);
+        const expected = times
+          .map((t, i) => [t, i])
+          .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+          .map((p) => p[1]);
         expect(seen).toEqual(expected);
       }),
     );
@@ -82,10 +85,11 @@ describe('Simulator', () => {
   it('maxEvents and stop() interrupt the run', () => {
     const sim = new Simulator();
     const log: number[] = [];
-    for (let t = 1; t <= 10; t++) sim.at(t, () => {
-      log.push(t);
-      if (t === 6) sim.stop();
-    });
+    for (let t = 1; t <= 10; t++)
+      sim.at(t, () => {
+        log.push(t);
+        if (t === 6) sim.stop();
+      });
     sim.run({ maxEvents: 3 });
     expect(log).toEqual([1, 2, 3]);
     sim.run();

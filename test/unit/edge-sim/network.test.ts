@@ -193,22 +193,20 @@ interface RandomCase {
   flows: { path: number[]; cap: number | null; bytes: number; startUs: number }[];
 }
 
-const randomCase: fc.Arbitrary<RandomCase> = fc
-  .array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 })
-  .chain((caps) =>
-    fc.record({
-      capacities: fc.constant(caps.map((c) => c * 1e6)),
-      flows: fc.array(
-        fc.record({
-          path: fc.uniqueArray(fc.integer({ min: 0, max: caps.length - 1 }), { minLength: 1, maxLength: caps.length }),
-          cap: fc.option(fc.integer({ min: 1, max: 80 }).map((c) => c * 1e6)),
-          bytes: fc.integer({ min: 0, max: 200_000 }),
-          startUs: fc.integer({ min: 0, max: 20_000 }),
-        }),
-        { minLength: 1, maxLength: 8 },
-      ),
-    }),
-  );
+const randomCase: fc.Arbitrary<RandomCase> = fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 }).chain((caps) =>
+  fc.record({
+    capacities: fc.constant(caps.map((c) => c * 1e6)),
+    flows: fc.array(
+      fc.record({
+        path: fc.uniqueArray(fc.integer({ min: 0, max: caps.length - 1 }), { minLength: 1, maxLength: caps.length }),
+        cap: fc.option(fc.integer({ min: 1, max: 80 }).map((c) => c * 1e6)),
+        bytes: fc.integer({ min: 0, max: 200_000 }),
+        startUs: fc.integer({ min: 0, max: 20_000 }),
+      }),
+      { minLength: 1, maxLength: 8 },
+    ),
+  }),
+);
 
 function relClose(a: number, b: number): boolean {
   return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
@@ -227,10 +225,11 @@ describe('Network against the reference', () => {
           capacities.push(((i % 3) + 1) * 7e6);
           return [...f.path, net.addLink(`acc${i}`, capacities[capacities.length - 1], { private: true })];
         });
-        const ids = c.flows.map((f, i) =>
-          net.startFlow({ path: paths[i].map((l) => (l < links.length ? links[l] : l)), bytes: 1e9, capBitsPerS: f.cap ?? undefined, onDone: () => {} }),
+        const ids = c.flows.map((f, i) => net.startFlow({ path: paths[i].map((l) => (l < links.length ? links[l] : l)), bytes: 1e9, capBitsPerS: f.cap ?? undefined, onDone: () => {} }));
+        const expected = maxMinRates(
+          capacities,
+          paths.map((p, i) => ({ path: p, capBitsPerS: c.flows[i].cap ?? undefined })),
         );
-        const expected = maxMinRates(capacities, paths.map((p, i) => ({ path: p, capBitsPerS: c.flows[i].cap ?? undefined })));
         ids.forEach((id, i) => expect(relClose(net.rateBitsPerS(id), expected[i])).toBe(true));
       }),
       { numRuns: 200 },
@@ -252,7 +251,10 @@ describe('Network against the reference', () => {
         for (const t of [...new Set(checkpoints)].sort((a, b) => a - b)) {
           sim.run({ untilUs: t });
           const active = c.flows.map((_, i) => i).filter((i) => ids[i] !== undefined && !finished.has(ids[i]));
-          const expected = maxMinRates(c.capacities, active.map((i) => ({ path: c.flows[i].path, capBitsPerS: c.flows[i].cap ?? undefined })));
+          const expected = maxMinRates(
+            c.capacities,
+            active.map((i) => ({ path: c.flows[i].path, capBitsPerS: c.flows[i].cap ?? undefined })),
+          );
           active.forEach((i, k) => expect(relClose(net.rateBitsPerS(ids[i]), expected[k])).toBe(true));
         }
         sim.run();
@@ -287,7 +289,10 @@ describe('Network against the reference', () => {
           }
           const down = downLink % caps.length;
           net.setLinkUp(links[down], false);
-          const expected = maxMinRates(capacities.map((c, i) => (i === down ? 0 : c)), flows);
+          const expected = maxMinRates(
+            capacities.map((c, i) => (i === down ? 0 : c)),
+            flows,
+          );
           ids.forEach((id, i) => expect(relClose(net.rateBitsPerS(id), expected[i])).toBe(true));
           expect(net.classCount).toBeLessThanOrEqual(24);
         },

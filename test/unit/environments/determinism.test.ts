@@ -46,8 +46,7 @@ describe('determinism', () => {
   it('repeats of one run differ from each other (independent streams per repeat)', async () => {
     const s = scenario(yaml(3));
     const r = await simulate({ scenario: s, scenarioText: '', version: 'test', registry });
-    const byRepeat = (rep: number) =>
-      r.samples.filter((x) => x.metric === 'deploy_latency' && x.labels.repeat === rep && x.labels.plane === 'openstack').map((x) => x.value);
+    const byRepeat = (rep: number) => r.samples.filter((x) => x.metric === 'deploy_latency' && x.labels.repeat === rep && x.labels.plane === 'openstack').map((x) => x.value);
     expect(byRepeat(0).length).toBe(40);
     expect(byRepeat(0)).not.toEqual(byRepeat(1));
   });

@@ -91,6 +91,6 @@ describe('libvirt domain XML', () => {
     expect(xml).toContain("<domain type='qemu'>");
     expect(xml).toContain('<kernel>/w/a&amp;b/vmlinuz</kernel>');
     expect(xml).toContain("<source path='/w/it&apos;s.log'/>");
-    expect(xml).toContain('<memory unit=\'MiB\'>256</memory>');
+    expect(xml).toContain("<memory unit='MiB'>256</memory>");
   });
 });

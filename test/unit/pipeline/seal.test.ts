@@ -90,9 +90,9 @@ describe('seal and open', () => {
 
   it('uses a distinct nonce for each distinct chunk', () => {
     const nonces = new Set<string>();
-    return Promise.all(
-      s.manifest.chunks.map(async (c) => nonces.add((await readSealedChunk(s.dir, c)).subarray(0, 12).toString('hex'))),
-    ).then(() => expect(nonces.size).toBe(new Set(s.manifest.chunks.map((c) => c.digest)).size));
+    return Promise.all(s.manifest.chunks.map(async (c) => nonces.add((await readSealedChunk(s.dir, c)).subarray(0, 12).toString('hex')))).then(() =>
+      expect(nonces.size).toBe(new Set(s.manifest.chunks.map((c) => c.digest)).size),
+    );
   });
 
   it('verifies and decrypts single chunks (the agent runtime API)', async () => {

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  intendedHostProbability,
-  modelAssumptions,
-  type ApiOp,
-  type NativeStep,
-  type PlaneModel,
-  type PlaneOptions,
-} from '../../../adapters/index.js';
+import { intendedHostProbability, modelAssumptions, type ApiOp, type NativeStep, type PlaneModel, type PlaneOptions } from '../../../adapters/index.js';
 import { InputError, NotSupportedError } from '../../../common/index.js';
 import { planes } from '../../../planes/index.js';
 
@@ -145,11 +138,7 @@ describe('deploySequence', () => {
   });
 
   it('cloudstack native: deploy, template copy, one job poll; a poll step counts as its polls', () => {
-    expect(planes.model('cloudstack', 'native', BASE).deploySequence({ chunks: 2 })).toEqual([
-      'cs.deployVirtualMachine',
-      'cs.agent.copyTemplateToPrimary',
-      'cs.queryAsyncJobResult',
-    ]);
+    expect(planes.model('cloudstack', 'native', BASE).deploySequence({ chunks: 2 })).toEqual(['cs.deployVirtualMachine', 'cs.agent.copyTemplateToPrimary', 'cs.queryAsyncJobResult']);
     expect(planes.model('cloudstack', 'native', { ...BASE, flags: { directDownload: true } }).deploySequence({ chunks: 2 })).toContain('cs.agent.directDownload');
   });
 
@@ -255,8 +244,7 @@ describe('complexity profiles', () => {
   });
 
   it('lists the expected services with ports and sources', () => {
-    const names = (plane: 'openstack' | 'opennebula' | 'cloudstack', mode: 'agent' | 'native', o = BASE) =>
-      planes.model(plane, mode, o).profile.services.map((s) => s.name);
+    const names = (plane: 'openstack' | 'opennebula' | 'cloudstack', mode: 'agent' | 'native', o = BASE) => planes.model(plane, mode, o).profile.services.map((s) => s.name);
     expect(names('openstack', 'agent')).toEqual(['mariadb', 'keystone', 'glance-api', 'barbican-api']);
     expect(names('opennebula', 'native')).toEqual(expect.arrayContaining(['oned', 'scheduler (mm_sched)', 'monitord', 'mariadb']));
     expect(names('cloudstack', 'native')).toEqual(expect.arrayContaining(['management server', 'secondary storage VM', 'console proxy VM']));

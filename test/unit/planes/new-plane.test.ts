@@ -46,8 +46,7 @@ describe('a model-only plane added with one folder and one registry line', () =>
     const scenario = catalog.parse(text, 'toy.yaml');
     const r = await simulate({ scenario, scenarioText: text, version: 'test', registry });
     expect(r.metas.map((m) => m.plane)).toEqual(['toy', 'toy']);
-    const one = (metric: string, turbo: boolean) =>
-      r.samples.filter((s) => s.metric === metric && s.labels.repeat === 0 && (s.labels.turbo === 'on') === turbo).map((s) => s.value);
+    const one = (metric: string, turbo: boolean) => r.samples.filter((s) => s.metric === metric && s.labels.repeat === 0 && (s.labels.turbo === 'on') === turbo).map((s) => s.value);
     for (const turbo of [false, true]) {
       expect(one('failures', turbo)).toEqual([0]);
       expect(one('deploy_latency', turbo)).toHaveLength(10);

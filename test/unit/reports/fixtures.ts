@@ -36,16 +36,19 @@ const IMAGE_BYTES = 512 * 2 ** 20;
 const ORIGIN_UPLINK = 5e9; // B/s (40 Gbit/s)
 const NODE_DOWNLINK = 1.25e8; // B/s (1 Gbit/s)
 
-const PROFILE: Record<Plane, {
-  phases: Record<string, number>;
-  transferFactor: number;
-  egress: number;
-  api: number;
-  placement: number;
-  services: Record<string, { processes: number; memory: number; ports: number; config: number }>;
-  push: number;
-  lacks: string[];
-}> = {
+const PROFILE: Record<
+  Plane,
+  {
+    phases: Record<string, number>;
+    transferFactor: number;
+    egress: number;
+    api: number;
+    placement: number;
+    services: Record<string, { processes: number; memory: number; ports: number; config: number }>;
+    push: number;
+    lacks: string[];
+  }
+> = {
   openstack: {
     phases: { auth: 0.09, assignment: 0.05, manifest: 0.04, key: 0.07, verify: 1.4, decrypt: 1.1, boot: 6 },
     transferFactor: 1.15,
@@ -127,7 +130,14 @@ export function makeResults(opts: FixtureOptions = {}): { samples: Sample[]; met
       const allLat: number[] = [];
       for (let repeat = 0; repeat < repeats; repeat++) {
         const labels = {
-          scenario, plane, mode: 'agent' as const, strategy: 'origin' as const, env, seed, repeat, nodes,
+          scenario,
+          plane,
+          mode: 'agent' as const,
+          strategy: 'origin' as const,
+          env,
+          seed,
+          repeat,
+          nodes,
           ...(opts.source ? { source: opts.source } : {}),
         };
         // sim: same seed, same numbers in every repeat; emulate/real: each repeat draws afresh
@@ -141,7 +151,7 @@ export function makeResults(opts: FixtureOptions = {}): { samples: Sample[]; met
           const start = r() * 3;
           const phases: Record<string, number> = {};
           for (const [name, mean] of Object.entries(p.phases)) phases[name] = mean * lognormal(r, 0.25) * factor;
-          const share = (nodes * IMAGE_BYTES) / ORIGIN_UPLINK * ((i + 1) / nodes);
+          const share = ((nodes * IMAGE_BYTES) / ORIGIN_UPLINK) * ((i + 1) / nodes);
           phases.transfer = (IMAGE_BYTES / NODE_DOWNLINK + share * p.transferFactor) * lognormal(r, 0.1) * factor;
           let latency = Object.values(phases).reduce((a, b) => a + b, 0);
           let finish = start + latency;
@@ -162,8 +172,7 @@ export function makeResults(opts: FixtureOptions = {}): { samples: Sample[]; met
           }
         }
         const sorted = [...lat].sort((a, b) => a - b);
-        const run = (metric: string, value: number, unit: string, extra: Record<string, string> = {}) =>
-          samples.push({ metric, value, unit, labels: { ...labels, ...extra } });
+        const run = (metric: string, value: number, unit: string, extra: Record<string, string> = {}) => samples.push({ metric, value, unit, labels: { ...labels, ...extra } });
         run('deploy_latency_p50', quantile(sorted, 0.5), 's');
         run('deploy_latency_p95', quantile(sorted, 0.95), 's');
         run('deploy_latency_p99', quantile(sorted, 0.99), 's');
@@ -233,5 +242,5 @@ function meta(scenario: string, plane: Plane, env: Env, seed: number, source?: s
 }
 
 export function toNdjson(r: { samples: Sample[]; metas: Meta[] }): string {
-  return [...r.metas, ...r.samples].map((x) => JSON.stringify(x)).join('\n') + '\n';
+  return `${[...r.metas, ...r.samples].map((x) => JSON.stringify(x)).join('\n')}\n`;
 }

@@ -48,7 +48,10 @@ describe('report tables carry no floating-point noise', () => {
 
   it('no cell of a whole report is in exponent form', async () => {
     const md = await markdown(noisyRepeats([3.13, 3.13, 3.1300000000000003]));
-    const cells = md.split('\n').filter((l) => l.startsWith('|')).flatMap((l) => l.split(' | '));
+    const cells = md
+      .split('\n')
+      .filter((l) => l.startsWith('|'))
+      .flatMap((l) => l.split(' | '));
     for (const c of cells) expect(c).not.toMatch(/\d(\.\d+)?e[-+]?\d/);
   });
 });

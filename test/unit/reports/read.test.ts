@@ -18,7 +18,10 @@ async function file(name: string, text: string): Promise<string> {
 }
 
 async function inputError(p: Promise<unknown>): Promise<InputError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(InputError);
   expect((err as InputError).exitCode).toBe(2);
   return err as InputError;
@@ -51,9 +54,9 @@ describe('readResults', () => {
 
   it('accepts any plane name but rejects an empty one', async () => {
     const s = makeResults({ planes: ['openstack'], nodes: [5], perNode: false }).samples[0];
-    const other = await file('other-plane.ndjson', JSON.stringify({ ...s, labels: { ...s.labels, plane: 'nova' } }) + '\n');
+    const other = await file('other-plane.ndjson', `${JSON.stringify({ ...s, labels: { ...s.labels, plane: 'nova' } })}\n`);
     expect((await readResults([other])).samples[0].labels.plane).toBe('nova');
-    const path = await file('plane.ndjson', JSON.stringify({ ...s, labels: { ...s.labels, plane: '' } }) + '\n');
+    const path = await file('plane.ndjson', `${JSON.stringify({ ...s, labels: { ...s.labels, plane: '' } })}\n`);
     expect((await inputError(readResults([path]))).message).toMatch(/plane\.ndjson:1: invalid sample: labels\.plane/);
   });
 

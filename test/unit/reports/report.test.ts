@@ -93,9 +93,12 @@ describe('renderReport', () => {
     const input = { samples: [...a.samples, ...extra.samples.map(rename)], metas: a.metas };
     const { out, html, md } = await render(input, { planes: [{ name: 'openstack', colour: '#123456' }, { name: 'cloudstack' }] });
     // columns of the side-by-side table and rows of the complexity table: listed order, then first seen
-    expect(md).toMatch(/\|  \| openstack \| cloudstack \| testplane \|/);
+    expect(md).toMatch(/\| {2}\| openstack \| cloudstack \| testplane \|/);
     const complexity = md.slice(md.indexOf('### Complexity profile per plane'), md.indexOf('### Model assumptions'));
-    const rows = complexity.split('\n').filter((l) => /^\| (openstack|cloudstack|testplane) \|/.test(l)).map((l) => l.split(' | ')[0].slice(2));
+    const rows = complexity
+      .split('\n')
+      .filter((l) => /^\| (openstack|cloudstack|testplane) \|/.test(l))
+      .map((l) => l.split(' | ')[0].slice(2));
     expect(rows).toEqual(['openstack', 'cloudstack', 'testplane']);
     expect(html).toContain('planes: openstack, cloudstack, testplane');
     // the listed colour; the others the first Okabe–Ito colours in order of appearance
@@ -107,7 +110,7 @@ describe('renderReport', () => {
   it('without a plane list shows the planes in first-seen order', async () => {
     const r = makeResults({ planes: ['cloudstack', 'opennebula'], nodes: [20], faults: false });
     const { md, out } = await render(r, {});
-    expect(md).toMatch(/\|  \| cloudstack \| opennebula \|/);
+    expect(md).toMatch(/\| {2}\| cloudstack \| opennebula \|/);
     const cdf = await readFile(out.charts[0], 'utf8');
     expect([...cdf.matchAll(/class="data"[^>]*stroke="(#[0-9A-Fa-f]{6})"/g)].map((m) => m[1])).toEqual(['#0072B2', '#E69F00']);
   });

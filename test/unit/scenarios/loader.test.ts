@@ -5,12 +5,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../../common/index.js';
 import { scenarios } from '../../../planes/index.js';
-import {
-  nodeId,
-  SHIPPED_DIR,
-  siteId,
-  type Scenario,
-} from '../../../scenarios/index.js';
+import { nodeId, SHIPPED_DIR, siteId, type Scenario } from '../../../scenarios/index.js';
 
 const MINIMAL = 'name: x\nplanes: [openstack]\n';
 
@@ -21,9 +16,7 @@ function errorsOf(text: string, file = 'bad.yaml'): string[] {
   } catch (err) {
     expect(err).toBeInstanceOf(InputError);
     const details = (err as InputError).details;
-    expect((err as InputError).message).toBe(
-      `invalid scenario ${file} (${details.length} ${details.length === 1 ? 'error' : 'errors'})`,
-    );
+    expect((err as InputError).message).toBe(`invalid scenario ${file} (${details.length} ${details.length === 1 ? 'error' : 'errors'})`);
     return details;
   }
   throw new Error('expected the scenario to be rejected');
@@ -155,12 +148,7 @@ faults:
       { name: 'cloudstack', mode: 'agent', placement: 'pinned', flags: { directDownload: false } },
     ]);
     expect(s.fleet.siteOverrides).toEqual([{ sites: ['site-001'], wan: { rttUs: 80_000 }, lanBitsPerS: 10e9 }]);
-    expect(s.fleet.nodeOverrides.map((o) => o.select)).toEqual([
-      { count: 3 },
-      { fraction: 0.1 },
-      { ids: ['site-003/node-0004'] },
-      { sites: ['site-000'] },
-    ]);
+    expect(s.fleet.nodeOverrides.map((o) => o.select)).toEqual([{ count: 3 }, { fraction: 0.1 }, { ids: ['site-003/node-0004'] }, { sites: ['site-000'] }]);
     expect(s.fleet.nodeOverrides[1]).toEqual({ select: { fraction: 0.1 }, access: { loss: 0.01 } });
     expect(s.faults.crashes).toEqual([{ at: 90e6, select: { count: 1 }, downForUs: 20e6 }]);
     expect(s.faults.crashRate).toEqual({ perNodePerHour: 0.1, downForUs: 60e6 });
@@ -180,21 +168,15 @@ describe('ids', () => {
 
 describe('invalid scenarios', () => {
   it('a wrong unit', () => {
-    expect(errorsOf(`${MINIMAL}origin:\n  uplink: 10Gbits\n`)).toEqual([
-      'bad.yaml:4:11: origin.uplink: invalid bandwidth "10Gbits": expected a number and a unit, e.g. 100Mbit, 1Gbit, 50MB/s, 50MiB/s',
-    ]);
+    expect(errorsOf(`${MINIMAL}origin:\n  uplink: 10Gbits\n`)).toEqual(['bad.yaml:4:11: origin.uplink: invalid bandwidth "10Gbits": expected a number and a unit, e.g. 100Mbit, 1Gbit, 50MB/s, 50MiB/s']);
   });
 
   it('a number where a duration with a unit is expected', () => {
-    expect(errorsOf(`${MINIMAL}origin: {rtt: 40}\n`)).toEqual([
-      'bad.yaml:3:15: origin.rtt: expected a duration with a unit, e.g. 40ms',
-    ]);
+    expect(errorsOf(`${MINIMAL}origin: {rtt: 40}\n`)).toEqual(['bad.yaml:3:15: origin.rtt: expected a duration with a unit, e.g. 40ms']);
   });
 
   it('an unknown key, with a hint', () => {
-    expect(errorsOf(`${MINIMAL}fleet:\n  sites: 2\n  node:\n    acess: {down: 1Gbit}\n`)).toEqual([
-      'bad.yaml:6:5: fleet.node.acess: unknown key "acess" (did you mean "access"?)',
-    ]);
+    expect(errorsOf(`${MINIMAL}fleet:\n  sites: 2\n  node:\n    acess: {down: 1Gbit}\n`)).toEqual(['bad.yaml:6:5: fleet.node.acess: unknown key "acess" (did you mean "access"?)']);
   });
 
   it('an unknown key with nothing close gets no hint', () => {
@@ -207,27 +189,19 @@ describe('invalid scenarios', () => {
   });
 
   it('a bad type', () => {
-    expect(errorsOf(`${MINIMAL}fleet:\n  sites: many\n`)).toEqual([
-      'bad.yaml:4:10: fleet.sites: expected an integer, got "many"',
-    ]);
+    expect(errorsOf(`${MINIMAL}fleet:\n  sites: many\n`)).toEqual(['bad.yaml:4:10: fleet.sites: expected an integer, got "many"']);
     expect(errorsOf(`${MINIMAL}repeat: 0\n`)[0]).toMatch(/^bad\.yaml:3:9: repeat: /);
   });
 
   it('an enum value with a hint', () => {
-    expect(errorsOf(`${MINIMAL}strategy: peers\n`)).toEqual([
-      'bad.yaml:3:11: strategy: expected one of origin, site-cache, peer, got "peers" (did you mean "peer"?)',
-    ]);
-    expect(errorsOf('name: x\nplanes: [openstak]\n')).toEqual([
-      'bad.yaml:2:10: planes[0]: expected one of openstack, opennebula, cloudstack, got "openstak" (did you mean "openstack"?)',
-    ]);
+    expect(errorsOf(`${MINIMAL}strategy: peers\n`)).toEqual(['bad.yaml:3:11: strategy: expected one of origin, site-cache, peer, got "peers" (did you mean "peer"?)']);
+    expect(errorsOf('name: x\nplanes: [openstak]\n')).toEqual(['bad.yaml:2:10: planes[0]: expected one of openstack, opennebula, cloudstack, got "openstak" (did you mean "openstack"?)']);
   });
 
   it('a YAML syntax error', () => {
     const [line] = errorsOf('name: x\nplanes: [openstack\nfleet: {}\n');
     expect(line).toMatch(/^bad\.yaml:\d+:\d+: YAML syntax error: /);
-    expect(errorsOf('name: x\nname: y\nplanes: [openstack]\n')).toEqual([
-      'bad.yaml:2:1: YAML syntax error: Map keys must be unique',
-    ]);
+    expect(errorsOf('name: x\nname: y\nplanes: [openstack]\n')).toEqual(['bad.yaml:2:1: YAML syntax error: Map keys must be unique']);
   });
 
   it('a scenario that is not a mapping', () => {
@@ -257,48 +231,30 @@ faults:
   });
 
   it('openstack in native mode', () => {
-    expect(errorsOf('name: x\nplanes:\n  - {name: openstack, mode: native}\n')).toEqual([
-      "bad.yaml:3:29: planes[0].mode: openstack has no native mode here: edgeplane's agent and pinning replace Nova",
-    ]);
+    expect(errorsOf('name: x\nplanes:\n  - {name: openstack, mode: native}\n')).toEqual(["bad.yaml:3:29: planes[0].mode: openstack has no native mode here: edgeplane's agent and pinning replace Nova"]);
   });
 
   it('plane options on the wrong plane, and duplicate planes', () => {
-    expect(errorsOf('name: x\nplanes:\n  - {name: cloudstack, replicaCache: true}\n')).toEqual([
-      'bad.yaml:3:38: planes[0].replicaCache: replicaCache is only available for opennebula in native mode',
-    ]);
-    expect(errorsOf('name: x\nplanes:\n  - {name: opennebula, mode: agent, directDownload: true}\n')[0]).toMatch(
-      /^bad\.yaml:3:53: planes\[0\]\.directDownload: directDownload is only available for cloudstack/,
-    );
-    expect(errorsOf('name: x\nplanes: [opennebula, {name: opennebula, mode: native}]\n')).toEqual([
-      'bad.yaml:2:22: planes[1]: duplicate plane: same as planes[0]',
-    ]);
+    expect(errorsOf('name: x\nplanes:\n  - {name: cloudstack, replicaCache: true}\n')).toEqual(['bad.yaml:3:38: planes[0].replicaCache: replicaCache is only available for opennebula in native mode']);
+    expect(errorsOf('name: x\nplanes:\n  - {name: opennebula, mode: agent, directDownload: true}\n')[0]).toMatch(/^bad\.yaml:3:53: planes\[0\]\.directDownload: directDownload is only available for cloudstack/);
+    expect(errorsOf('name: x\nplanes: [opennebula, {name: opennebula, mode: native}]\n')).toEqual(['bad.yaml:2:22: planes[1]: duplicate plane: same as planes[0]']);
   });
 
   it('windows that end before they start, chunks larger than the image', () => {
-    expect(errorsOf(`${MINIMAL}faults:\n  partitions: [{sites: [site-000], from: 10s, to: 5s}]\n`)).toEqual([
-      'bad.yaml:4:51: faults.partitions[0].to: "to" must be later than "from"',
-    ]);
-    expect(errorsOf(`${MINIMAL}image: {size: 1MiB, chunk: 4MiB}\n`)).toEqual([
-      'bad.yaml:3:28: image.chunk: chunk size must not exceed the image size',
-    ]);
+    expect(errorsOf(`${MINIMAL}faults:\n  partitions: [{sites: [site-000], from: 10s, to: 5s}]\n`)).toEqual(['bad.yaml:4:51: faults.partitions[0].to: "to" must be later than "from"']);
+    expect(errorsOf(`${MINIMAL}image: {size: 1MiB, chunk: 4MiB}\n`)).toEqual(['bad.yaml:3:28: image.chunk: chunk size must not exceed the image size']);
   });
 
   it('a crash that names both nodes and sites', () => {
-    expect(errorsOf(`${MINIMAL}faults:\n  crashes: [{at: 1s, nodes: 1, sites: [site-000], downFor: 1s}]\n`)).toEqual([
-      'bad.yaml:4:13: faults.crashes[0]: give exactly one of "nodes" or "sites"',
-    ]);
+    expect(errorsOf(`${MINIMAL}faults:\n  crashes: [{at: 1s, nodes: 1, sites: [site-000], downFor: 1s}]\n`)).toEqual(['bad.yaml:4:13: faults.crashes[0]: give exactly one of "nodes" or "sites"']);
   });
 
   it('an outage of a service no selected plane has', () => {
-    expect(errorsOf(`${MINIMAL}faults:\n  controlOutages: [{service: oned, from: 1s, to: 2s}]\n`)[0]).toMatch(
-      /^bad\.yaml:4:30: faults\.controlOutages\[0\]\.service: unknown service "oned".*keystone/,
-    );
+    expect(errorsOf(`${MINIMAL}faults:\n  controlOutages: [{service: oned, from: 1s, to: 2s}]\n`)[0]).toMatch(/^bad\.yaml:4:30: faults\.controlOutages\[0\]\.service: unknown service "oned".*keystone/);
   });
 
   it('a fleet above one million nodes', () => {
-    expect(errorsOf(`${MINIMAL}fleet: {sites: 1001, nodesPerSite: 1000}\n`)).toEqual([
-      'bad.yaml:3:36: fleet.nodesPerSite: the fleet has 1,001,000 nodes; edgeplane simulates at most 1,000,000',
-    ]);
+    expect(errorsOf(`${MINIMAL}fleet: {sites: 1001, nodesPerSite: 1000}\n`)).toEqual(['bad.yaml:3:36: fleet.nodesPerSite: the fleet has 1,001,000 nodes; edgeplane simulates at most 1,000,000']);
   });
 
   it('reports several errors at once, in file order', () => {

@@ -1,14 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  formatBitsPerS,
-  formatBytes,
-  formatDurationUs,
-  parseBandwidth,
-  parseDuration,
-  parseFraction,
-  parseSize,
-} from '../../../scenarios/index.js';
+import { formatBitsPerS, formatBytes, formatDurationUs, parseBandwidth, parseDuration, parseFraction, parseSize } from '../../../scenarios/index.js';
 
 describe('parseBandwidth', () => {
   it.each([

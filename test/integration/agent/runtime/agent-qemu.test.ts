@@ -82,7 +82,11 @@ describe('edgeplane agent boots its assigned image under qemu', () => {
     children.push(agent);
     const events = async () => {
       const text = await readFile(join(stateDir, 'events.ndjson'), 'utf8').catch(() => '');
-      return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      return text
+        .slice(0, text.lastIndexOf('\n') + 1)
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     };
     for (;;) {
       const lines = await events();
@@ -101,14 +105,21 @@ describe('edgeplane agent boots its assigned image under qemu', () => {
     expect(consoleLog).toContain(bootMarker({ imageId: 'agentboot', version: '3' }));
     const vm = JSON.parse(await readFile(join(stateDir, 'vm.json'), 'utf8')) as { pid: number };
     expect(alive(vm.pid)).toBe(true);
-    const reports = (await readFile(join(plane, 'reports', 'edge-q.ndjson'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const reports = (await readFile(join(plane, 'reports', 'edge-q.ndjson'), 'utf8').catch(() => ''))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     for (let i = 0; i < 50 && reports.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
 
     agent.kill('SIGTERM');
     const exit = await agent;
     expect(exit.exitCode).toBe(0);
     expect(alive(vm.pid)).toBe(false);
-    const finalReports = (await readFile(join(plane, 'reports', 'edge-q.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const finalReports = (await readFile(join(plane, 'reports', 'edge-q.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(finalReports.at(-1)).toMatchObject({ status: 'RUNNING', image: { imageId: 'agentboot', version: '3' } });
   });
 });

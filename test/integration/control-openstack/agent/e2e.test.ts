@@ -68,7 +68,14 @@ it('three agents boot v1 under qemu through Keystone/Glance/Barbican, then updat
   const started = Date.now();
   for (const { node } of enrolled) {
     const stateDir = join(work, 'nodes', node.nodeId);
-    const config = writeLocalAgentConfig({ nodeId: node.nodeId, agentPlane: { ...agentFileFor(node, []).plane } }, join(work, 'agents'), { stateDir, trust: [join(keys, 'publisher.pub')], hypervisor: 'qemu', accel: 'tcg', pollIntervalS: 1, bootTimeoutS: 300 });
+    const config = writeLocalAgentConfig({ nodeId: node.nodeId, agentPlane: { ...agentFileFor(node, []).plane } }, join(work, 'agents'), {
+      stateDir,
+      trust: [join(keys, 'publisher.pub')],
+      hypervisor: 'qemu',
+      accel: 'tcg',
+      pollIntervalS: 1,
+      bootTimeoutS: 300,
+    });
     agents.push(new LocalAgent(node.nodeId, config, stateDir, CLI));
   }
 

@@ -76,7 +76,10 @@ it('survives a Glance outage mid-rollout, restarts a verified VM without Keyston
   const killedAt = Date.now();
   await stopService(stateDir, 'glance');
   const before = live.map((a) => callsOf(eventsOf(a.stateDir), 'glance.image.download_range').filter((c) => c.status === 206).length);
-  expect(before.some((n) => n < pub1.chunks), `some node mid-transfer when Glance died (chunks landed: ${before})`).toBe(true);
+  expect(
+    before.some((n) => n < pub1.chunks),
+    `some node mid-transfer when Glance died (chunks landed: ${before})`,
+  ).toBe(true);
   await sleep(8_000);
   for (const a of live) {
     const lines = eventsOf(a.stateDir);
@@ -137,7 +140,11 @@ it('survives a Glance outage mid-rollout, restarts a verified VM without Keyston
   // the plane sees the node again: it polls its pin with the new token, its VM still the verified v1
   const loggedIn = callsOf(eventsOf(na2.stateDir), 'keystone.token.issue').find((c) => c.t > offlineAt && c.status === 201)!;
   await waitUntil(`${na2.node} to poll its pin`, () => callsOf(eventsOf(na2.stateDir), 'keystone.project.show').some((c) => c.t > loggedIn.t && c.status === 200), 30_000, 250);
-  expect(eventsOf(na2.stateDir).filter((l) => l.type === 'status').at(-1)).toMatchObject({ status: 'RUNNING', running: v1 });
+  expect(
+    eventsOf(na2.stateDir)
+      .filter((l) => l.type === 'status')
+      .at(-1),
+  ).toMatchObject({ status: 'RUNNING', running: v1 });
   // ... and reports when it comes back: a RUNNING report newer than the restart
   await waitUntil(
     `${na2.node} to report RUNNING after the offline restart`,

@@ -21,7 +21,7 @@ export function manifest(image: Assignment, digests: string[]): ManifestInfo {
 export function label(action: Action): string {
   switch (action.type) {
     case 'control':
-      return action.op === 'report' ? `control:report:${action.status}${action.failure ? ':' + action.failure : ''}` : `control:${action.op}`;
+      return action.op === 'report' ? `control:report:${action.status}${action.failure ? `:${action.failure}` : ''}` : `control:${action.op}`;
     case 'fetchChunks':
       return `fetch:${action.chunks.map((c) => c.index).join(',')}`;
     case 'stage':
@@ -37,7 +37,7 @@ export function label(action: Action): string {
     case 'mark':
       return `mark:${action.phase}:${action.edge}`;
     case 'done':
-      return `done:${action.outcome}${action.reason ? ':' + action.reason : ''}`;
+      return `done:${action.outcome}${action.reason ? `:${action.reason}` : ''}`;
   }
 }
 

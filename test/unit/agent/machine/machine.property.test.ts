@@ -31,8 +31,7 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   slowVm: fc.boolean(),
 });
 
-const same = (a: { imageId: string; version: string } | null, b: { imageId: string; version: string } | null) =>
-  a !== null && b !== null && a.imageId === b.imageId && a.version === b.version;
+const same = (a: { imageId: string; version: string } | null, b: { imageId: string; version: string } | null) => a !== null && b !== null && a.imageId === b.imageId && a.version === b.version;
 
 describe('agent machine in a faulty world', () => {
   it('ends RUNNING the assigned image, or failed for the injected unrecoverable fault', () => {
@@ -64,9 +63,7 @@ describe('agent machine in a faulty world', () => {
   });
 
   it('an update in the middle of a fetch that leaves the old image unreadable ends RUNNING the new image', () => {
-    const abandoned = scheduleArb.map(
-      (s): Schedule => ({ ...s, config: { ...s.config, maxAttempts: 0 }, update: true, updateMidFetch: true, abandon: true, permanent: 'none' }),
-    );
+    const abandoned = scheduleArb.map((s): Schedule => ({ ...s, config: { ...s.config, maxAttempts: 0 }, update: true, updateMidFetch: true, abandon: true, permanent: 'none' }));
     fc.assert(
       fc.property(abandoned, (schedule) => {
         const out = runWorld(schedule);
@@ -90,7 +87,7 @@ describe('agent machine in a faulty world', () => {
         update: false,
         permanent: 'none',
         crashes: [{ at: 40 + (s.seed & 63), killsVm: (s.seed & 64) !== 0 }],
-        outageAfterCrash: 1 + (s.seed >>> 7) % 8,
+        outageAfterCrash: 1 + ((s.seed >>> 7) % 8),
       }),
     );
     fc.assert(

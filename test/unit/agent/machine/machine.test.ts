@@ -347,13 +347,7 @@ describe('chunk failures', () => {
     n.manifest(M);
     n.key();
     n.chunks([0, 1, 2]);
-    expect(n.send({ type: 'staged', id: n.id, ok: false, reason: 'tampered' })).toEqual([
-      'persist',
-      'mark:verify:end',
-      'mark:decrypt:end',
-      'done:failed:tampered',
-      'control:report:FAILED:tampered',
-    ]);
+    expect(n.send({ type: 'staged', id: n.id, ok: false, reason: 'tampered' })).toEqual(['persist', 'mark:verify:end', 'mark:decrypt:end', 'done:failed:tampered', 'control:report:FAILED:tampered']);
     expect(n.persisted.verifiedChunks).toEqual([]);
     n.report();
     n.timer();

@@ -115,7 +115,10 @@ class World {
   constructor(readonly sc: Schedule) {
     this.machine = initialState(sc.config, null, sc.seed);
     const a = manifest(IMAGE_A, ['a0', 'a1', 'a2', 'a3']);
-    const b = manifest(IMAGE_B, [0, 1, 2, 3].map((i) => (i !== TAMPERED_INDEX && sc.shared[i] ? `a${i}` : `b${i}`)));
+    const b = manifest(
+      IMAGE_B,
+      [0, 1, 2, 3].map((i) => (i !== TAMPERED_INDEX && sc.shared[i] ? `a${i}` : `b${i}`)),
+    );
     this.manifests = new Map([
       ['1', a],
       ['2', b],
@@ -140,10 +143,7 @@ class World {
       for (const crash of sc.crashes) if (crash.at === n) this.crash(crash.killsVm, n);
       if (sc.update && !sc.updateMidFetch && n >= sc.updateAt) this.current = IMAGE_B;
 
-      const quiet =
-        n > lastScheduled &&
-        !this.transientFaults &&
-        this.streams.length === 1;
+      const quiet = n > lastScheduled && !this.transientFaults && this.streams.length === 1;
       const idle = this.machine.timer === 'poll';
       if (quiet && quietDones < 0) quietDones = this.dones.length;
       // a node RUNNING its target is settled once it considers its RUNNING report delivered
@@ -155,8 +155,7 @@ class World {
 
       if (this.streams.length === 0) throw new Error('the machine awaits nothing');
       this.delivery = n;
-      const held = (s: { events: Event[]; born: number }) =>
-        sc.slowVm && n - s.born < SLOW_VM_DELIVERIES && (s.events[0].type === 'vmStarted' || s.events[0].type === 'vmStopped');
+      const held = (s: { events: Event[]; born: number }) => sc.slowVm && n - s.born < SLOW_VM_DELIVERIES && (s.events[0].type === 'vmStarted' || s.events[0].type === 'vmStopped');
       const ready = this.streams.filter((s) => !held(s));
       const candidates = ready.length > 0 ? ready : this.streams;
       const stream = candidates[(sc.picks[n] ?? 0) % candidates.length];
@@ -265,8 +264,7 @@ class World {
       fault = 'unavailable';
     }
     const op = action.op;
-    const error = (kind: 'unavailable' | 'unauthorized' | 'forbidden' | 'notFound'): void =>
-      this.respond({ type: 'controlResult', id: action.id, result: { op, ok: false, error: { kind, message: kind } } });
+    const error = (kind: 'unavailable' | 'unauthorized' | 'forbidden' | 'notFound'): void => this.respond({ type: 'controlResult', id: action.id, result: { op, ok: false, error: { kind, message: kind } } });
     if (fault !== 'ok') return error(fault);
     const permanent = this.sc.permanent;
     switch (op) {

@@ -53,7 +53,11 @@ interface Line {
 async function eventsSince(stateDir: string, from: number): Promise<Line[]> {
   const text = await readFile(join(stateDir, 'events.ndjson'), 'utf8').catch(() => '');
   // only whole lines: the agent may be writing the next one right now
-  return text.slice(from, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+  return text
+    .slice(from, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Line);
 }
 
 async function eventsLength(stateDir: string): Promise<number> {

@@ -102,5 +102,4 @@ export function newAgent(rig: Rig, stateDir: string, hv: Hypervisor = new Record
   });
 }
 
-export const running = (image: Assignment) => (s: { status: string; running: Assignment | null }) =>
-  s.status === 'RUNNING' && s.running?.imageId === image.imageId && s.running.version === image.version;
+export const running = (image: Assignment) => (s: { status: string; running: Assignment | null }) => s.status === 'RUNNING' && s.running?.imageId === image.imageId && s.running.version === image.version;

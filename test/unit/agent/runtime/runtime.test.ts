@@ -23,7 +23,11 @@ function track(agent: AgentRuntime): AgentRuntime {
 
 async function reports(r: Rig): Promise<{ status: string; image: unknown; failure?: string }[]> {
   const text = await readFile(testPlanePaths.reports(r.planeDir, r.node), 'utf8').catch(() => '');
-  return text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 describe('agent runtime against the test plane (sim hypervisor)', () => {
@@ -57,7 +61,10 @@ describe('agent runtime against the test plane (sim hypervisor)', () => {
       expect(content.includes(img.plaintext.subarray(4096, 4096 + 64)), f).toBe(false);
     }
     // events.ndjson: marks, done, one call record per range request
-    const events = (await readFile(join(stateDir, 'events.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const events = (await readFile(join(stateDir, 'events.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.filter((e) => e.type === 'done')).toMatchObject([{ outcome: 'running', image: img.image }]);
     expect(events.filter((e) => e.type === 'call' && e.op === 'test-plane.blob.range').length).toBe(img.manifest.chunks.length);
     const phases = events.filter((e) => e.type === 'mark' && e.edge === 'end').map((e) => e.phase);

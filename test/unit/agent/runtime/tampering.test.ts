@@ -112,11 +112,19 @@ describe('tampering never reaches the hypervisor', () => {
     expect(agent.state.running).toEqual(V1);
     expect(agent.state.lastFailure).toBe(reason);
     expect(await readdir(join(stateDir, 'staged'))).toEqual(['app@1.img']);
-    await expect.poll(async () => (await readFile(testPlanePaths.reports(r.planeDir, r.node), 'utf8')).trim().split('\n').map((l) => JSON.parse(l)).at(-1)).toMatchObject({
-      status: 'FAILED',
-      image: V2,
-      failure: reason,
-    });
+    await expect
+      .poll(async () =>
+        (await readFile(testPlanePaths.reports(r.planeDir, r.node), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+          .at(-1),
+      )
+      .toMatchObject({
+        status: 'FAILED',
+        image: V2,
+        failure: reason,
+      });
   });
 
   it('a stored chunk damaged on local disk after verification is caught at staging, removed, and no image file appears', async () => {

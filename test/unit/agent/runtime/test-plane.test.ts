@@ -20,7 +20,13 @@ async function rigWithTwoNodes() {
   return { r, a, b, mine, theirs, otherToken: other.token };
 }
 
-const kindOf = async (p: Promise<unknown>) => toControlError(await p.then(() => null, (e: unknown) => e)).kind;
+const kindOf = async (p: Promise<unknown>) =>
+  toControlError(
+    await p.then(
+      () => null,
+      (e: unknown) => e,
+    ),
+  ).kind;
 
 describe('test plane', () => {
   it('a node reads its own assignment, manifest, key and blob ranges; every call is recorded', async () => {
@@ -52,7 +58,12 @@ describe('test plane', () => {
     expect(await kindOf(mine.downloadRange('other@1', 0, 100))).toBe('forbidden');
     const spy = new TestPlaneClient({ url: r.server.url, node: r.node, token: 'x'.repeat(48) });
     expect(await kindOf(spy.login())).toBe('unauthorized');
-    expect(await theirs.getAssignment().then(() => 'ok', (e: unknown) => toControlError(e).kind)).toBe('unauthorized');
+    expect(
+      await theirs.getAssignment().then(
+        () => 'ok',
+        (e: unknown) => toControlError(e).kind,
+      ),
+    ).toBe('unauthorized');
     // edge-2, logged in, asks for edge-1's assignment and writes edge-1's report
     const login = await fetch(`${r.server.url}/login`, { method: 'POST', body: JSON.stringify({ node: 'edge-2', token: other }) });
     const { session } = (await login.json()) as { session: string };
