@@ -33,3 +33,13 @@ export function flagParser(parse: (value: string) => unknown): (value: string) =
     }
   };
 }
+
+/** For repeatable options: `--trust a --trust b` collects ['a', 'b']. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** One line of a command's normal output. */
+export const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};

@@ -21,6 +21,7 @@ import {
   type ChunkingSpec,
 } from '../../pipeline/index.js';
 import { formatBytes, parseSize } from '../../scenarios/index.js';
+import { collect, say } from '../options.js';
 
 function size(text: string): number {
   try {
@@ -30,11 +31,7 @@ function size(text: string): number {
   }
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
 
 export function register(program: Command): void {
   const image = program.command('image').description('build, seal, open and boot appliance images');

@@ -6,14 +6,10 @@ import type { Command } from 'commander';
 import { createLogger, InputError } from '../../common/index.js';
 import { assignInTestPlane, parseImageRef, publishToTestPlane, TestPlaneServer } from '../../control-test-plane/index.js';
 import { readDataKey, readPublicKey } from '../../pipeline/index.js';
-import { integerOption } from '../options.js';
+import { collect, integerOption, say } from '../options.js';
 import { untilSignal } from '../signals.js';
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 export function register(program: Command): void {
   const plane = program.command('test-plane').description('a local TEST PLANE for agents in tests and local runs (not a control plane)');
