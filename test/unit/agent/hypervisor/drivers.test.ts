@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EnvironmentError, InputError } from '../../../common/index.js';
-import { createHypervisor, domainXml, LibvirtDriver, QemuDriver, SimHypervisor, VmBootError, VIRSH_MISSING } from '../../../agent/hypervisor/index.js';
-import { ConsoleWatch } from '../../../agent/hypervisor/console.js';
-import type { ApplianceHeader } from '../../../pipeline/index.js';
+import { EnvironmentError, InputError } from '../../../../common/index.js';
+import { createHypervisor, domainXml, LibvirtDriver, QemuDriver, SimHypervisor, VmBootError, VIRSH_MISSING } from '../../../../agent/hypervisor/index.js';
+import { ConsoleWatch } from '../../../../agent/hypervisor/console.js';
+import type { ApplianceHeader } from '../../../../pipeline/index.js';
 
 const image = (version = '1') => ({ imageId: 'app', version, path: '/nonexistent.img' });
 
