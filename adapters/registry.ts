@@ -98,7 +98,7 @@ export class PlaneRegistry {
     const d = this.get(name);
     if (d[what] === undefined) {
       const able = this.descriptors.filter((x) => x[what] !== undefined).map((x) => x.name);
-      throw new NotSupportedError(`${doing} ${name}: not supported for this plane${able.length ? ` (supported: ${able.join(', ')})` : ''}`);
+      throw new NotSupportedError(`${doing} ${name} (the plane has no ${String(what)}${able.length ? `; planes with one: ${able.join(', ')}` : ''})`);
     }
     return d as PlaneDescriptor & Required<Pick<PlaneDescriptor, K>>;
   }

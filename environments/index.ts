@@ -16,4 +16,3 @@ export {
   type RealHypervisor,
   type LocalAgentSettings,
 } from './real.js';
-export { emulateEnvironment } from './emulate.js';

@@ -1,9 +1,9 @@
 // The environment layer: where a scenario's rollout runs. `sim` (the simulator, virtual time),
 // `real` (real agent processes against a running plane) and `emulate` each take (scenario, plane,
 // repeat) and return the same deployment records (reports/deployments.ts turns them into samples).
-import type { ComplexityProfile, PlaneDescriptor, PlaneModel, PlaneRegistry, Calibration } from '../adapters/index.js';
+import type { Calibration, ComplexityProfile, PlaneDescriptor, PlaneRegistry } from '../adapters/index.js';
 import type { Logger } from '../common/index.js';
-import type { Assumption, DeploymentRun, Meta } from '../reports/index.js';
+import type { DeploymentRun, Meta } from '../reports/index.js';
 import type { PlaneConfig, Scenario } from '../scenarios/index.js';
 
 export type EnvName = 'sim' | 'emulate' | 'real';
@@ -43,4 +43,3 @@ export interface Environment {
   open(ctx: PlaneRunContext): Promise<PlaneRun>;
 }
 
-export type { Assumption, PlaneModel };

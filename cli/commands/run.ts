@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
-import { createLogger, EXIT, InputError, packageVersion } from '../../common/index.js';
+import { createLogger, EXIT, InputError, NotSupportedError, packageVersion } from '../../common/index.js';
 import { emulateEnvironment, MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
@@ -63,7 +63,10 @@ function environmentFor(flags: RunFlags, outDir: string): Environment {
     return realEnvironment({ stateDir: flags.state, workDir: join(outDir, 'work'), hypervisor: flags.hypervisor, nodes: flags.nodes });
   }
   for (const [flag, set] of realOnly) if (set) throw new InputError(`${flag} applies to --env real only`);
-  return flags.env === 'emulate' ? emulateEnvironment : simEnvironment;
+  if (flags.env === 'emulate') {
+    throw new NotSupportedError('--env emulate for `edgeplane run` (the simulator, --env sim, and real agents, --env real, are implemented)');
+  }
+  return simEnvironment;
 }
 
 async function run(names: string[], flags: RunFlags): Promise<number> {
