@@ -42,4 +42,3 @@ export interface Environment {
   strategyOf(scenario: Scenario): Scenario['strategy'];
   open(ctx: PlaneRunContext): Promise<PlaneRun>;
 }
-

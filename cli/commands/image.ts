@@ -31,8 +31,6 @@ function size(text: string): number {
   }
 }
 
-
-
 export function register(program: Command): void {
   const image = program.command('image').description('build, seal, open and boot appliance images');
 

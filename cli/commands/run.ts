@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
 import { createLogger, EXIT, InputError, NotSupportedError, packageVersion } from '../../common/index.js';
-import { emulateEnvironment, MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
+import { MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
 import type { Scenario } from '../../scenarios/index.js';

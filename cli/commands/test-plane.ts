@@ -9,8 +9,6 @@ import { readDataKey, readPublicKey } from '../../pipeline/index.js';
 import { collect, integerOption, say } from '../options.js';
 import { untilSignal } from '../signals.js';
 
-
-
 export function register(program: Command): void {
   const plane = program.command('test-plane').description('a local TEST PLANE for agents in tests and local runs (not a control plane)');
 
