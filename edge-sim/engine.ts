@@ -12,6 +12,34 @@ export interface RunOptions {
 
 type Callback = () => void;
 
+/**
+ * Limits one simulated run is held to while it runs (the up-front estimate is
+ * environments/budget.ts; `edgeplane run --budget` raises both).
+ */
+export interface SimulatorLimits {
+  /** events one Simulator may execute in all */
+  maxEvents: number;
+  /** events in a row at one virtual instant before the run counts as a zero-delay loop */
+  maxEventsPerInstant: number;
+}
+
+/** 10^8 events is ~27x the shipped rollout-100k (3.7 M) and minutes of CPU; 10^7 events at one instant is far beyond any real burst (rollout-100k boots 100,000 agents at t=0). */
+export const DEFAULT_SIMULATOR_LIMITS: Readonly<SimulatorLimits> = { maxEvents: 100_000_000, maxEventsPerInstant: 10_000_000 };
+
+let currentLimits: SimulatorLimits = { ...DEFAULT_SIMULATOR_LIMITS };
+
+/** The limits every Simulator created from now on is held to (environments/budget.ts checkBudget sets them). */
+export function setSimulatorLimits(limits: Partial<SimulatorLimits>): void {
+  currentLimits = { ...currentLimits, ...limits };
+}
+
+export function simulatorLimits(): Readonly<SimulatorLimits> {
+  return currentLimits;
+}
+
+/** A run went over its event budget or stopped making progress in virtual time: exit 2, like any input over budget. */
+export class SimulationBudgetError extends InputError {}
+
 const INITIAL_CAPACITY = 1024;
 
 export class Simulator {
@@ -19,6 +47,18 @@ export class Simulator {
   private executed = 0;
   private nextSeq = 0;
   private stopped = false;
+
+  // Budget checks cost one compare per event: at every `interval`-th event (a checkpoint, and at
+  // maxEvents + 1) the total is compared with the budget and the clock with the previous checkpoint's. Time never
+  // goes back, so an unchanged clock means every event since the previous checkpoint ran at one
+  // instant: a loop is reported after between `interval` and 2 x `interval` such events, and never
+  // while fewer than `interval` events run at one instant.
+  private readonly maxEvents: number;
+  private readonly interval: number;
+  private nextCheck: number;
+  private checkpointUs = -1;
+  /** what the caller knows about likely loops (e.g. a fault rate), added to the error message */
+  loopHint = '';
 
   // Heap entries live in parallel arrays: times and sequence numbers in typed arrays (fast
   // comparisons, no per-event allocation), callbacks in a plain array.
@@ -30,6 +70,13 @@ export class Simulator {
   // Lazy deletion: cancelled handles are skipped when popped.
   private readonly cancelled = new Set<number>();
   private hooks: Callback[] = [];
+
+  constructor(limits: Partial<SimulatorLimits> = {}) {
+    const l = { ...currentLimits, ...limits };
+    this.maxEvents = l.maxEvents;
+    this.interval = Math.max(1, l.maxEventsPerInstant);
+    this.nextCheck = Math.min(this.interval, this.maxEvents + 1);
+  }
 
   get now(): number {
     return this.nowUs;
@@ -97,10 +144,27 @@ export class Simulator {
       this.popTop();
       if (this.cancelled.size > 0 && this.cancelled.delete(seq)) continue;
       this.nowUs = time;
-      this.executed++;
+      if (++this.executed === this.nextCheck) this.checkpoint();
       ran++;
       fn();
     }
+  }
+
+  /** Cold path: every `interval` events. Throws when the run is over budget or stuck at one instant. */
+  private checkpoint(): void {
+    const hint = this.loopHint ? `; likely cause: ${this.loopHint}` : '';
+    if (this.executed > this.maxEvents) {
+      throw new SimulationBudgetError(
+        `the simulated run went over its event budget: ${this.executed.toLocaleString('en-US')} events (limit ${this.maxEvents.toLocaleString('en-US')}) at t=${this.nowUs / 1e6} s${hint}; raise it with --budget events=N`,
+      );
+    }
+    if (this.nowUs === this.checkpointUs) {
+      throw new SimulationBudgetError(
+        `the scenario makes the simulator loop at t=${this.nowUs / 1e6} s: ${this.interval.toLocaleString('en-US')} events without virtual time passing${hint || '; likely cause: something in the scenario reschedules itself with no delay'}; if this is a real burst, raise --budget instant-events=N`,
+      );
+    }
+    this.checkpointUs = this.nowUs;
+    this.nextCheck = Math.min(this.executed + this.interval, this.maxEvents + 1);
   }
 
   private runHooks(): void {

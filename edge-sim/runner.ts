@@ -145,6 +145,9 @@ function scheduleFaults(world: World, repeat: number, crash: (n: number) => void
   if (f.crashRate && f.crashRate.perNodePerHour > 0) {
     const meanUs = 3600e6 / f.crashRate.perNodePerHour;
     const down = f.crashRate.downForUs;
+    // A rate so large that crashes repeat with (almost) no delay is caught by the budget
+    // (environments/budget.ts up front, the engine's loop check while running); say why.
+    sim.loopHint = `faults.crashRate (${f.crashRate.perNodePerHour} per node-hour, down for ${down / 1e6} s): every node crashes again after ~${meanUs < 1 ? '0' : Math.round(meanUs)} us`;
     for (const n of fleet.nodes) {
       const rng = world.rngFor(repeat, 'crash-rate', n.id);
       const next = (): void => {

@@ -16,3 +16,4 @@ export {
   type RealHypervisor,
   type LocalAgentSettings,
 } from './real.js';
+export { estimateRun, checkBudget, parseBudget, DEFAULT_BUDGET, type Budget, type RunEstimate } from './budget.js';
