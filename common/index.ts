@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './input-file.js';
 export * from './log.js';
 export * from './output.js';
 export * from './package.js';

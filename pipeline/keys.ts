@@ -1,8 +1,8 @@
 // Key material: the per-lineage data key (32 raw bytes) and the publisher's Ed25519 key pair (PEM).
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../common/index.js';
+import { INPUT_LIMITS, InputError, readInputFile } from '../common/index.js';
 import { DATA_KEY_BYTES } from './chunk-crypto.js';
 
 export type PublicKeyInput = KeyObject | string | Buffer;
@@ -43,13 +43,13 @@ export function toPublicKey(input: PublicKeyInput): KeyObject {
 }
 
 export async function readDataKey(path: string): Promise<Buffer> {
-  const key = await readFile(path);
+  const key = await readInputFile(path, { what: 'data key', maxBytes: INPUT_LIMITS.key });
   if (key.length !== DATA_KEY_BYTES) throw new InputError(`data key ${path} has ${key.length} bytes; expected ${DATA_KEY_BYTES} raw bytes`);
   return key;
 }
 
 export async function readSigningKey(path: string): Promise<KeyObject> {
-  const pem = await readFile(path);
+  const pem = await readInputFile(path, { what: 'signing key', maxBytes: INPUT_LIMITS.key });
   try {
     return requireEd25519(createPrivateKey(pem), `signing key ${path}`);
   } catch (err) {
@@ -59,7 +59,7 @@ export async function readSigningKey(path: string): Promise<KeyObject> {
 }
 
 export async function readPublicKey(path: string): Promise<KeyObject> {
-  const pem = await readFile(path);
+  const pem = await readInputFile(path, { what: 'public key', maxBytes: INPUT_LIMITS.key });
   try {
     return toPublicKey(pem);
   } catch (err) {

@@ -1,6 +1,5 @@
 // Reading results files (NDJSON): one Sample per line, plus `{"type":"meta"}` lines.
-import { readFile } from 'node:fs/promises';
-import { InputError } from '../common/index.js';
+import { INPUT_LIMITS, InputError, InputFileError, openInputFile } from '../common/index.js';
 import { MetaSchema, type Meta } from './meta.js';
 import { SampleSchema, type Sample } from './sample.js';
 
@@ -23,15 +22,15 @@ export async function readResults(paths: string[]): Promise<Results> {
   const errors: string[] = [];
   let errorCount = 0;
   for (const path of paths) {
-    const text = await readText(path);
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i].trim();
+    let lineNo = 0;
+    for await (const raw of readLines(path)) {
+      lineNo++;
+      const line = raw.trim();
       if (line === '') continue;
       const problem = parseLine(line, path, out);
       if (problem) {
         errorCount++;
-        if (errors.length < MAX_REPORTED_ERRORS) errors.push(`${path}:${i + 1}: ${problem}`);
+        if (errors.length < MAX_REPORTED_ERRORS) errors.push(`${path}:${lineNo}: ${problem}`);
       }
     }
   }
@@ -42,14 +41,23 @@ export async function readResults(paths: string[]): Promise<Results> {
   return out;
 }
 
-async function readText(path: string): Promise<string> {
+/** The lines of a results file, streamed: a regular file of at most INPUT_LIMITS.results bytes. */
+async function* readLines(path: string): AsyncGenerator<string> {
+  let opened: Awaited<ReturnType<typeof openInputFile>>;
   try {
-    return await readFile(path, 'utf8');
+    opened = await openInputFile(path, { what: 'results file', maxBytes: INPUT_LIMITS.results });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError(`${path}: no such results file`);
-    if (code === 'EISDIR') throw new InputError(`${path}: is a directory, expected a results file (.ndjson)`);
+    if (err instanceof InputFileError && err.problem === 'missing') throw new InputError(`${path}: no such results file`);
+    throw err;
+  }
+  const { handle } = opened;
+  try {
+    // readLines closes the handle when it has read the file; the bound was checked on the open descriptor
+    for await (const line of handle.readLines({ encoding: 'utf8', end: INPUT_LIMITS.results - 1 })) yield line;
+  } catch (err) {
     throw new InputError(`${path}: cannot read: ${(err as Error).message}`);
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
 

@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
-import { InputError } from '../common/index.js';
+import { INPUT_LIMITS, InputError, readInputText } from '../common/index.js';
 import { formatYamlErrors, formatZodIssues, scenarioErrorMap, type KnownKeys } from './issues.js';
 import { scenarioJsonSchema, scenarioJsonSchemaText } from './json-schema.js';
 import { scenarioSchemaFor, type Scenario, type ScenarioPlane, type ScenarioSchema } from './schema.js';
@@ -61,12 +61,7 @@ async function loadWith(schema: ScenarioSchema, nameOrPath: string): Promise<{ s
     const shipped = await listShippedWith(schema);
     throw new InputError(`no scenario "${nameOrPath}": not a file and not a shipped scenario`, [`shipped scenarios: ${shipped.map((s) => s.name).join(', ')}`]);
   }
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read scenario ${displayPath(path)}: ${(err as Error).message}`);
-  }
+  const text = await readInputText(displayPath(path), { what: 'scenario', maxBytes: INPUT_LIMITS.scenario });
   return { scenario: parseWith(schema, text, displayPath(path)), path, text };
 }
 

@@ -1,11 +1,10 @@
 // The agent's configuration file (agent.yaml), validated with zod; relative paths resolve against
 // the file's directory.
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { NodeClientFactory } from '../../adapters/index.js';
-import { InputError } from '../../common/index.js';
+import { INPUT_LIMITS, InputError, readInputText } from '../../common/index.js';
 import { HYPERVISOR_KINDS } from '../hypervisor/index.js';
 import { DEFAULT_AGENT_CONFIG, type AgentConfig } from '../machine/index.js';
 
@@ -99,9 +98,7 @@ export function clientFor(clients: readonly NodeClientFactory[], section: PlaneS
 }
 
 export async function loadAgentConfig(path: string, clients: readonly NodeClientFactory[]): Promise<AgentFileConfig> {
-  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(`cannot read agent configuration ${path}: ${err.code ?? err.message}`);
-  });
+  const text = await readInputText(path, { what: 'agent configuration', maxBytes: INPUT_LIMITS.agentConfig });
   return parseAgentConfig(text, path, dirname(resolve(path)), clients);
 }
 
