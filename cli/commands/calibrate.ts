@@ -1,9 +1,7 @@
 // `edgeplane calibrate <plane>`: measure each agent-path operation's service time on the running
 // plane and write a calibration file for `edgeplane run --calibration FILE`.
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createLogger } from '../../common/index.js';
+import { checkOutputFile, createLogger, writeOutputFile } from '../../common/index.js';
 import { planes } from '../../planes/index.js';
 import { integerOption } from '../options.js';
 
@@ -31,6 +29,8 @@ export function register(program: Command): void {
     .action(async (plane: string, flags: CalibrateFlags) => {
       const d = planes.with(plane, 'calibrate', '`edgeplane calibrate`');
       const stateDir = flags.state ?? d.server?.defaultStateDir ?? '.';
+      const outPath = flags.out ?? `calibration-${plane}.json`;
+      checkOutputFile(outPath, { what: 'calibration file' }); // before measuring, not after
       const started = performance.now();
       const calibration = await d.calibrate({
         stateDir,
@@ -38,8 +38,7 @@ export function register(program: Command): void {
         openLog: () => createLogger({ file: `${stateDir}/logs/edgeplane-calibrate.log`, verbose: flags.verbose }),
         onProgress: (m) => process.stderr.write(`${m}\n`),
       });
-      const out = resolve(flags.out ?? `calibration-${plane}.json`);
-      writeFileSync(out, `${JSON.stringify(calibration, null, 2)}\n`);
+      const out = writeOutputFile(outPath, `${JSON.stringify(calibration, null, 2)}\n`, { what: 'calibration file' });
       const rows = Object.entries(calibration.ops).map(
         ([op, m]) => `  ${op.padEnd(30)} median ${(m.medianUs / 1000).toFixed(2).padStart(8)} ms   p95 ${(m.p95Us / 1000).toFixed(2).padStart(8)} ms   (${m.samples} samples)`,
       );

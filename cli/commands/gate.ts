@@ -1,8 +1,6 @@
 // `edgeplane gate --baseline A --current B`: did the current run regress? Exit 0 no, 1 yes, 2 bad input.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { EXIT } from '../../common/index.js';
+import { checkOutputFile, EXIT, writeOutputFile } from '../../common/index.js';
 import { DEFAULT_GATE_METRICS, gateJUnit, gateMarkdown, readResults, runGate } from '../../reports/index.js';
 
 interface GateFlags {
@@ -32,6 +30,8 @@ export function register(program: Command): void {
     .option('--fail-on-inconclusive', 'fail when there are too few repeats to decide')
     .addHelpText('after', '\nExit codes: 0 no regression, 1 regression (or a metric missing from the current run), 2 bad or mismatched input.')
     .action(async (flags: GateFlags) => {
+      if (flags.markdown) checkOutputFile(flags.markdown, { what: '--markdown file' });
+      if (flags.junit) checkOutputFile(flags.junit, { what: '--junit file' });
       const [baseline, current] = [await readResults([flags.baseline]), await readResults([flags.current])];
       const result = runGate(baseline.samples, current.samples, {
         alpha: flags.alpha,
@@ -42,15 +42,10 @@ export function register(program: Command): void {
       });
       const markdown = gateMarkdown(result);
       process.stdout.write(markdown);
-      if (flags.markdown) await write(flags.markdown, markdown);
-      if (flags.junit) await write(flags.junit, gateJUnit(result));
+      if (flags.markdown) writeOutputFile(flags.markdown, markdown, { what: '--markdown file' });
+      if (flags.junit) writeOutputFile(flags.junit, gateJUnit(result), { what: '--junit file' });
       process.exitCode = result.ok ? EXIT.OK : EXIT.FAILED_CHECK;
     });
-}
-
-async function write(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, text);
 }
 
 function parseFraction(text: string, what: string): number {
