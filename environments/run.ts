@@ -1,6 +1,7 @@
 // The one path of `edgeplane run`, whatever the environment: every plane of the scenario, every
 // repeat, deployment records turned into samples by reports/deployments.ts, one meta line per
-// plane, then its samples (NDJSON lines) and a per-plane summary for printing.
+// plane, then its samples (NDJSON lines, handed to the sink as soon as the plane's repeats are
+// done, so a run that fails late has written the planes before) and a per-plane summary for printing.
 import type { Calibration, PlaneRegistry } from '../adapters/index.js';
 import type { Logger } from '../common/index.js';
 import { planeSamples, runSamples, type Labels, type Meta, type RunSummary, type Sample } from '../reports/index.js';
@@ -18,6 +19,10 @@ export interface ScenarioRunOptions {
   logger: Logger;
   onProgress?: (label: string, finished: number, total: number) => void;
   say?: (message: string) => void;
+  /** receives every results line (a meta line, then the plane's samples; no newline), in order */
+  sink: (line: string) => void;
+  /** where the run is: called before each repeat of each plane (for "stopped at …" messages) */
+  onStep?: (step: { plane: PlaneConfig; label: string; repeat: number }) => void;
 }
 
 export interface PlaneResult {
@@ -31,7 +36,6 @@ export interface PlaneResult {
 }
 
 export interface ScenarioResult {
-  lines: string[];
   metas: Meta[];
   samples: Sample[];
   planes: PlaneResult[];
@@ -89,7 +93,6 @@ function averageRunMetrics(perRun: Sample[][]): Record<string, number> {
 
 export async function runScenario(o: ScenarioRunOptions): Promise<ScenarioResult> {
   const { scenario, env } = o;
-  const lines: string[] = [];
   const samples: Sample[] = [];
   const metas: Meta[] = [];
   const planes: PlaneResult[] = [];
@@ -111,6 +114,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<ScenarioResult
       const summaries: RunSummary[] = [];
       const perRun: Sample[][] = [];
       for (let repeat = 0; repeat < scenario.repeat; repeat++) {
+        o.onStep?.({ plane, label, repeat });
         const { samples: s, summary } = runSamples(await run.repeat(repeat));
         perRun.push(s);
         summaries.push(summary);
@@ -133,11 +137,11 @@ export async function runScenario(o: ScenarioRunOptions): Promise<ScenarioResult
         ...(m.machine ? { machine: m.machine } : {}),
         ...(m.startedAt ? { startedAt: m.startedAt } : {}),
       };
-      lines.push(JSON.stringify(meta));
+      o.sink(JSON.stringify(meta));
       metas.push(meta);
       const profile = run.profile();
       for (const s of [...perRun.flat(), ...planeSamples(summaries, runLabels(scenario, plane, env, run.nodes, 'all'), profile)]) {
-        lines.push(JSON.stringify(s));
+        o.sink(JSON.stringify(s));
         samples.push(s);
       }
       planes.push({ plane, nodes: run.nodes, metrics: averageRunMetrics(perRun), counters: run.counters() });
@@ -145,5 +149,5 @@ export async function runScenario(o: ScenarioRunOptions): Promise<ScenarioResult
       await run.close();
     }
   }
-  return { lines, metas, samples, planes };
+  return { metas, samples, planes };
 }

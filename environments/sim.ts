@@ -73,7 +73,18 @@ export const simEnvironment: Environment = {
   },
 };
 
-/** A scenario simulated on every plane it names, silently: for tests and benchmarks. */
-export function simulate(o: { scenario: Scenario; scenarioText?: string; version: string; registry: PlaneRegistry; calibration?: Calibration }): Promise<ScenarioResult> {
-  return runScenario({ env: simEnvironment, scenario: o.scenario, scenarioText: o.scenarioText ?? '', registry: o.registry, version: o.version, calibration: o.calibration, logger: silentLogger });
+/** A scenario simulated on every plane it names, silently, its results lines collected: for tests and benchmarks. */
+export async function simulate(o: { scenario: Scenario; scenarioText?: string; version: string; registry: PlaneRegistry; calibration?: Calibration }): Promise<ScenarioResult & { lines: string[] }> {
+  const lines: string[] = [];
+  const result = await runScenario({
+    env: simEnvironment,
+    scenario: o.scenario,
+    scenarioText: o.scenarioText ?? '',
+    registry: o.registry,
+    version: o.version,
+    calibration: o.calibration,
+    logger: silentLogger,
+    sink: (line) => lines.push(line),
+  });
+  return { ...result, lines };
 }

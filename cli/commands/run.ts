@@ -1,18 +1,21 @@
 // `edgeplane run <scenario...>`: run scenarios in an environment (sim, real; emulate is not built
 // yet), write results.ndjson, print a summary table and render the comparison report. One path
 // for every environment: environments/run.ts.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
-import { createLogger, EXIT, InputError, NotSupportedError, packageVersion } from '../../common/index.js';
-import { MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
+import type { LineWriter } from '../../common/index.js';
+import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupportedError, openOutput, packageVersion, safeFolderName, readInputTextSync } from '../../common/index.js';
+import { checkBudget, estimateRun, parseBudget, MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
 import type { Scenario } from '../../scenarios/index.js';
 import { integerOption, planeFilter } from '../options.js';
 import { ProgressReporter } from '../progress.js';
 import { printSummary, summaryJson } from '../summary.js';
+
+/** What `run` writes at the top of its output folder (an older folder holding only these is replaced whole). */
+const RUN_OUTPUT = { 'results.ndjson': 'file', 'index.html': 'file', 'report.md': 'file', charts: 'dir', 'edgeplane.log': 'file', work: 'dir' } as const;
 
 interface RunFlags {
   plane?: string[];
@@ -46,6 +49,7 @@ export function register(program: Command): void {
     .option('--json', 'print the summary as JSON instead of a table')
     .option('--no-report', 'do not render the HTML/Markdown report')
     .option('--verbose', 'logs to stderr as well as to the log file')
+    .option('--budget <key=value,...>', 'raise the simulated run budget on purpose: events, total-events, instant-events, node-chunks, runs, memory (e.g. events=2e8,memory=16GiB)', parseBudget)
     .addHelpText('after', '\nExit codes: 0 ok, 1 an SLA in a scenario was missed, 2 bad usage or invalid scenario, 3 environment error.')
     .action(async (names: string[], flags: RunFlags) => {
       process.exitCode = await run(names, flags);
@@ -75,54 +79,88 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
   for (const name of names) loaded.push(await scenarios.load(name));
   const prepared = loaded.map(({ scenario, text, path }) => {
     const s = applyOverrides(scenario, flags, path);
+    if (flags.env === 'sim') checkBudget(estimateRun(s), (flags as { budget?: Parameters<typeof checkBudget>[1] }).budget, path);
     if (flags.env !== 'real') return { scenario: s, text, path };
     const real = realScenario(s, path, { registry: planes, nodes: flags.nodes, explicitPlanes: flags.plane !== undefined });
     const left = s.planes.filter((p) => !real.planes.includes(p)).map((p) => p.name);
     if (left.length > 0 && !flags.json) process.stderr.write(`${path}: left out of the real run (not runnable for real yet): ${[...new Set(left)].join(', ')}\n`);
     return { scenario: real, text, path };
   });
-  const outDir = resolve(flags.out ?? join('out', flags.env === 'sim' ? loaded[0].scenario.name : `${loaded[0].scenario.name}-${flags.env}`));
-  const env = environmentFor(flags, outDir);
-  mkdirSync(outDir, { recursive: true });
-  const log = createLogger({ file: join(outDir, 'edgeplane.log'), verbose: flags.verbose });
+  const folder = safeFolderName(loaded[0].scenario.name);
+  const out = openOutput(flags.out ?? join('out', flags.env === 'sim' ? folder : `${folder}-${flags.env}`), { what: 'output folder', owns: RUN_OUTPUT });
+  const outDir = out.dir;
+  let env: Environment;
+  try {
+    env = environmentFor(flags, out.path('work'));
+  } catch (err) {
+    out.discard();
+    throw err;
+  }
+  const log = createLogger({ file: out.path('edgeplane.log'), verbose: flags.verbose });
   const version = packageVersion();
   const progress = new ProgressReporter(!flags.json && process.stderr.isTTY === true);
   const say = (m: string) => {
     if (!flags.json && env.name !== 'sim') process.stderr.write(`${m}\n`);
   };
   const results: { scenario: Scenario; result: ScenarioResult }[] = [];
-  const lines: string[] = [];
-  try {
-    for (const { scenario, text, path } of prepared) {
-      log.info({ scenario: scenario.name, path, env: env.name, planes: scenario.planes.length, seed: scenario.seed, repeat: scenario.repeat }, 'running');
-      const wallStart = performance.now();
-      const result = await runScenario({
-        env,
-        scenario,
-        scenarioText: text,
-        registry: planes,
-        version,
-        calibration,
-        logger: log,
-        say,
-        onProgress: (l, f, t) => progress.update(l, f, t),
-      });
-      log.info({ scenario: scenario.name, planes: result.planes.map((p) => p.counters), wallMs: Math.round(performance.now() - wallStart) }, 'ran');
-      results.push({ scenario, result });
-      for (const line of result.lines) lines.push(line);
-    }
-  } finally {
-    progress.stop();
-  }
   const resultsPath = join(outDir, 'results.ndjson');
-  writeFileSync(resultsPath, `${lines.join('\n')}\n`);
-
-  if (flags.json) process.stdout.write(`${JSON.stringify(summaryJson(results, resultsPath, env.name), null, 2)}\n`);
-  else for (const r of results) printSummary(r.scenario, r.result, env.name);
+  let writer: LineWriter | undefined;
+  // where the run is, for the message when it fails part-way
+  let at = 'before the first plane';
   let reportPath: string | null = null;
-  if (flags.report) {
-    const report = await renderReport({ samples: results.flatMap((r) => r.result.samples), metas: results.flatMap((r) => r.result.metas) }, outDir, { planes: reportPlanes });
-    reportPath = report.html;
+  try {
+    writer = createLineWriter(out.path('results.ndjson'), { what: 'results file' });
+    const lines = writer;
+    try {
+      for (const { scenario, text, path } of prepared) {
+        log.info({ scenario: scenario.name, path, env: env.name, planes: scenario.planes.length, seed: scenario.seed, repeat: scenario.repeat }, 'running');
+        const wallStart = performance.now();
+        const result = await runScenario({
+          env,
+          scenario,
+          scenarioText: text,
+          registry: planes,
+          version,
+          calibration,
+          logger: log,
+          say,
+          onProgress: (l, f, t) => progress.update(l, f, t),
+          sink: (line) => lines.line(line),
+          onStep: ({ label, repeat }) => {
+            at = `scenario ${scenario.name}, plane ${label}, repeat ${repeat + 1}/${scenario.repeat}`;
+          },
+        });
+        log.info({ scenario: scenario.name, planes: result.planes.map((p) => p.counters), wallMs: Math.round(performance.now() - wallStart) }, 'ran');
+        results.push({ scenario, result });
+      }
+    } finally {
+      progress.stop();
+    }
+    lines.close();
+    at = 'after the results were written';
+
+    if (flags.json) process.stdout.write(`${JSON.stringify(summaryJson(results, resultsPath, env.name), null, 2)}\n`);
+    else for (const r of results) printSummary(r.scenario, r.result, env.name);
+    if (flags.report) {
+      at = 'while rendering the report';
+      const report = await renderReport({ samples: results.flatMap((r) => r.result.samples), metas: results.flatMap((r) => r.result.metas) }, out.staging, { planes: reportPlanes });
+      reportPath = out.final(report.html);
+    }
+    out.commit();
+  } catch (err) {
+    const written = writer?.lines ?? 0;
+    try {
+      writer?.close();
+    } catch {
+      // the error being reported is the one that matters
+    }
+    log.error({ at, err: (err as Error)?.message }, 'run failed');
+    const kept = out.abort();
+    const where = at.startsWith('scenario ') ? `at ${at}` : at;
+    process.stderr.write(
+      kept ? `edgeplane: run stopped ${where}; partial output kept in ${kept} (results.ndjson: ${written} lines, from the planes finished before)\n` : `edgeplane: run stopped ${where}; nothing was written\n`,
+    );
+    throw err;
   }
   if (!flags.json) {
     process.stdout.write(`\nresults: ${resultsPath}\n`);
@@ -141,12 +179,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
 }
 
 function readCalibration(path: string): Calibration {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read calibration file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = readInputTextSync(path, { what: 'calibration file', maxBytes: INPUT_LIMITS.calibration });
   return planes.parseCalibration(text, path);
 }
 
