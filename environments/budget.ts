@@ -80,13 +80,18 @@ const BYTES_PER_SAMPLE = 3072;
 const SAMPLES_PER_NODE = 2;
 const DETAIL_SAMPLES_PER_NODE = 1 + 8;
 
-/** Virtual time a run may take, for counting random crashes: a generous multiple of the transfer's lower bound, at most the simulator's cap. */
-function horizonUs(s: Scenario, nodes: number): number {
+/**
+ * Virtual time a run may take, for counting random crashes: a generous multiple of the transfer's
+ * lower bound, at most the simulator's cap. When nodes crash more often than one node needs to
+ * fetch the image, they rarely finish and the run goes on to the cap.
+ */
+function horizonUs(s: Scenario, nodes: number, upUs: number): number {
   const bits = s.image.sizeBytes * 8;
-  const perNode = bits / Math.max(1, s.fleet.node.access.downBitsPerS);
+  const perNodeUs = (bits / Math.max(1, s.fleet.node.access.downBitsPerS)) * 1e6;
+  if (upUs < perNodeUs) return MAX_VIRTUAL_US;
   const copies = s.strategy === 'origin' ? nodes : s.strategy === 'site-cache' ? s.fleet.sites : 1;
-  const origin = (copies * bits) / Math.max(1, s.origin.uplinkBitsPerS);
-  return Math.min(MAX_VIRTUAL_US, 4 * Math.max(perNode, origin) * 1e6 + 3600e6);
+  const originUs = ((copies * bits) / Math.max(1, s.origin.uplinkBitsPerS)) * 1e6;
+  return Math.min(MAX_VIRTUAL_US, 4 * Math.max(perNodeUs, originUs) + 3600e6);
 }
 
 export function estimateRun(s: Scenario): RunEstimate {
@@ -97,8 +102,9 @@ export function estimateRun(s: Scenario): RunEstimate {
   const rate = s.faults.crashRate;
   if (rate && rate.perNodePerHour > 0) {
     // each cycle takes the time to the next crash plus the downtime; a cycle of 0 µs never ends
-    const cycleUs = 3600e6 / rate.perNodePerHour + rate.downForUs;
-    crashesPerNode = cycleUs > 0 ? horizonUs(s, nodes) / cycleUs : Infinity;
+    const upUs = 3600e6 / rate.perNodePerHour;
+    const cycleUs = upUs + rate.downForUs;
+    crashesPerNode = cycleUs > 0 ? horizonUs(s, nodes, upUs) / cycleUs : Infinity;
   }
   const scheduled = s.faults.crashes.length * 2 * nodes + 2 * (s.faults.linkDown.length + s.faults.partitions.length) * s.fleet.sites + 2 * s.faults.controlOutages.length;
   const eventsPerRun = nodes * (EVENTS_PER_NODE + EVENTS_PER_CRASH * crashesPerNode) + scheduled;
@@ -107,8 +113,8 @@ export function estimateRun(s: Scenario): RunEstimate {
   return { nodes, chunks, nodeChunks: nodes * chunks, runs, crashesPerNode, eventsPerRun, events: runs * eventsPerRun, memoryBytes };
 }
 
-const count = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'unbounded');
-const gib = (b: number): string => (Number.isFinite(b) ? `${(b / 2 ** 30).toFixed(2)} GiB` : 'unbounded');
+const count = (n: number): string => (!Number.isFinite(n) ? 'unbounded' : n < 1e15 ? Math.round(n).toLocaleString('en-US') : n.toPrecision(3));
+const gib = (b: number): string => (!Number.isFinite(b) ? 'unbounded' : b < 2 ** 60 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 30).toPrecision(3)} GiB`);
 
 /**
  * Throws an InputError (exit 2) naming the first figure over its limit, then arms the simulator's
@@ -118,7 +124,9 @@ export function checkBudget(e: RunEstimate, budget: Partial<Budget> = {}, where?
   const b = { ...DEFAULT_BUDGET, ...budget };
   const over = (what: string, value: number, limit: number, key: keyof Budget, show = count, why = ''): never => {
     const shown = key === 'memoryBytes' ? gib : show;
-    throw new InputError(`${where ? `${where}: ` : ''}the run is over budget: ${what} is ${shown(value)}, the limit is ${shown(limit)}${why}; raise it on purpose with --budget ${FLAG_OF[key]}=N`);
+    throw new InputError(
+      `${where ? `${where}: ` : ''}the run is over budget: ${what} is ${shown(value)}, the limit is ${shown(limit)}${why}; raise it on purpose with --budget ${FLAG_OF[key]}=${key === 'memoryBytes' ? 'SIZE (e.g. 16GiB)' : 'N'}`,
+    );
   };
   const crashNote = e.crashesPerNode > 0 ? ` (${count(e.crashesPerNode)} random crashes per node from faults.crashRate)` : '';
   if (!(e.runs <= b.runs)) over('repeats x planes', e.runs, b.runs, 'runs');
