@@ -206,7 +206,7 @@ export interface OutputOptions {
 export interface StagedOutput {
   /** where the output ends up (absolute) */
   readonly dir: string;
-  /** the folder to write into until commit() (a hidden sibling of dir) */
+  /** the folder to write into until commit(): a hidden sibling of dir, `.<name>.edgeplane-staging-<pid>-<random>` */
   readonly staging: string;
   /** a path inside the staging folder */
   path(...parts: string[]): string;
@@ -261,7 +261,7 @@ export function openOutput(dir: string, o: OutputOptions): StagedOutput {
   }
   const parent = dirname(abs);
   makeFolders(parent, what);
-  const staging = join(parent, `.edgeplane-staging-${unique()}`);
+  const staging = join(parent, `.${cutBytes(basename(abs), 180)}.edgeplane-staging-${unique()}`);
   try {
     mkdirSync(staging);
   } catch (err) {

@@ -1,6 +1,7 @@
 // `edgeplane run <scenario...>`: run scenarios in an environment (sim, real; emulate is not built
 // yet), write results.ndjson, print a summary table and render the comparison report. One path
 // for every environment: environments/run.ts.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
@@ -9,7 +10,7 @@ import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupp
 import { checkBudget, estimateRun, parseBudget, MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
-import type { Scenario } from '../../scenarios/index.js';
+import { COUNT_LIMITS, type Scenario } from '../../scenarios/index.js';
 import { integerOption, planeFilter } from '../options.js';
 import { ProgressReporter } from '../progress.js';
 import { printSummary, summaryJson } from '../summary.js';
@@ -39,13 +40,13 @@ export function register(program: Command): void {
     .argument('<scenario...>', 'shipped scenario name (see `edgeplane list`) or path to a YAML file')
     .option('--plane <name...>', `only these planes (${planes.simulated.map((d) => d.name).join(', ')})`, planeFilter)
     .option('--seed <n>', 'override the scenario seed', integerOption('--seed', 0))
-    .option('--repeat <n>', 'override the number of repeats', integerOption('--repeat', 1))
+    .option('--repeat <n>', 'override the number of repeats', integerOption('--repeat', 1, COUNT_LIMITS.repeat))
     .option('--out <dir>', 'output folder (default: out/<first scenario name>, with -<env> for other environments than sim)')
     .addOption(new Option('--env <env>', 'where to run').choices(['sim', 'emulate', 'real']).default('sim'))
     .option('--calibration <file>', 'service times measured by `edgeplane calibrate` (applies to that plane)')
     .option('--state <dir>', "--env real: the plane's state directory (default: the one `edgeplane up <plane>` uses)")
     .addOption(new Option('--hypervisor <kind>', "--env real: the agents' hypervisor").choices(['sim', 'qemu']).default('sim'))
-    .option('--nodes <n>', `--env real: run the scenario's first N nodes (at most ${MAX_REAL_NODES}; default: all, if that many)`, integerOption('--nodes', 1))
+    .option('--nodes <n>', `--env real: run the scenario's first N nodes (at most ${MAX_REAL_NODES}; default: all, if that many)`, integerOption('--nodes', 1, MAX_REAL_NODES))
     .option('--json', 'print the summary as JSON instead of a table')
     .option('--no-report', 'do not render the HTML/Markdown report')
     .option('--verbose', 'logs to stderr as well as to the log file')
@@ -155,11 +156,15 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
       // the error being reported is the one that matters
     }
     log.error({ at, err: (err as Error)?.message }, 'run failed');
-    const kept = out.abort();
     const where = at.startsWith('scenario ') ? `at ${at}` : at;
-    process.stderr.write(
-      kept ? `edgeplane: run stopped ${where}; partial output kept in ${kept} (results.ndjson: ${written} lines, from the planes finished before)\n` : `edgeplane: run stopped ${where}; nothing was written\n`,
-    );
+    if (written === 0 && !existsSync(out.path('work'))) {
+      // nothing worth keeping: no results, no agent work files (the error says what went wrong)
+      out.discard();
+      process.stderr.write(`edgeplane: run stopped ${where}; no output written\n`);
+    } else {
+      const kept = out.abort();
+      process.stderr.write(`edgeplane: run stopped ${where}; partial output kept in ${kept} (results.ndjson: ${written} lines, from the planes finished before)\n`);
+    }
     throw err;
   }
   if (!flags.json) {
