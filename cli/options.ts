@@ -2,11 +2,14 @@
 import { InvalidArgumentError } from 'commander';
 import { planes } from '../planes/index.js';
 
-export function integerOption(flag: string, min: number): (value: string) => number {
+/** A whole-number flag from `min` to `max` (default: the largest safe integer). */
+export function integerOption(flag: string, min: number, max: number = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
   return (value) => {
-    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`${flag} takes a whole number, got "${value}"`);
+    const shown = value.length > 40 ? `${value.slice(0, 30)}…` : value;
+    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`${flag} takes a whole number, got "${shown}"`);
     const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be a whole number >= ${min}, got "${value}"`);
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number ${range}, got "${shown}"`);
     return n;
   };
 }

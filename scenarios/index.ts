@@ -8,6 +8,7 @@ export {
   PLACEMENTS,
   STRATEGIES,
   MAX_FLEET_NODES,
+  COUNT_LIMITS,
   type Scenario,
   type ScenarioInput,
   type LinkParams,

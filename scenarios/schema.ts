@@ -3,7 +3,7 @@
 // names of `Scenario`, which the rest of edgeplane codes against.
 import { z } from 'zod';
 import { nodeExists, nodeId, siteId, siteIndexOf } from './ids.js';
-import { parseBandwidth, parseDuration, parseFraction, parseSize, UNIT_PATTERNS } from './units.js';
+import { checkRange, parseBandwidth, parseDuration, parseFraction, parseSize, RANGES, rangeText, UNIT_PATTERNS, type UnitRange } from './units.js';
 
 export interface LinkParams {
   downBitsPerS: number;
@@ -82,14 +82,53 @@ export interface Faults {
 
 export const MAX_FLEET_NODES = 1_000_000;
 
+/** Limits of the counts in a scenario (README, "Limits"). */
+export const COUNT_LIMITS = {
+  /** runs of each plane: beyond 1,000 the mean does not move, the run takes hours */
+  repeat: 1000,
+  /** range requests in flight per node (the real agent's limit too: agent/runtime/config.ts) */
+  rangesInFlight: 64,
+  /** chunks of one image: 1 TiB in 1 MiB chunks; the simulator keeps per-node chunk state */
+  chunksPerImage: 2 ** 20,
+  /** entries in each list of overrides or faults */
+  listEntries: 10_000,
+  /** random crashes per node per hour: more than one a minute is not a rollout one can measure */
+  crashesPerNodePerHour: 60,
+} as const;
+
+const fmtCount = (n: number): string => n.toLocaleString('en-US');
+
+/** An integer from min to max; out of range (or not finite) gets "allowed min to max". */
+function count(min: number, max: number) {
+  const allowed = `allowed ${fmtCount(min)} to ${fmtCount(max)}`;
+  const outOf = (iss: { input?: unknown }) => `${typeof iss.input === 'number' ? fmtCount(iss.input) : String(iss.input)} is out of range: ${allowed}`;
+  const notAnInteger = (iss: { input?: unknown }) => {
+    if (typeof iss.input !== 'number') return undefined;
+    if (!Number.isFinite(iss.input)) return `${iss.input} is not a finite number: ${allowed}`;
+    return Number.isInteger(iss.input) ? outOf(iss) : `expected an integer, got ${iss.input}: ${allowed}`;
+  };
+  const int = z.int({ error: notAnInteger }).min(min, { error: outOf });
+  // z.int() already stops at Number.MAX_SAFE_INTEGER: a second check would repeat the message
+  return max >= Number.MAX_SAFE_INTEGER ? int : int.max(max, { error: outOf });
+}
+
+/** A list of at most COUNT_LIMITS.listEntries entries. */
+function boundedList<T extends z.ZodType>(item: T) {
+  return z.array(item).max(COUNT_LIMITS.listEntries, `at most ${fmtCount(COUNT_LIMITS.listEntries)} entries`);
+}
+
+/** "downstream bandwidth (1kbit/s to 10Tbit/s)" */
+const ranged = (description: string, range: UnitRange): string => `${description} (${rangeText(range)})`;
+
 // ---- unit fields ------------------------------------------------------------------------------
 
-function unitString(kind: string, parse: (text: string) => number, pattern: string, example: string) {
+function unitString(kind: string, parse: (text: string) => number, pattern: string, example: string, range?: UnitRange) {
   return z
     .string({ error: `expected a ${kind} with a unit, e.g. ${example}` })
     .transform((text, ctx) => {
       try {
-        return parse(text);
+        const value = parse(text);
+        return range ? checkRange(value, range, kind, text) : value;
       } catch (err) {
         ctx.issues.push({ code: 'custom', message: (err as Error).message, input: text });
         return z.NEVER;
@@ -98,9 +137,10 @@ function unitString(kind: string, parse: (text: string) => number, pattern: stri
     .meta({ pattern });
 }
 
-const bandwidth = () => unitString('bandwidth', parseBandwidth, UNIT_PATTERNS.bandwidth, '100Mbit or 50MB/s');
-const duration = () => unitString('duration', parseDuration, UNIT_PATTERNS.duration, '40ms');
-const size = () => unitString('size', parseSize, UNIT_PATTERNS.size, '4MiB');
+const bandwidth = () => unitString('bandwidth', parseBandwidth, UNIT_PATTERNS.bandwidth, '100Mbit or 50MB/s', RANGES.bandwidth);
+const duration = (range: UnitRange = RANGES.duration) => unitString('duration', parseDuration, UNIT_PATTERNS.duration, '40ms', range);
+const rtt = () => duration(RANGES.rtt);
+const size = (range: UnitRange) => unitString('size', parseSize, UNIT_PATTERNS.size, '4MiB', range);
 const percent = () => unitString('percentage', (text) => parseFraction(text), UNIT_PATTERNS.percent, '1%');
 const fraction = () =>
   z
@@ -129,37 +169,37 @@ interface LinkDefaults {
 function linkSchema(d: LinkDefaults) {
   return z
     .strictObject({
-      down: bandwidth().prefault(d.down).describe('downstream bandwidth'),
-      up: bandwidth().prefault(d.up).describe('upstream bandwidth'),
-      rtt: duration().prefault(d.rtt).describe('round-trip time'),
-      loss: fraction().prefault(0).describe('packet loss'),
+      down: bandwidth().prefault(d.down).describe(ranged('downstream bandwidth', RANGES.bandwidth)),
+      up: bandwidth().prefault(d.up).describe(ranged('upstream bandwidth', RANGES.bandwidth)),
+      rtt: rtt().prefault(d.rtt).describe(ranged('round-trip time', RANGES.rtt)),
+      loss: fraction().prefault(0).describe('packet loss (0% to 100%)'),
     })
     .transform((l): LinkParams => ({ downBitsPerS: l.down, upBitsPerS: l.up, rttUs: l.rtt, loss: l.loss }));
 }
 
 const partialLinkSchema = z
   .strictObject({
-    down: bandwidth().optional(),
-    up: bandwidth().optional(),
-    rtt: duration().optional(),
-    loss: fraction().optional(),
+    down: bandwidth().optional().describe(ranged('downstream bandwidth', RANGES.bandwidth)),
+    up: bandwidth().optional().describe(ranged('upstream bandwidth', RANGES.bandwidth)),
+    rtt: rtt().optional().describe(ranged('round-trip time', RANGES.rtt)),
+    loss: fraction().optional().describe('packet loss (0% to 100%)'),
   })
   .transform((l): Partial<LinkParams> => withoutUndefined({ downBitsPerS: l.down, upBitsPerS: l.up, rttUs: l.rtt, loss: l.loss }));
 
 const bootSchema = z
   .union([
-    duration().transform((us): BootDist => ({ kind: 'fixed', us })),
+    duration(RANGES.boot).transform((us): BootDist => ({ kind: 'fixed', us })),
     z
-      .strictObject({ median: duration(), p99: duration() })
+      .strictObject({ median: duration(RANGES.bootMedian), p99: duration(RANGES.boot) })
       .refine((b) => b.p99 >= b.median, { message: 'p99 must be at least the median', path: ['p99'] })
       .transform((b): BootDist => ({ kind: 'lognormal', medianUs: b.median, p99Us: b.p99 })),
   ])
-  .describe('boot time: a fixed duration (8s) or a lognormal {median: 8s, p99: 20s}');
+  .describe(`boot time: a fixed duration (8s; ${rangeText(RANGES.boot)}) or a lognormal {median: 8s, p99: 20s} (median ${rangeText(RANGES.bootMedian)}, p99 at most ${RANGES.boot.format(RANGES.boot.max)})`);
 
 const nodeSchema = z
   .strictObject({
     access: linkSchema({ down: '100Mbit', up: '20Mbit', rtt: '40ms' }).prefault({}).describe("the node's access link"),
-    disk: bandwidth().prefault('200MB/s').describe('disk write bandwidth'),
+    disk: bandwidth().prefault('200MB/s').describe(ranged('disk write bandwidth', RANGES.bandwidth)),
     boot: bootSchema.prefault({ median: '8s', p99: '20s' }),
   })
   .transform((n): NodeParams => ({ access: n.access, diskBitsPerS: n.disk, boot: n.boot }));
@@ -167,7 +207,7 @@ const nodeSchema = z
 const siteSchema = z
   .strictObject({
     wan: linkSchema({ down: '1Gbit', up: '1Gbit', rtt: '10ms' }).prefault({}).describe("the site's WAN uplink"),
-    lan: bandwidth().prefault('1Gbit').describe('site LAN bandwidth'),
+    lan: bandwidth().prefault('1Gbit').describe(ranged('site LAN bandwidth', RANGES.bandwidth)),
   })
   .transform((s): SiteParams => ({ wan: s.wan, lanBitsPerS: s.lan }));
 
@@ -175,10 +215,7 @@ const siteSchema = z
 
 const nodesValue = z
   .union([
-    z
-      .int()
-      .min(1)
-      .transform((count): NodeSelector => ({ count })),
+    count(1, MAX_FLEET_NODES).transform((count): NodeSelector => ({ count })),
     percent().transform((fraction): NodeSelector => ({ fraction })),
     z
       .array(z.string())
@@ -201,11 +238,11 @@ function selectorOf(value: { nodes?: NodeSelector; sites?: string[] }): NodeSele
 }
 
 const siteOverrideSchema = z
-  .strictObject({ sites: siteList(), wan: partialLinkSchema.optional(), lan: bandwidth().optional() })
+  .strictObject({ sites: siteList(), wan: partialLinkSchema.optional(), lan: bandwidth().optional().describe(ranged('site LAN bandwidth', RANGES.bandwidth)) })
   .transform((o): SiteOverride => withoutUndefined({ sites: o.sites, wan: o.wan, lanBitsPerS: o.lan }));
 
 const nodeOverrideSchema = z
-  .strictObject({ ...selectorFields, access: partialLinkSchema.optional(), disk: bandwidth().optional(), boot: bootSchema.optional() })
+  .strictObject({ ...selectorFields, access: partialLinkSchema.optional(), disk: bandwidth().optional().describe(ranged('disk write bandwidth', RANGES.bandwidth)), boot: bootSchema.optional() })
   .superRefine(checkOneSelector)
   .transform((o): NodeOverride => withoutUndefined({ select: selectorOf(o), access: o.access, diskBitsPerS: o.disk, boot: o.boot }));
 
@@ -213,12 +250,16 @@ const nodeOverrideSchema = z
 
 const fleetSchema = z
   .strictObject({
-    sites: z.int().min(1).default(1).describe('number of sites (site-000, site-001, ...)'),
-    nodesPerSite: z.int().min(1).default(10).describe('nodes per site (site-000/node-0000, ...)'),
+    sites: count(1, MAX_FLEET_NODES)
+      .default(1)
+      .describe(`number of sites (site-000, site-001, ...; 1 to ${fmtCount(MAX_FLEET_NODES)}, at most ${fmtCount(MAX_FLEET_NODES)} nodes in all)`),
+    nodesPerSite: count(1, MAX_FLEET_NODES)
+      .default(10)
+      .describe(`nodes per site (site-000/node-0000, ...; 1 to ${fmtCount(MAX_FLEET_NODES)}, at most ${fmtCount(MAX_FLEET_NODES)} nodes in all)`),
     node: nodeSchema.prefault({}).describe('defaults for every node'),
     site: siteSchema.prefault({}).describe('defaults for every site'),
-    siteOverrides: z.array(siteOverrideSchema).default([]),
-    nodeOverrides: z.array(nodeOverrideSchema).default([]),
+    siteOverrides: boundedList(siteOverrideSchema).default([]),
+    nodeOverrides: boundedList(nodeOverrideSchema).default([]),
   })
   .superRefine(
     (fleet, ctx) => {
@@ -242,17 +283,19 @@ const fleetSchema = z
 
 const originSchema = z
   .strictObject({
-    uplink: bandwidth().prefault('10Gbit').describe('origin / control-plane uplink bandwidth'),
-    rtt: duration().prefault('1ms').describe('round-trip time to the origin from the WAN'),
+    uplink: bandwidth().prefault('10Gbit').describe(ranged('origin / control-plane uplink bandwidth', RANGES.bandwidth)),
+    rtt: rtt().prefault('1ms').describe(ranged('round-trip time to the origin from the WAN', RANGES.rtt)),
   })
   .transform((o) => ({ uplinkBitsPerS: o.uplink, rttUs: o.rtt }));
 
 const imageSchema = z
   .strictObject({
-    size: size().prefault('512MiB').describe('image size'),
-    chunk: size().prefault('4MiB').describe('chunk size'),
+    size: size(RANGES.imageSize).prefault('512MiB').describe(ranged('image size', RANGES.imageSize)),
+    chunk: size(RANGES.chunkSize)
+      .prefault('4MiB')
+      .describe(`${ranged('chunk size', RANGES.chunkSize)}; at most the image size and at most ${fmtCount(COUNT_LIMITS.chunksPerImage)} chunks per image`),
     previous: z
-      .strictObject({ shared: fraction().describe('fraction of chunks shared with the previous version') })
+      .strictObject({ shared: fraction().describe('fraction of chunks shared with the previous version (0% to 100%)') })
       .transform((p) => ({ sharedFraction: p.shared }))
       .nullable()
       .default(null)
@@ -263,6 +306,13 @@ const imageSchema = z
     if (img.chunk <= 0) ctx.addIssue({ code: 'custom', path: ['chunk'], message: 'chunk size must be greater than zero' });
     else if (img.chunk > img.size) {
       ctx.addIssue({ code: 'custom', path: ['chunk'], message: 'chunk size must not exceed the image size' });
+    } else if (Math.ceil(img.size / img.chunk) > COUNT_LIMITS.chunksPerImage) {
+      const chunks = Math.ceil(img.size / img.chunk);
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chunk'],
+        message: `the image is ${fmtCount(chunks)} chunks of this size; allowed at most ${fmtCount(COUNT_LIMITS.chunksPerImage)} chunks per image (use a chunk of at least ${RANGES.chunkSize.format(Math.ceil(img.size / COUNT_LIMITS.chunksPerImage))})`,
+      });
     }
   })
   .transform((img) => ({ sizeBytes: img.size, chunkBytes: img.chunk, previous: img.previous }));
@@ -341,13 +391,24 @@ function planesSchemaFor(planes: readonly ScenarioPlane[]) {
 // ---- faults, SLA ------------------------------------------------------------------------------
 
 const crashSchema = z
-  .strictObject({ at: duration().describe('when the nodes crash'), ...selectorFields, downFor: duration().describe('how long they stay down') })
+  .strictObject({ at: duration().describe(ranged('when the nodes crash', RANGES.duration)), ...selectorFields, downFor: duration().describe(ranged('how long they stay down', RANGES.duration)) })
   .superRefine(checkOneSelector)
   .transform((c): Crash => ({ at: c.at, select: selectorOf(c), downForUs: c.downFor }));
 
-const crashRateSchema = z.strictObject({ perNodePerHour: z.number().positive(), downFor: duration() }).transform((c) => ({ perNodePerHour: c.perNodePerHour, downForUs: c.downFor }));
+const crashRateOutOfRange = (iss: { input?: unknown }) =>
+  iss.input === undefined ? undefined : `${String(iss.input)} is out of range: allowed more than 0 and at most ${COUNT_LIMITS.crashesPerNodePerHour} crashes per node per hour`;
+const crashRateSchema = z
+  .strictObject({
+    perNodePerHour: z
+      .number({ error: (iss) => (typeof iss.input === 'number' ? crashRateOutOfRange(iss) : undefined) })
+      .positive({ error: crashRateOutOfRange })
+      .max(COUNT_LIMITS.crashesPerNodePerHour, { error: crashRateOutOfRange })
+      .describe(`crashes per node per hour (more than 0, at most ${COUNT_LIMITS.crashesPerNodePerHour})`),
+    downFor: duration().describe(ranged('how long a crashed node stays down', RANGES.duration)),
+  })
+  .transform((c) => ({ perNodePerHour: c.perNodePerHour, downForUs: c.downFor }));
 
-const fromTo = { from: duration(), to: duration() };
+const fromTo = { from: duration().describe(ranged('start', RANGES.duration)), to: duration().describe(ranged('end', RANGES.duration)) };
 
 function checkFromBeforeTo(w: { from: number; to: number }, ctx: z.RefinementCtx): void {
   if (w.from >= w.to) ctx.addIssue({ code: 'custom', path: ['to'], message: '"to" must be later than "from"' });
@@ -367,19 +428,19 @@ const controlOutageSchema = z
   .describe('a control-plane service (keystone, glance, barbican, oned, management, ...) or "all" is down in [from, to)');
 
 const faultsSchema = z.strictObject({
-  crashes: z.array(crashSchema).default([]),
+  crashes: boundedList(crashSchema).default([]),
   crashRate: crashRateSchema.nullable().default(null).describe('random crashes: a rate per node per hour'),
-  linkDown: z.array(siteWindow('the site WAN link is down in [from, to)')).default([]),
-  partitions: z.array(siteWindow('the sites cannot reach the origin or control plane in [from, to)')).default([]),
-  controlOutages: z.array(controlOutageSchema).default([]),
-  chunkCorruption: fraction().prefault(0).describe('probability that a fetched chunk fails verification'),
+  linkDown: boundedList(siteWindow('the site WAN link is down in [from, to)')).default([]),
+  partitions: boundedList(siteWindow('the sites cannot reach the origin or control plane in [from, to)')).default([]),
+  controlOutages: boundedList(controlOutageSchema).default([]),
+  chunkCorruption: fraction().prefault(0).describe('probability that a fetched chunk fails verification (0% to 100%)'),
 });
 
 const slaSchema = z
   .strictObject({
-    deployP99: duration().nullable().optional().describe('p99 deploy latency must not exceed this'),
-    makespan: duration().nullable().optional().describe('the whole rollout must finish within this'),
-    failureRate: fraction().nullable().optional().describe('at most this fraction of deployments may fail'),
+    deployP99: duration().nullable().optional().describe(ranged('p99 deploy latency must not exceed this', RANGES.duration)),
+    makespan: duration().nullable().optional().describe(ranged('the whole rollout must finish within this', RANGES.duration)),
+    failureRate: fraction().nullable().optional().describe('at most this fraction of deployments may fail (0% to 100%)'),
   })
   .transform((s) => ({ deployP99Us: s.deployP99 ?? null, makespanUs: s.makespan ?? null, failureRate: s.failureRate ?? null }));
 
@@ -394,8 +455,12 @@ export function scenarioSchemaFor(planes: readonly ScenarioPlane[]) {
       $schema: z.string().optional().describe('JSON Schema for editor completion; ignored'),
       name: z.string().min(1).describe('scenario name'),
       description: z.string().default('').describe('one sentence about what the scenario shows'),
-      seed: z.int().min(0).default(1).describe('random seed; same seed, same results'),
-      repeat: z.int().min(1).default(1).describe('how many times to run each plane'),
+      seed: count(0, Number.MAX_SAFE_INTEGER)
+        .default(1)
+        .describe(`random seed; same seed, same results (0 to ${fmtCount(Number.MAX_SAFE_INTEGER)})`),
+      repeat: count(1, COUNT_LIMITS.repeat)
+        .default(1)
+        .describe(`how many times to run each plane (1 to ${fmtCount(COUNT_LIMITS.repeat)})`),
       fleet: fleetSchema.prefault({}),
       origin: originSchema.prefault({}),
       image: imageSchema.prefault({}),
@@ -403,8 +468,10 @@ export function scenarioSchemaFor(planes: readonly ScenarioPlane[]) {
       strategy: z.enum(STRATEGIES).default('origin').describe('where nodes fetch chunks from'),
       concurrency: z
         .strictObject({
-          maxConcurrentDeploys: z.int().min(0).default(0).describe('deploys in progress at once; 0 = unlimited'),
-          rangesInFlight: z.int().min(1).default(4).describe('chunk range requests in flight per node'),
+          maxConcurrentDeploys: count(0, MAX_FLEET_NODES)
+            .default(0)
+            .describe(`deploys in progress at once; 0 = unlimited (0 to ${fmtCount(MAX_FLEET_NODES)})`),
+          rangesInFlight: count(1, COUNT_LIMITS.rangesInFlight).default(4).describe(`chunk range requests in flight per node (1 to ${COUNT_LIMITS.rangesInFlight})`),
         })
         .prefault({}),
       faults: faultsSchema.prefault({}),

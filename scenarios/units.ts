@@ -172,3 +172,54 @@ export function formatBytes(bytes: number): string {
     [1, 'B'],
   ]);
 }
+
+// ---- ranges -----------------------------------------------------------------------------------
+// Every number in a scenario has a documented range (README, "Limits"; scenarios/schema.json).
+
+export interface UnitRange {
+  min: number;
+  max: number;
+  /** how the ends are written in messages and descriptions */
+  format: (value: number) => string;
+}
+
+const DAY_US = 24 * 3600e6;
+/** The simulator's virtual-time limit (edge-sim/runner.ts MAX_VIRTUAL_US): 30 days. */
+export const MAX_SCENARIO_DURATION_US = 30 * DAY_US;
+
+const formatDurationLimit = (us: number): string => (us === MAX_SCENARIO_DURATION_US ? '720h (30 days)' : us === 0 ? '0s' : formatDurationUs(us));
+
+export const RANGES = {
+  /** link, disk, LAN and origin bandwidths: a slow modem to well past any NIC */
+  bandwidth: { min: 1e3, max: 10e12, format: formatBitsPerS },
+  /** round-trip times: beyond 10 s nothing talks TCP */
+  rtt: { min: 0, max: 10e6, format: formatDurationLimit },
+  /** fault times, windows and SLA limits: within the simulator's 30-day virtual-time limit */
+  duration: { min: 0, max: MAX_SCENARIO_DURATION_US, format: formatDurationLimit },
+  /** a fixed boot time, a lognormal boot's p99 */
+  boot: { min: 0, max: 3600e6, format: formatDurationLimit },
+  /** a lognormal boot's median: not zero (the distribution needs a scale) */
+  bootMedian: { min: 1e3, max: 3600e6, format: formatDurationUs },
+  /** the image */
+  imageSize: { min: 1, max: 2 ** 40, format: formatBytes },
+  /** the chunk: the pipeline's fixed-chunking range (pipeline/chunking.ts) */
+  chunkSize: { min: 4 * 2 ** 10, max: 256 * 2 ** 20, format: formatBytes },
+} as const satisfies Record<string, UnitRange>;
+
+/** "1kbit/s to 10Tbit/s" */
+export function rangeText(range: UnitRange): string {
+  return `${range.format(range.min)} to ${range.format(range.max)}`;
+}
+
+/** The text as given, cut short when it is long (a number of 400 digits, say). */
+export function shortText(text: string, max = 24): string {
+  const t = text.trim();
+  return t.length <= max ? t : `${t.slice(0, max - 9)}…${t.slice(-8)}`;
+}
+
+/** Throws an Error fit to show a user unless `value` (parsed from `text`) is within `range`. */
+export function checkRange(value: number, range: UnitRange, what: string, text: string): number {
+  if (Number.isFinite(value) && value >= range.min && value <= range.max) return value;
+  const why = !Number.isFinite(value) ? 'is not a finite number' : value < range.min ? 'is too small' : 'is too large';
+  throw new Error(`${what} "${shortText(text)}" ${why}: allowed ${rangeText(range)}`);
+}
