@@ -99,6 +99,11 @@ export function outputError(err: unknown, path: string, what: string): Edgeplane
   return INPUT_CODES.has(code) ? new InputError(message) : new EnvironmentError(message);
 }
 
+/** outputError for OS errors (they carry a code); anything else (an EdgeplaneError, a bug) unchanged. */
+export function asOutputError(err: unknown, path: string, what: string): unknown {
+  return typeof (err as NodeJS.ErrnoException)?.code === 'string' && !(err instanceof EdgeplaneError) ? outputError(err, path, what) : err;
+}
+
 /** The exit code outputError gives an OS error code. */
 export function outputExitCode(code: string): number {
   return INPUT_CODES.has(code) ? EXIT.INVALID_INPUT : EXIT.ENVIRONMENT;

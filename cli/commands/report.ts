@@ -1,6 +1,6 @@
 // `edgeplane report <results.ndjson...> --out DIR`: one comparison report from any set of results.
 import type { Command } from 'commander';
-import { openOutput } from '../../common/index.js';
+import { asOutputError, openOutput } from '../../common/index.js';
 import { reportPlanes } from '../../planes/index.js';
 import { readResults, renderReport } from '../../reports/index.js';
 
@@ -17,7 +17,9 @@ export function register(program: Command): void {
       let rendered: Awaited<ReturnType<typeof renderReport>>;
       try {
         const results = await readResults(paths);
-        rendered = await renderReport(results, out.staging, { planes: reportPlanes });
+        rendered = await renderReport(results, out.staging, { planes: reportPlanes }).catch((err) => {
+          throw asOutputError(err, out.dir, 'report in');
+        });
         out.commit();
       } catch (err) {
         const kept = out.abort();

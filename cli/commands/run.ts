@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
 import type { LineWriter } from '../../common/index.js';
-import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupportedError, openOutput, packageVersion, safeFolderName, readInputTextSync } from '../../common/index.js';
+import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupportedError, openOutput, asOutputError, packageVersion, safeFolderName, readInputTextSync } from '../../common/index.js';
 import { checkBudget, estimateRun, parseBudget, MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
@@ -144,7 +144,9 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
     else for (const r of results) printSummary(r.scenario, r.result, env.name);
     if (flags.report) {
       at = 'while rendering the report';
-      const report = await renderReport({ samples: results.flatMap((r) => r.result.samples), metas: results.flatMap((r) => r.result.metas) }, out.staging, { planes: reportPlanes });
+      const report = await renderReport({ samples: results.flatMap((r) => r.result.samples), metas: results.flatMap((r) => r.result.metas) }, out.staging, { planes: reportPlanes }).catch((err) => {
+        throw asOutputError(err, outDir, 'report in');
+      });
       reportPath = out.final(report.html);
     }
     out.commit();
