@@ -338,7 +338,14 @@ function commitFolder(staging: string, dir: string, merge: boolean): void {
   }
   const aside = join(parent, `.edgeplane-old-${unique()}`);
   if (!merge) {
-    renameSync(dir, aside);
+    try {
+      renameSync(dir, aside);
+    } catch (err) {
+      // a mount point (or a folder that cannot move): replace its entries instead
+      if (!['EBUSY', 'EXDEV', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      commitFolder(staging, dir, true);
+      return;
+    }
     try {
       renameSync(staging, dir);
     } catch (err) {
