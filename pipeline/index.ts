@@ -14,9 +14,9 @@ export {
   KEY_FILES,
   type PublicKeyInput,
 } from './keys.js';
-export { encodeManifest, manifestSchema, signManifest, toManifestInfo, verifyManifest, MANIFEST_PAYLOAD_TYPE, type ImageManifest, type ManifestChunk } from './manifest.js';
+export { IMAGE_ID_RE, keyRefProblem, MANIFEST_LIMITS, encodeManifest, manifestSchema, signManifest, toManifestInfo, verifyManifest, MANIFEST_PAYLOAD_TYPE, type ImageManifest, type ManifestChunk } from './manifest.js';
 export { chunkPath, readSealed, readSealedChunk, readSealedChunkInto, readFileInto, readSealedManifest, writeSealedChunk, writeSealedManifest, prepareSealedDir, MANIFEST_FILE, CHUNKS_DIR } from './layout.js';
-export { sealImage, openImage, verifyChunk, decryptChunk, chunkKeysFor, type SealOptions, type SealResult, type OpenOptions } from './seal.js';
+export { checkKeyRef, checkSealable, sealImage, openImage, verifyChunk, decryptChunk, chunkKeysFor, type SealOptions, type SealResult, type OpenOptions } from './seal.js';
 export { deltaPlan, type DeltaPlan } from './delta.js';
 export {
   buildAppliance,

@@ -6,8 +6,8 @@
 import { access, mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ChunkRef } from '../agent/machine/index.js';
-import { InputError } from '../common/index.js';
-import { verifyManifest, type ImageManifest } from './manifest.js';
+import { InputError, InputFileError, readInputFile } from '../common/index.js';
+import { MANIFEST_LIMITS, verifyManifest, type ImageManifest } from './manifest.js';
 import type { PublicKeyInput } from './keys.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -93,9 +93,9 @@ export async function writeSealedManifest(dir: string, envelope: Uint8Array): Pr
 
 export async function readSealedManifest(dir: string): Promise<Buffer> {
   try {
-    return await readFile(join(dir, MANIFEST_FILE));
+    return await readInputFile(join(dir, MANIFEST_FILE), { what: 'manifest', maxBytes: MANIFEST_LIMITS.envelopeBytes });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`${dir} is not a sealed image: no ${MANIFEST_FILE}`);
+    if (err instanceof InputFileError && err.problem === 'missing') throw new InputError(`${dir} is not a sealed image: no ${MANIFEST_FILE}`);
     throw err;
   }
 }

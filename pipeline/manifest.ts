@@ -9,6 +9,7 @@ import { sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { ManifestInfo } from '../agent/machine/index.js';
 import { InputError } from '../common/index.js';
+import { type ChunkingSpec, validateChunking } from './chunking.js';
 import { CHUNK_OVERHEAD, CIPHER_PARAMS } from './chunk-crypto.js';
 import { TamperedError } from './errors.js';
 import { publicKeyId, toPublicKey, type PublicKeyInput } from './keys.js';
@@ -22,6 +23,27 @@ const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** Image ids and versions end up in file names, AADs and boot markers: keep them plain. */
 export const IMAGE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const imageName = z.string().regex(IMAGE_ID_RE, 'letters, digits, ".", "_" and "-", starting with a letter or digit');
+
+/** Limits every manifest is checked against (signed or not) before anything is allocated from it. */
+export const MANIFEST_LIMITS = {
+  /** the largest image: 1 TiB (the scenario format's limit too) */
+  imageBytes: 2 ** 40,
+  /** chunks per image: 1 TiB in 1 MiB chunks */
+  chunks: 2 ** 20,
+  /** manifest.json: 2^20 chunk entries of ~150 bytes each, with room */
+  envelopeBytes: 256 * 2 ** 20,
+  /** the key reference: printable ASCII, no spaces (a Barbican secret href, "file:app.key") */
+  keyRefChars: 1024,
+} as const;
+export const KEY_REF_RE = new RegExp(`^[\\x21-\\x7e]{1,${MANIFEST_LIMITS.keyRefChars}}$`);
+
+/** Why a key reference is not usable, or undefined if it is. */
+export function keyRefProblem(ref: string): string | undefined {
+  if (ref.length === 0) return 'is empty';
+  if (ref.length > MANIFEST_LIMITS.keyRefChars) return `is ${ref.length} characters; at most ${MANIFEST_LIMITS.keyRefChars}`;
+  if (!KEY_REF_RE.test(ref)) return 'may hold printable ASCII characters only, no spaces or control characters';
+  return undefined;
+}
 
 const chunkEntry = z.strictObject({
   index: size,
@@ -56,17 +78,41 @@ export const manifestSchema = z
       keyCheck: hex(16),
     }),
     /** where the data key lives in the KMS (e.g. a Barbican secret href); opaque here */
-    keyRef: z.string().min(1).max(1024),
-    chunks: z.array(chunkEntry),
+    keyRef: z.string().superRefine((ref, ctx) => {
+      const problem = keyRefProblem(ref);
+      if (problem) ctx.addIssue({ code: 'custom', message: `key reference ${problem}` });
+    }),
+    chunks: z.array(chunkEntry).max(MANIFEST_LIMITS.chunks, `at most ${MANIFEST_LIMITS.chunks} chunks`),
   })
   .superRefine((m, ctx) => {
+    let issues = 0;
+    const issue = (path: PropertyKey[], message: string) => {
+      issues++;
+      ctx.addIssue({ code: 'custom', path, message });
+    };
+    if (m.plaintext.size > MANIFEST_LIMITS.imageBytes) issue(['plaintext', 'size'], `${m.plaintext.size} bytes; images are at most ${MANIFEST_LIMITS.imageBytes} bytes (1 TiB)`);
+    let spec: ChunkingSpec;
+    try {
+      spec = validateChunking(m.chunking);
+    } catch (err) {
+      issue(['chunking'], (err as Error).message);
+      return;
+    }
+    // what each chunk's plaintext may hold under these chunking parameters (the last may be shorter)
+    const [least, most] = spec.algorithm === 'fixed' ? [spec.size, spec.size] : [spec.min, spec.max];
     let total = 0;
-    m.chunks.forEach((c, i) => {
-      if (c.index !== i) ctx.addIssue({ code: 'custom', path: ['chunks', i, 'index'], message: `chunk ${i} has index ${c.index}` });
-      if (c.size !== c.plainSize + CHUNK_OVERHEAD) ctx.addIssue({ code: 'custom', path: ['chunks', i, 'size'], message: `chunk ${i}: size must be plainSize + ${CHUNK_OVERHEAD}` });
+    const last = m.chunks.length - 1;
+    for (let i = 0; i < m.chunks.length; i++) {
+      const c = m.chunks[i];
+      if (c.index !== i) issue(['chunks', i, 'index'], `chunk ${i} has index ${c.index}`);
+      if (c.size !== c.plainSize + CHUNK_OVERHEAD) issue(['chunks', i, 'size'], `chunk ${i}: size must be plainSize + ${CHUNK_OVERHEAD}`);
+      if (c.plainSize > most || c.plainSize === 0 || (i < last && c.plainSize < least)) {
+        issue(['chunks', i, 'plainSize'], `chunk ${i}: ${c.plainSize} bytes; ${spec.algorithm} chunking makes chunks of ${least === most ? `${most} bytes` : `${least} to ${most} bytes`} (the last may be shorter)`);
+      }
       total += c.plainSize;
-    });
-    if (total !== m.plaintext.size) ctx.addIssue({ code: 'custom', path: ['plaintext', 'size'], message: `chunks add up to ${total} bytes, not ${m.plaintext.size}` });
+      if (issues >= 10) return;
+    }
+    if (total !== m.plaintext.size) issue(['plaintext', 'size'], `chunks add up to ${total} bytes, not ${m.plaintext.size}`);
   });
 
 export type ImageManifest = z.infer<typeof manifestSchema>;
@@ -138,8 +184,15 @@ export function verifyManifest(bytes: Buffer | string, trustedPublicKeys: readon
     throw new TamperedError(`signed manifest is not valid JSON: ${(err as Error).message}`);
   }
   const m = manifestSchema.safeParse(parsed);
-  if (!m.success) throw new InputError(`signed manifest is invalid (unsupported format?): ${z.prettifyError(m.error)}`);
+  if (!m.success) throw new TamperedError(`tampered or invalid manifest: ${describeIssues(m.error)}`);
   return m.data;
+}
+
+/** At most a few issues, one line: `chunks.3.plainSize: chunk 3: ...; keyRef: ...` */
+function describeIssues(error: z.ZodError): string {
+  const shown = error.issues.slice(0, 3).map((i) => (i.path.length ? `${i.path.map(String).join('.')}: ${i.message}` : i.message));
+  const more = error.issues.length > 3 ? ` (and ${error.issues.length - 3} more)` : '';
+  return `${shown.join('; ')}${more}`;
 }
 
 /** The part of the manifest the agent's state machine needs. */

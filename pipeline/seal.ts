@@ -1,14 +1,14 @@
 // Sealing (chunk, encrypt, sign) and opening (verify, decrypt) whole images, streamed from disk:
 // memory holds a couple of chunks, never the image.
 import { createHash, type KeyObject } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import type { ChunkRef } from '../agent/machine/index.js';
 import { InputError } from '../common/index.js';
 import { chunkFile, DEFAULT_CHUNKING, validateChunking, type ChunkingSpec } from './chunking.js';
 import { CHUNK_OVERHEAD, CIPHER_PARAMS, decryptChunkParts, deriveChunkKeys, encryptChunkParts, keyCheckMatches, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
 import { TamperedError } from './errors.js';
 import { prepareSealedDir, readSealed, readSealedChunkInto, writeSealedChunk, writeSealedManifest } from './layout.js';
-import { IMAGE_ID_RE, signManifest, type ImageManifest, type ManifestChunk } from './manifest.js';
+import { IMAGE_ID_RE, keyRefProblem, MANIFEST_LIMITS, signManifest, type ImageManifest, type ManifestChunk } from './manifest.js';
 import type { PublicKeyInput } from './keys.js';
 
 export interface SealOptions {
@@ -36,11 +36,35 @@ function checkName(value: string, what: string): void {
   if (!IMAGE_ID_RE.test(value)) throw new InputError(`invalid ${what} "${value}": use letters, digits, ".", "_" and "-"`);
 }
 
+/** Throws InputError if the key reference cannot go into a manifest. */
+export function checkKeyRef(ref: string): void {
+  const problem = keyRefProblem(ref);
+  if (problem) throw new InputError(`invalid key reference "${ref.length > 40 ? `${ref.slice(0, 30)}…` : ref}": it ${problem}`);
+}
+
+/** Throws InputError if sealing an image of `bytes` with these parameters would break a manifest limit. */
+export function checkSealable(bytes: number, chunking: ChunkingSpec, what: string): void {
+  if (bytes > MANIFEST_LIMITS.imageBytes) throw new InputError(`${what} is ${bytes} bytes; sealed images are at most 1 TiB`);
+  const smallest = chunking.algorithm === 'fixed' ? chunking.size : chunking.min;
+  const most = Math.ceil(bytes / smallest);
+  if (most > MANIFEST_LIMITS.chunks) {
+    throw new InputError(`${what} (${bytes} bytes) may make up to ${most} chunks of ${smallest} bytes; a manifest holds at most ${MANIFEST_LIMITS.chunks}: use a larger chunk size`);
+  }
+}
+
 export async function sealImage(opts: SealOptions): Promise<SealResult> {
+  // every parameter is checked before the first chunk is written
   checkName(opts.imageId, 'image id');
   checkName(opts.version, 'version');
+  const keyRef = opts.keyRef ?? `file:${opts.imageId}.key`;
+  checkKeyRef(keyRef);
   const chunking = validateChunking(opts.chunking ?? DEFAULT_CHUNKING);
   const keys = deriveChunkKeys(opts.dataKey);
+  const image = await stat(opts.imagePath).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(`cannot read image ${opts.imagePath}: ${err.code === 'ENOENT' ? 'no such file' : (err.code ?? err.message)}`);
+  });
+  if (!image.isFile()) throw new InputError(`image ${opts.imagePath} is not a regular file`);
+  checkSealable(image.size, chunking, `image ${opts.imagePath}`);
   await prepareSealedDir(opts.outDir);
 
   const imageHash = createHash('sha256');
@@ -68,7 +92,7 @@ export async function sealImage(opts: SealOptions): Promise<SealResult> {
     plaintext: { size, sha256: imageHash.digest('hex') },
     chunking,
     cipher: { ...CIPHER_PARAMS, keyCheck: keys.keyCheck },
-    keyRef: opts.keyRef ?? `file:${opts.imageId}.key`,
+    keyRef,
     chunks,
   };
   const envelope = signManifest(manifest, opts.signingKey);
@@ -140,7 +164,8 @@ export async function openImage(opts: OpenOptions): Promise<ImageManifest> {
     let position = 0;
     let pendingWrite: Promise<unknown> = Promise.resolve();
     // two read buffers: the next blob is read while this one is verified and decrypted
-    const biggest = Math.max(0, ...manifest.chunks.map((c) => c.size));
+    // bounded: the manifest's chunk sizes were checked against its chunking parameters (manifest.ts)
+    const biggest = manifest.chunks.reduce((most, c) => Math.max(most, c.size), 0);
     const ring = [Buffer.allocUnsafe(biggest + 1), Buffer.allocUnsafe(biggest + 1)];
     let nextBlob = manifest.chunks.length ? readSealedChunkInto(opts.sealedDir, manifest.chunks[0], ring[0]) : null;
     for (const entry of manifest.chunks) {

@@ -6,8 +6,10 @@ import { createHypervisor, HYPERVISOR_KINDS } from '../../agent/hypervisor/index
 import { InputError } from '../../common/index.js';
 import {
   buildAppliance,
+  checkKeyRef,
   deltaPlan,
   fastcdcSpec,
+  IMAGE_ID_RE,
   openImage,
   readApplianceHeader,
   readDataKey,
@@ -16,12 +18,29 @@ import {
   readSigningKey,
   sealImage,
   toManifestInfo,
+  validateChunking,
   writeKeyFiles,
   DEFAULT_CHUNK_SIZE,
   type ChunkingSpec,
 } from '../../pipeline/index.js';
 import { formatBytes, parseSize } from '../../scenarios/index.js';
 import { collect, say } from '../options.js';
+
+/** --id and --image-version end up in file names and manifests: plain names only. */
+function checkImageName(value: string, flag: string): void {
+  if (!IMAGE_ID_RE.test(value)) {
+    const shown = value.length > 40 ? `${value.slice(0, 30)}…` : value;
+    throw new InputError(`${flag} "${shown}" is not a valid name: 1 to 128 letters, digits, ".", "_" and "-", starting with a letter or digit`);
+  }
+}
+
+function seconds(flag: string): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !(n > 0 && n <= 86_400)) throw new InvalidArgumentError(`${flag} takes seconds, more than 0 and at most 86400, got "${text.slice(0, 40)}"`);
+    return n;
+  };
+}
 
 function size(text: string): number {
   try {
@@ -70,6 +89,11 @@ export function register(program: Command): void {
     .addOption(new Option('--chunking <algorithm>', 'fixed-size or content-defined chunks').choices(['fixed', 'fastcdc']).default('fixed'))
     .option('--chunk-size <size>', 'chunk size (fixed) or average chunk size (fastcdc, a power of two)', size, DEFAULT_CHUNK_SIZE)
     .action(async (path: string, f: { out: string; signingKey: string; dataKey: string; id?: string; imageVersion?: string; keyRef?: string; chunking: string; chunkSize: number }) => {
+      // every flag is checked before anything is read or written
+      if (f.keyRef !== undefined) checkKeyRef(f.keyRef);
+      if (f.id !== undefined) checkImageName(f.id, '--id');
+      if (f.imageVersion !== undefined) checkImageName(f.imageVersion, '--image-version');
+      const chunking: ChunkingSpec = validateChunking(f.chunking === 'fastcdc' ? fastcdcSpec(f.chunkSize) : { algorithm: 'fixed', size: f.chunkSize });
       let { id, imageVersion } = f;
       if (!id || !imageVersion) {
         const header = await readApplianceHeader(path).catch(() => {
@@ -78,7 +102,6 @@ export function register(program: Command): void {
         id ??= header.imageId;
         imageVersion ??= header.version;
       }
-      const chunking: ChunkingSpec = f.chunking === 'fastcdc' ? fastcdcSpec(f.chunkSize) : { algorithm: 'fixed', size: f.chunkSize };
       const started = Date.now();
       const r = await sealImage({
         imagePath: path,
@@ -128,7 +151,7 @@ export function register(program: Command): void {
     .description('boot a (decrypted) appliance image, wait for its boot marker, then stop it')
     .addOption(new Option('--hypervisor <driver>', 'driver').choices([...HYPERVISOR_KINDS]).default('qemu'))
     .addOption(new Option('--accel <accel>', 'qemu accelerator (auto probes KVM, falls back to TCG)').choices(['auto', 'kvm', 'tcg']).default('auto'))
-    .option('--timeout <seconds>', 'how long to wait for the marker', (v) => Number(v), 180)
+    .option('--timeout <seconds>', 'how long to wait for the marker', seconds('--timeout'), 180)
     .option('--work <dir>', 'where boot files and the console log go (default: a temporary directory)')
     .action(async (path: string, f: { hypervisor: string; accel: 'auto' | 'kvm' | 'tcg'; timeout: number; work?: string }) => {
       const header = await readApplianceHeader(path);
