@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import type { EnrolledFleetNode, PlaneRegistry } from '../adapters/index.js';
-import { InputError, NotSupportedError } from '../common/index.js';
+import { InputError, NotSupportedError, safeFolderName } from '../common/index.js';
 import { buildAppliance, MiB } from '../pipeline/index.js';
 import { deploymentFromEvents, parseAgentEvents, recordsFromDeployments, type AgentEventLine, type Deployment, type DeploymentRun } from '../reports/index.js';
 import { nodeId as scenarioNodeId, siteId, type Scenario } from '../scenarios/index.js';
@@ -188,7 +188,7 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
   const nodeClient = ctx.registry.with(d.name, 'nodeClient', '--env real with plane').nodeClient;
   const stateDir = resolve(o.stateDir ?? d.server?.defaultStateDir ?? '.');
   const nodes = scenarioNodes(scenario, o.nodes ?? scenario.fleet.sites * scenario.fleet.nodesPerSite, planeOps.operator.nodeName);
-  const workDir = resolve(o.workDir, scenario.name, d.name);
+  const workDir = resolve(o.workDir, safeFolderName(scenario.name), d.name);
   mkdirSync(workDir, { recursive: true });
   const operator = await planeOps.operator.open(stateDir);
 
