@@ -1,7 +1,7 @@
 // Reading files the user hands to edgeplane (scenarios, results, calibration, agent configuration,
 // keys): only regular files, only up to a documented size, so that a FIFO, a device, a directory or
 // a huge file is refused at once (exit 2) instead of blocking, or reading without end.
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { InputError } from './errors.js';
 
@@ -123,33 +123,4 @@ export async function readInputFile(path: string, opts: InputFileOptions): Promi
 /** readInputFile, decoded as UTF-8. */
 export async function readInputText(path: string, opts: InputFileOptions): Promise<string> {
   return (await readInputFile(path, opts)).toString('utf8');
-}
-
-/** readInputFile for synchronous callers. */
-export function readInputFileSync(path: string, opts: InputFileOptions): Buffer {
-  let fd: number | undefined;
-  try {
-    check(path, statSync(path), opts);
-    fd = openSync(path, OPEN_FLAGS);
-    const s = fstatSync(fd);
-    check(path, s, opts);
-    const buf = Buffer.allocUnsafe(Math.min(s.size, opts.maxBytes) + 1);
-    let filled = 0;
-    while (filled < buf.length) {
-      const bytesRead = readSync(fd, buf, filled, buf.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    if (filled > opts.maxBytes) throw tooLarge(path, opts);
-    return buf.subarray(0, filled);
-  } catch (err) {
-    throw osError(path, opts, err);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** readInputFileSync, decoded as UTF-8. */
-export function readInputTextSync(path: string, opts: InputFileOptions): string {
-  return readInputFileSync(path, opts).toString('utf8');
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
 import type { LineWriter } from '../../common/index.js';
-import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupportedError, openOutput, asOutputError, packageVersion, safeFolderName, readInputTextSync } from '../../common/index.js';
+import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupportedError, openOutput, asOutputError, packageVersion, safeFolderName, readInputText } from '../../common/index.js';
 import { checkBudget, estimateRun, parseBudget, MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
@@ -75,7 +75,7 @@ function environmentFor(flags: RunFlags, outDir: string): Environment {
 }
 
 async function run(names: string[], flags: RunFlags): Promise<number> {
-  const calibration = flags.calibration ? readCalibration(flags.calibration) : undefined;
+  const calibration = flags.calibration ? await readCalibration(flags.calibration) : undefined;
   const loaded = [];
   for (const name of names) loaded.push(await scenarios.load(name));
   const prepared = loaded.map(({ scenario, text, path }) => {
@@ -185,8 +185,8 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
   return EXIT.OK;
 }
 
-function readCalibration(path: string): Calibration {
-  const text = readInputTextSync(path, { what: 'calibration file', maxBytes: INPUT_LIMITS.calibration });
+async function readCalibration(path: string): Promise<Calibration> {
+  const text = await readInputText(path, { what: 'calibration file', maxBytes: INPUT_LIMITS.calibration });
   return planes.parseCalibration(text, path);
 }
 
