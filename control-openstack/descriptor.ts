@@ -56,23 +56,18 @@ async function openOperator(stateDir: string): Promise<FleetOperator> {
   };
 }
 
-function port(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error('expected a TCP port (1-65535)');
-  return n;
+/** A parser of a whole-number flag in [min, max]; `expected` says what a bad value should have been. */
+function wholeNumber(min: number, max: number, expected: string): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(expected);
+    return n;
+  };
 }
 
-function memstoreMiB(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 64 || n > 1024 * 1024) throw new Error('expected MiB, a whole number from 64');
-  return n;
-}
-
-function workers(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('expected a whole number from 1 to 64');
-  return n;
-}
+const port = wholeNumber(1, 65535, 'expected a TCP port (1-65535)');
+const memstoreMiB = wholeNumber(64, 1024 * 1024, 'expected MiB, a whole number from 64');
+const workers = wholeNumber(1, 64, 'expected a whole number from 1 to 64');
 
 const server: PlaneServer = {
   defaultStateDir: DEFAULT_STATE_DIR,

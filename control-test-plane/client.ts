@@ -13,7 +13,7 @@ export interface TestPlaneClientOptions {
   node: string;
   token: string;
   recorder?: CallRecorder;
-  /** default TEST_PLANE_RETRY (NO_RETRY) */
+  /** default NO_RETRY: the agent machine owns retries */
   retry?: RetryPolicy;
   timeoutMs?: number;
   logger?: Logger;
@@ -23,7 +23,6 @@ export interface TestPlaneClientOptions {
  * NO_RETRY: the agent's machine does the backing off and retrying (one call per machine attempt);
  * the transport only retries a reset reused keep-alive socket once at once (and records it).
  */
-export const TEST_PLANE_RETRY: RetryPolicy = NO_RETRY;
 
 // The transport's PlaneName lists the real planes; records of the test plane say so plainly.
 const TEST_PLANE = 'test-plane' as PlaneName;
@@ -38,7 +37,7 @@ export class TestPlaneClient implements NodePlane {
   private session: string | null = null;
 
   constructor(private readonly opts: TestPlaneClientOptions) {
-    this.transport = new Transport({ plane: TEST_PLANE, recorder: opts.recorder, retry: opts.retry ?? TEST_PLANE_RETRY, timeoutMs: opts.timeoutMs, logger: opts.logger });
+    this.transport = new Transport({ plane: TEST_PLANE, recorder: opts.recorder, retry: opts.retry ?? NO_RETRY, timeoutMs: opts.timeoutMs, logger: opts.logger });
   }
 
   get recorder(): CallRecorder {

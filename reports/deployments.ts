@@ -3,7 +3,6 @@
 // accuracy and the plane's complexity profile. Pure: no I/O, no clock.
 import { PHASES } from '../agent/machine/index.js';
 import { quantile } from '../common/index.js';
-import { repeatSamples } from './from-events.js';
 import { OUTCOME, type RunRecords } from './records.js';
 import type { Labels, Sample } from './sample.js';
 
@@ -160,10 +159,7 @@ export interface ProfileFacts {
 /** Jitter across repeats (labels.repeat = "all") and the plane's complexity profile. */
 export function planeSamples(summaries: readonly RunSummary[], labels: Labels, profile: ProfileFacts | null): Sample[] {
   const all: Labels = { ...labels, repeat: 'all' };
-  const out: Sample[] = repeatSamples(
-    summaries.map((s) => ({ latenciesS: s.latenciesUs.map((us) => us / S), makespanS: s.makespanUs / S })),
-    all,
-  );
+  const out = repeatSamples(summaries, all);
   if (!profile) return out;
   const push = (metric: string, value: number, unit: string, extra: Partial<Labels> = {}): void => {
     out.push({ metric, value, unit, labels: { ...all, ...extra } as Labels });
@@ -189,5 +185,31 @@ export function planeSamples(summaries: readonly RunSummary[], labels: Labels, p
   push('complexity_push_coupling', p.coupling === 'push' ? 1 : 0, 'bool');
   for (const s of p.services) push('complexity_memory', s.memoryMiB, 'MiB', { service: s.name });
   for (const feature of p.lacks) push('complexity_lacks', 1, 'bool', { feature });
+  return out;
+}
+
+/** Jitter across repeats (labels.repeat = "all"), on seconds: CV, p99/p50 and spread of the pooled latencies, CV of the makespans. */
+function repeatSamples(summaries: readonly RunSummary[], labels: Labels): Sample[] {
+  const out: Sample[] = [];
+  const push = (metric: string, value: number, unit: string): void => {
+    out.push({ metric, value, unit, labels });
+  };
+  const all = summaries.flatMap((s) => s.latenciesUs.map((us) => us / S)).sort((a, b) => a - b);
+  if (all.length > 0) {
+    const mean = all.reduce((s, x) => s + x, 0) / all.length;
+    const sd = Math.sqrt(all.reduce((s, x) => s + (x - mean) ** 2, 0) / all.length);
+    const median = quantile(all, 0.5);
+    push('deploy_latency_cv', mean > 0 ? sd / mean : 0, 'ratio');
+    if (median > 0) {
+      push('deploy_latency_p99_over_p50', quantile(all, 0.99) / median, 'ratio');
+      push('deploy_latency_spread', (all[all.length - 1]! - all[0]!) / median, 'ratio');
+    }
+  }
+  const makespans = summaries.map((s) => s.makespanUs / S);
+  const mMean = makespans.reduce((s, x) => s + x, 0) / Math.max(1, makespans.length);
+  if (mMean > 0) {
+    const mSd = Math.sqrt(makespans.reduce((s, x) => s + (x - mMean) ** 2, 0) / makespans.length);
+    push('makespan_cv', mSd / mMean, 'ratio');
+  }
   return out;
 }

@@ -6,7 +6,6 @@ import { z } from 'zod';
 import type { Phase } from '../agent/machine/index.js';
 import { PHASE_INDEX, RunRecords } from './records.js';
 import type { Labels, Sample } from './sample.js';
-import { quantile } from './stats.js';
 
 const assignment = z.object({ imageId: z.string(), version: z.string() });
 
@@ -130,13 +129,6 @@ export function deploymentFromEvents(lines: readonly AgentEventLine[], o: Deploy
   };
 }
 
-/** p50/p95/p99/max of latencies (type-7 quantiles); empty input gives none. */
-export function latencyQuantiles(latenciesS: readonly number[]): { p50: number; p95: number; p99: number; max: number } | null {
-  if (latenciesS.length === 0) return null;
-  const sorted = [...latenciesS].sort((a, b) => a - b);
-  return { p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]! };
-}
-
 /**
  * The deployment records of one repeat from the nodes' deployments (index = node index), on
  * integer µs since t0, and the run's call counters; `placed[i]`: the plane shows node i RUNNING
@@ -161,35 +153,4 @@ export function recordsFromDeployments(deployments: readonly Deployment[], place
     else rec.finish(i, d.endS === null ? -1 : us(d.endS), false, d.reason ?? 'unknown');
   });
   return { records: rec, originEgressBytes: egress };
-}
-
-export interface RunSummary {
-  latenciesS: number[];
-  makespanS: number;
-}
-
-/** Jitter across repeats (labels.repeat = "all"): the same definitions as the simulator's. */
-export function repeatSamples(summaries: readonly RunSummary[], labels: Labels): Sample[] {
-  const out: Sample[] = [];
-  const push = (metric: string, value: number, unit: string): void => {
-    out.push({ metric, value, unit, labels: { ...labels, repeat: 'all' } });
-  };
-  const all = summaries.flatMap((s) => s.latenciesS).sort((a, b) => a - b);
-  if (all.length > 0) {
-    const mean = all.reduce((s, x) => s + x, 0) / all.length;
-    const sd = Math.sqrt(all.reduce((s, x) => s + (x - mean) ** 2, 0) / all.length);
-    const median = quantile(all, 0.5);
-    push('deploy_latency_cv', mean > 0 ? sd / mean : 0, 'ratio');
-    if (median > 0) {
-      push('deploy_latency_p99_over_p50', quantile(all, 0.99) / median, 'ratio');
-      push('deploy_latency_spread', (all[all.length - 1]! - all[0]!) / median, 'ratio');
-    }
-  }
-  const makespans = summaries.map((s) => s.makespanS);
-  const mMean = makespans.reduce((s, x) => s + x, 0) / Math.max(1, makespans.length);
-  if (mMean > 0) {
-    const mSd = Math.sqrt(makespans.reduce((s, x) => s + (x - mMean) ** 2, 0) / makespans.length);
-    push('makespan_cv', mSd / mMean, 'ratio');
-  }
-  return out;
 }

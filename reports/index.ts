@@ -12,7 +12,7 @@ export { quantile, median, mean, mannWhitneyU, minimumAttainableP, type MannWhit
 export { runGate, DEFAULT_GATE_METRICS, type GateOptions, type GateResult, type GateCheck, type CheckStatus } from './gate.js';
 export { gateMarkdown, gateJUnit } from './gate-format.js';
 export { formatValue } from './format.js';
-export { parseAgentEvents, deploymentFromEvents, latencyQuantiles, recordsFromDeployments, repeatSamples, type AgentEventLine, type Deployment, type DeploymentOptions } from './from-events.js';
+export { parseAgentEvents, deploymentFromEvents, recordsFromDeployments, type AgentEventLine, type Deployment, type DeploymentOptions } from './from-events.js';
 export { RunRecords, OUTCOME, PHASE_INDEX } from './records.js';
 export { runSamples, planeSamples, lowerBoundUs, PER_NODE_DETAIL_MAX_NODES, type DeploymentRun, type BoundInputs, type FaultWindow, type RunSummary, type ProfileFacts } from './deployments.js';
 

@@ -7,7 +7,20 @@ import { type Command, Option } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
 import type { LineWriter } from '../../common/index.js';
 import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupportedError, openOutput, asOutputError, packageVersion, safeFolderName, readInputText } from '../../common/index.js';
-import { checkBudget, estimateRun, parseBudget, MAX_REAL_NODES, realEnvironment, realScenario, runScenario, simEnvironment, type EnvName, type Environment, type ScenarioResult } from '../../environments/index.js';
+import {
+  checkBudget,
+  estimateRun,
+  parseBudget,
+  MAX_REAL_NODES,
+  realEnvironment,
+  realScenario,
+  runScenario,
+  simEnvironment,
+  type Budget,
+  type EnvName,
+  type Environment,
+  type ScenarioResult,
+} from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
 import { COUNT_LIMITS, type Scenario } from '../../scenarios/index.js';
@@ -31,6 +44,7 @@ interface RunFlags {
   state?: string;
   hypervisor: 'sim' | 'qemu';
   nodes?: number;
+  budget?: Partial<Budget>;
 }
 
 export function register(program: Command): void {
@@ -80,7 +94,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
   for (const name of names) loaded.push(await scenarios.load(name));
   const prepared = loaded.map(({ scenario, text, path }) => {
     const s = applyOverrides(scenario, flags, path);
-    if (flags.env === 'sim') checkBudget(estimateRun(s), (flags as { budget?: Parameters<typeof checkBudget>[1] }).budget, path);
+    if (flags.env === 'sim') checkBudget(estimateRun(s), flags.budget, path);
     if (flags.env !== 'real') return { scenario: s, text, path };
     const real = realScenario(s, path, { registry: planes, nodes: flags.nodes, explicitPlanes: flags.plane !== undefined });
     const left = s.planes.filter((p) => !real.planes.includes(p)).map((p) => p.name);
@@ -110,8 +124,8 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
   let at = 'before the first plane';
   let reportPath: string | null = null;
   try {
-    writer = createLineWriter(out.path('results.ndjson'), { what: 'results file' });
-    const lines = writer;
+    const lines = createLineWriter(out.path('results.ndjson'), { what: 'results file' });
+    writer = lines;
     try {
       for (const { scenario, text, path } of prepared) {
         log.info({ scenario: scenario.name, path, env: env.name, planes: scenario.planes.length, seed: scenario.seed, repeat: scenario.repeat }, 'running');
