@@ -194,6 +194,11 @@ function planNodes(nodeIds: readonly string[], pin?: Assignment) {
 /** Pin `assignment` on every node, in sorted node order; returns each node's pin tag. */
 export async function assignFleet(operator: OpenStackOperator, assignment: Assignment, nodeIds: readonly string[]): Promise<{ nodeId: string; pinTag: string }[]> {
   const plan = planNodes(nodeIds, assignment);
+  // a revoked node gets nothing: its old token may still be valid for a few seconds
+  // (keystonemiddleware's cache), and a pin would share the new image and key with it
+  const revoked: string[] = [];
+  for (const p of plan) if (!(await operator.nodeEnabled(p.nodeId))) revoked.push(p.nodeId);
+  if (revoked.length > 0) throw new InputError(`refusing to assign ${assignment.imageId}@${assignment.version}: revoked node${revoked.length > 1 ? 's' : ''} ${revoked.join(', ')} (enroll again to reinstate)`);
   for (const p of plan) await operator.pin(p.nodeId, assignment);
   return plan.map((p) => ({ nodeId: p.nodeId, pinTag: p.pinTag! }));
 }

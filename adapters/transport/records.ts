@@ -16,6 +16,8 @@ export interface CallRecord {
   ms: number;
   /** 1 for the first attempt; an immediate retry after a reset reused socket counts too */
   attempt: number;
+  /** set when the call failed after its status line: e.g. `short read: 1048576 of 4194304 bytes` (a 2xx status with this is a failure) */
+  error?: string;
 }
 
 export class CallRecorder {

@@ -113,12 +113,12 @@ export class NodeHttpSender {
  * The body into one preallocated Buffer of `length` bytes: no per-chunk concatenation. Records
  * the bytes that arrived (also on failure); more or fewer than `length` is a ResponseLengthError.
  */
-export function readExactly(res: IncomingMessage, length: number, op: string, url: string, record: (bytesIn: number) => void): Promise<Buffer> {
+export function readExactly(res: IncomingMessage, length: number, op: string, url: string, record: (bytesIn: number, error?: string) => void): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = res.headers['content-length'];
     if (declared !== undefined && Number(declared) !== length) {
       res.destroy();
-      record(0);
+      record(0, `Content-Length ${declared}, asked ${length} bytes`);
       reject(new ResponseLengthError(op, url, length, Number(declared), 'Content-Length'));
       return;
     }
@@ -128,7 +128,8 @@ export function readExactly(res: IncomingMessage, length: number, op: string, ur
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
-      record(got);
+      // a 206 whose body stops early is a failed call, not a success with fewer bytes
+      record(got, got < length ? `short read: ${got} of ${length} bytes` : `long read: ${got} bytes, asked ${length}`);
       reject(err);
     };
     res.on('data', (chunk: Buffer) => {

@@ -107,7 +107,7 @@ export class Transport {
       const m = contentRange === null ? null : /^bytes\s+(\d+)-(\d+)\//i.exec(contentRange.trim());
       if (contentRange !== null && (!m || Number(m[1]) !== offset || Number(m[2]) !== last)) {
         res.raw.destroy();
-        record(0);
+        record(0, `Content-Range ${contentRange}, asked bytes=${offset}-${last}`);
         throw new ResponseLengthError(spec.op, url, length, m ? Number(m[2]) - Number(m[1]) + 1 : 0, `Content-Range ${contentRange}, asked bytes=${offset}-${last}`);
       }
       return readExactly(res.raw, length, spec.op, url, record);
@@ -129,18 +129,19 @@ export class Transport {
             cb(null, chunk);
           },
           flush(cb) {
-            record(bytes);
+            const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+            record(bytes, Number.isFinite(declared) && declared !== bytes ? `short read: ${bytes} of ${declared} bytes` : undefined);
             cb();
           },
         });
         source.on('error', (err) => {
-          record(bytes);
+          record(bytes, `body cut short after ${bytes} bytes: ${describeCause(err)}`);
           counter.destroy(err);
         });
         // a consumer that gives up early releases the connection and still leaves a record
         counter.on('close', () => {
           if (!source.complete) {
-            record(bytes);
+            record(bytes, `body not read to its end (${bytes} bytes)`);
             source.destroy();
           }
         });
@@ -155,7 +156,7 @@ export class Transport {
     this.http.close();
   }
 
-  private async withRetries<R, T>(baseUrl: string, spec: RequestSpec, send: Sender<R>, consume: (res: Answer<R>, record: (bytesIn: number) => void) => Promise<T>, bodyTimeout = true): Promise<T> {
+  private async withRetries<R, T>(baseUrl: string, spec: RequestSpec, send: Sender<R>, consume: (res: Answer<R>, record: (bytesIn: number, error?: string) => void) => Promise<T>, bodyTimeout = true): Promise<T> {
     const url = buildUrl(baseUrl, spec);
     const method = spec.method.toUpperCase();
     // one free, immediate retry for a reset of a reused keep-alive socket (it was dead already)
@@ -165,11 +166,11 @@ export class Transport {
       const body = prepareBody(spec);
       const started = performance.now();
       let recorded = false;
-      const record = (status: number, bytesIn: number): void => {
+      const record = (status: number, bytesIn: number, error?: string): void => {
         if (recorded) return;
         recorded = true;
         const ms = performance.now() - started;
-        this.recorder.record({ op: spec.op, plane: this.plane, method, path: spec.path, url, status, bytesOut: body.bytesOut, bytesIn, ms, attempt });
+        this.recorder.record({ op: spec.op, plane: this.plane, method, path: spec.path, url, status, bytesOut: body.bytesOut, bytesIn, ms, attempt, ...(error ? { error } : {}) });
       };
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(new DOMException('timed out', 'TimeoutError')), this.timeoutMs);
@@ -204,12 +205,12 @@ export class Transport {
       }
       if (!bodyTimeout) clearTimeout(timer);
       try {
-        const out = await consume(res, (bytesIn) => record(res.status, bytesIn));
+        const out = await consume(res, (bytesIn, error) => record(res.status, bytesIn, error));
         clearTimeout(timer);
         return out;
       } catch (err) {
         clearTimeout(timer);
-        record(res.status, 0);
+        record(res.status, 0, describeCause(err));
         if (isRetryableNetworkError(err) && budgetUsed < this.retry.maxAttempts) {
           await this.backoff(spec.op, budgetUsed, describeCause(err));
           continue;

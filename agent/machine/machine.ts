@@ -186,6 +186,7 @@ function onControl(d: Draft, result: ControlResult): void {
   switch (result.op) {
     case 'login':
       s.authenticated = true;
+      s.authFailures = 0;
       markEnd(d, 'auth');
       if (s.recheck !== null) requestRecheck(d, s.recheck);
       else request(d, (s.reloginFor as PlainOp | null) ?? 'getAssignment', false);
@@ -230,7 +231,10 @@ function onControlError(d: Draft, op: ControlOp, kind: ControlErrorKind): void {
     case 'unauthorized':
       s.authenticated = false;
       if (op === 'login' || s.reloginFor !== null) {
+        s.authFailures = (s.authFailures ?? 0) + 1;
         fail(d, 'unauthorized');
+        const most = s.config.maxAuthFailures ?? 0;
+        if (most > 0 && s.authFailures >= most) giveUp(d, 'unauthorized');
         return;
       }
       s.reloginFor = op;
@@ -406,6 +410,21 @@ function fail(d: Draft, reason: FailureReason): void {
   s.lastFailure = reason;
   if (s.authenticated) requestReport(d, 'FAILED', image, reason);
   else idle(d);
+}
+
+/**
+ * The plane keeps refusing this node's credentials (revoked, or wrong): stop asking. Nothing more
+ * is requested (the poll timer just set is withdrawn); a VM that runs keeps running; the runtime
+ * sees `gaveUp` and ends the process with its documented exit code.
+ */
+function giveUp(d: Draft, reason: FailureReason): void {
+  const s = d.s;
+  d.out = d.out.filter((a) => a.type !== 'setTimer');
+  s.gaveUp = reason;
+  s.lastFailure = reason;
+  s.op = null;
+  s.timer = null;
+  s.awaiting = null;
 }
 
 function statusOf(s: AgentState): AgentStatus {

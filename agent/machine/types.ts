@@ -99,6 +99,11 @@ export interface AgentConfig {
   pollIntervalUs: number;
   /** how many times a chunk may fail verification before the image is declared tampered */
   maxChunkRetries: number;
+  /**
+   * consecutive logins refused (401) after which the agent gives up (`gaveUp`): it stops talking to
+   * the plane and the runtime exits. 0 or absent: never (keep polling, as the simulator does).
+   */
+  maxAuthFailures?: number;
 }
 
 export interface AgentState {
@@ -150,6 +155,10 @@ export interface AgentState {
   restore: { id: number; image: Assignment; thenBoot: boolean } | null;
   /** outcomes counted over the `chunks` events of the fetch request in progress */
   fetchTally: { corrupt: number; unavailable: number };
+  /** logins refused (401) in a row since the last successful one. Absent: 0. */
+  authFailures?: number;
+  /** set once the machine has given up (see `AgentConfig.maxAuthFailures`): it issues nothing more */
+  gaveUp?: FailureReason | null;
 }
 
 /** Deployment operations whose retry first re-reads the assignment. */

@@ -10,6 +10,9 @@ import { DEFAULT_AGENT_CONFIG, type AgentConfig } from '../machine/index.js';
 
 const seconds = z.number().positive().max(86_400);
 
+/** A real agent stops after this many refused logins in a row (the simulator's machine never does). */
+export const DEFAULT_MAX_AUTH_FAILURES = 5;
+
 /** The node's plane section comes from the plane's node client (its descriptor); the rest is the agent's. */
 export function agentConfigSchemaFor(clients: readonly NodeClientFactory[]) {
   if (clients.length === 0) throw new Error('an agent configuration needs at least one plane kind');
@@ -48,6 +51,8 @@ export function agentConfigSchemaFor(clients: readonly NodeClientFactory[]) {
         /** attempts per operation before the deployment is reported failed (0 = forever) */
         maxAttempts: z.number().int().nonnegative().default(DEFAULT_AGENT_CONFIG.maxAttempts),
         maxChunkRetries: z.number().int().nonnegative().default(DEFAULT_AGENT_CONFIG.maxChunkRetries),
+        /** logins refused (401) in a row before the agent gives up and exits 3 (0 = never) */
+        maxAuthFailures: z.number().int().nonnegative().max(1_000_000).default(DEFAULT_MAX_AUTH_FAILURES),
       })
       .prefault({}),
     /** seed of the backoff jitter (default: from the node name) */
@@ -67,6 +72,7 @@ export function machineConfig(c: AgentFileConfig): AgentConfig {
     backoffCapUs: us(c.machine.backoffCapS),
     maxAttempts: c.machine.maxAttempts,
     maxChunkRetries: c.machine.maxChunkRetries,
+    maxAuthFailures: c.machine.maxAuthFailures,
   };
 }
 

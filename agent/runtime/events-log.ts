@@ -12,6 +12,10 @@ export type EventLine =
   | Extract<Action, { type: 'done' }>
   | { type: 'status'; status: AgentStatus; running: Assignment | null }
   | ({ type: 'call' } & CallRecord)
+  /** a fetch round ended: its data path's figures (bytes of verified chunks landed, wall and CPU time, peak RSS so far) */
+  | { type: 'fetch'; image: string; chunks: number; bytes: number; ms: number; cpuMs: number; peakRssMiB: number; direct: boolean }
+  /** the machine gave up (e.g. its credentials refused `authFailures` times in a row): the process exits */
+  | { type: 'halt'; reason: string; authFailures: number; message: string }
   | { type: 'stop' };
 
 /** Wall-clock milliseconds with sub-millisecond resolution. */

@@ -1,5 +1,5 @@
 // The real agent runtime: executes the pure machine's actions with real I/O.
-export { AgentRuntime, type AgentRuntimeOptions, type AgentSnapshot } from './runtime.js';
+export { AgentRuntime, type AgentHalt, type AgentRuntimeOptions, type AgentSnapshot } from './runtime.js';
 export { agentConfigSchemaFor, clientFor, loadAgentConfig, machineConfig, parseAgentConfig, seedFor, type AgentFileConfig, type PlaneSection } from './config.js';
 export { ChunkStore } from './chunk-store.js';
 export { StateStore, persistedStateSchema, type AcceptedManifest } from './state-store.js';

@@ -15,6 +15,8 @@ export interface ReconcileReport {
   removed: number;
   /** the staged image file was missing, so the staged state was dropped */
   stagedLost: boolean;
+  /** the staged image file no longer matched its signed manifest: deleted, staged again */
+  stagedRefused?: boolean;
 }
 
 export const stagedFileName = (a: { imageId: string; version: string }): string => `${refOf(a)}.img`;

@@ -3,14 +3,16 @@
 // staging, the hypervisor, timers) run concurrently and post their results back as events, in
 // the order they complete; persist, mark and done are executed in line, in order, before the
 // next event is looked at, so the state on disk is never behind what the machine acted on.
+import { createReadStream } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { blobOffsets, type NodePlane } from '../../adapters/index.js';
 import { toControlError } from '../../adapters/transport/index.js';
 import { silentLogger, type Logger } from '../../common/index.js';
 import { chunkKeysFor, toManifestInfo, verifyManifest, type PublicKeyInput } from '../../pipeline/index.js';
 import type { Hypervisor } from '../hypervisor/index.js';
-import { initialState, step, type Action, type AgentConfig, type AgentState, type AgentStatus, type Assignment, type ControlResult, type Event } from '../machine/index.js';
+import { initialState, step, type PersistedState, type Action, type AgentConfig, type AgentState, type AgentStatus, type Assignment, type ControlResult, type Event } from '../machine/index.js';
 import { ChunkStore } from './chunk-store.js';
 import { EventsLog } from './events-log.js';
 import { fetchChunks } from './fetcher.js';
@@ -35,6 +37,13 @@ export interface AgentRuntimeOptions {
   batchMs?: number;
   bootTimeoutMs?: number;
   logger?: Logger;
+}
+
+/** Why the machine gave up (see AgentConfig.maxAuthFailures). */
+export interface AgentHalt {
+  reason: string;
+  authFailures: number;
+  message: string;
 }
 
 export interface AgentSnapshot {
@@ -63,9 +72,12 @@ export class AgentRuntime {
   /** derived chunk keys by image ref: in memory only, never written */
   private readonly keys = new Map<string, ChunkKeys>();
   private readonly listeners = new Set<(s: AgentSnapshot) => void>();
+  private halt: { promise: Promise<AgentHalt>; resolve: (h: AgentHalt) => void };
   reconciled: ReconcileReport | null = null;
 
   constructor(private readonly opts: AgentRuntimeOptions) {
+    let resolveHalt: (h: AgentHalt) => void = () => {};
+    this.halt = { promise: new Promise<AgentHalt>((r) => (resolveHalt = r)), resolve: resolveHalt };
     this.stateDir = opts.stateDir;
     this.log = opts.logger ?? silentLogger;
     this.store = new ChunkStore(join(opts.stateDir, 'chunks'));
@@ -88,6 +100,11 @@ export class AgentRuntime {
   get state(): AgentState {
     if (!this.machineState) throw new Error('the agent runtime has not started');
     return this.machineState;
+  }
+
+  /** Resolves when the machine gives up (it then asks for nothing more): the caller ends the process. */
+  gaveUp(): Promise<AgentHalt> {
+    return this.halt.promise;
   }
 
   /** Calls `fn` after every step that changed the status or the running VM. */
@@ -124,7 +141,7 @@ export class AgentRuntime {
     let persisted = loaded;
     if (loaded !== null) {
       const r = await reconcile(loaded, this.store, this.stagedDir);
-      persisted = r.state;
+      persisted = await this.recheckStaged(r.state, r.report);
       this.reconciled = r.report;
       this.log.info({ ...r.report }, 'reconciled the state directory');
       await this.states.pruneManifests([loaded.assignment, loaded.staged].filter((a): a is Assignment => a !== null));
@@ -133,6 +150,24 @@ export class AgentRuntime {
     this.events.append({ type: 'start', pid: process.pid });
     this.queue.push({ type: 'start' });
     this.loopDone = this.loop();
+  }
+
+  /**
+   * The staged image is what boots without the plane: it is hashed again against its signed
+   * manifest before anything runs it. A file changed on disk is refused (deleted, logged), and the
+   * state forgets it, so the machine stages it again from the verified chunks (or fetches them).
+   */
+  private async recheckStaged(p: PersistedState, report: ReconcileReport): Promise<PersistedState> {
+    if (p.staged === null) return p;
+    const path = join(this.stagedDir, stagedFileName(p.staged));
+    const accepted = await this.states.loadManifest(p.staged).catch(() => null);
+    const expected = accepted?.manifest.plaintext;
+    const ok = expected !== undefined && (await fileMatches(path, expected.size, expected.sha256));
+    if (ok) return p;
+    this.log.error({ image: refOf(p.staged), path, manifest: accepted ? 'verified' : 'missing' }, 'staged image does not match its signed manifest: refused, staging again');
+    await unlink(path).catch(() => undefined);
+    report.stagedRefused = true;
+    return { ...p, staged: null, pendingBoot: false };
   }
 
   /** Resolves when the loop ends after `stop()`; rejects if it died (e.g. state.json cannot be written). */
@@ -179,6 +214,16 @@ export class AgentRuntime {
       for (const action of actions) {
         if (this.stopped) return;
         await this.execute(action);
+      }
+      if (state.gaveUp && !before.gaveUp) {
+        const h: AgentHalt = {
+          reason: state.gaveUp,
+          authFailures: state.authFailures ?? 0,
+          message: `the plane refused this node's credentials ${state.authFailures ?? 0} times in a row (revoked, or wrong credentials in the agent configuration): giving up`,
+        };
+        this.events.append({ type: 'halt', ...h });
+        this.log.error(h, 'agent gave up');
+        this.halt.resolve(h);
       }
       if (state.status !== before.status || state.running !== before.running) {
         this.events.append({ type: 'status', status: state.status, running: state.running });
@@ -372,4 +417,19 @@ export class AgentRuntime {
       this.log.warn({ err: (err as Error).message }, 'cannot collect old staged images and chunks');
     }
   }
+}
+
+/** True when the file at `path` has `size` bytes and this SHA-256 (false when it cannot be read). */
+async function fileMatches(path: string, size: number, sha256: string): Promise<boolean> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  try {
+    for await (const part of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+      bytes += (part as Buffer).length;
+      hash.update(part as Buffer);
+    }
+  } catch {
+    return false;
+  }
+  return bytes === size && hash.digest('hex') === sha256;
 }

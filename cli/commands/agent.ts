@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { createAgent, loadAgentConfig } from '../../agent/index.js';
-import { createLogger } from '../../common/index.js';
+import { createLogger, EnvironmentError } from '../../common/index.js';
 import { nodeClients } from '../../planes/index.js';
 import { untilSignal } from '../signals.js';
 
@@ -18,7 +18,12 @@ export function register(program: Command): void {
       const agent = await createAgent(config, log, nodeClients);
       await agent.start();
       log.info({ node: config.node, plane: config.plane.kind, pid: process.pid }, 'agent started');
-      const outcome = await Promise.race([agent.wait().then(() => null), untilSignal()]);
+      const outcome = await Promise.race([agent.wait().then(() => null), untilSignal(), agent.gaveUp()]);
+      if (typeof outcome === 'object' && outcome !== null) {
+        // the workload keeps running; the next agent start reaps or restores it
+        await agent.stop({ stopVm: false });
+        throw new EnvironmentError(`edgeplane agent ${config.node}: ${outcome.message}`);
+      }
       if (outcome !== null) log.info({ signal: outcome }, 'stopping');
       await agent.stop();
       await agent.wait();

@@ -179,6 +179,13 @@ export class OpenStackOperator {
     await this.session.authed((t) => this.ks.updateUser(t, node.userId, { enabled: false }));
   }
 
+  /** False when the node's user is disabled (revoked) or gone; throws when the node was never enrolled. */
+  async nodeEnabled(nodeId: string): Promise<boolean> {
+    await this.resolveNode(nodeId);
+    const user = await this.session.authed(async (t) => (await this.ks.findUsers(t, nodeUserName(nodeId)))[0]);
+    return user?.enabled ?? false;
+  }
+
   async assignmentOf(nodeId: string): Promise<Assignment | null> {
     const node = await this.resolveNode(nodeId);
     const project = await this.session.authed((t) => this.ks.showProject(t, node.projectId));

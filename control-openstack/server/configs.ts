@@ -59,7 +59,48 @@ function authtoken(inputs: ConfigInputs, username: string, password: string): Re
     project_name: 'service',
     username,
     password,
+    // keystonemiddleware caches a validated token per worker for 300 s by default, so a revoked
+    // node's token would keep reading images and keys for minutes: revalidate every few seconds
+    token_cache_time: String(TOKEN_CACHE_SECONDS),
   };
+}
+
+/**
+ * How long Glance and Barbican trust a validated token before asking Keystone again (seconds).
+ * The trade-off (docs/openstack.md, Isolation): a revoked node is refused within this time; each
+ * worker revalidates each token at most once per period (one Keystone call, ~60 ms).
+ */
+export const TOKEN_CACHE_SECONDS = 2;
+
+/** The operator's role: only it may create, upload, publish, share or delete Glance images. */
+export const OPERATOR_ROLE = 'admin';
+
+/** Glance rules that a node (a `member` of its own project) must not pass: every write. */
+export const GLANCE_OPERATOR_ONLY_RULES = [
+  'add_image',
+  'upload_image',
+  'modify_image',
+  'delete_image',
+  'publicize_image',
+  'communitize_image',
+  'deactivate',
+  'reactivate',
+  'add_member',
+  'modify_member',
+  'delete_member',
+  'stage_image',
+  'import_image',
+  'copy_image',
+  'set_image_location',
+  'delete_image_location',
+  'manage_image_cache',
+] as const;
+
+/** Glance's policy.yaml: writes restricted to the operator role; reads keep Glance's defaults. */
+export function renderGlancePolicy(): string {
+  const lines = ['# written by `edgeplane up openstack`: nodes may read what is shared with them, nothing else'];
+  for (const rule of GLANCE_OPERATOR_ONLY_RULES) lines.push(`"${rule}": "role:${OPERATOR_ROLE}"`);
+  return `${lines.join('\n')}\n`;
 }
 
 export function renderKeystoneConf(inputs: ConfigInputs): string {
@@ -136,6 +177,7 @@ export function renderGlanceConf(inputs: ConfigInputs): string {
     // the default paste flavor has no authentication at all
     paste_deploy: { flavor: 'keystone', config_file: '/etc/glance/glance-api-paste.ini' },
     keystone_authtoken: authtoken(inputs, 'glance', inputs.glancePassword),
+    oslo_policy: { policy_file: g.policyFile },
     oslo_concurrency: { lock_path: g.lockDir },
   });
 }

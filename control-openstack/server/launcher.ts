@@ -8,7 +8,19 @@ import { execa } from 'execa';
 import { EnvironmentError, InputError, silentLogger, type Logger } from '../../common/index.js';
 import { bootstrapCatalog } from './catalog.js';
 import { CEPH_COMMANDS, cephDaemonRunning, cephHealth, checkCephPorts, startCeph, type CephHealth } from './ceph.js';
-import { databaseSetupSql, keystoneUwsgiArgs, mariadbArgs, renderBarbicanConf, renderBarbicanPaste, renderBarbicanUwsgi, renderCephConf, renderGlanceConf, renderKeystoneConf, type ConfigInputs } from './configs.js';
+import {
+  databaseSetupSql,
+  keystoneUwsgiArgs,
+  mariadbArgs,
+  renderBarbicanConf,
+  renderBarbicanPaste,
+  renderBarbicanUwsgi,
+  renderCephConf,
+  renderGlanceConf,
+  renderGlancePolicy,
+  renderKeystoneConf,
+  type ConfigInputs,
+} from './configs.js';
 import {
   CEPH_DAEMONS,
   cephPortsFrom,
@@ -436,6 +448,7 @@ function writeConfigs(inputs: ConfigInputs): void {
   const write = (file: string, text: string) => writeFileSync(file, text, { mode: 0o600 });
   write(layout.keystone.conf, renderKeystoneConf(inputs));
   write(layout.glance.conf, renderGlanceConf(inputs));
+  write(layout.glance.policyFile, renderGlancePolicy());
   write(layout.barbican.conf, renderBarbicanConf(inputs));
   write(layout.barbican.pasteIni, renderBarbicanPaste(inputs));
   write(layout.barbican.uwsgiIni, renderBarbicanUwsgi(inputs));

@@ -55,7 +55,7 @@ export interface StackLayout {
   runDir: string;
   mariadb: { dir: string; dataDir: string; socket: string; pidFile: string; log: string };
   keystone: { dir: string; conf: string; fernetKeys: string; credentialKeys: string; pidFile: string; log: string };
-  glance: { dir: string; conf: string; imagesDir: string; stagingDir: string; tasksDir: string; lockDir: string; log: string };
+  glance: { dir: string; conf: string; policyFile: string; imagesDir: string; stagingDir: string; tasksDir: string; lockDir: string; log: string };
   barbican: { dir: string; conf: string; pasteIni: string; uwsgiIni: string; pidFile: string; log: string };
   ceph: { dir: string; conf: string; monmap: string; runDir: string; monData: string; mgrData: string; osdData: string; rgwData: string; logDir: string };
 }
@@ -89,6 +89,7 @@ export function stackLayout(stateDir: string): StackLayout {
     glance: {
       dir: dir('glance'),
       conf: join(dir('glance'), 'glance-api.conf'),
+      policyFile: join(dir('glance'), 'policy.yaml'),
       imagesDir: join(dir('glance'), 'images'),
       stagingDir: join(dir('glance'), 'staging'),
       tasksDir: join(dir('glance'), 'tasks'),

@@ -4,7 +4,8 @@
 // 2. A node that verified its image restarts offline: agent stopped, Keystone killed, agent
 //    started: its VM runs again before any successful login; Keystone back: it logs in, polls
 //    and reports RUNNING again.
-// 3. A revoked node: no new deployment (its logins are refused: unauthorized), its VM keeps running.
+// 3. A revoked node: assigning to it is refused (exit 2); no new deployment (its logins are refused:
+//    unauthorized), its last status stays RUNNING, and after 5 refused logins it gives up (exit 3).
 // Kills services of the stack these tests use (by the pids `up` recorded) and starts them again.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -165,12 +166,16 @@ it('survives a Glance outage mid-rollout, restarts a verified VM without Keyston
   await revokeFleet(fleet.operator, [nb.node]);
   const a2 = await buildAppliance({ outDir: join(work, 'img'), imageId: lineage, version: '2', size: 48 * MiB, then: 'idle' });
   const pub2 = await publishToFleet(fleet.operator, { source: a2.path, imageId: lineage, version: '2', keysDir: keys, chunking });
-  await assignFleet(fleet.operator, { imageId: pub2.imageId, version: '2' }, [nb.node]);
+  // assigning work to a revoked node is refused (exit 2): nothing is shared with it
+  await expect(assignFleet(fleet.operator, { imageId: pub2.imageId, version: '2' }, [nb.node])).rejects.toMatchObject({ exitCode: 2 });
   await waitUntil(`${nb.node}'s login to be refused`, () => callsOf(eventsOf(nb.stateDir), 'keystone.token.issue').some((c) => c.t > revokedAt && c.status === 401), 60_000, 250);
-  await sleep(4_000);
+  // after maxAuthFailures (default 5) refused logins in a row the agent gives up: exit 3, a clear line on stderr, a halt event
+  const code = await Promise.race([nb.exited, sleep(60_000).then(() => 'still running')]);
+  expect(code, nb.stderr).toBe(3);
+  expect(nb.stderr).toContain("refused this node's credentials 5 times in a row");
   const lines = eventsOf(nb.stateDir);
   const since = lines.filter((l) => l.t > revokedAt);
-  expect(nb.running).toBe(true);
+  expect(readFileSync(join(nb.stateDir, 'events.ndjson'), 'utf8')).toContain('"type":"halt","reason":"unauthorized","authFailures":5');
   expect(callsOf(since, 'glance.image.download_range')).toEqual([]);
   expect(since.filter((l) => l.type === 'mark' || l.type === 'done')).toEqual([]);
   const lastStatus = lines.filter((l) => l.type === 'status').at(-1)!;

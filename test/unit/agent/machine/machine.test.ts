@@ -259,6 +259,41 @@ describe('re-login on 401', () => {
     expect(n.error('getManifest', 'unauthorized')).toEqual(['control:login']);
   });
 
+  it('gives up after maxAuthFailures refused logins in a row: asks for nothing more, keeps the running VM', () => {
+    const n = new Driver({ ...DEFAULT_AGENT_CONFIG, maxAuthFailures: 3 });
+    n.deploy(A, M);
+    n.timer();
+    expect(n.error('getAssignment', 'unauthorized')).toEqual(['control:login']);
+    expect(n.error('login', 'unauthorized')).toEqual(['timer:poll']); // 1 (a routine poll: no deployment to end)
+    expect(n.state.gaveUp ?? null).toBeNull();
+    expect(n.timer()).toEqual(['control:login']);
+    expect(n.error('login', 'unauthorized')).toEqual(['timer:poll']); // 2
+    n.timer();
+    expect(n.error('login', 'unauthorized')).toEqual([]); // 3: no timer, no request
+    expect(n.state.gaveUp).toBe('unauthorized');
+    expect(n.state.authFailures).toBe(3);
+    expect(n.state.status).toBe('FAILED');
+    expect(n.state.running).toEqual(A);
+    expect(n.state.awaiting).toBeNull();
+    expect(n.log.some((a) => a.type === 'stopVm')).toBe(false);
+  });
+
+  it('a successful login resets the count of refused logins; 0 never gives up', () => {
+    const n = new Driver({ ...DEFAULT_AGENT_CONFIG, maxAuthFailures: 2 });
+    n.start();
+    n.error('login', 'unauthorized');
+    n.timer();
+    n.login();
+    expect(n.state.authFailures).toBe(0);
+    const forever = new Driver({ ...DEFAULT_AGENT_CONFIG, maxAuthFailures: 0 });
+    forever.start();
+    for (let i = 0; i < 50; i++) {
+      expect(forever.error('login', 'unauthorized').at(-1)).toBe('timer:poll');
+      forever.timer();
+    }
+    expect(forever.state.gaveUp ?? null).toBeNull();
+  });
+
   it('a 401 on the first login is final', () => {
     const n = new Driver();
     n.start();

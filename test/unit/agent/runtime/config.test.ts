@@ -13,7 +13,7 @@ describe('agent.yaml', () => {
     expect(c.plane).toMatchObject({ kind: 'test-plane', tokenFile: '/etc/ep/tok' });
     expect(c.hypervisor).toMatchObject({ kind: 'qemu', accel: 'auto', bootTimeoutS: 180 });
     expect(c.fetch.rangesInFlight).toBe(4);
-    expect(machineConfig(c)).toEqual({ pollIntervalUs: 10_000_000, backoffBaseUs: 500_000, backoffCapUs: 30_000_000, maxAttempts: 0, maxChunkRetries: 3 });
+    expect(machineConfig(c)).toEqual({ pollIntervalUs: 10_000_000, backoffBaseUs: 500_000, backoffCapUs: 30_000_000, maxAttempts: 0, maxChunkRetries: 3, maxAuthFailures: 5 });
   });
 
   it.each([

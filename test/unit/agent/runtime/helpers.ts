@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assignInTestPlane, publishToTestPlane, TestPlaneClient, TestPlaneServer } from '../../../../control-test-plane/index.js';
-import { AgentRuntime, DEFAULT_AGENT_CONFIG, SimHypervisor, type Assignment, type Hypervisor, type StagedImage } from '../../../../agent/index.js';
+import { AgentRuntime, DEFAULT_AGENT_CONFIG, SimHypervisor, type AgentConfig, type Assignment, type Hypervisor, type StagedImage } from '../../../../agent/index.js';
 import { generateDataKey, generatePublisherKeys, sealImage, type ImageManifest } from '../../../../pipeline/index.js';
 
 export const KiB = 1024;
@@ -87,14 +87,19 @@ export async function newRig(opts: { rangeDelayMs?: number } = {}): Promise<Rig>
 
 export const FAST_MACHINE = { ...DEFAULT_AGENT_CONFIG, pollIntervalUs: 100_000, backoffBaseUs: 20_000, backoffCapUs: 200_000 };
 
-export function newAgent(rig: Rig, stateDir: string, hv: Hypervisor = new RecordingHypervisor(), extra: { trusted?: KeyObject[]; rangesInFlight?: number } = {}): AgentRuntime {
-  const plane = new TestPlaneClient({ url: rig.server.url, node: rig.node, token: rig.token, timeoutMs: 5_000 });
+export function newAgent(
+  rig: Rig,
+  stateDir: string,
+  hv: Hypervisor = new RecordingHypervisor(),
+  extra: { trusted?: KeyObject[]; rangesInFlight?: number; token?: string; machine?: Partial<AgentConfig> } = {},
+): AgentRuntime {
+  const plane = new TestPlaneClient({ url: rig.server.url, node: rig.node, token: extra.token ?? rig.token, timeoutMs: 5_000 });
   return new AgentRuntime({
     stateDir,
     plane,
     hypervisor: hv,
     trusted: extra.trusted ?? [rig.pub.publicKey],
-    machine: FAST_MACHINE,
+    machine: { ...FAST_MACHINE, ...extra.machine },
     seed: 42,
     rangesInFlight: extra.rangesInFlight ?? 4,
     batchMs: 20,

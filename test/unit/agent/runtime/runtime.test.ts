@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assignInTestPlane, testPlanePaths } from '../../../../control-test-plane/index.js';
@@ -131,6 +131,51 @@ describe('agent runtime against the test plane (sim hypervisor)', () => {
     expect(second.state.running).toEqual(img.image);
     expect(hv.started.length).toBe(1);
     expect(r.server.rangeLog.filter((e) => e.blobRef === 'app@1').length).toBe(img.manifest.chunks.length);
+  });
+
+  it('a staged image changed on disk is refused at the next start and staged again before it boots', async () => {
+    const r = await rig();
+    const img = await publish(r.planeDir, r.pub, { imageId: 'app', version: '1' }, bytes(2 * MiB, 'st'));
+    await assignInTestPlane({ dir: r.planeDir, node: r.node, pin: img.image });
+    const stateDir = await tempDir();
+    const first = newAgent(r, stateDir);
+    await first.start();
+    await first.until(running(img.image), 10_000);
+    await first.stop();
+    // someone on the node edits the bootable image
+    const stagedPath = join(stateDir, 'staged', 'app@1.img');
+    const changed = await readFile(stagedPath);
+    changed[MiB + 17] ^= 0x40;
+    await writeFile(stagedPath, changed);
+
+    const hv = new RecordingHypervisor();
+    const second = track(newAgent(r, stateDir, hv));
+    await second.start();
+    expect(second.reconciled?.stagedRefused).toBe(true);
+    await second.until(running(img.image), 10_000);
+    // what booted is the signed image, never the edited one
+    expect(hv.started).toEqual([{ image: img.image, sha256: sha256(img.plaintext) }]);
+    expect(sha256(await readFile(stagedPath))).toBe(sha256(img.plaintext));
+  });
+
+  it('gives up after maxAuthFailures refused logins: gaveUp resolves, a halt line, no more calls', async () => {
+    const r = await rig();
+    const stateDir = await tempDir();
+    const agent = track(newAgent(r, stateDir, new RecordingHypervisor(), { token: 'not-the-token', machine: { maxAuthFailures: 3 } }));
+    await agent.start();
+    const halt = await Promise.race([agent.gaveUp(), new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
+    expect(halt).toMatchObject({ reason: 'unauthorized', authFailures: 3 });
+    expect(halt!.message).toContain("refused this node's credentials 3 times in a row");
+    const logins = () => agent.plane.recorder.records().filter((c) => c.op === 'test-plane.login');
+    expect(logins().map((c) => c.status)).toEqual([401, 401, 401]);
+    await new Promise((res) => setTimeout(res, 500)); // several poll intervals: nothing more is asked
+    expect(logins().length).toBe(3);
+    expect(agent.state.status).toBe('FAILED');
+    const events = (await readFile(join(stateDir, 'events.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === 'halt')).toMatchObject([{ reason: 'unauthorized', authFailures: 3 }]);
   });
 
   it('an outage (503) in the middle of a fetch: the agent backs off and finishes without refetching stored chunks', async () => {
