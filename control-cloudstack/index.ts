@@ -1,20 +1,15 @@
 // The Apache CloudStack plane: a simulation model (native: the management server, its allocator
-// and secondary storage or direct download; agent: the edge agent) and its complexity profile.
-import type { PlaneDescriptor } from '../adapters/index.js';
-import { cloudstackModel } from './model.js';
-import { cloudstackProfile } from './profile.js';
-
+// and secondary storage or direct download; agent: the edge agent) and its complexity profile; a
+// management-server emulator real CloudStack clients accept (server/), the signed-API client
+// (client/) and the node-side KVM agent (kvm-agent/).
 export * from './model.js';
 export * from './profile.js';
-
-export const cloudstack: PlaneDescriptor = {
-  name: 'cloudstack',
-  colour: '#009E73', // bluish green (Okabe & Ito)
-  modes: ['native', 'agent'],
-  options: {
-    directDownload: { description: 'CloudStack direct download templates (cloudstack native only)', modes: ['native'] },
-  },
-  services: ['cs-management', 'secondary-storage', 'template-http', 'kms'],
-  model: cloudstackModel,
-  profile: () => cloudstackProfile('native', { flags: { directDownload: false } }),
-};
+export { canonicalString, javaUrlEncode, sign, verifySignature, parseExpires, formatExpires, type SignatureAlgorithm } from './api/signing.js';
+export { API_ERROR, CS_ERROR, UNAUTHORIZED_TEXT, UNKNOWN_COMMAND_TEXT } from './api/errors.js';
+export { CloudStackClient, CloudStackApiError, type CloudStackClientOptions, type CloudStackCredentials, type JobResult } from './client/api.js';
+export { KvmAgent, checksumOf, type KvmAgentOptions } from './kvm-agent/agent.js';
+export { CloudStackEmulator, PIN_TAG, type EmulatorOptions } from './server/emulator.js';
+export { StateDb } from './server/db.js';
+export { COMMANDS } from './server/commands.js';
+export { runEmulator, upEmulator, downEmulator, readCredentials, readRunning, bootstrap, DEFAULT_STATE_DIR as CLOUDSTACK_STATE_DIR, DEFAULT_PORT as CLOUDSTACK_DEFAULT_PORT, type Credentials, type RunningEmulator } from './server/stack.js';
+export { cloudstack } from './descriptor.js';

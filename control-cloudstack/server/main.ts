@@ -1,0 +1,36 @@
+// The CloudStack emulator's background process (started by `edgeplane up cloudstack`): runs the
+// emulator and its built-in KVM agents until SIGTERM, then stops them and writes the database.
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../common/index.js';
+import { markRunning, paths, runEmulator } from './stack.js';
+
+const { values } = parseArgs({
+  options: {
+    state: { type: 'string' },
+    port: { type: 'string' },
+    'core-hosts': { type: 'string' },
+    'edge-hosts': { type: 'string' },
+    'external-agents': { type: 'boolean' },
+  },
+});
+const stateDir = values.state ?? '.edgeplane/cloudstack';
+const logger = createLogger({ file: paths.log(stateDir) });
+const running = await runEmulator({
+  stateDir,
+  port: Number(values.port ?? 48080),
+  coreHosts: Number(values['core-hosts'] ?? 1),
+  edgeHosts: Number(values['edge-hosts'] ?? 3),
+  builtinAgents: !values['external-agents'],
+  logger,
+});
+markRunning(stateDir, { pid: process.pid, port: Number(new URL(running.emulator.url).port), url: running.emulator.url, builtinAgents: !values['external-agents'] });
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  logger.info('stopping the CloudStack emulator');
+  await running.stop();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
