@@ -78,6 +78,11 @@ export class KvmAgent {
     this.loop = this.serve();
   }
 
+  /** Stops asking for commands (the current long poll still runs to its end). */
+  halt(): void {
+    this.stopped = true;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.channel.close();

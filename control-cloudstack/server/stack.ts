@@ -89,7 +89,10 @@ function credentialsOf(cloud: Cloud, url: string, admin: Pick<Credentials, 'user
   return {
     url,
     apiUrl: `${url}/client/api`,
-    ...admin,
+    username: admin.username,
+    password: admin.password,
+    apiKey: admin.apiKey,
+    secretKey: admin.secretKey,
     hosts: cloud.list<HostRec>('hosts').map((h) => ({ id: h.id, name: h.name, zoneid: h.zoneid, zone: zones.get(h.zoneid) ?? '', token: h._agentToken })),
   };
 }
@@ -156,6 +159,9 @@ export async function runEmulator(o: EmulatorRunOptions): Promise<RunningEmulato
     credentials,
     agents,
     async stop() {
+      // the agents' long polls are answered at once, then each agent stops its VM
+      for (const a of agents) a.halt();
+      emulator.cloud.hub.close();
       await Promise.all(agents.map((a) => a.stop()));
       await emulator.stop();
       db.close();
