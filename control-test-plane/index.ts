@@ -14,9 +14,11 @@ export {
   type NodeRecord,
 } from './layout.js';
 export { testPlaneAgentSchema, testPlaneNodeClient, type TestPlaneAgentSection } from './agent-config.js';
+export { testPlaneOperator, DEFAULT_TEST_PLANE_URL } from './operator.js';
 
 import type { PlaneDescriptor } from '../adapters/index.js';
 import { testPlaneNodeClient } from './agent-config.js';
+import { testPlaneOperator } from './operator.js';
 
 /** The test plane has a node client and a server, but no simulation model: scenarios cannot name it. */
 export const testPlane: PlaneDescriptor = {
@@ -26,4 +28,5 @@ export const testPlane: PlaneDescriptor = {
   options: {},
   services: ['test-plane'],
   nodeClient: testPlaneNodeClient as unknown as PlaneDescriptor['nodeClient'],
+  operator: testPlaneOperator,
 };

@@ -1,0 +1,482 @@
+// The `emulate` environment (`edgeplane run --env emulate`): the scenario's topology built for real
+// with network namespaces and shaped links (topology.ts, netns.ts), a real `edgeplane agent`
+// process in every node's namespace with its own state directory and chunk store, the plane's
+// node side served from the origin namespace, delay (without netem) and chunk corruption added
+// by a relay in each site router (relay.ts), and the scenario's faults applied to processes and
+// links (faults.ts). The agents' events.ndjson become the same deployment records as the
+// simulator's. Everything created is torn down in close(), on Ctrl-C, and on the next start after
+// a crash (the state file, netns.ts).
+//
+// Node side: the test plane, standing in for the scenario's plane (agent mode). OpenStack's own
+// node side is not emulated yet: its service catalog names 127.0.0.1, which a node namespace cannot
+// reach; OpenNebula and CloudStack have no node side here yet.
+import { randomFillSync } from 'node:crypto';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, existsSync } from 'node:fs';
+import { arch, cpus, hostname, platform, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { EnvironmentError, InputError, NotSupportedError, safeFolderName } from '../../common/index.js';
+import { expandFleet, streamRng, type Fleet } from '../../edge-sim/index.js';
+import { deploymentFromEvents, parseAgentEvents, recordsFromDeployments, type Deployment, type DeploymentRun } from '../../reports/index.js';
+import type { PlaneRegistry } from '../../adapters/index.js';
+import type { Scenario } from '../../scenarios/index.js';
+import { runLabels } from '../run.js';
+import { simBoundInputs } from '../sim.js';
+import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
+import { planFaults, type FaultAction } from './faults.js';
+import { buildTopology, checkPrerequisites, cleanupStale, probeNetem, shAsync, type BuiltTopology } from './netns.js';
+import { NsProcess } from './processes.js';
+import type { RelayConfig } from './relay.js';
+import { ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, wanCut, type EmulatedNode } from './topology.js';
+
+/** Agent processes on one machine: ~60 MiB each (measured, docs/emulate.md); above this, the machine is the limit. */
+export const MAX_EMULATED_NODES = 400;
+/** The emulated image is at most this big: every node stores its chunks and a staged copy on this disk. */
+export const MAX_EMULATED_IMAGE_BYTES = 512 * 1024 * 1024;
+/** The plane's service listens here in the origin namespace; relays listen on the same port in each site router. */
+export const EMULATE_SERVICE_PORT = 47080;
+/** The plane that stands in for the scenario's plane on the nodes, and the path its service answers on. */
+const STAND_IN = 'test-plane';
+const TEST_PLANE_PATH = '/test-plane/v1';
+
+export interface EmulateEnvironmentOptions {
+  /** test plane directory, keys, agent configurations and node state go here */
+  workDir: string;
+  /** the scenario's first N nodes (site-major); default: all */
+  nodes?: number;
+  cliPath?: string;
+  /** per repeat: nodes not finished by then count as failed (timeout) */
+  timeoutMs?: number;
+  /** `auto` probes the kernel; `off` uses the relay for delay even where netem exists */
+  netem?: 'auto' | 'off';
+}
+
+/** The scenario as the emulation takes it: agent-mode planes, the origin strategy, a fleet this machine holds. */
+export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: number }): Scenario {
+  const size = scenario.fleet.sites * scenario.fleet.nodesPerSite;
+  const n = o.nodes ?? size;
+  if (o.nodes === undefined && size > MAX_EMULATED_NODES) {
+    throw new InputError(`${path}: ${size} nodes; the emulation runs one agent process per node on this machine: give --nodes N (at most ${MAX_EMULATED_NODES})`);
+  }
+  if (n > MAX_EMULATED_NODES) throw new InputError(`--nodes ${n}: at most ${MAX_EMULATED_NODES} emulated nodes on one machine`);
+  if (n > size) throw new InputError(`--nodes ${n}: scenario ${scenario.name} has only ${size} nodes`);
+  if (scenario.strategy !== 'origin') {
+    throw new NotSupportedError(`--env emulate with strategy ${scenario.strategy} (the real agent fetches from its plane only: no site cache or peer exchange yet; strategy origin is emulated)`);
+  }
+  if (scenario.image.previous) throw new NotSupportedError('--env emulate with image.previous (a delta update needs the previous version staged on every node first)');
+  for (const p of scenario.planes) {
+    if (p.mode !== 'agent') throw new NotSupportedError(`--env emulate with ${p.name} in ${p.mode} mode (the emulated nodes run the edge agent: agent mode only)`);
+  }
+  return scenario;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A file of `bytes` random bytes (so no two chunks share a digest). */
+function randomImage(path: string, bytes: number): void {
+  const fd = openSync(path, 'w');
+  try {
+    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    for (let done = 0; done < bytes; ) {
+      const n = Math.min(buf.length, bytes - done);
+      randomFillSync(buf, 0, n);
+      writeSync(fd, buf, 0, n);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The simulator's boot time for a node, drawn from the scenario's distribution on the emulation's own stream. */
+function bootDelayMs(scenario: Scenario, fleet: Fleet, index: number, repeat: number): number {
+  const b = fleet.nodes[index]!.boot;
+  const us = b.kind === 'fixed' ? b.us : streamRng(scenario.seed, 'emulate-boot', String(repeat), fleet.nodes[index]!.id).lognormalUs(b.medianUs, b.p99Us, 0.99);
+  return Math.min(60_000, Math.round(us / 1000));
+}
+
+interface ActiveTopology {
+  built: BuiltTopology;
+  release: () => void;
+}
+
+/** Tears the topology down on Ctrl-C / SIGTERM / exit of edgeplane itself. */
+function guard(built: BuiltTopology): () => void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    built.destroy();
+    process.stderr.write(`edgeplane: ${sig}: emulated topology removed\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  const onExit = () => built.destroy();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', onExit);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
+  };
+}
+
+export function emulateEnvironment(o: EmulateEnvironmentOptions): Environment {
+  const env: Environment = {
+    name: 'emulate',
+    strategyOf: (scenario) => scenario.strategy,
+    open: (ctx) => openEmulatedPlane(env, o, ctx),
+  };
+  return env;
+}
+
+function agentConfig(file: string, o: { node: string; stateDir: string; plane: Record<string, unknown>; trust: string; rangesInFlight: number; bootMs: number; seed: number; pollS: number }): void {
+  const body = {
+    node: o.node,
+    stateDir: o.stateDir,
+    plane: o.plane,
+    trust: [o.trust],
+    hypervisor: { kind: 'sim', simBootDelayMs: o.bootMs, bootTimeoutS: 120 },
+    fetch: { rangesInFlight: o.rangesInFlight, requestTimeoutS: 60 },
+    machine: { pollIntervalS: o.pollS, backoffBaseS: 0.5, backoffCapS: 5 },
+    seed: o.seed,
+  };
+  writeFileSync(file, `# edgeplane agent configuration (edgeplane run --env emulate)\n${toYaml(body)}`, { mode: 0o600 });
+}
+
+async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
+  const { scenario, plane, say, logger: log } = ctx;
+  if (plane.mode !== 'agent') throw new NotSupportedError(`--env emulate with ${plane.name} in ${plane.mode} mode`);
+  checkPrerequisites();
+  const cleaned = cleanupStale();
+  if (cleaned.length > 0) say(`removed ${cleaned.length} namespace(s) left by an earlier emulation`);
+  const fleet = expandFleet(scenario);
+  const n = o.nodes ?? fleet.nodes.length;
+  const topology = planTopology(scenario, n, fleet);
+  const netem = o.netem === 'off' ? false : probeNetem();
+  const cliPath = o.cliPath ?? new URL('../../cli/main.js', import.meta.url).pathname;
+  const relayMain = new URL('./relay-main.js', import.meta.url).pathname;
+  const workDir = resolve(o.workDir, safeFolderName(scenario.name), plane.name);
+  rmSync(workDir, { recursive: true, force: true });
+  mkdirSync(workDir, { recursive: true });
+  const model = ctx.registry.model(plane.name, plane.mode, { placement: plane.placement, flags: plane.flags, calibration: ctx.calibration });
+
+  // the stand-in node side: the test plane's operator, through the registry
+  const standIn = ctx.registry.with(STAND_IN, 'operator', '--env emulate needs the stand-in plane').operator;
+  const nodeClient = ctx.registry.with(STAND_IN, 'nodeClient', '--env emulate needs the stand-in plane').nodeClient;
+  const planeDir = join(workDir, 'plane');
+  mkdirSync(planeDir, { recursive: true });
+  const operator = await standIn.open(planeDir);
+
+  // the image: random bytes of the scenario's size (capped), sealed as the scenario chunks it
+  const imageBytes = Math.min(scenario.image.sizeBytes, MAX_EMULATED_IMAGE_BYTES);
+  const chunkBytes = Math.min(scenario.image.chunkBytes, imageBytes);
+  const imageId = `ep-${safeFolderName(scenario.name)}`
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .slice(0, 100);
+  const raw = join(workDir, 'image.raw');
+  randomImage(raw, imageBytes);
+  const published = await operator.publish({ source: raw, imageId, version: 'emulated', keysDir: join(workDir, 'keys'), chunking: { algorithm: 'fixed', size: chunkBytes }, logger: log });
+  rmSync(raw, { force: true });
+  const pin = published.pin;
+  const trustFile = join(published.keysDir, 'publisher.pub');
+  const enrolled = await operator.enroll(topology.nodes.map((x) => standIn.nodeName(x.id)));
+  const planeSection = new Map(topology.nodes.map((x, i) => [x.index, enrolled[i]!.agentPlane]));
+
+  say(
+    `building ${topology.namespaces.length} namespaces (${topology.sites.length} site(s), ${topology.nodes.length} node(s)), ${topology.egresses.length} shaped egresses; netem ${netem ? 'present' : 'absent: delay by relay, loss not reproduced'}`,
+  );
+  const built = buildTopology(topology, { netem });
+  const release = guard(built);
+  const active: ActiveTopology = { built, release };
+  log.info({ namespaces: topology.namespaces.length, buildMs: built.buildMs, netem }, 'emulated topology built');
+
+  let service: NsProcess | null = null;
+  const startService = async () => {
+    service = new NsProcess(ORIGIN_NS, [cliPath, 'test-plane', 'serve', '--dir', planeDir, '--host', ORIGIN_IP, '--port', String(EMULATE_SERVICE_PORT)], 'test plane');
+    await service.waitFor(/http:\/\/\S+/);
+  };
+  const counters = { fleetUpMs: 0, assignMsMax: 0, agentStarts: 0, crashes: 0, cuts: 0, outages: 0, corrupted: 0, relayConnections: 0, peakRssMaxBytes: 0, peakRssSumBytes: 0, rssSamples: 0 };
+  const timeoutMs = o.timeoutMs ?? 600_000;
+  // idle polling of a big fleet costs the plane's CPU: poll less often there
+  const pollS = topology.nodes.length <= 50 ? 0.25 : 1;
+  const startedAt = new Date().toISOString();
+  try {
+    await startService();
+  } catch (err) {
+    release();
+    built.destroy();
+    throw err;
+  }
+
+  const relayConfig = (site: number, repeat: number): RelayConfig => {
+    const s = topology.sites[site]!;
+    const delays: Record<string, number> = {};
+    for (const node of topology.nodes) if (node.site === site) delays[node.ip] = netem ? 0 : pathOneWayUs(topology, node);
+    return {
+      listen: { host: s.lanIp, port: EMULATE_SERVICE_PORT },
+      target: { host: ORIGIN_IP, port: EMULATE_SERVICE_PORT },
+      delayUs: delays,
+      defaultDelayUs: 0,
+      corruption: scenario.faults.chunkCorruption,
+      seed: scenario.seed,
+      stream: `${s.id}/repeat-${repeat}`,
+    };
+  };
+
+  return {
+    nodes: topology.nodes.length,
+    async repeat(r): Promise<DeploymentRun> {
+      const repeatDir = join(workDir, `repeat-${r}`);
+      mkdirSync(join(repeatDir, 'agents'), { recursive: true });
+      // relays: one per site router, fresh per repeat (their corruption draws are per repeat)
+      const relays: NsProcess[] = [];
+      for (const s of topology.sites) {
+        const file = join(repeatDir, `relay-${s.index}.json`);
+        writeFileSync(file, JSON.stringify(relayConfig(s.index, r)));
+        const p = new NsProcess(s.ns, [relayMain, file], `relay ${s.id}`);
+        relays.push(p);
+      }
+      for (const p of relays) await p.waitFor(/ready \d+/);
+      const configs = new Map<number, { file: string; stateDir: string }>();
+      for (const node of topology.nodes) {
+        const stateDir = join(repeatDir, 'nodes', standIn.nodeName(node.id));
+        const file = join(repeatDir, 'agents', `${standIn.nodeName(node.id)}.agent.yaml`);
+        agentConfig(file, {
+          node: standIn.nodeName(node.id),
+          stateDir,
+          plane: { ...planeSection.get(node.index)!, url: `http://${topology.sites[node.site]!.lanIp}:${EMULATE_SERVICE_PORT}${TEST_PLANE_PATH}` },
+          trust: trustFile,
+          rangesInFlight: Math.min(64, scenario.concurrency.rangesInFlight),
+          bootMs: bootDelayMs(scenario, fleet, node.index, r),
+          seed: scenario.seed * 1000 + r,
+          pollS,
+        });
+        configs.set(node.index, { file, stateDir });
+      }
+      const faults = planFaults(scenario, fleet, { emulated: topology.nodes.map((x) => x.index), sites: topology.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: ctx.descriptor.services });
+      const agents = new Map<number, NsProcess>();
+      const start = (node: EmulatedNode) => {
+        agents.set(node.index, new NsProcess(node.ns, [cliPath, 'agent', '--config', configs.get(node.index)!.file], `agent ${node.id}`));
+        counters.agentStarts++;
+      };
+      const eventsOf = (node: EmulatedNode) => {
+        try {
+          return parseAgentEvents(readFileSync(join(configs.get(node.index)!.stateDir, 'events.ndjson'), 'utf8'));
+        } catch {
+          return [];
+        }
+      };
+      const isDone = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'done' && l.image.imageId === pin.imageId && l.image.version === pin.version);
+      const memory = new Map<number, number>();
+      const sampleMemory = (node: EmulatedNode) => {
+        const m = agents.get(node.index)?.memory();
+        if (m) memory.set(node.index, Math.max(memory.get(node.index) ?? 0, m.peakRssBytes));
+      };
+
+      // the fleet comes up idle (logged in, polling, no pin): agent start-up (~1 CPU-second each
+      // here) is not part of the rollout, which begins at t0 when every node is pinned at once
+      await operator.revoke(enrolled.map((e) => e.nodeId));
+      say(`repeat ${r + 1}/${scenario.repeat}: starting ${topology.nodes.length} agent(s) in their namespaces`);
+      const upStart = Date.now();
+      for (const node of topology.nodes) start(node);
+      const idle = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'call' && l.op === 'test-plane.assignment.show' && l.status === 200);
+      for (;;) {
+        const up = topology.nodes.filter(idle).length;
+        const dead = topology.nodes.find((x) => !agents.get(x.index)!.running);
+        if (dead) throw new EnvironmentError(`agent ${dead.id} exited while the fleet came up: ${agents.get(dead.index)!.stderr.trim().slice(-1500)}`);
+        if (up === topology.nodes.length) break;
+        if (Date.now() - upStart > 60_000 + topology.nodes.length * 2_000) throw new EnvironmentError(`only ${up} of ${topology.nodes.length} agents came up (logged in and polled) in time`);
+        await sleep(200);
+      }
+      const fleetUpMs = Date.now() - upStart;
+      counters.fleetUpMs = Math.max(counters.fleetUpMs, fleetUpMs);
+      log.info({ repeat: r, fleetUpMs }, 'fleet up and idle');
+      const t0Ms = Date.now();
+      await operator.assign(
+        pin,
+        enrolled.map((e) => e.nodeId),
+      );
+      const assignMs = Date.now() - t0Ms;
+      counters.assignMsMax = Math.max(counters.assignMsMax, assignMs);
+      const byIndex = new Map(topology.nodes.map((x) => [x.index, x]));
+      const crashed = new Set<number>();
+      const cutDepth = new Map<number, number>();
+      let outageDepth = 0;
+      const applied: Promise<void>[] = [];
+      const apply = async (a: FaultAction): Promise<void> => {
+        if (a.kind === 'crash') {
+          const p = agents.get(a.node);
+          if (!p?.running || crashed.has(a.node)) return;
+          crashed.add(a.node);
+          sampleMemory(byIndex.get(a.node)!);
+          p.kill('SIGKILL');
+          counters.crashes++;
+        } else if (a.kind === 'reboot') {
+          if (!crashed.delete(a.node)) return;
+          await agents.get(a.node)?.exited;
+          start(byIndex.get(a.node)!);
+        } else if (a.kind === 'cut' || a.kind === 'restore') {
+          const depth = (cutDepth.get(a.site) ?? 0) + (a.kind === 'cut' ? 1 : -1);
+          cutDepth.set(a.site, depth);
+          if ((a.kind === 'cut' && depth !== 1) || (a.kind === 'restore' && depth !== 0)) return;
+          if (a.kind === 'cut') counters.cuts++;
+          for (const step of wanCut(topology, a.site, a.kind === 'cut')) await shAsync('ip', ['-n', step.ns, '-batch', '-'], `${step.lines.join('\n')}\n`);
+        } else {
+          outageDepth += a.kind === 'outage-start' ? 1 : -1;
+          if (a.kind === 'outage-start' && outageDepth === 1) {
+            counters.outages++;
+            await (service as NsProcess | null)?.stop(2_000);
+          } else if (a.kind === 'outage-end' && outageDepth === 0) await startService();
+        }
+      };
+      const timers = faults.actions.map((a) =>
+        setTimeout(
+          () => {
+            applied.push(apply(a).catch((err) => log.error({ err: (err as Error).message, action: a }, 'fault action failed')));
+          },
+          Math.max(0, t0Ms + a.atUs / 1000 - Date.now()),
+        ),
+      );
+      let deployments: Deployment[];
+      const placed = new Map<number, boolean>();
+      try {
+        for (;;) {
+          let finished = 0;
+          for (const node of topology.nodes) {
+            const p = agents.get(node.index)!;
+            if (isDone(node)) finished++;
+            else if (!p.running && !crashed.has(node.index)) finished++;
+            sampleMemory(node);
+          }
+          ctx.onProgress?.(r, finished, topology.nodes.length);
+          if (finished === topology.nodes.length || Date.now() - t0Ms >= timeoutMs) break;
+          await sleep(250);
+        }
+        for (const node of topology.nodes) {
+          const p = agents.get(node.index)!;
+          if (!p.running && !crashed.has(node.index) && !isDone(node)) log.error({ node: node.id, stderr: p.stderr.slice(-2000) }, 'agent exited early');
+        }
+        // the plane's view: a RUNNING report for the pin, after t0 (reports follow `done`)
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const status = await operator.status(topology.nodes.map((x) => standIn.nodeName(x.id)));
+          topology.nodes.forEach((node, i) => {
+            const rep = status[i]?.report;
+            placed.set(node.index, rep != null && rep.seq >= t0Ms && rep.status === 'RUNNING' && rep.image?.imageId === pin.imageId && rep.image.version === pin.version);
+          });
+          const running = topology.nodes.filter((x) => eventsOf(x).some((l) => l.type === 'done' && l.outcome === 'running'));
+          if (running.every((x) => placed.get(x.index)) || Date.now() > deadline) break;
+          await sleep(300);
+        }
+        deployments = topology.nodes.map((node) =>
+          // the rollout's lines: from t0, without the start lines of restarts (a deployment begins at the poll that finds the pin)
+          deploymentFromEvents(
+            eventsOf(node).filter((l) => l.t >= t0Ms && l.type !== 'start'),
+            { node: node.id, site: topology.sites[node.site]!.id, t0Ms, image: pin, dataOps: nodeClient.dataOps, reportOps: nodeClient.reportOps },
+          ),
+        );
+      } finally {
+        for (const t of timers) clearTimeout(t);
+        await Promise.all(applied);
+        await Promise.all([...agents.values()].map((a) => a.stop()));
+        // undo what the timeline left applied: links back up, the service running
+        for (const [site, depth] of cutDepth) if (depth > 0) for (const step of wanCut(topology, site, false)) await shAsync('ip', ['-n', step.ns, '-batch', '-'], `${step.lines.join('\n')}\n`).catch(() => {});
+        if (outageDepth > 0 || !(service as NsProcess | null)?.running) await startService();
+        await Promise.all(relays.map((p) => p.stop(2_000)));
+      }
+      for (const s of topology.sites) {
+        const file = join(repeatDir, `relay-${s.index}.json.counters.json`);
+        if (existsSync(file)) {
+          const c = JSON.parse(readFileSync(file, 'utf8')) as { corrupted: number; connections: number };
+          counters.corrupted += c.corrupted;
+          counters.relayConnections += c.connections;
+        }
+      }
+      const peaks = [...memory.values()];
+      for (const p of peaks) {
+        counters.peakRssMaxBytes = Math.max(counters.peakRssMaxBytes, p);
+        counters.peakRssSumBytes += p;
+        counters.rssSamples++;
+      }
+      const { records, originEgressBytes } = recordsFromDeployments(
+        deployments,
+        topology.nodes.map((x) => placed.get(x.index) === true),
+      );
+      const ok = deployments.filter((x) => x.outcome === 'running').length;
+      say(`repeat ${r + 1}/${scenario.repeat}: ${ok}/${topology.nodes.length} RUNNING`);
+      // the nodes built, as the simulator's fleet type (for the bound)
+      const sub: Fleet = { sites: fleet.sites.slice(0, topology.sites.length), nodes: fleet.nodes.slice(0, topology.nodes.length), byId: fleet.byId };
+      const meanPeak = peaks.length > 0 ? peaks.reduce((a, b) => a + b, 0) / peaks.length : 0;
+      return {
+        labels: runLabels(scenario, plane, env, topology.nodes.length, r),
+        records,
+        nodeId: (i) => topology.nodes[i]!.id,
+        siteId: (i) => topology.sites[topology.nodes[i]!.site]!.id,
+        bytesPerNode: published.blobBytes,
+        originEgressBytes,
+        dataRequestsPerRoundTrip: Math.min(64, scenario.concurrency.rangesInFlight),
+        bound: simBoundInputs(scenario, sub, model, published.blobBytes),
+        deltaSavedBytes: null,
+        faults: faults.windows,
+        envCounters: [
+          { metric: 'emulate_agent_peak_rss', value: Math.round(meanPeak), unit: 'B' },
+          { metric: 'emulate_agent_peak_rss_max', value: Math.max(0, ...peaks), unit: 'B' },
+        ],
+        sla: scenario.sla,
+      };
+    },
+    meta() {
+      const p = plane.name;
+      const cpuList = cpus();
+      return {
+        ...(ctx.calibration ? { calibration: ctx.calibration.source } : {}),
+        assumptions: [
+          { plane: p, name: 'control plane', value: 'test plane (stand-in)', source: `edgeplane test-plane serve in the origin namespace stands in for ${p}'s node side (its own node side is not emulated yet)` },
+          {
+            plane: p,
+            name: 'nodes run',
+            value: topology.nodes.length,
+            unit: 'agents',
+            source: `the scenario's first ${topology.nodes.length} of ${fleet.nodes.length} nodes, one edgeplane agent process each in its own network namespace`,
+          },
+          { plane: p, name: 'image size', value: published.blobBytes, unit: 'B', source: `random bytes, sealed: min(scenario image ${scenario.image.sizeBytes} B, ${MAX_EMULATED_IMAGE_BYTES} B)` },
+          {
+            plane: p,
+            name: 'network',
+            value: netem ? 'tbf + netem' : 'tbf + relay',
+            source: netem ? 'every link shaped by tbf, delay and loss by netem' : 'every link shaped by tbf; no netem in this kernel: path delay added by a relay in each site router, packet loss not reproduced',
+          },
+          { plane: p, name: 'hypervisor', value: 'sim', source: "the agent's timed fake VM; boot time drawn from the scenario's boot distribution" },
+          {
+            plane: p,
+            name: 'agent peak RSS (mean)',
+            value: counters.rssSamples > 0 ? Math.round(counters.peakRssSumBytes / counters.rssSamples) : 0,
+            unit: 'B',
+            source: 'VmHWM of each agent process, mean over nodes and repeats',
+          },
+        ],
+        machine: {
+          os: platform(),
+          arch: arch(),
+          cpus: cpuList.length,
+          ...(cpuList[0]?.model ? { cpuModel: cpuList[0].model } : {}),
+          memoryMiB: Math.round(totalmem() / 2 ** 20),
+          node: process.version,
+          hostname: hostname(),
+        },
+        startedAt,
+      };
+    },
+    profile: () => model.profile,
+    counters: () => ({ ...counters }),
+    async close() {
+      await (service as NsProcess | null)?.stop(2_000);
+      active.release();
+      active.built.destroy();
+    },
+  };
+}
+
+/** For checks before anything runs: the planes an emulation can serve (all agent-mode planes, through the stand-in). */
+export function emulatedPlanes(registry: PlaneRegistry): string[] {
+  return registry.descriptors.filter((d) => d.model !== undefined && d.modes.includes('agent')).map((d) => d.name);
+}

@@ -1,0 +1,214 @@
+// The emulated fleet's topology as data: which network namespaces, veth pairs, bridges,
+// addresses, routes and tc qdiscs `--env emulate` creates for a scenario (pure: no I/O, so it is
+// unit-tested; netns.ts executes it). Namespaces are named epem-*, addresses are in 10.77.0.0/16.
+//
+//   epem-o (origin: the plane's service)  10.77.0.1/30  --uplink--  10.77.0.2/30  epem-c (core)
+//   epem-c  10.77.2.x/30 --site WAN-- epem-s<s> (site router)  br 10.77.(128+s).1/24  --access--  epem-n<i>  10.77.(128+s).(2+slot)
+//
+// Every link is shaped in both directions by a tbf on each end's egress: the uplink at the
+// origin's rate, the WAN at the site's down/up rates, the LAN on the site bridge (router to nodes),
+// the access link at the node's down/up rates. Propagation delay and loss go on the same egresses
+// as netem children when the kernel has netem; otherwise delay is added by a relay (relay.ts) in
+// each site router, and loss is not reproduced.
+import { InputError } from '../../common/index.js';
+import { expandFleet, type Fleet, type LinkParams } from '../../edge-sim/index.js';
+import type { Scenario } from '../../scenarios/index.js';
+
+export const NS_PREFIX = 'epem-';
+export const ORIGIN_NS = 'epem-o';
+export const CORE_NS = 'epem-c';
+export const ORIGIN_IP = '10.77.0.1';
+const CORE_UPLINK_IP = '10.77.0.2';
+/** sites: one /24 each at 10.77.(128+s).0 */
+export const MAX_EMULATED_SITES = 127;
+/** nodes per site: .2 .. .254 of the site's /24 */
+export const MAX_EMULATED_NODES_PER_SITE = 253;
+
+export interface ShapedEgress {
+  ns: string;
+  dev: string;
+  bitsPerS: number;
+  /** one-way delay (µs) and loss on this egress, applied with netem when the kernel has it */
+  delayUs: number;
+  loss: number;
+}
+
+export interface EmulatedSite {
+  index: number;
+  id: string;
+  ns: string;
+  /** the router's address on its LAN (the relay listens here) */
+  lanIp: string;
+  wan: LinkParams;
+  lanBitsPerS: number;
+  /** the WAN veth ends: core side, site side */
+  wanDevs: { core: string; site: string };
+  wanIps: { core: string; site: string };
+  bridge: string;
+}
+
+export interface EmulatedNode {
+  /** index in the scenario's fleet (site-major) */
+  index: number;
+  id: string;
+  site: number;
+  slot: number;
+  ns: string;
+  ip: string;
+  access: LinkParams;
+  accessDevs: { site: string; node: string };
+}
+
+export interface Topology {
+  sites: EmulatedSite[];
+  nodes: EmulatedNode[];
+  originUplinkBitsPerS: number;
+  originRttUs: number;
+  /** every shaped egress, both directions of every link */
+  egresses: ShapedEgress[];
+  /** every namespace, origin and core first */
+  namespaces: string[];
+}
+
+function wanPair(s: number): { core: string; site: string } {
+  const base = 4 * s; // 10.77.2.0/23 cut into /30s
+  const third = 2 + Math.floor(base / 256);
+  const fourth = base % 256;
+  return { core: `10.77.${third}.${fourth + 1}`, site: `10.77.${third}.${fourth + 2}` };
+}
+
+/** One-way delay of a link whose round trip is `rttUs`. */
+const oneWay = (rttUs: number) => Math.round(rttUs / 2);
+
+/**
+ * The topology of the scenario's first `nodes` nodes (site-major, as the simulator orders them),
+ * with every site that holds one of them.
+ */
+export function planTopology(scenario: Scenario, nodes: number, fleet: Fleet = expandFleet(scenario)): Topology {
+  if (!Number.isInteger(nodes) || nodes < 1) throw new InputError('--nodes must be a whole number of at least 1');
+  if (nodes > fleet.nodes.length) throw new InputError(`--nodes ${nodes}: scenario ${scenario.name} has only ${fleet.nodes.length} nodes`);
+  const chosen = fleet.nodes.slice(0, nodes);
+  const siteCount = chosen[chosen.length - 1]!.site + 1;
+  if (siteCount > MAX_EMULATED_SITES) throw new InputError(`${scenario.name}: ${siteCount} sites; the emulation builds at most ${MAX_EMULATED_SITES} (one /24 each in 10.77.0.0/16)`);
+  if (scenario.fleet.nodesPerSite > MAX_EMULATED_NODES_PER_SITE && chosen.length > MAX_EMULATED_NODES_PER_SITE) {
+    throw new InputError(`${scenario.name}: ${scenario.fleet.nodesPerSite} nodes per site; the emulation builds at most ${MAX_EMULATED_NODES_PER_SITE} per site`);
+  }
+  const sites: EmulatedSite[] = fleet.sites.slice(0, siteCount).map((s) => ({
+    index: s.index,
+    id: s.id,
+    ns: `${NS_PREFIX}s${s.index}`,
+    lanIp: `10.77.${128 + s.index}.1`,
+    wan: s.wan,
+    lanBitsPerS: s.lanBitsPerS,
+    wanDevs: { core: `epem-w${s.index}c`, site: `epem-w${s.index}s` },
+    wanIps: wanPair(s.index),
+    bridge: `epem-br${s.index}`,
+  }));
+  const emuNodes: EmulatedNode[] = chosen.map((n) => ({
+    index: n.index,
+    id: n.id,
+    site: n.site,
+    slot: n.slot,
+    ns: `${NS_PREFIX}n${n.index}`,
+    ip: `10.77.${128 + n.site}.${2 + n.slot}`,
+    access: n.access,
+    accessDevs: { site: `epem-n${n.index}s`, node: `epem-n${n.index}n` },
+  }));
+  const o = scenario.origin;
+  const egresses: ShapedEgress[] = [
+    { ns: ORIGIN_NS, dev: 'epem-uo', bitsPerS: o.uplinkBitsPerS, delayUs: oneWay(o.rttUs), loss: 0 },
+    { ns: CORE_NS, dev: 'epem-uc', bitsPerS: o.uplinkBitsPerS, delayUs: oneWay(o.rttUs), loss: 0 },
+  ];
+  for (const s of sites) {
+    egresses.push({ ns: CORE_NS, dev: s.wanDevs.core, bitsPerS: s.wan.downBitsPerS, delayUs: oneWay(s.wan.rttUs), loss: s.wan.loss });
+    egresses.push({ ns: s.ns, dev: s.wanDevs.site, bitsPerS: s.wan.upBitsPerS, delayUs: oneWay(s.wan.rttUs), loss: s.wan.loss });
+    egresses.push({ ns: s.ns, dev: s.bridge, bitsPerS: s.lanBitsPerS, delayUs: 0, loss: 0 });
+  }
+  for (const n of emuNodes) {
+    egresses.push({ ns: sites[n.site]!.ns, dev: n.accessDevs.site, bitsPerS: n.access.downBitsPerS, delayUs: oneWay(n.access.rttUs), loss: n.access.loss });
+    egresses.push({ ns: n.ns, dev: n.accessDevs.node, bitsPerS: n.access.upBitsPerS, delayUs: oneWay(n.access.rttUs), loss: n.access.loss });
+  }
+  return {
+    sites,
+    nodes: emuNodes,
+    originUplinkBitsPerS: o.uplinkBitsPerS,
+    originRttUs: o.rttUs,
+    egresses,
+    namespaces: [ORIGIN_NS, CORE_NS, ...sites.map((s) => s.ns), ...emuNodes.map((n) => n.ns)],
+  };
+}
+
+/** A node's whole path to the origin, one way (µs): what the relay adds when netem is missing. */
+export function pathOneWayUs(t: Pick<Topology, 'originRttUs' | 'sites'>, n: Pick<EmulatedNode, 'site' | 'access'>): number {
+  return oneWay(t.originRttUs) + oneWay(t.sites[n.site]!.wan.rttUs) + oneWay(n.access.rttUs);
+}
+
+/**
+ * The tbf (and netem child) commands of one egress, for `tc -batch`. burst: 10 ms at the rate (at
+ * least 32 KiB, so the kernel's timer granularity does not cap the rate); queue: 100 ms at the rate.
+ */
+export function shapingCommands(e: ShapedEgress, netem: boolean): string[] {
+  const bytesPerS = e.bitsPerS / 8;
+  const burst = Math.max(32 * 1024, Math.ceil(bytesPerS / 100));
+  const limit = Math.max(256 * 1024, Math.ceil(bytesPerS / 10)) + burst;
+  const out = [`qdisc replace dev ${e.dev} root handle 1: tbf rate ${Math.round(e.bitsPerS)}bit burst ${burst} limit ${limit}`];
+  if (netem && (e.delayUs > 0 || e.loss > 0)) {
+    const loss = e.loss > 0 ? ` loss ${(e.loss * 100).toFixed(4)}%` : '';
+    out.push(`qdisc add dev ${e.dev} parent 1:1 handle 10: netem delay ${e.delayUs}us${loss} limit 100000`);
+  }
+  return out;
+}
+
+/** `ip -batch` lines run in the root namespace: namespaces and veth pairs created in place. */
+export function creationCommands(t: Topology): string[] {
+  const out = t.namespaces.map((ns) => `netns add ${ns}`);
+  out.push(`link add epem-uo netns ${ORIGIN_NS} type veth peer name epem-uc netns ${CORE_NS}`);
+  for (const s of t.sites) out.push(`link add ${s.wanDevs.core} netns ${CORE_NS} type veth peer name ${s.wanDevs.site} netns ${s.ns}`);
+  for (const n of t.nodes) out.push(`link add ${n.accessDevs.site} netns ${t.sites[n.site]!.ns} type veth peer name ${n.accessDevs.node} netns ${n.ns}`);
+  return out;
+}
+
+/** Per namespace, the `ip -batch` lines that address, bridge and route it. */
+export function namespaceCommands(t: Topology): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  const add = (ns: string, ...lines: string[]) => m.set(ns, [...(m.get(ns) ?? []), ...lines]);
+  add(ORIGIN_NS, 'link set lo up', `addr add ${ORIGIN_IP}/30 dev epem-uo`, 'link set epem-uo up', `route add default via ${CORE_UPLINK_IP}`);
+  add(CORE_NS, 'link set lo up', `addr add ${CORE_UPLINK_IP}/30 dev epem-uc`, 'link set epem-uc up');
+  for (const s of t.sites) {
+    add(CORE_NS, `addr add ${s.wanIps.core}/30 dev ${s.wanDevs.core}`, `link set ${s.wanDevs.core} up`, `route add 10.77.${128 + s.index}.0/24 via ${s.wanIps.site}`);
+    add(
+      s.ns,
+      'link set lo up',
+      `addr add ${s.wanIps.site}/30 dev ${s.wanDevs.site}`,
+      `link set ${s.wanDevs.site} up`,
+      `route add default via ${s.wanIps.core}`,
+      `link add ${s.bridge} type bridge`,
+      `addr add ${s.lanIp}/24 dev ${s.bridge}`,
+      `link set ${s.bridge} up`,
+    );
+  }
+  for (const n of t.nodes) {
+    const s = t.sites[n.site]!;
+    add(s.ns, `link set ${n.accessDevs.site} master ${s.bridge}`, `link set ${n.accessDevs.site} up`);
+    add(n.ns, 'link set lo up', `addr add ${n.ip}/24 dev ${n.accessDevs.node}`, `link set ${n.accessDevs.node} up`, `route add default via ${s.lanIp}`);
+  }
+  return m;
+}
+
+/** The two ends of a site's WAN link, to cut it (link-down, partition) and bring it back. */
+export function wanCut(t: Topology, site: number, down: boolean): { ns: string; lines: string[] }[] {
+  const s = t.sites[site]!;
+  if (down) {
+    return [
+      { ns: CORE_NS, lines: [`link set ${s.wanDevs.core} down`] },
+      { ns: s.ns, lines: [`link set ${s.wanDevs.site} down`] },
+    ];
+  }
+  // an admin-down link loses its routes: bring both ends up, then the routes back
+  return [
+    { ns: CORE_NS, lines: [`link set ${s.wanDevs.core} up`] },
+    { ns: s.ns, lines: [`link set ${s.wanDevs.site} up`] },
+    { ns: CORE_NS, lines: [`route replace 10.77.${128 + s.index}.0/24 via ${s.wanIps.site}`] },
+    { ns: s.ns, lines: [`route replace default via ${s.wanIps.core}`] },
+  ];
+}
