@@ -19,14 +19,14 @@ const server: PlaneServer = {
   defaultStateDir: DEFAULT_STATE_DIR,
   summary: 'cloudstack: a management-server emulator (signed API, async jobs, Core and Edge zones, SQLite state) with one KVM agent per host',
   upFlags: [
-    { flags: '--port <port>', description: `cloudstack: API port (default ${DEFAULT_PORT})`, parse: wholeNumber(1, 65535, 'expected a TCP port (1-65535)') },
+    { flags: '--api-port <port>', description: `cloudstack: API port (\`--port\` is OpenNebula's flag) (default ${DEFAULT_PORT})`, parse: wholeNumber(1, 65535, 'expected a TCP port (1-65535)') },
     { flags: '--core-hosts <n>', description: 'cloudstack: KVM hosts of the Core zone, on first start (default 1)', parse: wholeNumber(0, 1000, 'expected a whole number from 0 to 1000') },
     { flags: '--edge-hosts <n>', description: 'cloudstack: KVM hosts of the Edge zone, on first start (default 3)', parse: wholeNumber(0, 1000, 'expected a whole number from 0 to 1000') },
     { flags: '--external-agents', description: 'cloudstack: run no KVM agents in the emulator; hosts stay Disconnected until agents connect with their tokens' },
   ],
   async up({ stateDir, flags, onProgress }) {
-    const f = flags as { port?: number; coreHosts?: number; edgeHosts?: number; externalAgents?: boolean };
-    const r = await upEmulator({ stateDir, port: f.port, coreHosts: f.coreHosts, edgeHosts: f.edgeHosts, externalAgents: f.externalAgents, onProgress });
+    const f = flags as { apiPort?: number; coreHosts?: number; edgeHosts?: number; externalAgents?: boolean };
+    const r = await upEmulator({ stateDir, port: f.apiPort, coreHosts: f.coreHosts, edgeHosts: f.edgeHosts, externalAgents: f.externalAgents, onProgress });
     return renderUp(stateDir, r);
   },
   down: (stateDir) => downEmulator(stateDir),

@@ -21,4 +21,4 @@ fi
 [ "${EDGEPLANE_APT_UPDATED:-0}" = 1 ] || apt-get update -qq
 # shellcheck disable=SC2086
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
-python3 -c 'import cs, libcloud; print("install-cloudstack-clients: cs", getattr(cs, "__version__", "?"), "libcloud", libcloud.__version__)'
+/usr/bin/python3 -c 'import cs, libcloud; print("install-cloudstack-clients: cs", getattr(cs, "__version__", "?"), "libcloud", libcloud.__version__)'
