@@ -1,6 +1,7 @@
 // The CloudStack plane's descriptor: its model and profile for the simulator, and the emulator
 // behind `edgeplane up|status|down cloudstack`.
 import type { PlaneDescriptor, PlaneServer } from '../adapters/index.js';
+import { calibrateCloudStack } from './calibrate.js';
 import { cloudstackModel } from './model.js';
 import { cloudstackProfile } from './profile.js';
 import { DEFAULT_PORT, DEFAULT_STATE_DIR } from './server/stack.js';
@@ -44,4 +45,5 @@ export const cloudstack: PlaneDescriptor = {
   model: cloudstackModel,
   profile: () => cloudstackProfile('native', { flags: { directDownload: false } }),
   server,
+  calibrate: ({ stateDir, samples, openLog, onProgress }) => calibrateCloudStack({ stateDir, samples, logger: openLog(), onProgress }),
 };

@@ -13,3 +13,4 @@ export { StateDb } from './server/db.js';
 export { COMMANDS } from './server/commands.js';
 export { runEmulator, upEmulator, downEmulator, readCredentials, readRunning, bootstrap, DEFAULT_STATE_DIR as CLOUDSTACK_STATE_DIR, DEFAULT_PORT as CLOUDSTACK_DEFAULT_PORT, type Credentials, type RunningEmulator } from './server/stack.js';
 export { cloudstack } from './descriptor.js';
+export { calibrateCloudStack, CALIBRATION_LABEL } from './calibrate.js';
