@@ -2,7 +2,8 @@
 // path from a scenario to results lines (run.ts).
 export * from './types.js';
 export { runScenario, planeLabel, runLabels, type ScenarioRunOptions, type ScenarioResult, type PlaneResult } from './run.js';
-export { simEnvironment, simBoundInputs, simulate } from './sim.js';
+export { simEnvironment, simBoundInputs, simulate, configureSimThreads, simThreadOptions, type SimThreadOptions } from './sim.js';
+export { serveSimWorker } from './sim-worker.js';
 export {
   realEnvironment,
   realScenario,

@@ -96,6 +96,7 @@ export async function runScenario(o: ScenarioRunOptions): Promise<ScenarioResult
   const samples: Sample[] = [];
   const metas: Meta[] = [];
   const planes: PlaneResult[] = [];
+  env.prepare?.({ scenario, registry: o.registry, calibration: o.calibration });
   for (const plane of scenario.planes) {
     const descriptor = o.registry.get(plane.name);
     const calibration = plane.name === o.calibration?.plane ? o.calibration : undefined;

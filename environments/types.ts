@@ -41,4 +41,9 @@ export interface Environment {
   /** what the results' `strategy` label says for this scenario (real runs fetch from the origin only) */
   strategyOf(scenario: Scenario): Scenario['strategy'];
   open(ctx: PlaneRunContext): Promise<PlaneRun>;
+  /**
+   * Optional: called once per scenario before its planes are opened, with what every plane will
+   * run on (the sim environment starts all repeats of all planes on worker threads here).
+   */
+  prepare?(o: { scenario: Scenario; registry: PlaneRegistry; calibration?: Calibration }): void;
 }

@@ -19,3 +19,6 @@ export const nodeClients = planes.descriptors.flatMap((d) => (d.nodeClient ? [d.
 
 /** Plane names and colours, in listing order, for reports. */
 export const reportPlanes = planes.descriptors.map((d) => ({ name: d.name, colour: d.colour }));
+
+/** The simulator's worker-thread entry (environments/sim-pool.ts runs it; see configureSimThreads). */
+export const simWorkerEntry = new URL('./sim-worker.js', import.meta.url);

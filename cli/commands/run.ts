@@ -9,6 +9,7 @@ import type { LineWriter } from '../../common/index.js';
 import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupportedError, openOutput, asOutputError, packageVersion, safeFolderName, readInputText } from '../../common/index.js';
 import {
   checkBudget,
+  configureSimThreads,
   estimateRun,
   parseBudget,
   MAX_REAL_NODES,
@@ -21,7 +22,7 @@ import {
   type Environment,
   type ScenarioResult,
 } from '../../environments/index.js';
-import { planes, reportPlanes, scenarios } from '../../planes/index.js';
+import { planes, reportPlanes, scenarios, simWorkerEntry } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
 import { COUNT_LIMITS, type Scenario } from '../../scenarios/index.js';
 import { integerOption, planeFilter } from '../options.js';
@@ -45,6 +46,7 @@ interface RunFlags {
   hypervisor: 'sim' | 'qemu';
   nodes?: number;
   budget?: Partial<Budget>;
+  threads?: number;
 }
 
 export function register(program: Command): void {
@@ -65,6 +67,7 @@ export function register(program: Command): void {
     .option('--no-report', 'do not render the HTML/Markdown report')
     .option('--verbose', 'logs to stderr as well as to the log file')
     .option('--budget <key=value,...>', 'raise the simulated run budget on purpose: events, total-events, instant-events, node-chunks, runs, memory (e.g. events=2e8,memory=16GiB)', parseBudget)
+    .option('--threads <n>', 'simulator threads for repeats and planes (default: one per CPU; 1: main thread only; same results for any N)', integerOption('--threads', 1, 256))
     .addHelpText('after', '\nExit codes: 0 ok, 1 an SLA in a scenario was missed, 2 bad usage or invalid scenario, 3 environment error.')
     .action(async (names: string[], flags: RunFlags) => {
       process.exitCode = await run(names, flags);
@@ -89,6 +92,7 @@ function environmentFor(flags: RunFlags, outDir: string): Environment {
 }
 
 async function run(names: string[], flags: RunFlags): Promise<number> {
+  configureSimThreads({ threads: flags.threads, workerEntry: simWorkerEntry });
   const calibration = flags.calibration ? await readCalibration(flags.calibration) : undefined;
   const loaded = [];
   for (const name of names) loaded.push(await scenarios.load(name));
