@@ -15,6 +15,8 @@ interface ManifestIndex {
   byDigest: ReadonlyMap<string, readonly number[]>;
   /** the manifest's distinct digests, in manifest order */
   digests: readonly string[];
+  /** withStored's answer for the whole manifest, in order, stored on a node holding nothing (once asked) */
+  whole?: { verifiedChunks: number[]; heldDigests: string[] };
 }
 
 // A memo of a pure function of an immutable manifest, keyed by identity: it changes no result,
@@ -80,6 +82,30 @@ export function withManifest(p: PersistedState, manifest: ManifestInfo): Persist
 export function withStored(p: PersistedState, stored: readonly number[]): PersistedState | null {
   const manifest = p.manifest!;
   const index = indexOf(manifest);
+  // The common case (a whole image arrives at a node that held none of it) has the same answer
+  // on every node: computed once per manifest and shared (frozen: nothing may edit it in place).
+  if (p.verifiedChunks.length === 0 && (p.heldDigests ?? []).length === 0 && isWholeManifest(manifest, stored)) {
+    index.whole ??= storedFromEmpty(manifest, index, stored);
+    return { ...p, verifiedChunks: index.whole.verifiedChunks, heldDigests: index.whole.heldDigests };
+  }
+  return storedInto(p, manifest, index, stored);
+}
+
+/** `stored` lists the manifest's chunk indices in manifest order. */
+function isWholeManifest(manifest: ManifestInfo, stored: readonly number[]): boolean {
+  const chunks = manifest.chunks;
+  if (stored.length !== chunks.length) return false;
+  for (let i = 0; i < stored.length; i++) if (stored[i] !== chunks[i].index) return false;
+  return true;
+}
+
+function storedFromEmpty(manifest: ManifestInfo, index: ManifestIndex, stored: readonly number[]): { verifiedChunks: number[]; heldDigests: string[] } {
+  const empty: PersistedState = { assignment: null, manifest, verifiedChunks: [], staged: null, heldDigests: [] };
+  const p = storedInto(empty, manifest, index, stored)!;
+  return { verifiedChunks: Object.freeze(p.verifiedChunks) as number[], heldDigests: Object.freeze(p.heldDigests!) as string[] };
+}
+
+function storedInto(p: PersistedState, manifest: ManifestInfo, index: ManifestIndex, stored: readonly number[]): PersistedState | null {
   let mask: Uint8Array | null = null;
   const indices: number[] = [];
   const digests: string[] = [];
