@@ -23,7 +23,17 @@ export async function calibrateCloudStack(o: { stateDir: string; samples: number
     const offering = (await client.list('listServiceOfferings', 'serviceoffering'))[0]!;
     const ostype = (await client.list('listOsTypes', 'ostype'))[0]!;
     // a direct-download template (never fetched: the VMs below are created with startvm=false)
-    const [template] = (await client.call('registerTemplate', { name: `calibration-${randomUUID().slice(0, 8)}`, format: 'QCOW2', hypervisor: 'KVM', url: 'http://127.0.0.1:9/never-fetched.qcow2', zoneid: String(edge.id), ostypeid: String(ostype.id), directdownload: true })).template as Record<string, unknown>[];
+    const [template] = (
+      await client.call('registerTemplate', {
+        name: `calibration-${randomUUID().slice(0, 8)}`,
+        format: 'QCOW2',
+        hypervisor: 'KVM',
+        url: 'http://127.0.0.1:9/never-fetched.qcow2',
+        zoneid: String(edge.id),
+        ostypeid: String(ostype.id),
+        directdownload: true,
+      })
+    ).template as Record<string, unknown>[];
     const samples = Math.max(1, o.samples);
     const start = client.recorder.records().length;
     for (let i = 0; i < samples; i++) {
@@ -33,7 +43,13 @@ export async function calibrateCloudStack(o: { stateDir: string; samples: number
       await client.call('getUserKeys', { id: String(adminUser.id) });
       const tag = await client.submit('createTags', { resourcetype: 'Account', resourceids: String(admin.id), 'tags[0].key': 'edgeplane.calibration', 'tags[0].value': String(i) });
       await client.waitForJob(tag.jobid, 'createTags');
-      const vm = await client.submit('deployVirtualMachine', { zoneid: String(edge.id), serviceofferingid: String(offering.id), templateid: String(template!.id), startvm: false, name: `calibration-${randomUUID().slice(0, 8)}` });
+      const vm = await client.submit('deployVirtualMachine', {
+        zoneid: String(edge.id),
+        serviceofferingid: String(offering.id),
+        templateid: String(template!.id),
+        startvm: false,
+        name: `calibration-${randomUUID().slice(0, 8)}`,
+      });
       await client.waitForJob(vm.jobid, 'deployVirtualMachine');
       await client.run('destroyVirtualMachine', { id: vm.id!, expunge: true });
     }

@@ -11,6 +11,17 @@ export { KvmAgent, checksumOf, type KvmAgentOptions } from './kvm-agent/agent.js
 export { CloudStackEmulator, PIN_TAG, type EmulatorOptions } from './server/emulator.js';
 export { StateDb } from './server/db.js';
 export { COMMANDS } from './server/commands.js';
-export { runEmulator, upEmulator, downEmulator, readCredentials, readRunning, bootstrap, DEFAULT_STATE_DIR as CLOUDSTACK_STATE_DIR, DEFAULT_PORT as CLOUDSTACK_DEFAULT_PORT, type Credentials, type RunningEmulator } from './server/stack.js';
+export {
+  runEmulator,
+  upEmulator,
+  downEmulator,
+  readCredentials,
+  readRunning,
+  bootstrap,
+  DEFAULT_STATE_DIR as CLOUDSTACK_STATE_DIR,
+  DEFAULT_PORT as CLOUDSTACK_DEFAULT_PORT,
+  type Credentials,
+  type RunningEmulator,
+} from './server/stack.js';
 export { cloudstack } from './descriptor.js';
 export { calibrateCloudStack, CALIBRATION_LABEL } from './calibrate.js';

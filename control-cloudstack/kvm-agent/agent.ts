@@ -92,7 +92,9 @@ export class KvmAgent {
   }
 
   private async connect(): Promise<void> {
-    const answer = await this.channel.json(this.o.managementUrl, { op: 'cs.agent.connect', method: 'POST', path: '/agent/v1/connect', body: { json: { hostid: this.o.hostid, token: this.o.token } } }, (d) => z.object({ session: z.string() }).parse(d));
+    const answer = await this.channel.json(this.o.managementUrl, { op: 'cs.agent.connect', method: 'POST', path: '/agent/v1/connect', body: { json: { hostid: this.o.hostid, token: this.o.token } } }, (d) =>
+      z.object({ session: z.string() }).parse(d),
+    );
     this.session = answer.session;
     this.log.info({ host: this.o.hostid }, 'connected to the management server');
   }

@@ -109,7 +109,10 @@ export class Cloud {
 
   must<T>(kind: Parameters<StateDb['get']>[0], id: string, param: string): T {
     const row = this.db.get<T>(kind, id);
-    if (!row) throw paramError(`Unable to execute API command due to invalid value. Invalid parameter ${param} value=${id} due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.`);
+    if (!row)
+      throw paramError(
+        `Unable to execute API command due to invalid value. Invalid parameter ${param} value=${id} due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.`,
+      );
     return row.data;
   }
 
@@ -177,7 +180,19 @@ export class Cloud {
   }
 
   userView(u: UserRec, a: AccountRec): Record<string, Json> {
-    return { id: u.id, username: u.username, account: a.name, accountid: a.id, accounttype: a.accounttype, roletype: a.accounttype === 1 ? 'Admin' : 'User', domainid: a.domainid, domain: 'ROOT', state: 'enabled', apikey: u.apikey || undefined, created: csDate(u.created) };
+    return {
+      id: u.id,
+      username: u.username,
+      account: a.name,
+      accountid: a.id,
+      accounttype: a.accounttype,
+      roletype: a.accounttype === 1 ? 'Admin' : 'User',
+      domainid: a.domainid,
+      domain: 'ROOT',
+      state: 'enabled',
+      apikey: u.apikey || undefined,
+      created: csDate(u.created),
+    };
   }
 
   // ---- infrastructure ----
@@ -270,12 +285,40 @@ export class Cloud {
   }
 
   zoneView(z: ZoneRec): Record<string, Json> {
-    return { id: z.id, name: z.name, type: z.type, networktype: z.networktype, allocationstate: z.allocationstate, localstorageenabled: z.localstorageenabled, securitygroupsenabled: false, dhcpprovider: 'VirtualRouter', tags: [] };
+    return {
+      id: z.id,
+      name: z.name,
+      type: z.type,
+      networktype: z.networktype,
+      allocationstate: z.allocationstate,
+      localstorageenabled: z.localstorageenabled,
+      securitygroupsenabled: false,
+      dhcpprovider: 'VirtualRouter',
+      tags: [],
+    };
   }
 
   // ---- templates ----
 
-  registerTemplate(caller: Caller, p: { name: string; displaytext: string; url: string; format: string; hypervisor: string; ostypeid: string; zoneids: string[]; checksum?: string; directdownload: boolean; ispublic: boolean; isfeatured: boolean; isextractable: boolean; passwordenabled: boolean; details: Record<string, string> }): TemplateRec {
+  registerTemplate(
+    caller: Caller,
+    p: {
+      name: string;
+      displaytext: string;
+      url: string;
+      format: string;
+      hypervisor: string;
+      ostypeid: string;
+      zoneids: string[];
+      checksum?: string;
+      directdownload: boolean;
+      ispublic: boolean;
+      isfeatured: boolean;
+      isextractable: boolean;
+      passwordenabled: boolean;
+      details: Record<string, string>;
+    },
+  ): TemplateRec {
     if (p.directdownload && p.hypervisor.toLowerCase() !== 'kvm') throw paramError('Parameter directdownload is only allowed for KVM templates');
     if (p.checksum !== undefined && parseChecksum(p.checksum) === null) throw paramError(`Checksum ${p.checksum} is not a valid MD5 or {ALGORITHM}-prefixed hex digest`);
     this.must<OsTypeRec>('ostypes', p.ostypeid, 'ostypeid');
@@ -500,7 +543,21 @@ export class Cloud {
       rootdeviceid: 0,
       rootdevicetype: 'ROOT',
       hypervisor: 'KVM',
-      nic: [{ id: `${vm.id.slice(0, 24)}00000000`, networkid: `${vm.zoneid.slice(0, 24)}00000000`, networkname: `${zone?.name ?? 'zone'}-shared`, ipaddress: vm.ipaddress, netmask: '255.255.0.0', gateway: '10.1.0.1', macaddress: vm.macaddress, isdefault: true, type: 'Shared', traffictype: 'Guest', broadcasturi: 'vlan://untagged' }],
+      nic: [
+        {
+          id: `${vm.id.slice(0, 24)}00000000`,
+          networkid: `${vm.zoneid.slice(0, 24)}00000000`,
+          networkname: `${zone?.name ?? 'zone'}-shared`,
+          ipaddress: vm.ipaddress,
+          netmask: '255.255.0.0',
+          gateway: '10.1.0.1',
+          macaddress: vm.macaddress,
+          isdefault: true,
+          type: 'Shared',
+          traffictype: 'Guest',
+          broadcasturi: 'vlan://untagged',
+        },
+      ],
       tags: this.tagsOf('UserVm', vm.id),
       jobid: job && job.jobstatus === 0 ? job.jobid : undefined,
       jobstatus: job && job.jobstatus === 0 ? 0 : undefined,
@@ -531,7 +588,17 @@ export class Cloud {
 
   /** Queues an async job (ApiServer.queueCommand): the work runs after the answer goes out. */
   startJob(caller: Caller, cmd: string, instance: { type: string; id: string } | null, work: () => Promise<Record<string, unknown>>): JobRec {
-    const job: JobRec = { jobid: randomUUID(), accountid: caller.account.id, userid: caller.user.id, cmd, jobstatus: 0, jobresultcode: 0, jobinstancetype: instance?.type, jobinstanceid: instance?.id, created: Date.now() };
+    const job: JobRec = {
+      jobid: randomUUID(),
+      accountid: caller.account.id,
+      userid: caller.user.id,
+      cmd,
+      jobstatus: 0,
+      jobresultcode: 0,
+      jobinstancetype: instance?.type,
+      jobinstanceid: instance?.id,
+      created: Date.now(),
+    };
     this.db.put('jobs', job.jobid, job);
     const run = async () => {
       await new Promise((r) => setImmediate(r));
@@ -599,7 +666,12 @@ export class Cloud {
       const used = this.allocated(h.id);
       return this.hostState(h) === 'Up' && used.cpu + off.cpunumber <= h.cpunumber && used.memory + off.memory * 1024 * 1024 <= h.memorytotal;
     };
-    const fail = () => new ApiError(API_ERROR.INSUFFICIENT_CAPACITY_ERROR, CS_ERROR.INSUFFICIENT_CAPACITY, `Unable to create a deployment for VM instance {"id":${this.seqOf('vms', vm.id)},"instanceName":"${vm.instancename}","uuid":"${vm.id}","type":"User"}`);
+    const fail = () =>
+      new ApiError(
+        API_ERROR.INSUFFICIENT_CAPACITY_ERROR,
+        CS_ERROR.INSUFFICIENT_CAPACITY,
+        `Unable to create a deployment for VM instance {"id":${this.seqOf('vms', vm.id)},"instanceName":"${vm.instancename}","uuid":"${vm.id}","type":"User"}`,
+      );
     if (hostid !== undefined) {
       const h = this.db.get<HostRec>('hosts', hostid)?.data;
       if (!h || h.zoneid !== vm.zoneid || !fits(h)) throw fail();
@@ -621,7 +693,16 @@ export class Cloud {
       'StartCommand',
       {
         vm: { id: vm.id, name: vm.instancename, cpus: off.cpunumber, memoryMiB: off.memory },
-        template: { id: t.id, name: t.name, format: t.format, url: t.url, checksum: t.checksum, directDownload: t.directdownload, secondaryUrl: t.directdownload ? undefined : `${this.publicUrl}/secondary/${t.id}`, size: t.size },
+        template: {
+          id: t.id,
+          name: t.name,
+          format: t.format,
+          url: t.url,
+          checksum: t.checksum,
+          directDownload: t.directdownload,
+          secondaryUrl: t.directdownload ? undefined : `${this.publicUrl}/secondary/${t.id}`,
+          size: t.size,
+        },
         pool: { id: host.poolid, cached },
       },
       this.agentTimeoutMs,

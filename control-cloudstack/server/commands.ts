@@ -3,7 +3,7 @@
 // command it does not have: 432, `errorresponse`, "The given command does not exist...".
 import { randomUUID } from 'node:crypto';
 import { API_ERROR, CS_ERROR } from '../api/errors.js';
-import { ApiError, Cloud, paramError, type Caller } from './cloud.js';
+import { ApiError, type Cloud, paramError, type Caller } from './cloud.js';
 import { CLOUDSTACK_VERSION, listBody, type Json } from './render.js';
 import type { AccountRec, ClusterRec, HostRec, JobRec, OfferingRec, OsTypeRec, PodRec, TagRec, TemplateRec, UserRec, VmRec, ZoneRec } from './types.js';
 
@@ -55,7 +55,13 @@ function page<T>(items: T[], p: Params): T[] {
 
 function list(name: string, items: Record<string, Json>[], p: Params): CommandResult {
   const kw = p.keyword?.toLowerCase();
-  const hits = kw ? items.filter((i) => String(i.name ?? i.description ?? '').toLowerCase().includes(kw)) : items;
+  const hits = kw
+    ? items.filter((i) =>
+        String(i.name ?? i.description ?? '')
+          .toLowerCase()
+          .includes(kw),
+      )
+    : items;
   return { body: listBody(name, page(hits, p), hits.length) };
 }
 
@@ -136,8 +142,14 @@ export const COMMANDS: CommandSpec[] = [
     isasync: false,
     params: [u('id', 'the ID of the zone'), s('name', 'the name of the zone'), b('available', 'true: zones the caller can deploy to'), s('networktype', 'Basic or Advanced'), ...PAGING],
     run: (cloud, _c, p) => {
-      const zones = cloud.list<ZoneRec>('zones').filter((z) => (p.id === undefined || z.id === p.id) && (p.name === undefined || z.name === p.name) && (p.networktype === undefined || z.networktype.toLowerCase() === p.networktype.toLowerCase()));
-      return list('zone', zones.map((z) => cloud.zoneView(z)), p);
+      const zones = cloud
+        .list<ZoneRec>('zones')
+        .filter((z) => (p.id === undefined || z.id === p.id) && (p.name === undefined || z.name === p.name) && (p.networktype === undefined || z.networktype.toLowerCase() === p.networktype.toLowerCase()));
+      return list(
+        'zone',
+        zones.map((z) => cloud.zoneView(z)),
+        p,
+      );
     },
   },
   {
@@ -177,7 +189,18 @@ export const COMMANDS: CommandSpec[] = [
     description: 'Lists hosts.',
     isasync: false,
     admin: true,
-    params: [u('id', 'the id of the host'), s('name', 'the name of the host'), s('type', 'the host type (Routing)'), u('zoneid', 'the Zone ID'), u('podid', 'the Pod ID'), u('clusterid', 'the cluster ID'), s('state', 'the state of the host'), s('hypervisor', 'hypervisor type'), s('resourcestate', 'the resource state'), ...PAGING],
+    params: [
+      u('id', 'the id of the host'),
+      s('name', 'the name of the host'),
+      s('type', 'the host type (Routing)'),
+      u('zoneid', 'the Zone ID'),
+      u('podid', 'the Pod ID'),
+      u('clusterid', 'the cluster ID'),
+      s('state', 'the state of the host'),
+      s('hypervisor', 'hypervisor type'),
+      s('resourcestate', 'the resource state'),
+      ...PAGING,
+    ],
     run: (cloud, _c, p) => {
       const hosts = cloud
         .list<HostRec>('hosts')
@@ -207,7 +230,22 @@ export const COMMANDS: CommandSpec[] = [
       const items = cloud
         .list<OfferingRec>('offerings')
         .filter((o) => (p.id === undefined || o.id === p.id) && (p.name === undefined || o.name === p.name))
-        .map((o) => ({ id: o.id, name: o.name, displaytext: o.displaytext, cpunumber: o.cpunumber, cpuspeed: o.cpuspeed, memory: o.memory, created: undefined, storagetype: 'local', offerha: false, limitcpuuse: false, isvolatile: false, issystem: false, defaultuse: false, iscustomized: false }));
+        .map((o) => ({
+          id: o.id,
+          name: o.name,
+          displaytext: o.displaytext,
+          cpunumber: o.cpunumber,
+          cpuspeed: o.cpuspeed,
+          memory: o.memory,
+          created: undefined,
+          storagetype: 'local',
+          offerha: false,
+          limitcpuuse: false,
+          isvolatile: false,
+          issystem: false,
+          defaultuse: false,
+          iscustomized: false,
+        }));
       return list('serviceoffering', items, p);
     },
   },
@@ -292,7 +330,8 @@ export const COMMANDS: CommandSpec[] = [
     run: (cloud, caller, p) => {
       const filter = p.templatefilter;
       if (!filter) throw paramError('Unable to execute API command listtemplates due to missing parameter templatefilter');
-      if (!(TEMPLATE_FILTERS as readonly string[]).includes(filter)) throw paramError(`Unable to execute API command listtemplates due to invalid value. Invalid parameter templatefilter value=${filter}: use ${TEMPLATE_FILTERS.join(', ')}`);
+      if (!(TEMPLATE_FILTERS as readonly string[]).includes(filter))
+        throw paramError(`Unable to execute API command listtemplates due to invalid value. Invalid parameter templatefilter value=${filter}: use ${TEMPLATE_FILTERS.join(', ')}`);
       if (filter === 'all' && !caller.admin) throw new ApiError(API_ERROR.ACCOUNT_ERROR, CS_ERROR.PERMISSION_DENIED, 'templatefilter all is for root admins only');
       const own = (t: TemplateRec) => t.accountid === caller.account.id;
       const include: Record<string, (t: TemplateRec) => boolean> = {
@@ -409,7 +448,17 @@ export const COMMANDS: CommandSpec[] = [
     name: 'listVirtualMachines',
     description: 'List the virtual machines owned by the account.',
     isasync: false,
-    params: [u('id', 'the ID of the virtual machine'), { name: 'ids', type: 'list', description: 'the IDs of the virtual machines' }, s('state', 'state of the virtual machine'), u('zoneid', 'the availability zone ID'), u('hostid', 'the host ID'), u('templateid', 'list vms by template'), s('name', 'name of the virtual machine'), b('listall', 'all resources the caller may see'), ...PAGING],
+    params: [
+      u('id', 'the ID of the virtual machine'),
+      { name: 'ids', type: 'list', description: 'the IDs of the virtual machines' },
+      s('state', 'state of the virtual machine'),
+      u('zoneid', 'the availability zone ID'),
+      u('hostid', 'the host ID'),
+      u('templateid', 'list vms by template'),
+      s('name', 'name of the virtual machine'),
+      b('listall', 'all resources the caller may see'),
+      ...PAGING,
+    ],
     run: (cloud, caller, p) => {
       const ids = p.ids?.split(',') ?? (p.id ? [p.id] : null);
       const vms = cloud
@@ -481,7 +530,11 @@ export const COMMANDS: CommandSpec[] = [
     name: 'createTags',
     description: 'Creates resource tag(s)',
     isasync: true,
-    params: [s('resourcetype', 'type of the resource (UserVm, Template, Account)', true), { name: 'resourceids', type: 'list', description: 'list of resources to create the tags for', required: true }, { name: 'tags', type: 'map', description: 'Map of tags (key/value pairs)', required: true }],
+    params: [
+      s('resourcetype', 'type of the resource (UserVm, Template, Account)', true),
+      { name: 'resourceids', type: 'list', description: 'list of resources to create the tags for', required: true },
+      { name: 'tags', type: 'map', description: 'Map of tags (key/value pairs)', required: true },
+    ],
     run: (cloud, caller, p) => {
       const { type, ids } = tagTarget(cloud, caller, p);
       const tags = mapParam(p, 'tags');
@@ -494,7 +547,11 @@ export const COMMANDS: CommandSpec[] = [
     name: 'deleteTags',
     description: 'Deleting resource tag(s)',
     isasync: true,
-    params: [s('resourcetype', 'Delete tag by resource type', true), { name: 'resourceids', type: 'list', description: 'Delete tags for resource id(s)', required: true }, { name: 'tags', type: 'map', description: 'Delete tags matching key/value pairs' }],
+    params: [
+      s('resourcetype', 'Delete tag by resource type', true),
+      { name: 'resourceids', type: 'list', description: 'Delete tags for resource id(s)', required: true },
+      { name: 'tags', type: 'map', description: 'Delete tags matching key/value pairs' },
+    ],
     run: (cloud, caller, p) => {
       const { type, ids } = tagTarget(cloud, caller, p);
       const keys = mapParam(p, 'tags').map((t) => t.key);
@@ -511,7 +568,13 @@ export const COMMANDS: CommandSpec[] = [
       const tags = cloud
         .list<TagRec>('tags')
         .filter((t) => caller.admin || t.accountid === caller.account.id || (t.resourcetype === 'Account' && t.resourceid === caller.account.id))
-        .filter((t) => (p.resourcetype === undefined || t.resourcetype.toLowerCase() === p.resourcetype.toLowerCase()) && (p.resourceid === undefined || t.resourceid === p.resourceid) && (p.key === undefined || t.key === p.key) && (p.value === undefined || t.value === p.value))
+        .filter(
+          (t) =>
+            (p.resourcetype === undefined || t.resourcetype.toLowerCase() === p.resourcetype.toLowerCase()) &&
+            (p.resourceid === undefined || t.resourceid === p.resourceid) &&
+            (p.key === undefined || t.key === p.key) &&
+            (p.value === undefined || t.value === p.value),
+        )
         .map((t) => cloud.tagView(t));
       return { body: listBody('tag', page(tags, p), tags.length) };
     },
@@ -521,7 +584,15 @@ export const COMMANDS: CommandSpec[] = [
     description: 'Creates an account',
     isasync: false,
     admin: true,
-    params: [s('username', 'Unique username', true), s('password', 'Clear text password', true), s('email', 'email', true), s('firstname', 'firstname', true), s('lastname', 'lastname', true), s('account', 'Name of the account (default: the username)'), { name: 'accounttype', type: 'integer', description: '0 user, 1 root admin' }],
+    params: [
+      s('username', 'Unique username', true),
+      s('password', 'Clear text password', true),
+      s('email', 'email', true),
+      s('firstname', 'firstname', true),
+      s('lastname', 'lastname', true),
+      s('account', 'Name of the account (default: the username)'),
+      { name: 'accounttype', type: 'integer', description: '0 user, 1 root admin' },
+    ],
     run: (cloud, _caller, p) => {
       for (const k of ['username', 'password', 'email', 'firstname', 'lastname']) if (!p[k]) throw paramError(`Unable to execute API command createaccount due to missing parameter ${k}`);
       const { account } = cloud.createAccount({ name: p.account ?? p.username!, username: p.username!, password: p.password!, admin: p.accounttype === '1' });
@@ -549,7 +620,13 @@ export const COMMANDS: CommandSpec[] = [
     run: (cloud, caller, p) => {
       const users = cloud
         .list<UserRec>('users')
-        .filter((x) => (caller.admin || x.accountid === caller.account.id) && (p.id === undefined || x.id === p.id) && (p.username === undefined || x.username === p.username) && (p.accountid === undefined || x.accountid === p.accountid))
+        .filter(
+          (x) =>
+            (caller.admin || x.accountid === caller.account.id) &&
+            (p.id === undefined || x.id === p.id) &&
+            (p.username === undefined || x.username === p.username) &&
+            (p.accountid === undefined || x.accountid === p.accountid),
+        )
         .map((x) => cloud.userView(x, cloud.db.get<AccountRec>('accounts', x.accountid)!.data));
       return list('user', users, p);
     },

@@ -172,7 +172,8 @@ export class CloudStackEmulator {
       return fail(new ApiError(API_ERROR.UNSUPPORTED_ACTION_ERROR, CS_ERROR.SERVER_API, UNKNOWN_COMMAND_TEXT), false);
     }
     if (caller === 'unauthorized') return unauthorized();
-    if (spec.admin && !caller.admin) return fail(new ApiError(API_ERROR.UNSUPPORTED_ACTION_ERROR, CS_ERROR.SERVER_API, `The given command:${command} does not exist or it is not available for user with id:${caller.user.id}`), false);
+    if (spec.admin && !caller.admin)
+      return fail(new ApiError(API_ERROR.UNSUPPORTED_ACTION_ERROR, CS_ERROR.SERVER_API, `The given command:${command} does not exist or it is not available for user with id:${caller.user.id}`), false);
     try {
       const result = spec.run(this.cloud, caller, params);
       this.cloud.db.flush();
@@ -217,7 +218,7 @@ export class CloudStackEmulator {
       if (at === null || at < Date.now()) return 'unauthorized';
     }
     const found = this.cloud.userByApiKey(apiKey);
-    if (!found || !found.user.secretkey) return 'unauthorized';
+    if (!found?.user.secretkey) return 'unauthorized';
     if (verifySignature(params, found.user.secretkey, signature) === null) return 'unauthorized';
     return { ...found, admin: found.account.accounttype === 1 };
   }
@@ -240,7 +241,19 @@ export class CloudStackEmulator {
     reply(
       200,
       'loginresponse',
-      { username: found.user.username, userid: found.user.id, domainid: a.domainid, timeout: SESSION_TIMEOUT_MS / 1000, account: a.name, firstname: found.user.username, lastname: a.name, type: a.accounttype === 1 ? 'ADMIN' : 'USER', timezone: 'UTC', registered: 'false', sessionkey },
+      {
+        username: found.user.username,
+        userid: found.user.id,
+        domainid: a.domainid,
+        timeout: SESSION_TIMEOUT_MS / 1000,
+        account: a.name,
+        firstname: found.user.username,
+        lastname: a.name,
+        type: a.accounttype === 1 ? 'ADMIN' : 'USER',
+        timezone: 'UTC',
+        registered: 'false',
+        sessionkey,
+      },
       { 'set-cookie': [`JSESSIONID=${sid}; Path=/client; HttpOnly`, `sessionkey=${sessionkey}; Path=/client`] },
     );
   }
@@ -414,5 +427,3 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, path: string)
   stream.on('error', () => res.destroy());
   stream.pipe(res);
 }
-
-

@@ -40,7 +40,10 @@ function escapeXml(text: string): string {
 function xmlOf(name: string, value: Json): string {
   if (value === undefined || value === null) return '';
   if (Array.isArray(value)) return value.map((v) => xmlOf(name, v)).join('');
-  if (typeof value === 'object') return `<${name}>${Object.entries(value).map(([k, v]) => xmlOf(k, v)).join('')}</${name}>`;
+  if (typeof value === 'object')
+    return `<${name}>${Object.entries(value)
+      .map(([k, v]) => xmlOf(k, v))
+      .join('')}</${name}>`;
   return `<${name}>${escapeXml(String(value))}</${name}>`;
 }
 
@@ -48,7 +51,12 @@ function xmlOf(name: string, value: Json): string {
 export function serialise(responseKey: string, body: Json, format: 'json' | 'xml'): { text: string; type: string } {
   const pruned = prune(body);
   if (format === 'json') return { text: JSON.stringify({ [responseKey]: pruned }), type: JSON_TYPE };
-  const inner = pruned && typeof pruned === 'object' && !Array.isArray(pruned) ? Object.entries(pruned).map(([k, v]) => xmlOf(k, v)).join('') : escapeXml(String(pruned));
+  const inner =
+    pruned && typeof pruned === 'object' && !Array.isArray(pruned)
+      ? Object.entries(pruned)
+          .map(([k, v]) => xmlOf(k, v))
+          .join('')
+      : escapeXml(String(pruned));
   return { text: `<?xml version="1.0" encoding="UTF-8"?><${responseKey} cloud-stack-version="${CLOUDSTACK_VERSION}">${inner}</${responseKey}>`, type: XML_TYPE };
 }
 

@@ -195,7 +195,14 @@ export function markRunning(stateDir: string, r: z.infer<typeof runningSchema>):
   writeAtomic(paths.running(stateDir), `${JSON.stringify(r)}\n`, 0o644);
 }
 
-export async function upEmulator(o: { stateDir: string; port?: number; coreHosts?: number; edgeHosts?: number; externalAgents?: boolean; onProgress?: (m: string) => void }): Promise<{ started: boolean; running: z.infer<typeof runningSchema>; credentials: Credentials }> {
+export async function upEmulator(o: {
+  stateDir: string;
+  port?: number;
+  coreHosts?: number;
+  edgeHosts?: number;
+  externalAgents?: boolean;
+  onProgress?: (m: string) => void;
+}): Promise<{ started: boolean; running: z.infer<typeof runningSchema>; credentials: Credentials }> {
   const current = readRunning(o.stateDir);
   if (current) return { started: false, running: current, credentials: readCredentials(o.stateDir) };
   if (!existsSync(MAIN)) throw new EnvironmentError(`${MAIN} is missing: build first (npm run build)`);

@@ -74,11 +74,15 @@ describe('the CloudStack emulator, end to end', () => {
   it('registers a direct-download template: ready at once, "Bypassed Secondary Storage", nothing downloaded yet', async () => {
     const { edge, ostype } = await ids();
     const before = served;
-    const [t] = (await admin.call('registerTemplate', { name: 'dd', displaytext: 'dd', format: 'QCOW2', hypervisor: 'KVM', url: `${filesUrl}/good.qcow2`, zoneid: edge, ostypeid: ostype, directdownload: true, checksum: md5(IMAGE) })).template as Record<string, unknown>[];
+    const [t] = (
+      await admin.call('registerTemplate', { name: 'dd', displaytext: 'dd', format: 'QCOW2', hypervisor: 'KVM', url: `${filesUrl}/good.qcow2`, zoneid: edge, ostypeid: ostype, directdownload: true, checksum: md5(IMAGE) })
+    ).template as Record<string, unknown>[];
     expect(t).toMatchObject({ isready: true, status: 'Bypassed Secondary Storage', directdownload: true, zoneid: edge });
     expect(served).toBe(before);
     // a non-KVM hypervisor may not use direct download (RegisterTemplateCmd), and Edge zones take only direct download
-    await expect(admin.call('registerTemplate', { name: 'x', format: 'VHD', hypervisor: 'XenServer', url: `${filesUrl}/good.qcow2`, zoneid: edge, ostypeid: ostype, directdownload: true })).rejects.toMatchObject({ errorcode: 431 });
+    await expect(admin.call('registerTemplate', { name: 'x', format: 'VHD', hypervisor: 'XenServer', url: `${filesUrl}/good.qcow2`, zoneid: edge, ostypeid: ostype, directdownload: true })).rejects.toMatchObject({
+      errorcode: 431,
+    });
     await expect(admin.call('registerTemplate', { name: 'x', format: 'QCOW2', hypervisor: 'KVM', url: `${filesUrl}/good.qcow2`, zoneid: edge, ostypeid: ostype })).rejects.toMatchObject({ errorcode: 431 });
   });
 
@@ -93,7 +97,12 @@ describe('the CloudStack emulator, end to end', () => {
     }
     expect(served - before).toBe(3);
     const vms = await admin.list('listVirtualMachines', 'virtualmachine', { listall: true, state: 'Running' });
-    expect(vms.filter((v) => String(v.name).startsWith('pinned-')).map((v) => v.hostid).sort()).toEqual([...hosts].sort());
+    expect(
+      vms
+        .filter((v) => String(v.name).startsWith('pinned-'))
+        .map((v) => v.hostid)
+        .sort(),
+    ).toEqual([...hosts].sort());
     for (const h of stack.credentials.hosts.filter((x) => x.zone === 'edge-1')) {
       const pool = (await readdirPools(h.id))!;
       expect((await stat(join(dir, 'primary', pool, String(t.id)))).size).toBe(IMAGE.length);
@@ -106,7 +115,18 @@ describe('the CloudStack emulator, end to end', () => {
 
   it('refuses a corrupted template by checksum: the job fails with 530, the VM is in Error, the bad bytes are not kept', async () => {
     const { edge, offering, ostype, hosts } = await ids();
-    const [t] = (await admin.call('registerTemplate', { name: 'corrupt', format: 'QCOW2', hypervisor: 'KVM', url: `${filesUrl}/corrupt.qcow2`, zoneid: edge, ostypeid: ostype, directdownload: true, checksum: `{SHA-256}${sha256(IMAGE)}` })).template as Record<string, unknown>[];
+    const [t] = (
+      await admin.call('registerTemplate', {
+        name: 'corrupt',
+        format: 'QCOW2',
+        hypervisor: 'KVM',
+        url: `${filesUrl}/corrupt.qcow2`,
+        zoneid: edge,
+        ostypeid: ostype,
+        directdownload: true,
+        checksum: `{SHA-256}${sha256(IMAGE)}`,
+      })
+    ).template as Record<string, unknown>[];
     const err = await admin.run('deployVirtualMachine', { zoneid: edge, serviceofferingid: offering, templateid: String(t!.id), hostid: hosts[1]!, name: 'bad' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CloudStackApiError);
     expect(err).toMatchObject({ errorcode: 530 });
@@ -119,7 +139,10 @@ describe('the CloudStack emulator, end to end', () => {
 
   it('a non-direct template downloads to secondary storage ("N% Downloaded" → "Download Complete") and is copied to the host pool', async () => {
     const { core, offering, ostype } = await ids();
-    const [t] = (await admin.call('registerTemplate', { name: 'core-t', format: 'QCOW2', hypervisor: 'KVM', url: `${filesUrl}/good.qcow2`, zoneid: core, ostypeid: ostype, checksum: md5(IMAGE) })).template as Record<string, unknown>[];
+    const [t] = (await admin.call('registerTemplate', { name: 'core-t', format: 'QCOW2', hypervisor: 'KVM', url: `${filesUrl}/good.qcow2`, zoneid: core, ostypeid: ostype, checksum: md5(IMAGE) })).template as Record<
+      string,
+      unknown
+    >[];
     expect(t!.isready).toBe(false);
     // featured/executable list only ready templates; self shows it while it downloads
     let status = '';
@@ -138,7 +161,7 @@ describe('the CloudStack emulator, end to end', () => {
     const stopped = await admin.run('stopVirtualMachine', { id: String(vm!.id) });
     expect((stopped.jobresult!.virtualmachine as Record<string, unknown>).state).toBe('Stopped');
     const started = await admin.run('startVirtualMachine', { id: String(vm!.id) });
-    expect((started.jobresult!.virtualmachine as Record<string, unknown>)).toMatchObject({ state: 'Running', hostid: vm!.hostid });
+    expect(started.jobresult!.virtualmachine as Record<string, unknown>).toMatchObject({ state: 'Running', hostid: vm!.hostid });
     const destroyed = await admin.run('destroyVirtualMachine', { id: String(vm!.id) });
     expect((destroyed.jobresult!.virtualmachine as Record<string, unknown>).state).toBe('Destroyed');
     await expect(admin.run('startVirtualMachine', { id: String(vm!.id) })).rejects.toMatchObject({ errorcode: 431 });
@@ -174,10 +197,17 @@ describe('the CloudStack emulator, end to end', () => {
 
   it('a login session (sessionkey cookie + parameter) works without a signature, as the UI uses it', async () => {
     const c = stack.credentials;
-    const login = await fetch(c.apiUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ command: 'login', username: c.username, password: c.password, domain: '/', response: 'json' }) });
+    const login = await fetch(c.apiUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ command: 'login', username: c.username, password: c.password, domain: '/', response: 'json' }),
+    });
     expect(login.status).toBe(200);
     const { sessionkey } = (await login.json()).loginresponse;
-    const cookies = login.headers.getSetCookie().map((x) => x.split(';')[0]).join('; ');
+    const cookies = login.headers
+      .getSetCookie()
+      .map((x) => x.split(';')[0])
+      .join('; ');
     const zones = await fetch(`${c.apiUrl}?${new URLSearchParams({ command: 'listZones', response: 'json', sessionkey })}`, { headers: { cookie: cookies } });
     expect((await zones.json()).listzonesresponse.count).toBe(2);
     const wrong = await fetch(c.apiUrl, { method: 'POST', body: new URLSearchParams({ command: 'login', username: c.username, password: 'nope', response: 'json' }) });
