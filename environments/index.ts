@@ -18,3 +18,4 @@ export {
   type LocalAgentSettings,
 } from './real.js';
 export { estimateRun, checkBudget, parseBudget, DEFAULT_BUDGET, type Budget, type RunEstimate } from './budget.js';
+export { emulateEnvironment, emulateScenario, MAX_EMULATED_NODES, type EmulateEnvironmentOptions } from './emulate/index.js';

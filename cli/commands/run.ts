@@ -1,5 +1,5 @@
-// `edgeplane run <scenario...>`: run scenarios in an environment (sim, real; emulate is not built
-// yet), write results.ndjson, print a summary table and render the comparison report. One path
+// `edgeplane run <scenario...>`: run scenarios in an environment (sim, emulate, real), write
+// results.ndjson, print a summary table and render the comparison report. One path
 // for every environment: environments/run.ts.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,10 @@ import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupp
 import {
   checkBudget,
   configureSimThreads,
+  emulateEnvironment,
+  emulateScenario,
   estimateRun,
+  MAX_EMULATED_NODES,
   parseBudget,
   MAX_REAL_NODES,
   realEnvironment,
@@ -62,7 +65,7 @@ export function register(program: Command): void {
     .option('--calibration <file>', 'service times measured by `edgeplane calibrate` (applies to that plane)')
     .option('--state <dir>', "--env real: the plane's state directory (default: the one `edgeplane up <plane>` uses)")
     .addOption(new Option('--hypervisor <kind>', "--env real: the agents' hypervisor").choices(['sim', 'qemu']).default('sim'))
-    .option('--nodes <n>', `--env real: run the scenario's first N nodes (at most ${MAX_REAL_NODES}; default: all, if that many)`, integerOption('--nodes', 1, MAX_REAL_NODES))
+    .option('--nodes <n>', `--env real, emulate: run the scenario's first N nodes (real: at most ${MAX_REAL_NODES}, emulate: at most ${MAX_EMULATED_NODES}; default: all, if that many)`, integerOption('--nodes', 1, MAX_EMULATED_NODES))
     .option('--json', 'print the summary as JSON instead of a table')
     .option('--no-report', 'do not render the HTML/Markdown report')
     .option('--verbose', 'logs to stderr as well as to the log file')
@@ -84,10 +87,12 @@ function environmentFor(flags: RunFlags, outDir: string): Environment {
     if (flags.calibration) throw new InputError('--calibration feeds the simulator; it does not apply to --env real');
     return realEnvironment({ stateDir: flags.state, workDir: join(outDir, 'work'), hypervisor: flags.hypervisor, nodes: flags.nodes });
   }
-  for (const [flag, set] of realOnly) if (set) throw new InputError(`${flag} applies to --env real only`);
   if (flags.env === 'emulate') {
-    throw new NotSupportedError('--env emulate for `edgeplane run` (the simulator, --env sim, and real agents, --env real, are implemented)');
+    if (flags.state !== undefined) throw new InputError('--state applies to --env real only (the emulation serves its own stand-in plane)');
+    if (flags.hypervisor !== 'sim') throw new NotSupportedError('--env emulate with --hypervisor qemu (emulated nodes run the sim hypervisor: one qemu per node does not fit 2 cores)');
+    return emulateEnvironment({ workDir: outDir, nodes: flags.nodes });
   }
+  for (const [flag, set] of realOnly) if (set) throw new InputError(`${flag} applies to --env real only`);
   return simEnvironment;
 }
 
@@ -99,6 +104,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
   const prepared = loaded.map(({ scenario, text, path }) => {
     const s = applyOverrides(scenario, flags, path);
     if (flags.env === 'sim') checkBudget(estimateRun(s), flags.budget, path);
+    if (flags.env === 'emulate') return { scenario: emulateScenario(s, path, { nodes: flags.nodes }), text, path };
     if (flags.env !== 'real') return { scenario: s, text, path };
     const real = realScenario(s, path, { registry: planes, nodes: flags.nodes, explicitPlanes: flags.plane !== undefined });
     const left = s.planes.filter((p) => !real.planes.includes(p)).map((p) => p.name);
