@@ -5,7 +5,8 @@ import { open, rename, stat, unlink } from 'node:fs/promises';
 import type { ChunkRef } from '../agent/machine/index.js';
 import { InputError } from '../common/index.js';
 import { chunkFile, DEFAULT_CHUNKING, validateChunking, type ChunkingSpec } from './chunking.js';
-import { CHUNK_OVERHEAD, CIPHER_PARAMS, decryptChunkParts, deriveChunkKeys, encryptChunkParts, keyCheckMatches, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
+import { CHUNK_OVERHEAD, CIPHER_PARAMS, decryptChunkParts, deriveChunkKeys, keyCheckMatches, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
+import { type CryptoPool, type Lease, type SealedChunk, sharedCryptoPool } from './crypto-pool.js';
 import { TamperedError } from './errors.js';
 import { prepareSealedDir, readSealed, readSealedChunkInto, writeSealedChunk, writeSealedManifest } from './layout.js';
 import { IMAGE_ID_RE, keyRefProblem, MANIFEST_LIMITS, signManifest, type ImageManifest, type ManifestChunk } from './manifest.js';
@@ -22,6 +23,8 @@ export interface SealOptions {
   /** KMS reference of the data key; defaults to `file:<imageId>.key` */
   keyRef?: string;
   chunking?: ChunkingSpec;
+  /** worker threads for the chunk crypto (default: the process's shared pool) */
+  pool?: CryptoPool;
 }
 
 export interface SealResult {
@@ -71,18 +74,61 @@ export async function sealImage(opts: SealOptions): Promise<SealResult> {
   const chunks: ManifestChunk[] = [];
   let size = 0;
   let chunksWritten = 0;
-  let pendingWrite: Promise<boolean> = Promise.resolve(false);
-  for await (const plain of chunkFile(opts.imagePath, chunking)) {
-    imageHash.update(plain);
-    const blob = encryptChunkParts(keys, opts.imageId, plain);
-    const digest = sha256Hex(blob);
-    chunks.push({ index: chunks.length, digest, size: plain.length + CHUNK_OVERHEAD, plainSize: plain.length });
-    size += plain.length;
-    // one write in flight while the next chunk is encrypted
-    if (await pendingWrite) chunksWritten++;
-    pendingWrite = writeSealedChunk(opts.outDir, digest, blob);
+  // chunks are encrypted and hashed on the worker threads, in order of submission; the main
+  // thread reads, hashes the image and writes. The pool's leases bound the chunks in flight.
+  const pool = opts.pool ?? sharedCryptoPool();
+  const inFlight: { plainSize: number; lease: Lease; sealed: Promise<SealedChunk> }[] = [];
+  const writes = new Set<Promise<void>>();
+  let failed: unknown = null;
+  const seen = new Set<string>(); // an image repeats chunks (zeros): each blob is written once
+  const land = async (): Promise<void> => {
+    const next = inFlight.shift()!;
+    const { blob, digest } = await next.sealed;
+    chunks.push({ index: chunks.length, digest, size: next.plainSize + CHUNK_OVERHEAD, plainSize: next.plainSize });
+    if (seen.has(digest)) {
+      next.lease.release();
+      return;
+    }
+    seen.add(digest);
+    const w: Promise<void> = writeSealedChunk(opts.outDir, digest, blob)
+      .then((written) => {
+        if (written) chunksWritten++;
+      })
+      .catch((err) => {
+        failed ??= err;
+      })
+      .finally(() => {
+        writes.delete(w);
+        next.lease.release();
+      });
+    writes.add(w);
+  };
+  try {
+    for await (const plain of chunkFile(opts.imagePath, chunking)) {
+      imageHash.update(plain);
+      size += plain.length;
+      // land sealed chunks to free a lease; wait for one only when nothing of ours is in flight
+      if (inFlight.length >= pool.size * 2) await land();
+      let lease = pool.tryLease(plain.length);
+      while (!lease && inFlight.length > 0) {
+        await land();
+        lease = pool.tryLease(plain.length);
+      }
+      lease ??= await pool.lease(plain.length);
+      plain.copy(lease.input); // the reader reuses its buffer
+      const sealed = pool.seal(keys, opts.imageId, lease, plain.length);
+      sealed.catch(() => undefined); // awaited in order by land()
+      inFlight.push({ plainSize: plain.length, lease, sealed });
+      if (failed) throw failed;
+    }
+    while (inFlight.length > 0) await land();
+    await Promise.all(writes);
+    if (failed) throw failed;
+  } finally {
+    await Promise.allSettled(inFlight.map((f) => f.sealed));
+    for (const f of inFlight) f.lease.release();
+    await Promise.allSettled(writes);
   }
-  if (await pendingWrite) chunksWritten++;
 
   const manifest: ImageManifest = {
     format: 'edgeplane-image-manifest',
@@ -151,6 +197,8 @@ export interface OpenOptions {
    * and GCM tags, so the agent may skip it on its hot path.
    */
   verifyPlaintextDigest?: boolean;
+  /** worker threads for the chunk crypto (default: the process's shared pool) */
+  pool?: CryptoPool;
 }
 
 export async function openImage(opts: OpenOptions): Promise<ImageManifest> {
@@ -160,26 +208,53 @@ export async function openImage(opts: OpenOptions): Promise<ImageManifest> {
   const partial = `${opts.outPath}.partial`;
   const out = await open(partial, 'w');
   const imageHash = createHash('sha256');
+  const pool = opts.pool ?? sharedCryptoPool();
+  // blobs are read ahead straight into the pool's shared memory and verified + decrypted on the
+  // worker threads; the plaintext is hashed and written in order here (leases bound the memory)
+  const inFlight: { lease: Lease; plain: Promise<Buffer> }[] = [];
+  let nextRead = 0;
+  /** Reads the next blob ahead if a lease is free (or, with `wait`, once one is); false if none was. */
+  const submit = async (wait: boolean): Promise<boolean> => {
+    const entry = manifest.chunks[nextRead];
+    // bounded: the manifest's chunk sizes were checked against its chunking parameters (manifest.ts)
+    const lease = wait ? await pool.lease(entry.size + 1) : pool.tryLease(entry.size + 1);
+    if (!lease) return false;
+    nextRead++;
+    const plain = readSealedChunkInto(opts.sealedDir, entry, lease.input).then((blob) => {
+      if (blob.length !== entry.size) assertChunk(entry, blob);
+      return pool.open(keys, manifest.imageId, entry, lease, blob.length);
+    });
+    plain.catch(() => undefined); // awaited in order below
+    inFlight.push({ lease, plain });
+    return true;
+  };
+  const readAhead = async (): Promise<void> => {
+    while (nextRead < manifest.chunks.length && inFlight.length < pool.size * 2 && (await submit(false)));
+  };
   try {
     let position = 0;
     let pendingWrite: Promise<unknown> = Promise.resolve();
-    // two read buffers: the next blob is read while this one is verified and decrypted
-    // bounded: the manifest's chunk sizes were checked against its chunking parameters (manifest.ts)
-    const biggest = manifest.chunks.reduce((most, c) => Math.max(most, c.size), 0);
-    const ring = [Buffer.allocUnsafe(biggest + 1), Buffer.allocUnsafe(biggest + 1)];
-    let nextBlob = manifest.chunks.length ? readSealedChunkInto(opts.sealedDir, manifest.chunks[0], ring[0]) : null;
+    let written: Lease | null = null;
     for (const entry of manifest.chunks) {
-      const blob = await nextBlob!;
-      const following = manifest.chunks[entry.index + 1];
-      nextBlob = following ? readSealedChunkInto(opts.sealedDir, following, ring[(entry.index + 1) % 2]) : null;
-      assertChunk(entry, blob);
-      const parts = decryptChunkParts(keys, manifest.imageId, blob, `chunk ${entry.index}`);
-      if (verifyPlain) for (const p of parts) imageHash.update(p);
+      await readAhead();
+      if (inFlight.length === 0) {
+        // nothing of ours in flight: free the lease of the last write, then wait for one
+        await pendingWrite;
+        written?.release();
+        written = null;
+        await submit(true);
+      }
+      const next = inFlight.shift()!;
+      const plain = await next.plain;
+      if (verifyPlain) imageHash.update(plain);
       await pendingWrite;
-      pendingWrite = out.writev(parts, position);
+      written?.release();
+      pendingWrite = out.write(plain, 0, plain.length, position);
+      written = next.lease;
       position += entry.plainSize;
     }
     await pendingWrite;
+    written?.release();
     if (verifyPlain && imageHash.digest('hex') !== manifest.plaintext.sha256) {
       throw new TamperedError(`decrypted image SHA-256 does not match the manifest`);
     }
@@ -187,6 +262,8 @@ export async function openImage(opts: OpenOptions): Promise<ImageManifest> {
     await rename(partial, opts.outPath);
     return manifest;
   } catch (err) {
+    await Promise.allSettled(inFlight.map((f) => f.plain));
+    for (const f of inFlight) f.lease.release();
     await out.close().catch(() => undefined);
     await unlink(partial).catch(() => undefined);
     throw err;
