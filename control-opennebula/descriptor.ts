@@ -2,9 +2,13 @@
 // simulator, the local front-end launcher (`edgeplane up opennebula`), and what runs for real.
 import type { PlaneDescriptor, PlaneServer } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
+import { opennebulaNodeClient } from './agent-config.js';
+import { calibrateOpenNebula } from './calibrate.js';
+import { oneNodeName, openOneFleet, parseAssignment } from './fleet.js';
 import { opennebulaModel } from './model.js';
+import { openNativeRun } from './native-run.js';
 import { opennebulaProfile } from './profile.js';
-import { DEFAULT_STATE_DIR, down, renderStatus, renderUp, status, up } from './server/index.js';
+import { DEFAULT_STATE_DIR, down, loadFrontEnd, renderStatus, renderUp, status, up } from './server/index.js';
 
 function wholeNumber(min: number, max: number, expected: string): (text: string) => number {
   return (text) => {
@@ -48,5 +52,11 @@ export const opennebula: PlaneDescriptor = {
   services: ['oned', 'tm-ssh', 'vmm-kvm', 'frontend-http', 'kms'],
   model: opennebulaModel,
   profile: () => opennebulaProfile('native', { flags: { replicaCache: false } }),
+  nodeClient: opennebulaNodeClient as unknown as PlaneDescriptor['nodeClient'],
+  operator: { nodeName: oneNodeName, parsePin: parseAssignment, open: openOneFleet, native: openNativeRun },
   server,
+  calibrate: ({ stateDir, samples, openLog, onProgress }) => {
+    loadFrontEnd(stateDir); // no front-end: exit 3 before anything is written
+    return calibrateOpenNebula({ stateDir, samples, logger: openLog(), onProgress });
+  },
 };

@@ -25,6 +25,8 @@ import {
 } from './schemas.js';
 
 export const MAX_LOGIN_TOKENS = 10;
+/** the op name of a token revocation (one.user.login with valid = 0) */
+export const REVOKE_OP = 'one.user.login.revoke';
 /** a login token lives this long (seconds) unless revoked */
 export const TOKEN_VALID_S = 3600;
 
@@ -94,7 +96,8 @@ export class OneClient {
     if (t === null) return;
     this.token = null;
     try {
-      await this.rpc.call('one.user.login', this.passwordSession(), [this.username, t, 0, -1]);
+      // recorded as its own op: a revocation is not a login (calibration and call counts tell them apart)
+      await this.rpc.call('one.user.login', this.passwordSession(), [this.username, t, 0, -1], REVOKE_OP);
     } catch (err) {
       // already expired or reset: nothing to revoke
       if (!(err instanceof OneError && /Could not find token/i.test(err.oneMessage))) throw err;

@@ -38,9 +38,9 @@ export class OneRpc {
   }
 
   /** `method(session, ...params)`: the value of a successful call; OneError / XmlRpcFault otherwise. */
-  async call(method: string, session: string, params: readonly XmlRpcParam[] = []): Promise<XmlRpcValue> {
+  async call(method: string, session: string, params: readonly XmlRpcParam[] = [], op: string = method): Promise<XmlRpcValue> {
     const res = await this.transport.request(this.endpoint.base, {
-      op: method,
+      op,
       method: 'POST',
       path: this.endpoint.path,
       headers: { 'Content-Type': 'text/xml' },

@@ -8,3 +8,4 @@ export { createEdgeServer, parseRange, TOKEN_CACHE_MS } from './edge-services.js
 export { blobFile, keyFile, writeKey, readKey, type KeyRecord } from './edge-store.js';
 export { processesMatching, processTree, isRunning } from './processes.js';
 export { renderUp, renderStatus } from './text.js';
+export { measureLiveProfile, frontEndProcesses, programOf, configLinesOf, type ProcessGroup } from './measure.js';

@@ -1,0 +1,237 @@
+// Operator workflows for agent mode on a running front-end (`run --env real --plane opennebula`
+// with mode agent, `edgeplane fleet ...`): publish a sealed image (ONE image whose template carries
+// the signed manifest; the blob for the byte server and the data key for the key service under the
+// state folder's edge/), enroll nodes as ONE users in the fleet group, pin image@version as
+// attributes of each node's user template, revoke, and read back the nodes' reports.
+import { createPrivateKey, randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { FleetNodeStatus, FleetOperator, PublishRequest, PublishedFleetImage } from '../adapters/index.js';
+import type { Assignment } from '../agent/machine/index.js';
+import { EnvironmentError, InputError } from '../common/index.js';
+import { chunkPath, KEY_FILES, MANIFEST_FILE, readSealed, sealImage, writeKeyFiles, type ImageManifest } from '../pipeline/index.js';
+import { OneClient, templateValue } from './client/api.js';
+import { OneError } from './client/errors.js';
+import { EDGE_ATTRS, parsePin } from './client/node-plane.js';
+import { IMAGE_STATE, templateText } from './client/schemas.js';
+import { blobFile, loadFrontEnd, portsFrom, readKey, writeKey } from './server/index.js';
+
+export const FLEET_GROUP = 'edgeplane-nodes';
+const NODE_NAME = /^[a-z0-9][a-z0-9-]{0,127}$/;
+
+/** ONE user names of nodes: `site-000/node-0000` -> `site-000-node-0000`. */
+export function oneNodeName(id: string): string {
+  return id.replace(/\//g, '-').toLowerCase();
+}
+
+export function parseAssignment(text: string): Assignment {
+  const a = parsePin(text);
+  if (!a) throw new InputError(`expected <image>@<version>, got ${JSON.stringify(text)}`);
+  return a;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function writeBlob(sealedDir: string, manifest: ImageManifest, outFile: string): Promise<number> {
+  const out = await open(outFile, 'w');
+  let bytes = 0;
+  try {
+    for (const c of manifest.chunks) {
+      const blob = await readFile(chunkPath(sealedDir, c.digest));
+      if (blob.length !== c.size) throw new InputError(`${sealedDir}: chunk ${c.index} has ${blob.length} bytes, the manifest says ${c.size}`);
+      await out.write(blob);
+      bytes += blob.length;
+    }
+  } finally {
+    await out.close();
+  }
+  return bytes;
+}
+
+export class OneFleet {
+  readonly admin: OneClient;
+  readonly edgeDir: string;
+  readonly edgeUrl: string;
+  readonly endpoint: string;
+
+  constructor(readonly stateDir: string) {
+    const { layout, state, credentials } = loadFrontEnd(stateDir);
+    if (state.mode === 'endpoint') throw new EnvironmentError(`${stateDir}: agent mode needs the edge services of a local front-end (\`up opennebula\` without --endpoint)`);
+    this.admin = new OneClient({ endpoint: credentials.endpoint, username: credentials.username, password: credentials.password, timeoutMs: 30_000 });
+    this.edgeDir = layout.edgeData;
+    this.edgeUrl = `http://127.0.0.1:${portsFrom(state.portBase ?? 0).edge}`;
+    this.endpoint = credentials.endpoint;
+  }
+
+  async groupId(): Promise<number> {
+    const xml = await this.admin.call('one.grouppool.info');
+    const m = new RegExp(`<ID>(\\d+)</ID><NAME><!\\[CDATA\\[${FLEET_GROUP}\\]\\]></NAME>`).exec(String(xml));
+    if (m) return Number(m[1]);
+    return Number(await this.admin.call('one.group.allocate', [FLEET_GROUP]));
+  }
+
+  async publish(o: PublishRequest): Promise<PublishedFleetImage> {
+    if (!existsSync(o.source)) throw new InputError(`${o.source} does not exist`);
+    const keysDir = resolve(o.keysDir);
+    const sealedInput = statSync(o.source).isDirectory() && existsSync(join(o.source, MANIFEST_FILE));
+    let keysGenerated = false;
+    if (!Object.values(KEY_FILES).every((f) => existsSync(join(keysDir, f)))) {
+      if (sealedInput) throw new InputError(`${o.source} is sealed: --keys must hold its keys`);
+      await writeKeyFiles(keysDir);
+      keysGenerated = true;
+    }
+    const dataKey = readFileSync(join(keysDir, KEY_FILES.dataKey));
+    const publicKey = readFileSync(join(keysDir, KEY_FILES.publicKey));
+    const keyId = `edgeplane-key-${o.imageId}-${o.version}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128);
+    const work = mkdtempSync(join(tmpdir(), 'edgeplane-one-publish-'));
+    try {
+      let sealedDir = o.source;
+      if (!sealedInput) {
+        sealedDir = o.sealedDir ? resolve(o.sealedDir) : join(work, 'sealed');
+        mkdirSync(sealedDir, { recursive: true });
+        await sealImage({
+          imagePath: o.source,
+          outDir: sealedDir,
+          imageId: o.imageId,
+          version: o.version,
+          dataKey,
+          signingKey: createPrivateKey(readFileSync(join(keysDir, KEY_FILES.signingKey))),
+          keyRef: keyId,
+          chunking: o.chunking,
+        });
+      }
+      const { manifest, envelope } = await readSealed(sealedDir, [publicKey]);
+      if (manifest.imageId !== o.imageId || manifest.version !== o.version) throw new InputError(`${o.source} is ${manifest.imageId}@${manifest.version}, not ${o.imageId}@${o.version}`);
+      const blobTmp = join(work, 'blob');
+      const blobBytes = await writeBlob(sealedDir, manifest, blobTmp);
+      const attrs = [
+        `NAME = ${templateValue(`${o.imageId}-${o.version}`)}`,
+        `PATH = ${templateValue(blobTmp)}`,
+        'TYPE = "OS"',
+        `${EDGE_ATTRS.lineage} = ${templateValue(o.imageId)}`,
+        `${EDGE_ATTRS.version} = ${templateValue(o.version)}`,
+        `${EDGE_ATTRS.keyRef} = ${templateValue(manifest.keyRef)}`,
+        `${EDGE_ATTRS.manifest} = ${templateValue(envelope.toString('base64'))}`,
+      ].join('\n');
+      const id = await this.admin.imageAllocate(attrs, 1);
+      await this.waitReady(id);
+      const gid = await this.groupId();
+      await this.admin.call('one.image.chown', [id, -1, gid]);
+      // owner use+manage, group use: the fleet's nodes may read it (one.image.info), nobody else
+      await this.admin.imageChmod(id, [1, 1, 0, 1, 0, 0, 0, 0, 0]);
+      mkdirSync(join(this.edgeDir, 'blobs'), { recursive: true });
+      copyFileSync(blobTmp, blobFile(this.edgeDir, String(id)));
+      writeKey(this.edgeDir, manifest.keyRef, { key: dataKey.toString('base64'), users: readKey(this.edgeDir, manifest.keyRef)?.users ?? [] });
+      return {
+        pin: { imageId: o.imageId, version: o.version },
+        chunks: manifest.chunks.length,
+        blobBytes,
+        sealed: !sealedInput,
+        keysGenerated,
+        keysDir,
+        details: { 'OpenNebula image': String(id), 'key secret': manifest.keyRef },
+        json: { oneImageId: id, imageId: o.imageId, version: o.version, keyRef: manifest.keyRef, chunks: manifest.chunks.length, blobBytes },
+      };
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+
+  private async waitReady(id: number): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const img = await this.admin.imageInfo(id);
+      if (img.STATE === IMAGE_STATE.READY) return;
+      if (img.STATE === IMAGE_STATE.ERROR) throw new EnvironmentError(`OpenNebula image ${id} went to ERROR`);
+      if (Date.now() > deadline) throw new EnvironmentError(`OpenNebula image ${id} not READY after 60 s (state ${img.STATE})`);
+      await sleep(200);
+    }
+  }
+
+  /** the ONE image published as lineage@version */
+  async imageOf(pin: Assignment): Promise<number> {
+    const img = (await this.admin.imagePool()).find((i) => i.NAME === `${pin.imageId}-${pin.version}` && templateText(i.TEMPLATE, EDGE_ATTRS.lineage) === pin.imageId);
+    if (!img) throw new InputError(`no published image ${pin.imageId}@${pin.version} on ${this.endpoint}`);
+    return img.ID;
+  }
+
+  async enroll(nodeIds: readonly string[]): Promise<{ nodeId: string; agentPlane: Record<string, unknown>; configFile: null; details: Record<string, string> }[]> {
+    const gid = await this.groupId();
+    const users = new Map((await this.admin.userPool()).map((u) => [u.NAME, u.ID]));
+    const out = [];
+    for (const nodeId of [...new Set(nodeIds)].sort()) {
+      if (!NODE_NAME.test(nodeId)) throw new InputError(`node id ${JSON.stringify(nodeId)}: lower-case letters, digits and "-"`);
+      const password = randomBytes(16).toString('hex');
+      let id = users.get(nodeId);
+      if (id === undefined) id = await this.admin.userAllocate(nodeId, password, []);
+      else await this.admin.userPasswd(id, password);
+      await this.admin.call('one.user.chgrp', [id, gid]);
+      out.push({ nodeId, agentPlane: { kind: 'opennebula', endpoint: this.endpoint, edgeUrl: this.edgeUrl, username: nodeId, password }, configFile: null, details: { user: String(id), group: FLEET_GROUP } });
+    }
+    return out;
+  }
+
+  private async userIds(nodeIds: readonly string[]): Promise<Map<string, number>> {
+    const users = new Map((await this.admin.userPool()).map((u) => [u.NAME, u.ID]));
+    for (const n of nodeIds) if (!users.has(n)) throw new InputError(`node ${n} is not enrolled`);
+    return users;
+  }
+
+  async assign(pin: Assignment, nodeIds: readonly string[]): Promise<{ nodeId: string; pin: string }[]> {
+    const image = await this.imageOf(pin);
+    const keyRef = templateText((await this.admin.imageInfo(image)).TEMPLATE, EDGE_ATTRS.keyRef);
+    const users = await this.userIds(nodeIds);
+    const sorted = [...new Set(nodeIds)].sort();
+    if (keyRef) {
+      const rec = readKey(this.edgeDir, keyRef);
+      if (!rec) throw new EnvironmentError(`the key service has no key ${keyRef}`);
+      writeKey(this.edgeDir, keyRef, { ...rec, users: [...new Set([...rec.users, ...sorted])].sort() });
+    }
+    const text = `${pin.imageId}@${pin.version}`;
+    for (const n of sorted) await this.admin.userUpdate(users.get(n)!, `${EDGE_ATTRS.pin} = ${templateValue(text)}\n${EDGE_ATTRS.pinImage} = "${image}"`, true);
+    return sorted.map((nodeId) => ({ nodeId, pin: text }));
+  }
+
+  async revoke(nodeIds: readonly string[]): Promise<string[]> {
+    const users = await this.userIds(nodeIds);
+    const sorted = [...new Set(nodeIds)].sort();
+    for (const n of sorted) await this.admin.userUpdate(users.get(n)!, `${EDGE_ATTRS.pin} = ""\n${EDGE_ATTRS.pinImage} = ""`, true);
+    return sorted;
+  }
+
+  async status(nodeIds: readonly string[] = []): Promise<FleetNodeStatus[]> {
+    const pool = await this.admin.userPool();
+    const wanted = nodeIds.length ? new Set(nodeIds) : null;
+    return pool
+      .filter((u) => (wanted ? wanted.has(u.NAME) : templateText(u.TEMPLATE, EDGE_ATTRS.pin) !== undefined))
+      .map((u) => {
+        const t = u.TEMPLATE;
+        const status = templateText(t, EDGE_ATTRS.status);
+        const seq = Number(templateText(t, EDGE_ATTRS.seq));
+        const failure = templateText(t, EDGE_ATTRS.failure);
+        return {
+          nodeId: u.NAME,
+          enabled: u.ENABLED !== 0,
+          pin: parsePin(templateText(t, EDGE_ATTRS.pin)),
+          report: status ? { status, seq: Number.isFinite(seq) ? seq : 0, image: parsePin(templateText(t, EDGE_ATTRS.reportImage)), ...(failure ? { failure } : {}) } : null,
+        };
+      });
+  }
+
+  async close(): Promise<void> {
+    await this.admin.close();
+  }
+}
+
+export async function openOneFleet(stateDir: string): Promise<FleetOperator> {
+  const f = new OneFleet(stateDir);
+  try {
+    await f.admin.version();
+  } catch (err) {
+    if (err instanceof OneError) throw new EnvironmentError(`${f.endpoint}: ${err.message}`);
+    throw new EnvironmentError(`no OpenNebula answering at ${f.endpoint} (\`edgeplane up opennebula --state ${stateDir}\`): ${(err as Error).message}`);
+  }
+  return f;
+}
