@@ -100,6 +100,43 @@ export interface PlaneOperator {
   /** `<image ref>@<version>` as `fleet assign` takes it (InputError when malformed) */
   parsePin(text: string): Assignment;
   open(stateDir: string): Promise<FleetOperator>;
+  /** native mode for real (`run --env real` with mode native): the plane itself deploys each node, no edgeplane agent */
+  native?(o: NativeRealRequest): Promise<NativeRealRun>;
+}
+
+export interface NativeRealRequest {
+  stateDir: string;
+  /** the scenario's nodes, with the plane's names for them */
+  nodes: readonly { id: string; planeId: string; site: string }[];
+  placement: 'pinned' | 'scheduler';
+  imageBytes: number;
+  workDir: string;
+  logger: Logger;
+  say: (message: string) => void;
+}
+
+/** One node's native deployment, in the shape real agents' deployments have (seconds since the repeat's t0). */
+export interface NativeRealDeployment {
+  node: string;
+  startS: number;
+  endS: number | null;
+  outcome: 'running' | 'failed' | 'unfinished';
+  reason?: string;
+  phases: Record<string, number>;
+  calls: number;
+  dataCalls: number;
+  controlBytes: number;
+  /** image bytes the plane moved to this node (0 with drivers that move none) */
+  dataBytesIn: number;
+  /** it runs on the host it was meant for */
+  intended: boolean;
+}
+
+export interface NativeRealRun {
+  repeat(r: number): Promise<NativeRealDeployment[]>;
+  /** what the results' meta line must say about this run (e.g. that no bytes moved) */
+  assumptions: { name: string; value: string | number; unit?: string; source: string }[];
+  close(): Promise<void>;
 }
 
 /** The node side: the plane's section of agent.yaml and the client an agent builds from it. */

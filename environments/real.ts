@@ -173,13 +173,15 @@ export function realScenario(scenario: Scenario, path: string, o: { registry: Pl
   const planes = scenario.planes.filter((p) => runnable(p.name));
   if (planes.length === 0) throw new InputError(`${path}: the scenario has none of the planes --env real runs (${able.join(', ')})`);
   for (const p of planes) {
-    if (p.mode !== 'agent') throw new NotSupportedError(`${path}: ${p.name} in ${p.mode} mode for real (the real edge agent is agent mode)`);
+    const native = p.mode === 'native' && o.registry.get(p.name).operator?.native !== undefined;
+    if (p.mode !== 'agent' && !native) throw new NotSupportedError(`${path}: ${p.name} in ${p.mode} mode for real (the real edge agent is agent mode)`);
   }
   return { ...scenario, planes };
 }
 
 async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
   const { scenario, descriptor: d, say, logger: log } = ctx;
+  if (ctx.plane.mode === 'native' && d.operator?.native) return openNativeRealPlane(env, o, ctx);
   if (ctx.plane.mode !== 'agent') throw new NotSupportedError(`${d.name} in ${ctx.plane.mode} mode for real (the real edge agent is agent mode)`);
   const planeOps = ctx.registry.with(d.name, 'operator', '--env real with plane');
   const nodeClient = ctx.registry.with(d.name, 'nodeClient', '--env real with plane').nodeClient;
@@ -313,5 +315,60 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
     profile: () => d.profile?.() ?? null,
     counters: () => ({}),
     async close() {},
+  };
+}
+
+/** Native mode for real: the plane's own operator deploys each node (no edgeplane agent); same results format. */
+async function openNativeRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
+  const { scenario, descriptor: d, say, logger: log } = ctx;
+  const operator = d.operator!;
+  const stateDir = resolve(o.stateDir ?? d.server?.defaultStateDir ?? '.');
+  const nodes = scenarioNodes(scenario, o.nodes ?? scenario.fleet.sites * scenario.fleet.nodesPerSite, operator.nodeName);
+  const workDir = resolve(o.workDir, safeFolderName(scenario.name), d.name);
+  mkdirSync(workDir, { recursive: true });
+  const imageBytes = Math.min(scenario.image.sizeBytes, MAX_REAL_IMAGE_BYTES);
+  const run = await operator.native!({ stateDir, nodes, placement: ctx.plane.placement, imageBytes, workDir, logger: log, say });
+  const startedAt = new Date().toISOString();
+  return {
+    nodes: nodes.length,
+    async repeat(r): Promise<DeploymentRun> {
+      say(`repeat ${r + 1}/${scenario.repeat}: ${nodes.length} node(s), ${d.name} native (${ctx.plane.placement})`);
+      const deployments = await run.repeat(r);
+      const { records, originEgressBytes } = recordsFromDeployments(
+        deployments,
+        deployments.map((x) => x.intended),
+      );
+      log.info({ repeat: r, running: deployments.filter((x) => x.outcome === 'running').length, nodes: nodes.length }, 'native repeat done');
+      return {
+        labels: runLabels(scenario, ctx.plane, env, nodes.length, r),
+        records,
+        nodeId: (i) => nodes[i]!.id,
+        siteId: (i) => nodes[i]!.site,
+        bytesPerNode: deployments[0]?.dataBytesIn ?? 0,
+        originEgressBytes,
+        dataRequestsPerRoundTrip: 1,
+        bound: null,
+        deltaSavedBytes: null,
+        faults: [],
+        envCounters: [],
+        sla: scenario.sla,
+      };
+    },
+    meta() {
+      const cpuList = cpus();
+      const p = d.name;
+      return {
+        assumptions: [
+          { plane: p, name: 'control plane', value: `the running ${p} plane in ${stateDir} (native mode: the plane deploys, no edgeplane agent)`, source: 'edgeplane run --env real' },
+          { plane: p, name: 'nodes run', value: nodes.length, unit: 'nodes', source: `the scenario's first ${nodes.length} of ${scenario.fleet.sites * scenario.fleet.nodesPerSite} nodes` },
+          ...run.assumptions.map((a) => ({ plane: p, ...a })),
+        ],
+        machine: { os: platform(), arch: arch(), cpus: cpuList.length, ...(cpuList[0]?.model ? { cpuModel: cpuList[0].model } : {}), node: process.version },
+        startedAt,
+      };
+    },
+    profile: () => d.profile?.() ?? null,
+    counters: () => ({}),
+    close: () => run.close(),
   };
 }
