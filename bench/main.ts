@@ -1,6 +1,7 @@
 // `npm run bench`: prints performance figures (never asserts on wall time in tests).
 //   npm run bench                  all benchmarks
 //   npm run bench -- sim           simulator only (rollout-10k, rollout-100k)
+//   npm run bench -- simpy         simulator vs a plain SimPy 3 model of rollout-10k: CPU-time ratio, makespan/p50 agreement
 //   npm run bench -- network       network model micro-benchmark
 //   npm run bench -- pipeline      seal/open throughput vs openssl and sha256sum
 //   npm run bench -- agent         agent fetch (+verify, +decrypt) vs curl on loopback; agent peak RSS on 2 GiB
@@ -39,6 +40,10 @@ if (want('sim')) {
   await simBench('rollout-10k', 5);
   await simBench('rollout-100k', 60);
   console.log('(for comparison: published edge simulators take ~58 s for 10k devices)');
+}
+if (want('simpy')) {
+  const { benchSimPy } = await import('./simpy.js');
+  for (const line of await benchSimPy()) console.log(line);
 }
 if (want('network')) {
   const { benchNetwork } = await import('./network.js');
