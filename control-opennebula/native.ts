@@ -121,9 +121,11 @@ export async function deployOne(o: NativeRolloutOptions, target: NativeTarget): 
         return await client.vmAllocate(body, hold);
       } catch (err) {
         if (!unreachable(err)) throw err;
+        d.unreachable++;
         // the allocation may have been committed before the connection failed
         const existing = await persist(() => findByName(client, target.vmName));
         if (existing) return existing.ID;
+        await sleep(500);
         throw err;
       }
     });
@@ -134,6 +136,7 @@ export async function deployOne(o: NativeRolloutOptions, target: NativeTarget): 
           await client.vmDeploy(d.vmId!, target.hostId, true, -1);
         } catch (err) {
           if (!unreachable(err)) throw err;
+          d.unreachable++;
           const vm = await persist(() => client.vmInfo(d.vmId!));
           if (vm.STATE !== VM_STATE.HOLD) return; // the deploy was applied
           throw err;

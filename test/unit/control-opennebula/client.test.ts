@@ -1,0 +1,132 @@
+// The client's session and resume logic against a small fake oned (an HTTP server speaking
+// XML-RPC with OpenNebula's response arrays): token limit, revocation, and a rollout whose
+// allocate answer is lost (no duplicate VM).
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { XMLParser } from 'fast-xml-parser';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeResponse, OneClient, REVOKE_OP_NAME, rollOut, type XmlRpcValue } from '../../../control-opennebula/index.js';
+
+const parser = new XMLParser({ parseTagValue: false, isArray: (_n, j) => String(j).endsWith('params.param') });
+
+function params(body: string): { method: string; args: (string | number | boolean)[] } {
+  const doc = parser.parse(body) as { methodCall: { methodName: string; params?: { param: { value: Record<string, string> }[] } } };
+  const args = (doc.methodCall.params?.param ?? []).map((p) => {
+    const [type, v] = Object.entries(p.value)[0]!;
+    return type === 'int' ? Number(v) : type === 'boolean' ? v === '1' : String(v ?? '');
+  });
+  return { method: doc.methodCall.methodName, args };
+}
+
+let server: Server | null = null;
+afterEach(() => server?.close());
+
+async function fakeOned(handler: (method: string, args: (string | number | boolean)[], res: { destroy(): void }) => XmlRpcValue | null): Promise<string> {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const { method, args } = params(body);
+      const v = handler(method, args, { destroy: () => res.socket?.destroy() });
+      if (v === null) return;
+      res.writeHead(200, { 'Content-Type': 'text/xml' });
+      res.end(encodeResponse(v));
+    });
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/RPC2`;
+}
+
+describe('login tokens', () => {
+  it('revokes the held token before a new login, so a session never holds more than one', async () => {
+    const live = new Set<string>();
+    let n = 0;
+    const url = await fakeOned((m, a) => {
+      if (m !== 'one.user.login') return [true, '', 0];
+      const [, , token, valid] = a;
+      if (valid === 0) return live.delete(token as string) ? [true, token!, 0] : [false, `[one.user.login] Could not find token: ${token}`, 0x1000, -1];
+      if (live.size >= 10) return [false, '[one.user.login] Max number of tokens limit reached.', 0x1000, -1];
+      const t = `tok${n++}`;
+      live.add(t);
+      return [true, t, 0];
+    });
+    const c = new OneClient({ endpoint: url, username: 'node', password: 'pw' });
+    for (let i = 0; i < 25; i++) await c.login();
+    expect(live.size).toBe(1);
+    expect(c.session).toBe(`node:${[...live][0]}`);
+    expect(c.recorder.records().filter((r) => r.op === REVOKE_OP_NAME)).toHaveLength(24);
+    await c.close();
+    expect(live.size).toBe(0);
+  });
+  it('at the limit (tokens of an earlier client), resets the user’s tokens once and logs in', async () => {
+    const live = new Set(Array.from({ length: 10 }, (_, i) => `old${i}`));
+    const url = await fakeOned((_m, a) => {
+      const [, , token, valid] = a;
+      if (valid === 0 && token === '') {
+        live.clear();
+        return [true, '', 0];
+      }
+      if (live.size >= 10) return [false, '[one.user.login] Max number of tokens limit reached.', 0x1000, -1];
+      live.add('new');
+      return [true, 'new', 0];
+    });
+    const c = new OneClient({ endpoint: url, username: 'node', password: 'pw' });
+    await c.login();
+    expect([...live]).toEqual(['new']);
+  });
+});
+
+describe('a native rollout whose allocate answer is lost', () => {
+  it('finds the VM by its name instead of allocating a second one', async () => {
+    const vms: { id: number; name: string; state: number; lcm: number; polls: number }[] = [];
+    let dropped = false;
+    const url = await fakeOned((m, a, res) => {
+      if (m === 'one.vm.allocate') {
+        const name = /NAME = "([^"]+)"/.exec(a[1] as string)![1]!;
+        vms.push({ id: vms.length, name, state: a[2] ? 2 : 1, lcm: 0, polls: 0 });
+        if (!dropped) {
+          dropped = true; // committed, but the answer never arrives
+          res.destroy();
+          return null;
+        }
+        return [true, vms.length - 1, 0];
+      }
+      if (m === 'one.vmpool.info') return [true, `<VM_POOL>${vms.map((v) => vmXml(v)).join('')}</VM_POOL>`, 0];
+      if (m === 'one.vm.deploy') {
+        const v = vms[a[1] as number]!;
+        v.state = 3;
+        v.lcm = 1;
+        return [true, v.id, 0];
+      }
+      if (m === 'one.vm.info') {
+        const v = vms[a[1] as number]!;
+        if (++v.polls > 2) v.lcm = 3;
+        return [true, vmXml(v), 0];
+      }
+      return [false, `[${m}] not in the fake`, 0x1000, -1];
+    });
+    const [d] = await rollOut({
+      endpoint: url,
+      username: 'oneadmin',
+      password: 'pw',
+      targets: [{ node: 'n0', hostId: 0, vmName: 'vm-a' }],
+      placement: 'pinned',
+      vmTemplate: 'CPU = "0.01"',
+      t0: performance.now(),
+      pollMs: 1,
+    });
+    expect(d!.outcome).toBe('running');
+    expect(vms).toHaveLength(1);
+    expect(d!.unreachable).toBe(1);
+    expect(d!.states.map((s) => s.state)).toEqual(['HOLD', 'ACTIVE/PROLOG', 'ACTIVE/RUNNING']);
+    expect(d!.intended).toBe(true);
+  });
+});
+
+function vmXml(v: { id: number; name: string; state: number; lcm: number }): string {
+  const hist =
+    v.state === 3
+      ? '<HISTORY_RECORDS><HISTORY><SEQ>0</SEQ><HID>0</HID><HOSTNAME>h</HOSTNAME><STIME>1</STIME><PSTIME>1</PSTIME><PETIME>0</PETIME><RSTIME>0</RSTIME><RETIME>0</RETIME></HISTORY></HISTORY_RECORDS>'
+      : '<HISTORY_RECORDS/>';
+  return `<VM><ID>${v.id}</ID><UID>0</UID><NAME><![CDATA[${v.name}]]></NAME><STATE>${v.state}</STATE><LCM_STATE>${v.lcm}</LCM_STATE><STIME>1</STIME><ETIME>0</ETIME><TEMPLATE><CPU><![CDATA[0.01]]></CPU></TEMPLATE>${hist}</VM>`;
+}
