@@ -1,6 +1,7 @@
 // The CloudStack plane's descriptor: its model and profile for the simulator, and the emulator
 // behind `edgeplane up|status|down cloudstack`.
 import type { PlaneDescriptor, PlaneServer } from '../adapters/index.js';
+import { cloudstackNodeClient } from './agent-config.js';
 import { calibrateCloudStack } from './calibrate.js';
 import { cloudstackModel } from './model.js';
 import { cloudstackProfile } from './profile.js';
@@ -44,6 +45,7 @@ export const cloudstack: PlaneDescriptor = {
   services: ['cs-management', 'secondary-storage', 'template-http', 'kms'],
   model: cloudstackModel,
   profile: () => cloudstackProfile('native', { flags: { directDownload: false } }),
+  nodeClient: cloudstackNodeClient as unknown as PlaneDescriptor['nodeClient'],
   server,
   calibrate: ({ stateDir, samples, openLog, onProgress }) => calibrateCloudStack({ stateDir, samples, logger: openLog(), onProgress }),
 };

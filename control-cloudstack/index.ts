@@ -8,7 +8,10 @@ export { canonicalString, javaUrlEncode, sign, verifySignature, parseExpires, fo
 export { API_ERROR, CS_ERROR, UNAUTHORIZED_TEXT, UNKNOWN_COMMAND_TEXT } from './api/errors.js';
 export { CloudStackClient, CloudStackApiError, type CloudStackClientOptions, type CloudStackCredentials, type JobResult } from './client/api.js';
 export { KvmAgent, checksumOf, type KvmAgentOptions } from './kvm-agent/agent.js';
-export { CloudStackEmulator, PIN_TAG, type EmulatorOptions } from './server/emulator.js';
+export { CloudStackEmulator, type EmulatorOptions } from './server/emulator.js';
+export { CloudStackNodePlane, PIN_TAG, STATUS_TAG, SECRET_DETAIL, type CloudStackNodeOptions } from './client/node-plane.js';
+export { enrollNode, publishImage, assignNode, type EnrolledCloudStackNode, type PublishedCloudStackImage } from './client/fleet.js';
+export { cloudstackAgentPlaneSchema, cloudstackNodeClient, type CloudStackAgentPlane } from './agent-config.js';
 export { StateDb } from './server/db.js';
 export { COMMANDS } from './server/commands.js';
 export {

@@ -40,6 +40,7 @@ const OP_TIMES: Record<string, OpDefault> = {
   'cs.listTemplates': { time: lognormalMs(60, 150), source: `assumed: template list with permission joins; ${CALIBRATE}` },
   'cs.createTags': { time: lognormalMs(50, 150), source: `assumed: async job insert (the agent does not wait for it); ${CALIBRATE}` },
   'cs.getUserKeys': { time: lognormalMs(30, 80), source: `assumed: one user row read by the added KMS; ${CALIBRATE}` },
+  'cs.listCapabilities': { time: lognormalMs(20, 60), source: `assumed: one signed read of configuration values (the node checks its keys at start); ${CALIBRATE}` },
   'cs.agent.copyTemplateToPrimary': { time: fixedMs(2000), source: 'assumed: KVM agent mounts secondary storage (NFS) and starts the copy (bytes at network speed)' },
   'cs.agent.directDownload': { time: fixedMs(2000), source: `assumed: KVM agent download set-up and checksum check (bytes at network speed); ${DIRECT_DOWNLOAD}` },
   'http.manifest.download': { time: lognormalMs(5, 20), source: 'assumed: static-file server per-request overhead' },
@@ -69,11 +70,13 @@ const OPS = {
   copyToPrimary: op('cs.agent.copyTemplateToPrimary', 'secondary-storage', 'NFS', 'secondary:/template/tmpl/{account}/{template_id} -> primary:{pool}/{uuid}', 0, 0),
   directDownload: op('cs.agent.directDownload', 'template-http', 'GET', '{template_url}', 0, 0),
   validate: op('cs.getUserKeys', 'cs-management', 'GET', api('getUserKeys'), 400, 400),
+  login: op('cs.listCapabilities', 'cs-management', 'GET', api('listCapabilities'), 400, 700),
 };
 
 const AGENT_OPS: Record<ControlOp, ApiOp[]> = {
-  // signed requests carry identity on every call: there is no session to open
-  login: [],
+  // signed requests carry identity on every call: no session to open, but the node checks its
+  // keys (and the API version) with one signed call, so a revoked key fails at login
+  login: [OPS.login],
   getAssignment: [OPS.assignment],
   getManifest: [OPS.templateShow, OPS.manifest],
   getKey: [OPS.key],
@@ -195,7 +198,11 @@ function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumpt
   } else {
     list.push(
       { name: 'default chunk size', value: `${CLOUDSTACK_DEFAULT_CHUNK_BYTES} bytes`, source: 'assumed: placeholder; the simulator uses the manifest chunk sizes' },
-      { name: 'login', value: 'no call: signed requests need no session', source: `${DEV_GUIDE} (signing API requests)` },
+      {
+        name: 'login',
+        value: 'one signed listCapabilities (keys checked; signed requests need no session)',
+        source: `${DEV_GUIDE} (signing API requests); the call is the node client's choice (control-cloudstack/client/node-plane.ts)`,
+      },
       { name: 'signature check by the added KMS', value: `${KMS_SIGNATURE_CHECK.cacheTtlUs / 1e6} s cache, ${KMS_SIGNATURE_CHECK.cacheScope}`, source: KMS_SIGNATURE_CHECK.source },
     );
   }

@@ -14,12 +14,13 @@ import { silentLogger, type Logger } from '../../common/index.js';
 import { API_ERROR, CS_ERROR, UNAUTHORIZED_TEXT, UNKNOWN_COMMAND_TEXT } from '../api/errors.js';
 import { parseExpires, verifySignature } from '../api/signing.js';
 import { ApiError, Cloud, type Caller } from './cloud.js';
+import { PIN_TAG } from '../client/node-plane.js';
 import { COMMAND_MAP, type Params } from './commands.js';
 import type { StateDb } from './db.js';
 import { errorBody, serialise } from './render.js';
-import type { HostRec, ImageRec, SecretRec, TagRec } from './types.js';
+import type { HostRec, SecretRec, TagRec } from './types.js';
 
-export const PIN_TAG = 'edgeplane.pin';
+const ORIGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface EmulatorOptions {
   db: StateDb;
@@ -312,16 +313,19 @@ export class CloudStackEmulator {
     return this.cloud.list<TagRec>('tags').find((t) => t.resourcetype === 'Account' && t.resourceid === accountid && t.key === PIN_TAG)?.value ?? null;
   }
 
+  /**
+   * The origin's files: <state>/origin/<image id>/<version>/{manifest,sealed}, put there by the
+   * publisher (as it would copy them into a web server's document root). A node reads only the
+   * image its pin tag names; a root admin reads any.
+   */
   private async origin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const caller = this.signedCaller(url);
-    const m = /^\/origin\/(manifests|templates)\/([^/]+)\/([^/]+)(\/sealed)?$/.exec(url.pathname);
+    const m = /^\/origin\/(manifests|templates)\/([^/]+)\/([^/]+?)(\/sealed)?$/.exec(url.pathname);
     if (!m || (m[1] === 'templates') !== (m[4] !== undefined)) throw new HttpReply(404, `no origin path ${url.pathname}`);
     const [imageId, version] = [decodeURIComponent(m[2]!), decodeURIComponent(m[3]!)];
-    const image = this.cloud.list<ImageRec>('images').find((i) => i.imageId === imageId && i.version === version);
+    if (!ORIGIN_NAME.test(imageId) || !ORIGIN_NAME.test(version)) throw new HttpReply(404, `no image ${imageId}@${version}`);
     if (!caller.admin && this.pinOf(caller.account.id) !== `${imageId}@${version}`) throw new HttpReply(403, `${imageId}@${version} is not assigned to account ${caller.account.name}`);
-    if (!image) throw new HttpReply(404, `no image ${imageId}@${version}`);
-    const dir = join(this.cloud.originDir, image.id);
-    await sendFile(req, res, join(dir, m[1] === 'manifests' ? 'manifest' : 'sealed'));
+    await sendFile(req, res, join(this.cloud.originDir, imageId, version, m[1] === 'manifests' ? 'manifest' : 'sealed'));
   }
 
   private async kms(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
