@@ -118,10 +118,10 @@ describe('deploySequence', () => {
     }
   });
 
-  it('cloudstack agent mode needs no login call (signed requests)', () => {
+  it('cloudstack agent mode: no session, but one signed call at login (the node checks its keys)', () => {
     const model = planes.model('cloudstack', 'agent', BASE);
-    expect(model.agentOps('login')).toEqual([]);
-    expect(model.deploySequence({ chunks: 1 })[0]).toBe('cs.listTags');
+    expect(model.agentOps('login').map((o) => o.op)).toEqual(['cs.listCapabilities']);
+    expect(model.deploySequence({ chunks: 1 }).slice(0, 2)).toEqual(['cs.listCapabilities', 'cs.listTags']);
   });
 
   it('opennebula native pinned: allocate, deploy on the host, ssh copy, driver deploy, one poll', () => {
