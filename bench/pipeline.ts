@@ -57,7 +57,7 @@ async function timedChild(cmd: string, args: string[]): Promise<{ wallS: number;
 }
 
 /** CPU seconds of all waited-for children of this process (utime + stime from /proc/self/stat). */
-function childCpuS(): number {
+export function childCpuS(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[13] = cutime, fields[14] = cstime (stat fields 16 and 17), in clock ticks

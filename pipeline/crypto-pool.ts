@@ -40,11 +40,17 @@ function seal(t) {
   const digest = createHash('sha256').update(out.subarray(0, at)).digest('hex');
   return { length: at, digest };
 }
-function open(t) {
-  const k = keys.get(t.keyId);
+function verify(t) {
   const blob = Buffer.from(t.input, 0, t.length);
   if (blob.length !== t.size) return { ok: false, detail: blob.length + ' bytes, manifest says ' + t.size + (blob.length < t.size ? ' (truncated)' : ' (extended)') };
   if (createHash('sha256').update(blob).digest('hex') !== t.digest) return { ok: false, detail: 'ciphertext digest does not match the manifest' };
+  return { ok: true, length: 0 };
+}
+function open(t) {
+  const k = keys.get(t.keyId);
+  const blob = Buffer.from(t.input, 0, t.length);
+  const checked = verify(t);
+  if (!checked.ok || t.verifyOnly) return checked;
   if (blob.length < NONCE + TAG) return { ok: false, detail: blob.length + ' bytes is shorter than nonce and tag (truncated)' };
   const decipher = createDecipheriv('aes-256-gcm', k.encKey, blob.subarray(0, NONCE), { authTagLength: TAG });
   decipher.setAAD(aadOf(t.imageId));
@@ -60,8 +66,30 @@ function open(t) {
   }
   return { ok: true, length: at };
 }
+function hashFile(t) {
+  const fs = require('node:fs');
+  const fd = fs.openSync(t.path, 'r');
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(UPDATE);
+  let bytes = 0;
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { bytes, digest: hash.digest('hex') };
+}
 parentPort.on('message', (t) => {
   try {
+    if (t.op === 'hashFile') {
+      parentPort.postMessage({ id: t.id, ...hashFile(t) });
+      return;
+    }
     if (t.op === 'keys') {
       keys.set(t.keyId, { encKey: Buffer.from(t.encKey), nonceKey: Buffer.from(t.nonceKey) });
       return;
@@ -264,6 +292,25 @@ export class CryptoPool {
     const r = (await this.run('open', keys, lease, length, { imageId, digest: entry.digest, size: entry.size })) as { ok: boolean; detail?: string; length?: number };
     if (!r.ok) throw new TamperedError(`chunk ${entry.index}: ${r.detail}`);
     return Buffer.from((lease as SlotLease).slot.output, 0, r.length);
+  }
+
+  /** Only the size and SHA-256 check of `open` (no decryption): TamperedError on a mismatch. */
+  async verify(keys: ChunkKeys, imageId: string, entry: { index: number; digest: string; size: number }, lease: Lease, length: number): Promise<void> {
+    const r = (await this.run('open', keys, lease, length, { imageId, digest: entry.digest, size: entry.size, verifyOnly: true })) as { ok: boolean; detail?: string };
+    if (!r.ok) throw new TamperedError(`chunk ${entry.index}: ${r.detail}`);
+  }
+
+  /** SHA-256 of a whole file, read and hashed on a worker thread. */
+  hashFile(path: string): Promise<{ bytes: number; digest: string }> {
+    if (this.closed) return Promise.reject(new Error('crypto pool is closed'));
+    const w = this.pick();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: Record<string, unknown>) => void, reject });
+      if (w.busy === 0) w.worker.ref();
+      w.busy++;
+      w.worker.postMessage({ op: 'hashFile', id, path });
+    });
   }
 
   /** Stops the workers; tasks still in flight fail. */

@@ -1,12 +1,14 @@
 // Executes a `fetchChunks` action: range GETs with a bounded number in flight, each blob verified
-// against its digest before it is written into the chunk store. Outcomes are handed back in
+// against its digest (and, with a DirectStage, decrypted into the staged image on a crypto worker)
+// before it is written into the chunk store. Outcomes are handed back in
 // batches (one directory fsync per batch), so persisting them stays cheap for big images.
 import type { Logger } from '../../common/index.js';
-import { verifyChunk } from '../../pipeline/index.js';
+import { TamperedError, verifyChunk } from '../../pipeline/index.js';
 import type { NodePlane } from '../../adapters/index.js';
 import { ResponseLengthError } from '../../adapters/transport/index.js';
 import type { ChunkRef } from '../machine/index.js';
 import type { ChunkStore } from './chunk-store.js';
+import type { DirectStage } from './direct-stage.js';
 
 export interface ChunkBatch {
   stored: number[];
@@ -28,6 +30,11 @@ export interface FetchChunksOptions {
   /** stop starting new requests once aborted (a crash or shutdown is coming) */
   signal?: AbortSignal;
   log: Logger;
+  /**
+   * verify + decrypt each blob on a crypto worker as it arrives and write its plaintext into the
+   * staged image at once (no second pass); without it, blobs are only verified (SHA-256) here
+   */
+  direct?: DirectStage;
 }
 
 export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
@@ -74,7 +81,20 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
       planeDown = true;
       return;
     }
-    if (!verifyChunk(ref, blob)) {
+    if (opts.direct) {
+      try {
+        await opts.direct.land(indices, blob);
+      } catch (err) {
+        if (err instanceof TamperedError) {
+          opts.log.warn({ chunk: ref.index, err: err.message }, 'chunk failed verification');
+          pending.corrupt.push(...indices);
+        } else {
+          opts.log.error({ chunk: ref.index, err: (err as Error).message }, 'cannot decrypt or stage chunk');
+          pending.unavailable.push(...indices);
+        }
+        return;
+      }
+    } else if (!verifyChunk(ref, blob)) {
       opts.log.warn({ chunk: ref.index, bytes: blob.length, expected: ref.size }, 'chunk failed verification');
       pending.corrupt.push(...indices);
       return;

@@ -3,21 +3,21 @@
 // staging, the hypervisor, timers) run concurrently and post their results back as events, in
 // the order they complete; persist, mark and done are executed in line, in order, before the
 // next event is looked at, so the state on disk is never behind what the machine acted on.
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { blobOffsets, type NodePlane } from '../../adapters/index.js';
 import { toControlError } from '../../adapters/transport/index.js';
 import { silentLogger, type Logger } from '../../common/index.js';
-import { chunkKeysFor, toManifestInfo, verifyManifest, type PublicKeyInput } from '../../pipeline/index.js';
+import { chunkKeysFor, sharedCryptoPool, toManifestInfo, verifyManifest, type CryptoPool, type PublicKeyInput } from '../../pipeline/index.js';
 import type { Hypervisor } from '../hypervisor/index.js';
 import { initialState, step, type PersistedState, type Action, type AgentConfig, type AgentState, type AgentStatus, type Assignment, type ControlResult, type Event } from '../machine/index.js';
 import { ChunkStore } from './chunk-store.js';
 import { EventsLog } from './events-log.js';
 import { fetchChunks } from './fetcher.js';
 import { reconcile, stagedFileName, type ReconcileReport } from './reconcile.js';
-import { stageImage } from './stager.js';
+import { DirectStage } from './direct-stage.js';
 import { refOf, StateStore, type AcceptedManifest } from './state-store.js';
 import { VmController } from './vm.js';
 
@@ -35,6 +35,8 @@ export interface AgentRuntimeOptions {
   seed: number;
   rangesInFlight?: number;
   batchMs?: number;
+  /** worker threads that verify and decrypt chunks (default: the process's shared pool) */
+  cryptoPool?: CryptoPool;
   bootTimeoutMs?: number;
   logger?: Logger;
 }
@@ -72,6 +74,9 @@ export class AgentRuntime {
   /** derived chunk keys by image ref: in memory only, never written */
   private readonly keys = new Map<string, ChunkKeys>();
   private readonly listeners = new Set<(s: AgentSnapshot) => void>();
+  /** staged images being written as their chunks arrive, by image ref */
+  private readonly direct = new Map<string, DirectStage>();
+  private readonly pool: CryptoPool;
   private halt: { promise: Promise<AgentHalt>; resolve: (h: AgentHalt) => void };
   reconciled: ReconcileReport | null = null;
 
@@ -80,6 +85,7 @@ export class AgentRuntime {
     this.halt = { promise: new Promise<AgentHalt>((r) => (resolveHalt = r)), resolve: resolveHalt };
     this.stateDir = opts.stateDir;
     this.log = opts.logger ?? silentLogger;
+    this.pool = opts.cryptoPool ?? sharedCryptoPool();
     this.store = new ChunkStore(join(opts.stateDir, 'chunks'));
     this.states = new StateStore(opts.stateDir, opts.trusted);
     this.stagedDir = join(opts.stateDir, 'staged');
@@ -242,7 +248,15 @@ export class AgentRuntime {
       case 'mark':
       case 'done':
         this.events.append(action);
-        if (action.type === 'done') this.log.info({ image: action.image, outcome: action.outcome, reason: action.reason }, 'deployment ended');
+        if (action.type === 'done') {
+          this.log.info({ image: action.image, outcome: action.outcome, reason: action.reason }, 'deployment ended');
+          // a failed deployment leaves no partial staged image behind
+          const partial = action.outcome === 'failed' ? this.direct.get(refOf(action.image)) : undefined;
+          if (partial) {
+            this.direct.delete(refOf(action.image));
+            await partial.discard();
+          }
+        }
         return;
       case 'setTimer': {
         const timer = setTimeout(() => {
@@ -347,11 +361,21 @@ export class AgentRuntime {
       return;
     }
     const started = performance.now();
+    const cpu0 = process.cpuUsage();
     let stored = 0;
+    const storedIndices: number[] = [];
     const reported = new Set<number>();
     let final = false;
+    const ref = refOf(action);
+    const keys = this.keys.get(ref);
+    let direct = this.direct.get(ref);
+    if (!direct && keys) {
+      direct = new DirectStage(accepted.manifest, join(this.stagedDir, stagedFileName(action)), this.pool, keys, this.log);
+      this.direct.set(ref, direct);
+    }
     try {
       await fetchChunks({
+        direct,
         plane: this.opts.plane,
         blobRef: accepted.blobRef,
         offsets: blobOffsets(accepted.manifest.chunks),
@@ -363,6 +387,7 @@ export class AgentRuntime {
         log: this.log,
         onBatch: (b) => {
           stored += b.stored.length;
+          storedIndices.push(...b.stored);
           for (const i of [...b.stored, ...b.corrupt, ...b.unavailable]) reported.add(i);
           final = b.final;
           this.post({ type: 'chunks', id: action.id, ...b });
@@ -373,7 +398,21 @@ export class AgentRuntime {
       this.log.error({ err: (err as Error).message }, 'chunk fetch failed');
       if (!final) this.post({ type: 'chunks', id: action.id, stored: [], corrupt: [], unavailable: all.filter((i) => !reported.has(i)), final: true });
     }
-    this.log.info({ image: refOf(action), requested: all.length, stored, ms: Math.round(performance.now() - started) }, 'chunk fetch ended');
+    const ms = performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    const storedSet = new Set(storedIndices);
+    const bytes = action.chunks.filter((c) => storedSet.has(c.index)).reduce((n, c) => n + c.size, 0);
+    this.log.info({ image: ref, requested: all.length, stored, ms: Math.round(ms) }, 'chunk fetch ended');
+    this.events.append({
+      type: 'fetch',
+      image: ref,
+      chunks: stored,
+      bytes,
+      ms: Number(ms.toFixed(1)),
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      peakRssMiB: peakRssMiB(),
+      direct: direct !== undefined,
+    });
   }
 
   private async stage(action: ActionOf<'stage'>): Promise<void> {
@@ -390,7 +429,10 @@ export class AgentRuntime {
       this.post({ type: 'staged', id: action.id, ok: false, reason: 'io' });
       return;
     }
-    const outcome = await stageImage({ manifest: accepted.manifest, keys, store: this.store, outPath: join(this.stagedDir, stagedFileName(action.manifest)), log: this.log });
+    // what arrived in this process is already in the staged file; the rest comes from the store
+    const direct = this.direct.get(ref) ?? new DirectStage(accepted.manifest, join(this.stagedDir, stagedFileName(action.manifest)), this.pool, keys, this.log);
+    this.direct.delete(ref);
+    const outcome = await direct.finish(this.store);
     this.post(outcome.ok ? { type: 'staged', id: action.id, ok: true } : { type: 'staged', id: action.id, ok: false, reason: outcome.reason });
   }
 
@@ -408,6 +450,12 @@ export class AgentRuntime {
   private async collectGarbage(image: Assignment): Promise<void> {
     const keep = stagedFileName(image);
     const p = this.state.persisted;
+    // staged files of abandoned deployments (another image was assigned meanwhile)
+    for (const [ref, d] of this.direct) {
+      if (p.assignment && ref === refOf(p.assignment)) continue;
+      this.direct.delete(ref);
+      await d.discard();
+    }
     try {
       for (const name of await readdir(this.stagedDir)) if (name.endsWith('.img') && name !== keep) await unlink(join(this.stagedDir, name));
       await this.states.pruneManifests(p.assignment ? [image, p.assignment] : [image]);
@@ -432,4 +480,14 @@ async function fileMatches(path: string, size: number, sha256: string): Promise<
     return false;
   }
   return bytes === size && hash.digest('hex') === sha256;
+}
+
+/** The process's peak resident set (VmHWM) in MiB; 0 where /proc is not there. */
+function peakRssMiB(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
 }
