@@ -5,7 +5,7 @@ import type { ApiOp, NativeStep, PlaneModel } from '../adapters/index.js';
 import type { Phase } from '../agent/machine/index.js';
 import type { NodeInfo } from './fleet.js';
 import type { RunRecords } from '../reports/index.js';
-import type { Rng } from './rng.js';
+import { NodeStreams } from './rng.js';
 import { drawServiceUs } from './stations.js';
 import type { Transfer, World } from './world.js';
 
@@ -44,7 +44,7 @@ export function nativePhases(steps: NativeStep[]): Phase[] {
 
 interface NativeNode {
   info: NodeInfo;
-  rng: Rng;
+  rng: NodeStreams;
   gen: number;
   up: boolean;
   deploying: boolean;
@@ -61,7 +61,7 @@ export class NativeFleet {
     const { world } = ctx;
     this.nodes = world.fleet.nodes.map((n) => ({
       info: n,
-      rng: world.rngFor(ctx.repeat, 'node', n.id),
+      rng: new NodeStreams(world.seed, ctx.repeat, n.id),
       gen: 0,
       up: true,
       deploying: false,
@@ -82,7 +82,7 @@ export class NativeFleet {
   deploy(node: number): void {
     const n = this.nodes[node];
     n.deploying = true;
-    if (!this.ctx.rec.placedOnIntended[node] || n.rng.bernoulli(1 - this.ctx.hitProbability)) {
+    if (!this.ctx.rec.placedOnIntended[node] || n.rng.of('placement').bernoulli(1 - this.ctx.hitProbability)) {
       this.ctx.rec.placedOnIntended[node] = 0;
     }
     const firstOnSite = this.siteStarted[n.info.site] === 0;
@@ -153,11 +153,14 @@ export class NativeFleet {
         sim.at(this.cycleSlot(s.name, s.periodUs, s.perCycleLimit), next);
         return;
       case 'transfer':
-        this.copy(n, gen, s.from, next);
+        // an origin copy before a copy from the site's replica fills the replica (once per site), not the host
+        if (s.from === 'origin' && steps.slice(i + 1).some((x) => x.kind === 'transfer' && x.from === 'siteReplica')) this.fillSite(n, gen, next);
+        else this.copy(n, gen, s.from, next);
         return;
       case 'boot': {
         const b = n.info.boot;
-        sim.after(b.kind === 'fixed' ? b.us : n.rng.lognormalUs(b.medianUs, b.p99Us, 0.99), () => {
+        world.checks.vmStart(node, sim.now);
+        sim.after(b.kind === 'fixed' ? b.us : n.rng.of('boot').lognormalUs(b.medianUs, b.p99Us, 0.99), () => {
           if (n.up) next();
         });
         return;
@@ -171,12 +174,15 @@ export class NativeFleet {
     const station = world.station(op.station);
     const rtt = world.scenario.origin.rttUs;
     rec.countCall(op.bytesOut + op.bytesIn);
-    if (!station.up) {
+    const retry = (): void => {
       world.sim.after(NATIVE_RETRY_US, () => n.gen === gen && this.api(n, gen, op, done));
-      return;
-    }
+    };
+    if (!station.up) return retry();
     const half = rtt >> 1;
-    world.sim.after(half, () => station.request(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng), () => world.sim.after(rtt - half, done)));
+    world.sim.after(half, () => {
+      // a full backlog refuses the call: the operator's client retries it later
+      if (!station.request(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng.of('service')), () => world.sim.after(rtt - half, done))) retry();
+    });
   }
 
   /** The next cycle of a periodic centre loop with room for one more dispatch. */
@@ -187,6 +193,30 @@ export class NativeFleet {
     if (limit > 0) while ((load.get(cycle) ?? 0) >= limit) cycle++;
     load.set(cycle, (load.get(cycle) ?? 0) + 1);
     return cycle * periodUs;
+  }
+
+  /** The site's replica (or storage pool) gets its one copy from the origin; every node of the site waits for it. */
+  private fillSite(n: NativeNode, gen: number, done: () => void): void {
+    const { world, rec, payloadBytes } = this.ctx;
+    const cache = world.siteCache(n.info.site);
+    if (!cache.isFull) {
+      rec.dataRequests++;
+      rec.apiCalls++;
+    }
+    const attempt = (): void => {
+      if (n.gen !== gen) return;
+      cache.ensure(payloadBytes, 1, (ok) => {
+        if (n.gen !== gen) return;
+        if (ok) return done();
+        if (++n.copyAttempts >= NATIVE_MAX_COPY_ATTEMPTS) {
+          n.deploying = false;
+          if (rec.finish(n.info.index, world.sim.now, false, 'retriesExhausted')) this.ctx.onFinished(n.info.index, false);
+          return;
+        }
+        world.sim.after(NATIVE_RETRY_US, attempt);
+      });
+    };
+    attempt();
   }
 
   /** The centre copies the image onto the host (scp-like: one stream, no resume). */
