@@ -1,7 +1,7 @@
 // The CloudStack emulator's background process (started by `edgeplane up cloudstack`): runs the
 // emulator and its built-in KVM agents until SIGTERM, then stops them and writes the database.
 import { parseArgs } from 'node:util';
-import { createLogger } from '../../common/index.js';
+import { createLogger, EdgeplaneError } from '../../common/index.js';
 import { markRunning, paths, runEmulator } from './stack.js';
 
 const { values } = parseArgs({
@@ -22,6 +22,10 @@ const running = await runEmulator({
   edgeHosts: Number(values['edge-hosts'] ?? 3),
   builtinAgents: !values['external-agents'],
   logger,
+}).catch((err: unknown) => {
+  // one line for `up` to show (it prints the log's last lines), and the documented exit code
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(err instanceof EdgeplaneError ? err.exitCode : 1);
 });
 markRunning(stateDir, { pid: process.pid, port: Number(new URL(running.emulator.url).port), url: running.emulator.url, builtinAgents: !values['external-agents'] });
 let stopping = false;

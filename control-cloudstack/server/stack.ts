@@ -213,14 +213,18 @@ export async function upEmulator(o: {
   const fd = openSync(paths.log(o.stateDir), 'a');
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
   child.unref();
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !exited) {
     const r = readRunning(o.stateDir);
     if (r && r.pid === child.pid) return { started: true, running: r, credentials: readCredentials(o.stateDir) };
-    if (child.exitCode !== null || (child.pid !== undefined && !alive(child.pid) && Date.now() > deadline - 29_000)) break;
     await new Promise((r2) => setTimeout(r2, 100));
   }
+  if (!exited) child.kill('SIGTERM');
   const tail = existsSync(paths.log(o.stateDir)) ? readFileSync(paths.log(o.stateDir), 'utf8').trim().split('\n').slice(-5).join('\n') : '';
   throw new EnvironmentError(`the CloudStack emulator did not start (log ${paths.log(o.stateDir)}):\n${tail}`);
 }
