@@ -22,6 +22,7 @@ let dir = '';
 let files: Server;
 let filesUrl = '';
 let served = 0;
+let releaseSlow: (() => void) | null = null;
 let stack: RunningEmulator;
 let admin: CloudStackClient;
 
@@ -35,6 +36,13 @@ beforeAll(async () => {
     served++;
     const body = req.url === '/corrupt.qcow2' ? Buffer.concat([IMAGE.subarray(0, IMAGE.length - 1), Buffer.from([0])]) : IMAGE;
     if (req.url === '/missing.qcow2') return void res.writeHead(404).end();
+    if (req.url === '/slow.qcow2') {
+      // half the bytes, then the rest when the test says so: the download is seen in progress
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+      res.write(body.subarray(0, body.length / 2));
+      releaseSlow = () => res.end(body.subarray(body.length / 2));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
   });
   await new Promise<void>((r) => files.listen(0, '127.0.0.1', () => r()));
@@ -135,6 +143,9 @@ describe('the CloudStack emulator, end to end', () => {
     expect(vm!.state).toBe('Error');
     const job = await admin.call('queryAsyncJobResult', { jobid: (err as CloudStackApiError).jobid! });
     expect(job).toMatchObject({ jobstatus: 2, jobresultcode: 530, jobresult: { errorcode: 530 } });
+    const pool = (await readdirPools(hosts[1]!))!;
+    await expect(stat(join(dir, 'primary', pool, String(t!.id)))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(join(dir, 'primary', pool, `${String(t!.id)}.part`))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('a non-direct template downloads to secondary storage ("N% Downloaded" → "Download Complete") and is copied to the host pool', async () => {
@@ -154,6 +165,44 @@ describe('the CloudStack emulator, end to end', () => {
     expect(await readFile(join(dir, 'secondary', String(t!.id)))).toEqual(IMAGE);
     const d = await admin.run('deployVirtualMachine', { zoneid: core, serviceofferingid: offering, templateid: String(t!.id) });
     expect((d.jobresult!.virtualmachine as Record<string, unknown>).state).toBe('Running');
+  });
+
+  it('templatefilter: a template still downloading is listed by self and all only, with its progress; ready, by executable too', async () => {
+    const { core, ostype } = await ids();
+    const [t] = (await admin.call('registerTemplate', { name: 'slow', format: 'QCOW2', hypervisor: 'KVM', url: `${filesUrl}/slow.qcow2`, zoneid: core, ostypeid: ostype, ispublic: true, isfeatured: true }))
+      .template as Record<string, unknown>[];
+    const id = String(t!.id);
+    const seen = async (filter: string) => (await admin.list('listTemplates', 'template', { templatefilter: filter, id })).length;
+    let status = '';
+    for (let i = 0; i < 200 && !/^[1-9]\d?% Downloaded$/.test(status); i++) {
+      status = String((await admin.list('listTemplates', 'template', { templatefilter: 'self', id }))[0]!.status);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(status).toMatch(/^\d+% Downloaded$/);
+    expect([await seen('self'), await seen('all'), await seen('executable'), await seen('featured'), await seen('selfexecutable')]).toEqual([1, 1, 0, 0, 0]);
+    releaseSlow!();
+    for (let i = 0; i < 200 && status !== 'Download Complete'; i++) {
+      status = String((await admin.list('listTemplates', 'template', { templatefilter: 'self', id }))[0]!.status);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(status).toBe('Download Complete');
+    expect([await seen('executable'), await seen('featured'), await seen('selfexecutable'), await seen('community')]).toEqual([1, 1, 1, 0]);
+  });
+
+  it('listApis reports the implemented commands with isasync as they run', async () => {
+    const apis = await admin.list('listApis', 'api');
+    const byName = new Map(apis.map((a) => [String(a.name), a]));
+    expect(byName.get('deployVirtualMachine')).toMatchObject({ isasync: true });
+    expect(byName.get('registerTemplate')).toMatchObject({ isasync: false });
+    expect(byName.get('createTags')).toMatchObject({ isasync: true });
+    expect(byName.has('createVPC')).toBe(false);
+    const deploy = byName.get('deployVirtualMachine')!.params as { name: string; required: boolean }[];
+    expect(
+      deploy
+        .filter((p) => p.required)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['serviceofferingid', 'templateid', 'zoneid']);
   });
 
   it('stop, start, destroy follow the VM state machine', async () => {
