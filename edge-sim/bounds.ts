@@ -60,6 +60,16 @@ export function boundTerms(scenario: Scenario, fleet: Fleet, model: PlaneModel, 
       worst(fleet.sites.map((s) => ({ link: `swarm upload capacity (${s.id}: WAN + its peers)`, bytes: perSite[s.index] * S, bytesPerS: Math.min(u, s.wan.downBitsPerS / 8) + upPerSite[s.index] })));
     }
   }
+  if (sharing === 'site' && model.mode === 'native') {
+    // store and forward: the centre copies the whole image into the site, then clones it to each node
+    let worstSite = 0;
+    for (const s of fleet.sites) {
+      const fill = Math.max((fleet.sites.length * S) / u, S / (s.wan.downBitsPerS / 8));
+      const clone = Math.max(S / (slowest.access.downBitsPerS / 8), (perSite[s.index] * S) / (s.lanBitsPerS / 8));
+      worstSite = Math.max(worstSite, fill + clone);
+    }
+    terms.push({ link: 'site copy, then clone over the LAN (store and forward)', bytes: worstSite, bytesPerS: 1 });
+  }
   const perStream = model.dataPath.originThroughput?.bytesPerSecond;
   if (perStream && sharing !== 'peer' && model.mode === 'agent') {
     terms.push({ link: `origin per-stream limit (${scenario.concurrency.rangesInFlight} streams)`, bytes: S, bytesPerS: perStream * scenario.concurrency.rangesInFlight });

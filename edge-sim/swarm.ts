@@ -126,6 +126,8 @@ export class Swarm {
   private readonly linkTransfers: Transfer[][];
   private readonly live = new Set<Transfer>();
   private readonly originStarted: Transfer[] = [];
+  /** origin transfers requested and not yet flowing (their rate is not known yet) */
+  private waitingStart = 0;
   /** transfers the origin runs at once: the option, or (0) enough to fill its uplink at the receivers' shares */
   private readonly originSlots: number;
 
@@ -384,6 +386,8 @@ export class Swarm {
           const r = hungry.at((start + k) % size);
           if (this.env.siteIsCut(this.env.fleet.nodes[r].site)) continue;
           const [p, rank] = this.neededPiece(r, -1);
+          // a piece the scope already has (or has coming) only if the origin and the receiver's WAN have room to spare
+          if (p >= 0 && rank > 0 && !this.roomForDuplicate(r)) continue;
           if (p >= 0 && rank < bestRank) {
             bestRank = rank;
             bestR = r;
@@ -396,6 +400,21 @@ export class Swarm {
         progress = true;
       }
     }
+  }
+
+  /**
+   * Seeding policy: the origin first sends each scope the pieces it lacks (each crosses the origin
+   * uplink and the site WAN once); a second copy into a scope only adds to a link that is not full.
+   */
+  private roomForDuplicate(r: number): boolean {
+    const site = this.env.fleet.nodes[r].site;
+    for (const l of [0, this.wanDown(site)]) {
+      if (!this.linkBinds[l]) continue;
+      let used = 0;
+      for (const t of this.linkTransfers[l]) used += t.rate;
+      if (used >= 0.95 * this.linkCap[l]) return false;
+    }
+    return this.waitingStart === 0;
   }
 
   private reachable(s: number, r: number): boolean {
@@ -452,6 +471,7 @@ export class Swarm {
     let path: { capBitsPerS: number; rttUs: number };
     if (sender === ORIGIN) {
       this.originBusy++;
+      this.waitingStart++;
       links.push(0, this.wanDown(r.site), this.lan(r.site), this.nodeDown(receiver));
       path = this.env.originPath(receiver);
     } else {
@@ -489,7 +509,10 @@ export class Swarm {
   private begin(t: Transfer): void {
     t.handle = -1;
     t.started = true;
-    if (t.sender === ORIGIN) this.originStarted.push(t);
+    if (t.sender === ORIGIN) {
+      this.originStarted.push(t);
+      this.waitingStart--;
+    }
     const now = this.env.sim.now;
     t.startUs = now;
     t.lastUs = now;
@@ -575,6 +598,7 @@ export class Swarm {
     if (t.sender === ORIGIN) {
       this.originBusy--;
       if (t.started) removeFrom(this.originStarted, t);
+      else this.waitingStart--;
     } else {
       this.upCount[t.sender]--;
       removeFrom(this.uploads[t.sender], t);
