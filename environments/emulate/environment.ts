@@ -23,8 +23,9 @@ import type { Scenario } from '../../scenarios/index.js';
 import { runLabels } from '../run.js';
 import { simBoundInputs } from '../sim.js';
 import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
+import type { MeasuredCall } from './agreement.js';
 import { planFaults, type FaultAction } from './faults.js';
-import { buildTopology, checkPrerequisites, cleanupStale, probeNetem, shAsync, type BuiltTopology } from './netns.js';
+import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, probeNetem, shAsync, type BuiltTopology } from './netns.js';
 import { NsProcess } from './processes.js';
 import type { RelayConfig } from './relay.js';
 import { ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, wanCut, type EmulatedNode } from './topology.js';
@@ -49,6 +50,8 @@ export interface EmulateEnvironmentOptions {
   timeoutMs?: number;
   /** `auto` probes the kernel; `off` uses the relay for delay even where netem exists */
   netem?: 'auto' | 'off';
+  /** receives every repeat's successful first-attempt control calls (for calibrating the simulator to the stand-in) */
+  onCalls?: (plane: string, calls: MeasuredCall[]) => void;
 }
 
 /** The scenario as the emulation takes it: agent-mode planes, the origin strategy, a fleet this machine holds. */
@@ -69,6 +72,21 @@ export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: n
   }
   return scenario;
 }
+
+/** One agent's private memory apart from its chunk buffers (measured ~41-53 MiB idle), for the up-front check. */
+const AGENT_BASE_BYTES = 48 * 2 ** 20;
+
+function availableMemoryBytes(): number | null {
+  try {
+    const kb = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+    return kb === undefined ? null : Number(kb) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** Agents started at once while the fleet comes up. */
+const START_WAVE = 8;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -101,13 +119,13 @@ interface ActiveTopology {
 }
 
 /** Tears the topology down on Ctrl-C / SIGTERM / exit of edgeplane itself. */
-function guard(built: BuiltTopology): () => void {
+function guard(destroy: () => void): () => void {
   const onSignal = (sig: NodeJS.Signals) => {
-    built.destroy();
+    destroy();
     process.stderr.write(`edgeplane: ${sig}: emulated topology removed\n`);
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };
-  const onExit = () => built.destroy();
+  const onExit = () => destroy();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('exit', onExit);
@@ -181,23 +199,58 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   const enrolled = await operator.enroll(topology.nodes.map((x) => standIn.nodeName(x.id)));
   const planeSection = new Map(topology.nodes.map((x, i) => [x.index, enrolled[i]!.agentPlane]));
 
+  // idle polling of a big fleet costs the plane's CPU: poll less often there
+  const pollS = topology.nodes.length <= 50 ? 0.25 : Math.min(5, topology.nodes.length / 100);
+  // a big fleet: a smaller V8 young generation per agent (~12 MiB less each, measured), recorded in the assumptions
+  const agentFlags = topology.nodes.length > 50 ? ['--max-semi-space-size=1'] : [];
+  const agentBudget = AGENT_BASE_BYTES + 2 * Math.min(64, scenario.concurrency.rangesInFlight) * Math.min(scenario.image.chunkBytes, MAX_EMULATED_IMAGE_BYTES);
+  const available = availableMemoryBytes();
+  if (available !== null && available < topology.nodes.length * agentBudget + 1024 ** 3) {
+    throw new EnvironmentError(
+      `${topology.nodes.length} agents need about ${Math.round((topology.nodes.length * agentBudget) / 2 ** 20)} MiB (${Math.round(agentBudget / 2 ** 20)} MiB each: measured base and chunk buffers) and 1 GiB to spare; this machine has ${Math.round(available / 2 ** 20)} MiB available`,
+    );
+  }
   say(
     `building ${topology.namespaces.length} namespaces (${topology.sites.length} site(s), ${topology.nodes.length} node(s)), ${topology.egresses.length} shaped egresses; netem ${netem ? 'present' : 'absent: delay by relay, loss not reproduced'}`,
   );
-  const built = buildTopology(topology, { netem });
-  const release = guard(built);
+  // guarded from before the first namespace exists (a signal during the build removes what it made)
+  let built: BuiltTopology | null = null;
+  const release = guard(() => (built ? built.destroy() : destroyNamespaces(topology.namespaces)));
+  try {
+    built = buildTopology(topology, { netem });
+  } catch (err) {
+    release();
+    throw err;
+  }
   const active: ActiveTopology = { built, release };
   log.info({ namespaces: topology.namespaces.length, buildMs: built.buildMs, netem }, 'emulated topology built');
 
   let service: NsProcess | null = null;
   const startService = async () => {
     service = new NsProcess(ORIGIN_NS, [cliPath, 'test-plane', 'serve', '--dir', planeDir, '--host', ORIGIN_IP, '--port', String(EMULATE_SERVICE_PORT)], 'test plane');
-    await service.waitFor(/http:\/\/\S+/);
+    const started = service;
+    await started.waitFor(/http:\/\/\S+/);
+    void started.exited.then((code) => {
+      if (started === service && !stoppingService) log.error({ code, signal: started.child.signalCode, stderr: started.stderr.slice(-3000) }, 'the plane service exited unasked');
+    });
   };
-  const counters = { fleetUpMs: 0, assignMsMax: 0, agentStarts: 0, crashes: 0, cuts: 0, outages: 0, corrupted: 0, relayConnections: 0, peakRssMaxBytes: 0, peakRssSumBytes: 0, rssSamples: 0 };
+  let stoppingService = false;
+  const counters = {
+    fleetUpMs: 0,
+    assignMsMax: 0,
+    agentStarts: 0,
+    crashes: 0,
+    cuts: 0,
+    outages: 0,
+    corrupted: 0,
+    relayConnections: 0,
+    peakRssMaxBytes: 0,
+    peakRssSumBytes: 0,
+    privateMaxBytes: 0,
+    privateSumBytes: 0,
+    rssSamples: 0,
+  };
   const timeoutMs = o.timeoutMs ?? 600_000;
-  // idle polling of a big fleet costs the plane's CPU: poll less often there
-  const pollS = topology.nodes.length <= 50 ? 0.25 : 1;
   const startedAt = new Date().toISOString();
   try {
     await startService();
@@ -229,13 +282,19 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       mkdirSync(join(repeatDir, 'agents'), { recursive: true });
       // relays: one per site router, fresh per repeat (their corruption draws are per repeat)
       const relays: NsProcess[] = [];
+      let stoppingRelays = false;
       for (const s of topology.sites) {
         const file = join(repeatDir, `relay-${s.index}.json`);
         writeFileSync(file, JSON.stringify(relayConfig(s.index, r)));
         const p = new NsProcess(s.ns, [relayMain, file], `relay ${s.id}`);
         relays.push(p);
       }
-      for (const p of relays) await p.waitFor(/ready \d+/);
+      for (const p of relays) {
+        await p.waitFor(/ready \d+/);
+        void p.exited.then((code) => {
+          if (!stoppingRelays) log.error({ relay: p.what, code, signal: p.child.signalCode, stderr: p.stderr.slice(-3000) }, 'relay exited during the repeat');
+        });
+      }
       const configs = new Map<number, { file: string; stateDir: string }>();
       for (const node of topology.nodes) {
         const stateDir = join(repeatDir, 'nodes', standIn.nodeName(node.id));
@@ -255,7 +314,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       const faults = planFaults(scenario, fleet, { emulated: topology.nodes.map((x) => x.index), sites: topology.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: ctx.descriptor.services });
       const agents = new Map<number, NsProcess>();
       const start = (node: EmulatedNode) => {
-        agents.set(node.index, new NsProcess(node.ns, [cliPath, 'agent', '--config', configs.get(node.index)!.file], `agent ${node.id}`));
+        agents.set(node.index, new NsProcess(node.ns, [cliPath, 'agent', '--config', configs.get(node.index)!.file], `agent ${node.id}`, agentFlags));
         counters.agentStarts++;
       };
       const eventsOf = (node: EmulatedNode) => {
@@ -267,25 +326,36 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       };
       const isDone = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'done' && l.image.imageId === pin.imageId && l.image.version === pin.version);
       const memory = new Map<number, number>();
+      const privateMem = new Map<number, number>();
+      let sampledAt = 0;
       const sampleMemory = (node: EmulatedNode) => {
         const m = agents.get(node.index)?.memory();
-        if (m) memory.set(node.index, Math.max(memory.get(node.index) ?? 0, m.peakRssBytes));
+        if (!m) return;
+        memory.set(node.index, Math.max(memory.get(node.index) ?? 0, m.peakRssBytes));
+        privateMem.set(node.index, Math.max(privateMem.get(node.index) ?? 0, m.privateBytes));
       };
 
       // the fleet comes up idle (logged in, polling, no pin): agent start-up (~1 CPU-second each
       // here) is not part of the rollout, which begins at t0 when every node is pinned at once
       await operator.revoke(enrolled.map((e) => e.nodeId));
       say(`repeat ${r + 1}/${scenario.repeat}: starting ${topology.nodes.length} agent(s) in their namespaces`);
-      const upStart = Date.now();
-      for (const node of topology.nodes) start(node);
       const idle = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'call' && l.op === 'test-plane.assignment.show' && l.status === 200);
-      for (;;) {
-        const up = topology.nodes.filter(idle).length;
-        const dead = topology.nodes.find((x) => !agents.get(x.index)!.running);
-        if (dead) throw new EnvironmentError(`agent ${dead.id} exited while the fleet came up: ${agents.get(dead.index)!.stderr.trim().slice(-1500)}`);
-        if (up === topology.nodes.length) break;
-        if (Date.now() - upStart > 60_000 + topology.nodes.length * 2_000) throw new EnvironmentError(`only ${up} of ${topology.nodes.length} agents came up (logged in and polled) in time`);
-        await sleep(200);
+      const upStart = Date.now();
+      // in waves: a Node process costs ~1 CPU-second to start here; starting hundreds at once
+      // starves this process (and the agents' first calls) on 2 cores
+      for (let w = 0; w < topology.nodes.length; w += START_WAVE) {
+        const wave = topology.nodes.slice(w, w + START_WAVE);
+        for (const node of wave) start(node);
+        const waveStart = Date.now();
+        for (;;) {
+          const dead = wave.find((x) => !agents.get(x.index)!.running);
+          if (dead) throw new EnvironmentError(`agent ${dead.id} exited while the fleet came up: ${agents.get(dead.index)!.stderr.trim().slice(-1500)}`);
+          const up = wave.filter(idle).length;
+          if (up === wave.length) break;
+          if (Date.now() - waveStart > 120_000) throw new EnvironmentError(`only ${w + up} of ${topology.nodes.length} agents came up (logged in and polled) in time`);
+          await sleep(200);
+        }
+        ctx.onProgress?.(r, 0, topology.nodes.length);
       }
       const fleetUpMs = Date.now() - upStart;
       counters.fleetUpMs = Math.max(counters.fleetUpMs, fleetUpMs);
@@ -324,7 +394,9 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           outageDepth += a.kind === 'outage-start' ? 1 : -1;
           if (a.kind === 'outage-start' && outageDepth === 1) {
             counters.outages++;
+            stoppingService = true;
             await (service as NsProcess | null)?.stop(2_000);
+            stoppingService = false;
           } else if (a.kind === 'outage-end' && outageDepth === 0) await startService();
         }
       };
@@ -341,11 +413,14 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       try {
         for (;;) {
           let finished = 0;
+          // smaps_rollup walks page tables: sample memory once a second, not every poll
+          const sample = Date.now() - sampledAt >= 1_000;
+          if (sample) sampledAt = Date.now();
           for (const node of topology.nodes) {
             const p = agents.get(node.index)!;
             if (isDone(node)) finished++;
             else if (!p.running && !crashed.has(node.index)) finished++;
-            sampleMemory(node);
+            if (sample) sampleMemory(node);
           }
           ctx.onProgress?.(r, finished, topology.nodes.length);
           if (finished === topology.nodes.length || Date.now() - t0Ms >= timeoutMs) break;
@@ -377,10 +452,12 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       } finally {
         for (const t of timers) clearTimeout(t);
         await Promise.all(applied);
+        for (const node of topology.nodes) sampleMemory(node);
         await Promise.all([...agents.values()].map((a) => a.stop()));
         // undo what the timeline left applied: links back up, the service running
         for (const [site, depth] of cutDepth) if (depth > 0) for (const step of wanCut(topology, site, false)) await shAsync('ip', ['-n', step.ns, '-batch', '-'], `${step.lines.join('\n')}\n`).catch(() => {});
         if (outageDepth > 0 || !(service as NsProcess | null)?.running) await startService();
+        stoppingRelays = true;
         await Promise.all(relays.map((p) => p.stop(2_000)));
       }
       for (const s of topology.sites) {
@@ -392,10 +469,25 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         }
       }
       const peaks = [...memory.values()];
+      const privates = [...privateMem.values()];
       for (const p of peaks) {
         counters.peakRssMaxBytes = Math.max(counters.peakRssMaxBytes, p);
         counters.peakRssSumBytes += p;
         counters.rssSamples++;
+      }
+      for (const p of privates) {
+        counters.privateMaxBytes = Math.max(counters.privateMaxBytes, p);
+        counters.privateSumBytes += p;
+      }
+      if (o.onCalls) {
+        const calls: MeasuredCall[] = [];
+        for (const node of topology.nodes) {
+          const oneWayUs = pathOneWayUs(topology, node);
+          for (const l of eventsOf(node)) {
+            if (l.type === 'call' && (l.attempt ?? 1) === 1 && typeof l.ms === 'number' && l.status >= 200 && l.status < 300 && !nodeClient.dataOps.includes(l.op)) calls.push({ op: l.op, ms: Number(l.ms), oneWayUs });
+          }
+        }
+        o.onCalls(plane.name, calls);
       }
       const { records, originEgressBytes } = recordsFromDeployments(
         deployments,
@@ -405,7 +497,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       say(`repeat ${r + 1}/${scenario.repeat}: ${ok}/${topology.nodes.length} RUNNING`);
       // the nodes built, as the simulator's fleet type (for the bound)
       const sub: Fleet = { sites: fleet.sites.slice(0, topology.sites.length), nodes: fleet.nodes.slice(0, topology.nodes.length), byId: fleet.byId };
-      const meanPeak = peaks.length > 0 ? peaks.reduce((a, b) => a + b, 0) / peaks.length : 0;
+      const mean = (xs: number[]) => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       return {
         labels: runLabels(scenario, plane, env, topology.nodes.length, r),
         records,
@@ -418,8 +510,11 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         deltaSavedBytes: null,
         faults: faults.windows,
         envCounters: [
-          { metric: 'emulate_agent_peak_rss', value: Math.round(meanPeak), unit: 'B' },
+          { metric: 'emulate_agent_peak_rss', value: Math.round(mean(peaks)), unit: 'B' },
           { metric: 'emulate_agent_peak_rss_max', value: Math.max(0, ...peaks), unit: 'B' },
+          { metric: 'emulate_agent_private_memory', value: Math.round(mean(privates)), unit: 'B' },
+          { metric: 'emulate_agent_private_memory_max', value: Math.max(0, ...privates), unit: 'B' },
+          { metric: 'emulate_fleet_up', value: fleetUpMs / 1000, unit: 's' },
         ],
         sla: scenario.sla,
       };
@@ -451,8 +546,16 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
             name: 'agent peak RSS (mean)',
             value: counters.rssSamples > 0 ? Math.round(counters.peakRssSumBytes / counters.rssSamples) : 0,
             unit: 'B',
-            source: 'VmHWM of each agent process, mean over nodes and repeats',
+            source: 'VmHWM of each agent process (the shared Node binary pages included), mean over nodes and repeats',
           },
+          {
+            plane: p,
+            name: 'agent private memory (mean)',
+            value: counters.rssSamples > 0 ? Math.round(counters.privateSumBytes / counters.rssSamples) : 0,
+            unit: 'B',
+            source: `largest Private_Clean + Private_Dirty (smaps_rollup) of each agent process, sampled once a second, mean over nodes and repeats${agentFlags.length > 0 ? `; agents run with node ${agentFlags.join(' ')}` : ''}`,
+          },
+          { plane: p, name: 'poll interval', value: pollS, unit: 's', source: 'the fleet comes up idle before t0; at t0 every node is pinned and notices at its next poll' },
         ],
         machine: {
           os: platform(),
@@ -469,6 +572,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     profile: () => model.profile,
     counters: () => ({ ...counters }),
     async close() {
+      stoppingService = true;
       await (service as NsProcess | null)?.stop(2_000);
       active.release();
       active.built.destroy();

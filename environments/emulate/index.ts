@@ -5,3 +5,4 @@ export { planTopology, pathOneWayUs, shapingCommands, creationCommands, namespac
 export { planFaults, type FaultAction, type FaultPlan } from './faults.js';
 export { cleanupStale, probeNetem, checkPrerequisites, listEmulationNamespaces, stateFile } from './netns.js';
 export { Relay, ResponseCorrupter, relayConfigSchema, type RelayConfig, type RelayCounters } from './relay.js';
+export { standInCalibration, calibratablePlanes, compareRuns, agreementMarkdown, type AgreementRow, type MeasuredCall } from './agreement.js';

@@ -5,6 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { EnvironmentError } from '../../common/index.js';
 
+/** Niceness of the processes in the namespaces (agents, relays, the plane's service): below the emulation's own. */
+const NICE = 5;
+
 export class NsProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
@@ -15,8 +18,13 @@ export class NsProcess {
     readonly ns: string,
     readonly args: string[],
     readonly what: string,
+    nodeFlags: readonly string[] = [],
   ) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // niced: the emulation's own process (timeline, polling) must not starve behind hundreds of agents
+    this.child = spawn('ip', ['netns', 'exec', ns, 'nice', '-n', String(NICE), process.execPath, ...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.on('error', (err) => {
+      this.stderr += `cannot start: ${err.message}\n`;
+    });
     this.child.stderr!.on('data', (d: Buffer) => {
       if (this.stderr.length < 16_384) this.stderr += d.toString();
     });
@@ -46,14 +54,19 @@ export class NsProcess {
     }
   }
 
-  /** VmHWM and VmRSS (bytes) of the process, or null when it is gone. */
-  memory(): { peakRssBytes: number; rssBytes: number } | null {
+  /**
+   * VmHWM (peak RSS) and the private bytes (Private_Clean + Private_Dirty of smaps_rollup: what
+   * this process alone costs; the Node binary's pages are shared by all agents) in bytes, or null
+   * when it is gone.
+   */
+  memory(): { peakRssBytes: number; privateBytes: number } | null {
     try {
+      const kb = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
       const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
-      const peak = kb('VmHWM');
-      const rss = kb('VmRSS');
-      return Number.isFinite(peak) && Number.isFinite(rss) ? { peakRssBytes: peak, rssBytes: rss } : null;
+      const rollup = readFileSync(`/proc/${this.pid}/smaps_rollup`, 'utf8');
+      const peak = kb(status, 'VmHWM');
+      const priv = kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty');
+      return Number.isFinite(peak) && Number.isFinite(priv) ? { peakRssBytes: peak, privateBytes: priv } : null;
     } catch {
       return null;
     }

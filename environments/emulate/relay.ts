@@ -69,13 +69,18 @@ export class ResponseCorrupter {
         i += n;
         continue;
       }
-      // in a head: read to the blank line
-      const end = buf.indexOf('\r\n\r\n', i, 'latin1');
-      const take = end === -1 ? buf.length : end + 4;
-      this.head += buf.toString('latin1', i, take);
-      i = take;
-      if (this.head.length > 64 * 1024) this.lost = true;
-      if (end === -1) continue;
+      // in a head: read to the blank line (which may straddle pieces)
+      const seen = this.head.length;
+      const combined = this.head + buf.toString('latin1', i, Math.min(buf.length, i + 64 * 1024));
+      const end = combined.indexOf('\r\n\r\n', Math.max(0, seen - 3));
+      if (end === -1) {
+        this.head = combined;
+        i += combined.length - seen;
+        if (this.head.length > 64 * 1024) this.lost = true;
+        continue;
+      }
+      i += end + 4 - seen;
+      this.head = combined.slice(0, end + 4);
       this.startBody(this.head);
       this.head = '';
     }

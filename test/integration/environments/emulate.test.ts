@@ -1,0 +1,157 @@
+// `edgeplane run --env emulate` and `edgeplane agreement` for real: network namespaces, tbf-shaped
+// veth links, relays, real agent processes against the test plane in the origin namespace. Needs
+// root and iproute2 (CI runs as root; scripts/install-emulate-deps.sh): it FAILS, never skips,
+// without them. Takes ~3-6 min on 2 shared cores.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupStale, listEmulationNamespaces } from '../../../environments/emulate/index.js';
+import { MetaSchema, SampleSchema, type Meta, type Sample } from '../../../reports/index.js';
+import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
+
+let CLI = '';
+let removeDist: () => Promise<void> = async () => {};
+let work = '';
+
+beforeAll(async () => {
+  expect(process.getuid?.(), 'the emulation needs root (network namespaces)').toBe(0);
+  expect(spawnSync('tc', ['-V']).status, 'tc (iproute2) must be installed: scripts/install-emulate-deps.sh').toBe(0);
+  const dist = await buildPrivateDist();
+  CLI = dist.cli;
+  removeDist = dist.remove;
+  work = await mkdtemp(join(tmpdir(), 'ep-emulate-'));
+  cleanupStale();
+}, 600_000);
+
+afterAll(async () => {
+  await removeDist();
+  if (work && !process.env.EDGEPLANE_KEEP_TEST_DIRS) await rm(work, { recursive: true, force: true });
+});
+
+const cli = (...args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false, cwd: work, env: { NO_COLOR: '1' } });
+
+function parse(file: string): { metas: Meta[]; samples: Sample[] } {
+  const metas: Meta[] = [];
+  const samples: Sample[] = [];
+  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
+    const raw = JSON.parse(line) as { type?: string };
+    if (raw.type === 'meta') metas.push(MetaSchema.parse(raw));
+    else samples.push(SampleSchema.parse(raw));
+  }
+  return { metas, samples };
+}
+
+const tiny = (name: string, extra = '') =>
+  [
+    `name: ${name}`,
+    'seed: 5',
+    'repeat: 1',
+    'fleet:',
+    '  sites: 2',
+    '  nodesPerSite: 2',
+    '  node: {access: {down: 40Mbit, up: 10Mbit, rtt: 20ms}, boot: 1s}',
+    '  site: {wan: {down: 60Mbit, up: 60Mbit, rtt: 10ms}, lan: 1Gbit}',
+    'origin: {uplink: 1Gbit, rtt: 2ms}',
+    'image: {size: 16MiB, chunk: 2MiB}',
+    'planes: [openstack]',
+    'strategy: origin',
+    extra,
+    '',
+  ].join('\n');
+
+describe('run --env emulate', () => {
+  it('deploys on every emulated node with the faults applied, results in the simulator format, everything torn down', async () => {
+    const file = join(work, 'faults.yaml');
+    await writeFile(
+      file,
+      tiny(
+        'emu-faults',
+        [
+          'faults:',
+          '  crashes: [{at: 1s, nodes: [site-000/node-0001], downFor: 3s}]',
+          '  linkDown: [{sites: [site-001], from: 1s, to: 4s}]',
+          '  controlOutages: [{service: keystone, from: 0s, to: 2s}]',
+          '  chunkCorruption: 25%',
+        ].join('\n'),
+      ),
+    );
+    const out = join(work, 'out-faults');
+    const r = await cli('run', file, '--env', 'emulate', '--out', out, '--json');
+    expect(r.exitCode, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { scenarios: { planes: { metrics: Record<string, number>; counters: Record<string, number> }[] }[] };
+    const plane = summary.scenarios[0]!.planes[0]!;
+    expect(plane.metrics.failures).toBe(0);
+    expect(plane.metrics.placement_accuracy).toBe(1);
+    // every fault happened for real: a crash and restart, a cut, an outage, corrupted chunks refetched
+    expect(plane.counters.crashes).toBe(1);
+    expect(plane.counters.agentStarts).toBe(5);
+    expect(plane.counters.cuts).toBe(1);
+    expect(plane.counters.outages).toBe(1);
+    expect(plane.counters.corrupted).toBeGreaterThan(0);
+    // corrupted chunks were fetched again: more bytes left the origin than nodes x image
+    expect(plane.metrics.origin_egress_ratio).toBeGreaterThan(1);
+
+    const { metas, samples } = parse(join(out, 'results.ndjson'));
+    expect(metas).toHaveLength(1);
+    expect(metas[0]!.env).toBe('emulate');
+    expect(metas[0]!.machine?.cpus).toBeGreaterThan(0);
+    expect(metas[0]!.assumptions.map((a) => a.name)).toEqual(expect.arrayContaining(['network', 'control plane', 'agent private memory (mean)']));
+    expect(samples.filter((s) => s.metric === 'deploy_latency' && s.labels.env === 'emulate')).toHaveLength(4);
+    expect(samples.filter((s) => s.metric === 'fault_window').map((s) => s.labels.kind)).toEqual(expect.arrayContaining(['crash', 'link-down', 'control-outage']));
+    // no deployment beats its physical bound (16 MiB over a 40 Mbit access link)
+    const makespan = samples.find((s) => s.metric === 'makespan' && s.labels.repeat === 0)!.value;
+    expect(makespan).toBeGreaterThan((16 * 2 ** 20 * 8) / 40e6);
+    expect(samples.find((s) => s.metric === 'makespan_ratio_to_bound' && s.labels.repeat === 0)!.value).toBeGreaterThanOrEqual(1);
+    // the report and the gate read the results unchanged
+    const report = await cli('report', join(out, 'results.ndjson'), '--out', join(work, 'report'));
+    expect(report.exitCode, report.stderr).toBe(0);
+    const gate = await cli('gate', '--baseline', join(out, 'results.ndjson'), '--current', join(out, 'results.ndjson'));
+    expect(gate.exitCode, gate.stderr).toBe(0);
+    expect(listEmulationNamespaces()).toEqual([]);
+  }, 600_000);
+
+  it('Ctrl-C removes the topology; a SIGKILLed run leaves a state file the next start cleans up', async () => {
+    const file = join(work, 'plain.yaml');
+    await writeFile(file, tiny('emu-plain'));
+    const waitForNamespaces = async () => {
+      for (let i = 0; i < 600 && listEmulationNamespaces().length < 8; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(listEmulationNamespaces().length).toBeGreaterThanOrEqual(8);
+    };
+    const interrupted = execa(process.execPath, [CLI, 'run', file, '--env', 'emulate', '--out', join(work, 'out-int'), '--no-report'], { reject: false, cwd: work });
+    await waitForNamespaces();
+    await new Promise((r) => setTimeout(r, 1_000));
+    interrupted.kill('SIGINT');
+    const ri = await interrupted;
+    expect(ri.exitCode).toBe(130);
+    expect(listEmulationNamespaces()).toEqual([]);
+
+    const killed = execa(process.execPath, [CLI, 'run', file, '--env', 'emulate', '--out', join(work, 'out-kill'), '--no-report'], { reject: false, cwd: work });
+    await waitForNamespaces();
+    killed.kill('SIGKILL');
+    await killed;
+    expect(listEmulationNamespaces().length).toBeGreaterThan(0);
+    expect(cleanupStale().length).toBeGreaterThan(0);
+    expect(listEmulationNamespaces()).toEqual([]);
+  }, 600_000);
+});
+
+describe('edgeplane agreement', () => {
+  it('the simulator, calibrated to the stand-in, agrees with the emulation within 10% (makespan, p50) at a small size', async () => {
+    const file = join(work, 'agree.yaml');
+    await writeFile(file, tiny('emu-agree', 'faults:\n  linkDown: [{sites: [site-000], from: 2s, to: 4s}]').replace('size: 16MiB', 'size: 24MiB'));
+    const out = join(work, 'out-agree');
+    const r = await cli('agreement', file, '--out', out, '--no-report');
+    console.log(r.stdout);
+    const a = JSON.parse(readFileSync(join(out, 'agreement.json'), 'utf8')) as { rows: { metric: string; sim: number; emulate: number; diffPct: number; within: boolean }[] };
+    expect(a.rows.map((x) => x.metric).sort()).toEqual(['deploy_latency_p50', 'makespan']);
+    for (const row of a.rows) expect(Math.abs(row.diffPct), `${row.metric}: sim ${row.sim} s, emulate ${row.emulate} s`).toBeLessThanOrEqual(10);
+    expect(r.exitCode, r.stderr).toBe(0);
+    // both environments' lines in one results file, in the simulator's format
+    const { metas } = parse(join(out, 'results.ndjson'));
+    expect(metas.map((m) => m.env).sort()).toEqual(['emulate', 'sim']);
+  }, 900_000);
+});
