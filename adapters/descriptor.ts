@@ -99,7 +99,8 @@ export interface PlaneOperator {
   nodeName(scenarioNodeId: string): string;
   /** `<image ref>@<version>` as `fleet assign` takes it (InputError when malformed) */
   parsePin(text: string): Assignment;
-  open(stateDir: string): Promise<FleetOperator>;
+  /** `cloud`/`openrc`: an existing cloud (clouds.yaml / openrc) instead of the local stack in `stateDir` */
+  open(stateDir: string, target?: CloudSelection): Promise<FleetOperator>;
   /** native mode for real (`run --env real` with mode native): the plane itself deploys each node, no edgeplane agent */
   native?(o: NativeRealRequest): Promise<NativeRealRun>;
 }
@@ -153,7 +154,13 @@ export interface NodeClientFactory<S extends { kind: string } = { kind: string }
   reportOps: readonly string[];
 }
 
-export interface CalibrateRequest {
+/** An existing cloud to work on instead of the local stack: a clouds.yaml cloud (`--cloud`, OS_CLOUD) or an openrc file. */
+export interface CloudSelection {
+  cloud?: string;
+  openrc?: string;
+}
+
+export interface CalibrateRequest extends CloudSelection {
   stateDir: string;
   samples: number;
   /** opens the log once the plane has checked there is something to calibrate */

@@ -11,6 +11,8 @@ import { OpenStackNodeClient } from './client/node.js';
 import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './client/operator.js';
 import { imageProperty } from './client/glance.js';
 import { IMAGE_PROPS } from './placement.js';
+import type { CloudTarget } from './cloud-config.js';
+import { openCloudFleet } from './fleet.js';
 import { loadStack, measureLiveProfile, type RunningStack } from './server/index.js';
 
 /** The agent-path operations a calibration measures, in the order of one deployment. */
@@ -43,6 +45,8 @@ export interface CalibrationFile extends Calibration {
 
 export interface CalibrateOptions {
   stateDir: string;
+  /** an existing cloud (clouds.yaml / openrc) instead of the local stack in `stateDir` */
+  target?: CloudTarget;
   /** samples per operation (default 30) */
   samples?: number;
   logger?: Logger;
@@ -81,10 +85,18 @@ function operatorFor(stack: RunningStack, recorder?: CallRecorder): OpenStackOpe
   return new OpenStackOperator({ authUrl: endpoints.identity, username: admin.username, password: admin.password, projectName: admin.projectName, recorder });
 }
 
+/** A calibration of a cloud edgeplane did not start: no process profile, its Keystone URL named. */
+export function cloudCalibrationSource(target: CloudTarget, samples: number): string {
+  return (
+    `measured here: edgeplane calibrate openstack on ${target.source.replace(/ \(.*\)$/, '')} (Keystone ${target.authUrl}), client host ${availableParallelism()} CPUs; ` +
+    `${samples} samples per op after ${WARMUP_ROUNDS} warm-up rounds; token issue = password login with a fresh token each sample; ` +
+    `other ops with a warm token; ranged download = ${CALIBRATION_CHUNK_BYTES / 1048576} MiB`
+  );
+}
+
 /** Enroll the calibration node (fresh password each time) and pin it to the calibration image,
  *  publishing that image only when no usable one is pinned already. */
-async function prepare(stack: RunningStack, log: Logger): Promise<{ node: EnrolledNode; image: PublishedImage }> {
-  const operator = operatorFor(stack);
+async function prepare(operator: OpenStackOperator, log: Logger): Promise<{ node: EnrolledNode; image: PublishedImage }> {
   const node = await operator.enrollNode(CALIBRATION_NODE);
   const pinned = await operator.assignmentOf(CALIBRATION_NODE);
   if (pinned) {
@@ -117,15 +129,22 @@ export async function calibrateOpenStack(opts: CalibrateOptions): Promise<Calibr
   if (!Number.isInteger(samples) || samples < 1 || samples > 10_000) throw new InputError(`--samples must be a whole number from 1 to 10000, got ${samples}`);
   const log = opts.logger ?? silentLogger;
   const say = opts.onProgress ?? (() => {});
-  let stack: RunningStack;
-  try {
-    stack = loadStack(opts.stateDir);
-  } catch (err) {
-    if (err instanceof EnvironmentError) throw err;
-    throw new EnvironmentError(`cannot use the OpenStack stack in ${opts.stateDir}: ${(err as Error).message}`);
+  let stack: RunningStack | null = null;
+  let operator: OpenStackOperator;
+  if (opts.target) {
+    operator = (await openCloudFleet(opts.target)).operator; // prerequisites checked up front
+    say(`calibration node and image on ${opts.target.authUrl}`);
+  } else {
+    try {
+      stack = loadStack(opts.stateDir);
+    } catch (err) {
+      if (err instanceof EnvironmentError) throw err;
+      throw new EnvironmentError(`cannot use the OpenStack stack in ${opts.stateDir}: ${(err as Error).message}`);
+    }
+    operator = operatorFor(stack);
+    say(`calibration node and image on ${stack.endpoints.identity}`);
   }
-  say(`calibration node and image on ${stack.endpoints.identity}`);
-  const { node, image } = await prepare(stack, log);
+  const { node, image } = await prepare(operator, log);
 
   const recorder = new CallRecorder();
   // an operator's tool, not an agent: it retries a transient failure (first attempts are what it measures)
@@ -158,6 +177,7 @@ export async function calibrateOpenStack(opts: CalibrateOptions): Promise<Calibr
     const n = ops[op]?.samples ?? 0;
     if (n < samples) throw new EnvironmentError(`calibration of ${op}: only ${n} successful samples of ${samples}`);
   }
+  if (!stack) return { plane: 'openstack', source: cloudCalibrationSource(opts.target!, samples), ops };
   const profile = measureLiveProfile(opts.stateDir);
   return { plane: 'openstack', source: calibrationSource(stack, samples), ops, profile };
 }

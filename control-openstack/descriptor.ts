@@ -1,11 +1,12 @@
 // The OpenStack plane's descriptor: what the composition root (planes/index.ts) lists. Its model
 // and profile for the simulator, the agent's node client, the operator (fleet) workflows, the
 // local stack launcher and the calibration, each reached only through this.
-import type { FleetOperator, PlaneDescriptor, PlaneServer } from '../adapters/index.js';
+import type { CloudSelection, FleetOperator, PlaneDescriptor, PlaneServer } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
 import { openstackNodeClient } from './agent-config.js';
 import { calibrateOpenStack } from './calibrate.js';
-import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, parseAssignment, publishToFleet, revokeFleet } from './fleet.js';
+import { cloudTargetFrom } from './cloud-config.js';
+import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleetFor, parseAssignment, publishToFleet, revokeFleet } from './fleet.js';
 import { openstackModel } from './model.js';
 import { openstackProfile } from './profile.js';
 import { DEFAULT_STATE_DIR, down, loadStack, status, up } from './server/index.js';
@@ -16,8 +17,8 @@ export function keystoneNodeId(id: string): string {
   return id.replace(/\//g, '-').toLowerCase();
 }
 
-async function openOperator(stateDir: string): Promise<FleetOperator> {
-  const { operator } = openFleet(stateDir);
+async function openOperator(stateDir: string, target: CloudSelection = {}): Promise<FleetOperator> {
+  const { operator } = await openFleetFor(stateDir, target);
   return {
     async publish(o) {
       const r = await publishToFleet(operator, o);
@@ -116,7 +117,9 @@ export const openstack: PlaneDescriptor = {
   nodeClient: openstackNodeClient as unknown as PlaneDescriptor['nodeClient'],
   operator: { nodeName: keystoneNodeId, parsePin: parseAssignment, open: openOperator },
   server,
-  calibrate: ({ stateDir, samples, openLog, onProgress }) => {
+  calibrate: ({ stateDir, samples, openLog, onProgress, cloud, openrc }) => {
+    const target = cloudTargetFrom({ cloud, openrc });
+    if (target) return calibrateOpenStack({ stateDir, target, samples, logger: openLog(), onProgress });
     loadStack(stateDir); // no stack: exit 3 before anything is written into the state dir
     return calibrateOpenStack({ stateDir, samples, logger: openLog(), onProgress });
   },

@@ -16,15 +16,41 @@ import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './cli
 import type { NodeConfig } from './client/node.js';
 import { ProjectListSchema } from './client/schemas.js';
 import { decodePin, NODE_TAG, nodeUserName, planPlacement, type NodeReport } from './placement.js';
-import { loadStack, type RunningStack } from './server/index.js';
+import { cloudTargetFrom, type CloudTarget } from './cloud-config.js';
+import { loadStack, OPERATOR_ROLE, type RunningStack } from './server/index.js';
 
 export interface Fleet {
-  stack: RunningStack;
+  /** the local stack (`edgeplane up openstack`), or null for a cloud from clouds.yaml / openrc */
+  stack: RunningStack | null;
   operator: OpenStackOperator;
+  /** what the operator works on, for messages */
+  target: string;
+}
+
+/**
+ * The operator of a cloud (clouds.yaml / openrc), its prerequisites checked up front: a cloud
+ * that lacks what edgeplane needs fails here (exit 3) with every problem listed, before any change.
+ */
+export async function openCloudFleet(target: CloudTarget): Promise<Fleet> {
+  const operator = new OpenStackOperator({ authUrl: target.authUrl, username: '', password: '', projectName: '', credentials: target.credentials, interface: target.interface });
+  let problems: string[];
+  try {
+    problems = await operator.prerequisiteProblems(OPERATOR_ROLE);
+  } catch (err) {
+    throw new EnvironmentError(`${target.source}: cannot reach Keystone at ${target.authUrl}: ${(err as Error).message}`);
+  }
+  if (problems.length > 0) throw new EnvironmentError(`${target.source} is not usable as the edgeplane operator:\n  - ${problems.join('\n  - ')}`);
+  return { stack: null, operator, target: `${target.source} (${target.authUrl})` };
+}
+
+/** `--cloud NAME` / `--openrc FILE` / OS_CLOUD when given, else the admin operator of the stack in `stateDir`. */
+export async function openFleetFor(stateDir: string, opts: { cloud?: string; openrc?: string } = {}): Promise<Fleet> {
+  const target = cloudTargetFrom(opts);
+  return target ? openCloudFleet(target) : openFleet(stateDir);
 }
 
 /** The admin operator of the stack in `stateDir` (EnvironmentError when there is none). */
-export function openFleet(stateDir: string): Fleet {
+export function openFleet(stateDir: string): Fleet & { stack: RunningStack } {
   let stack: RunningStack;
   try {
     stack = loadStack(stateDir);
@@ -34,7 +60,7 @@ export function openFleet(stateDir: string): Fleet {
   }
   const { endpoints, admin } = stack;
   const operator = new OpenStackOperator({ authUrl: endpoints.identity, username: admin.username, password: admin.password, projectName: admin.projectName });
-  return { stack, operator };
+  return { stack, operator, target: `the stack in ${stateDir}` };
 }
 
 // ---- publish ----

@@ -116,6 +116,9 @@ export class LocalAgent {
 export interface RealEnvironmentOptions {
   /** the plane's state directory (`edgeplane up <plane> --state`); default: the plane server's */
   stateDir?: string;
+  /** an existing cloud instead of the local stack (clouds.yaml cloud, openrc file) */
+  cloud?: string;
+  openrc?: string;
   /** appliance, keys, agent configurations and state directories go here (one folder per scenario and plane) */
   workDir: string;
   hypervisor: RealHypervisor;
@@ -189,7 +192,7 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
   const nodes = scenarioNodes(scenario, o.nodes ?? scenario.fleet.sites * scenario.fleet.nodesPerSite, planeOps.operator.nodeName);
   const workDir = resolve(o.workDir, safeFolderName(scenario.name), d.name);
   mkdirSync(workDir, { recursive: true });
-  const operator = await planeOps.operator.open(stateDir);
+  const operator = await planeOps.operator.open(stateDir, { cloud: o.cloud, openrc: o.openrc });
 
   // the image: an appliance padded to the scenario's size (capped), chunked as the scenario says
   const lineage = `ep-${scenario.name}`

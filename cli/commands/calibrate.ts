@@ -7,6 +7,8 @@ import { integerOption } from '../options.js';
 
 interface CalibrateFlags {
   state?: string;
+  cloud?: string;
+  openrc?: string;
   samples: number;
   out?: string;
   verbose?: boolean;
@@ -19,6 +21,8 @@ export function register(program: Command): void {
     .description('measure the service time of each agent-path API operation on the running plane; write a calibration file')
     .argument('[plane]', `control plane (${able.join(', ')})`, able[0] ?? 'openstack')
     .option('--state <dir>', "state dir given to `edgeplane up` (default: the plane's)")
+    .option('--cloud <name>', 'openstack: a cloud of clouds.yaml (os-client-config search path; default $OS_CLOUD) instead of the local stack')
+    .option('--openrc <file>', 'openstack: an openrc file instead of the local stack')
     .option('--samples <n>', 'samples per operation', integerOption('--samples', 1), 30)
     .option('--out <file>', 'calibration file to write (default: calibration-<plane>.json)')
     .option('-v, --verbose', 'logs to stderr as well')
@@ -34,6 +38,8 @@ export function register(program: Command): void {
       const started = performance.now();
       const calibration = await d.calibrate({
         stateDir,
+        cloud: flags.cloud,
+        openrc: flags.openrc,
         samples: flags.samples,
         openLog: () => createLogger({ file: `${stateDir}/logs/edgeplane-calibrate.log`, verbose: flags.verbose }),
         onProgress: (m) => process.stderr.write(`${m}\n`),

@@ -10,6 +10,8 @@ import { planes } from '../../planes/index.js';
 interface PlaneFlags {
   plane: string;
   state?: string;
+  cloud?: string;
+  openrc?: string;
   json?: boolean;
 }
 
@@ -22,7 +24,7 @@ const operators = () => planes.descriptors.filter((d) => d.operator !== undefine
 async function open(f: PlaneFlags): Promise<{ fleet: FleetOperator; stateDir: string; parsePin: (text: string) => { imageId: string; version: string } }> {
   const d = planes.with(f.plane, 'operator', '`edgeplane fleet`');
   const stateDir = f.state ?? d.server?.defaultStateDir ?? '.';
-  return { fleet: await d.operator.open(stateDir), stateDir, parsePin: d.operator.parsePin };
+  return { fleet: await d.operator.open(stateDir, { cloud: f.cloud, openrc: f.openrc }), stateDir, parsePin: d.operator.parsePin };
 }
 
 export function register(program: Command): void {
@@ -30,7 +32,12 @@ export function register(program: Command): void {
     .command('fleet')
     .description(`operate a fleet on a running plane (${operators().join(', ')}): publish images, enroll nodes, assign, revoke, status`)
     .addHelpText('after', '\nAll subcommands take --plane P (default the first listed) and --state DIR (the state dir of `edgeplane up <plane>`). Exit codes: 0 ok, 2 bad input, 3 stack missing or a call failed.');
-  const common = (c: Command) => c.option('--plane <name>', `the plane (${operators().join(', ')})`, operators()[0] ?? 'openstack').option('--state <dir>', "state dir given to `edgeplane up` (default: the plane's)");
+  const common = (c: Command) =>
+    c
+      .option('--plane <name>', `the plane (${operators().join(', ')})`, operators()[0] ?? 'openstack')
+      .option('--state <dir>', "state dir given to `edgeplane up` (default: the plane's)")
+      .option('--cloud <name>', 'openstack: a cloud of clouds.yaml (os-client-config search path; default $OS_CLOUD) instead of the local stack')
+      .option('--openrc <file>', 'openstack: an openrc file (export OS_AUTH_URL=...) instead of the local stack');
 
   common(
     fleet

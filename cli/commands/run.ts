@@ -46,6 +46,8 @@ interface RunFlags {
   report: boolean;
   calibration?: string;
   state?: string;
+  cloud?: string;
+  openrc?: string;
   hypervisor: 'sim' | 'qemu';
   nodes?: number;
   budget?: Partial<Budget>;
@@ -65,6 +67,8 @@ export function register(program: Command): void {
     .addOption(new Option('--env <env>', 'where to run').choices(['sim', 'emulate', 'real']).default('sim'))
     .option('--calibration <file>', 'service times measured by `edgeplane calibrate` (applies to that plane)')
     .option('--state <dir>', "--env real: the plane's state directory (default: the one `edgeplane up <plane>` uses)")
+    .option('--cloud <name>', '--env real, openstack: a cloud of clouds.yaml (default $OS_CLOUD) instead of the local stack')
+    .option('--openrc <file>', '--env real, openstack: an openrc file instead of the local stack')
     .addOption(new Option('--hypervisor <kind>', "--env real: the agents' hypervisor").choices(['sim', 'qemu']).default('sim'))
     .option('--nodes <n>', `--env real, emulate: run the scenario's first N nodes (real: at most ${MAX_REAL_NODES}, emulate: at most ${MAX_EMULATED_NODES}; default: all, if that many)`, integerOption('--nodes', 1, MAX_EMULATED_NODES))
     .option('--json', 'print the summary as JSON instead of a table')
@@ -84,10 +88,12 @@ function environmentFor(flags: RunFlags, outDir: string): Environment {
   const realOnly = [
     ['--state', flags.state !== undefined],
     ['--nodes', flags.nodes !== undefined],
+    ['--cloud', flags.cloud !== undefined],
+    ['--openrc', flags.openrc !== undefined],
   ] as const;
   if (flags.env === 'real') {
     if (flags.calibration) throw new InputError('--calibration feeds the simulator; it does not apply to --env real');
-    return realEnvironment({ stateDir: flags.state, workDir: join(outDir, 'work'), hypervisor: flags.hypervisor, nodes: flags.nodes });
+    return realEnvironment({ stateDir: flags.state, cloud: flags.cloud, openrc: flags.openrc, workDir: join(outDir, 'work'), hypervisor: flags.hypervisor, nodes: flags.nodes });
   }
   if (flags.env === 'emulate') {
     if (flags.state !== undefined) throw new InputError('--state applies to --env real only (the emulation serves its own stand-in plane)');

@@ -1,13 +1,14 @@
 // The operator's side: enroll nodes (project + user + report credential), publish an image with its
 // manifest and data key, pin/unpin a node, revoke a node. Runs as the cloud admin.
 import { randomBytes } from 'node:crypto';
-import { type CallRecorder, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
+import { type CallRecorder, HttpError, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
 import type { Assignment } from '../../agent/machine/index.js';
 import { decodePin, decodeReport, encodeReport, IMAGE_PROPS, NODE_TAG, nodeProjectName, nodeUserName, REPORT_CREDENTIAL_TYPE, tagsWithPin, type NodeReport } from '../placement.js';
 import { BarbicanApi } from './barbican.js';
 import { GlanceApi, imageProperty, imageReadiness } from './glance.js';
 import type { NodeConfig } from './node.js';
 import { KeystoneSession } from './session.js';
+import type { KeystoneCredentials } from './keystone.js';
 
 export interface OperatorConfig {
   authUrl: string;
@@ -15,6 +16,10 @@ export interface OperatorConfig {
   password: string;
   projectName: string;
   domain?: string;
+  /** other credentials than username/password in `domain` (a clouds.yaml or openrc cloud) */
+  credentials?: KeystoneCredentials;
+  /** catalog interface of Glance and Barbican (default public) */
+  interface?: 'public' | 'internal' | 'admin';
   transport?: Transport;
   recorder?: CallRecorder;
   retry?: RetryPolicy;
@@ -48,13 +53,50 @@ export class OpenStackOperator {
   constructor(readonly config: OperatorConfig) {
     this.transport = config.transport ?? new Transport({ plane: 'openstack', recorder: config.recorder, retry: config.retry });
     const domain = config.domain ?? 'Default';
-    this.session = new KeystoneSession(this.transport, config.authUrl, {
-      kind: 'password',
-      username: config.username,
-      userDomain: domain,
-      password: config.password,
-      scope: { projectName: config.projectName, projectDomain: domain },
-    });
+    this.session = new KeystoneSession(
+      this.transport,
+      config.authUrl,
+      config.credentials ?? {
+        kind: 'password',
+        username: config.username,
+        userDomain: domain,
+        password: config.password,
+        scope: { projectName: config.projectName, projectDomain: domain },
+      },
+    );
+  }
+
+  /**
+   * What edgeplane needs of an operator, checked before any change: its credentials work, its
+   * token holds the operator role (Keystone projects/users, Glance writes under the policy
+   * edgeplane expects), the catalog has Glance and Barbican, and Keystone has the node role.
+   * Returns the problems found (empty: ready).
+   */
+  async prerequisiteProblems(operatorRole: string): Promise<string[]> {
+    let token: Awaited<ReturnType<KeystoneSession['login']>>;
+    try {
+      token = await this.session.login();
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 401) return [`Keystone at ${this.config.authUrl} refused the operator's credentials (401)`];
+      throw err;
+    }
+    const problems: string[] = [];
+    const roles = (token.body.roles ?? []).map((r) => r.name);
+    if (!roles.includes(operatorRole))
+      problems.push(`the operator's token lacks the "${operatorRole}" role on its project (it has: ${roles.join(', ') || 'none'}): it creates node projects and users and publishes images`);
+    if (!token.body.project) problems.push('the operator must be scoped to a project (project_name or project_id)');
+    for (const type of ['image', 'key-manager']) {
+      try {
+        await this.session.endpoint(type, this.config.interface ?? 'public');
+      } catch {
+        problems.push(`the catalog has no ${this.config.interface ?? 'public'} ${type} endpoint (${type === 'image' ? 'Glance' : 'Barbican'})`);
+      }
+    }
+    if (problems.length === 0) {
+      const all = await this.session.authed((t) => this.ks.listRoles(t));
+      for (const name of NODE_ROLES) if (!all.some((r) => r.name === name)) problems.push(`Keystone has no "${name}" role (every node gets it on its own project)`);
+    }
+    return problems;
   }
 
   private get ks() {
@@ -222,12 +264,12 @@ export class OpenStackOperator {
   }
 
   private async glance(): Promise<GlanceApi> {
-    this.glanceApi ??= new GlanceApi(this.transport, await this.session.endpoint('image'));
+    this.glanceApi ??= new GlanceApi(this.transport, await this.session.endpoint('image', this.config.interface ?? 'public'));
     return this.glanceApi;
   }
 
   private async barbican(): Promise<BarbicanApi> {
-    this.barbicanApi ??= new BarbicanApi(this.transport, await this.session.endpoint('key-manager'));
+    this.barbicanApi ??= new BarbicanApi(this.transport, await this.session.endpoint('key-manager', this.config.interface ?? 'public'));
     return this.barbicanApi;
   }
 }

@@ -47,7 +47,7 @@ async function call(base: string, token: string, method: string, path: string, b
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { 'X-Auth-Token': token, ...(body === undefined ? {} : { 'Content-Type': contentType }) },
-    body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
   });
   await res.arrayBuffer();
   return res.status;
