@@ -38,6 +38,7 @@ export async function calibrateCloudStack(o: { stateDir: string; samples: number
     const start = client.recorder.records().length;
     for (let i = 0; i < samples; i++) {
       if (i % Math.max(1, Math.floor(samples / 10)) === 0) o.onProgress(`calibrate cloudstack: sample ${i + 1}/${samples}`);
+      await client.call('listCapabilities');
       await client.list('listTemplates', 'template', { templatefilter: 'executable' });
       await client.list('listTags', 'tag', { resourcetype: 'Account', resourceid: String(admin.id) });
       await client.call('getUserKeys', { id: String(adminUser.id) });
@@ -54,7 +55,7 @@ export async function calibrateCloudStack(o: { stateDir: string; samples: number
       await client.run('destroyVirtualMachine', { id: vm.id!, expunge: true });
     }
     await client.call('deleteTemplate', { id: String(template!.id) });
-    const wanted = ['cs.listTemplates', 'cs.listTags', 'cs.getUserKeys', 'cs.createTags', 'cs.deployVirtualMachine', 'cs.queryAsyncJobResult'];
+    const wanted = ['cs.listCapabilities', 'cs.listTemplates', 'cs.listTags', 'cs.getUserKeys', 'cs.createTags', 'cs.deployVirtualMachine', 'cs.queryAsyncJobResult'];
     const ops: Calibration['ops'] = {};
     for (const op of wanted) {
       const ms = client.recorder
