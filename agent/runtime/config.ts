@@ -41,6 +41,8 @@ export function agentConfigSchemaFor(clients: readonly NodeClientFactory[]) {
         requestTimeoutS: seconds.default(60),
         /** how often landed chunks are handed to the machine (and persisted) during a fetch */
         batchMs: z.number().int().min(1).max(10_000).default(200),
+        /** worker threads that verify and decrypt chunks (default: one per core, at most 4) */
+        cryptoWorkers: z.number().int().min(1).max(16).optional(),
       })
       .prefault({}),
     machine: z

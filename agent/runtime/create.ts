@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { NodeClientFactory, NodePlane } from '../../adapters/index.js';
 import type { Logger } from '../../common/index.js';
-import { readPublicKey } from '../../pipeline/index.js';
+import { CryptoPool, readPublicKey } from '../../pipeline/index.js';
 import { createHypervisor } from '../hypervisor/index.js';
 import { clientFor, machineConfig, seedFor, type AgentFileConfig } from './config.js';
 import { AgentRuntime } from './runtime.js';
@@ -24,6 +24,7 @@ export async function createAgent(c: AgentFileConfig, log: Logger, clients: read
     seed: seedFor(c),
     rangesInFlight: c.fetch.rangesInFlight,
     batchMs: c.fetch.batchMs,
+    ...(c.fetch.cryptoWorkers ? { cryptoPool: new CryptoPool(c.fetch.cryptoWorkers) } : {}),
     bootTimeoutMs: c.hypervisor.bootTimeoutS * 1000,
     logger: log,
   });
