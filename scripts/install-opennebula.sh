@@ -79,7 +79,7 @@ fi
 CACHE="$(cache_dir)"
 SHA="${CACHE##*/opennebula-}"
 if [ -f "$CACHE/BUILD-OK" ] && grep -q "^sha256=$SHA\$" "$CACHE/BUILD-OK" \
-   && [ -x "$CACHE/prefix/bin/oned" ] && [ -x "$CACHE/prefix/bin/mm_sched" ] && [ -x "$CACHE/prefix/bin/onemonitord" ]; then
+   && [ -x "$CACHE/prefix/bin/oned" ] && [ -x "$CACHE/prefix/bin/mm_sched" ] && [ -x "$CACHE/prefix/lib/mads/onemonitord" ]; then
   echo "install-opennebula: build cache valid: $CACHE"
   exit 0
 fi
@@ -105,9 +105,10 @@ sed -i 's/^    "-g",$//; s/LINKFLAGS=\[.-g., /LINKFLAGS=[/' SConstruct
   echo "install-opennebula: install.sh failed; see $WORK/install.log" >&2
   exit 3
 }
-for b in oned mm_sched onemonitord; do
-  [ -x "$WORK/prefix/bin/$b" ] || { echo "install-opennebula: $b missing after install" >&2; exit 3; }
-  strip "$WORK/prefix/bin/$b"
+# onemonitord is a driver: install.sh puts it in lib/mads
+for b in bin/oned bin/mm_sched lib/mads/onemonitord; do
+  [ -x "$WORK/prefix/$b" ] || { echo "install-opennebula: $b missing after install" >&2; exit 3; }
+  strip "$WORK/prefix/$b"
 done
 # Sunstone/FireEdge assets are not used by the front-end edgeplane runs
 rm -rf "$WORK/prefix/lib/sunstone" "$WORK/prefix/lib/fireedge" "$WORK/prefix/share/doc"

@@ -65,7 +65,7 @@ export function readBuildRecord(dir: string): Record<string, string> | null {
 
 export function cacheValid(dir: string, sha: string): boolean {
   const r = readBuildRecord(dir);
-  return r?.sha256 === sha && ['oned', 'mm_sched', 'onemonitord'].every((b) => existsSync(join(dir, 'prefix', 'bin', b)));
+  return r?.sha256 === sha && ['bin/oned', 'bin/mm_sched', 'lib/mads/onemonitord'].every((b) => existsSync(join(dir, 'prefix', b)));
 }
 
 /** The cache for `tarball`, built first when missing or invalid (~1,000 CPU-seconds). */

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { NO_RETRY } from '../../adapters/transport/index.js';
 import { EnvironmentError, InputError, type Logger } from '../../common/index.js';
@@ -17,7 +17,7 @@ import { HOST_STATE } from '../client/schemas.js';
 import { defaultSource, ensureBuild } from './build.js';
 import { edgeServicesMarker, startEdgeServices } from './edge-launch.js';
 import { monitordClientControl, monitordConf, onedConf, schedConf } from './configs.js';
-import { DEFAULT_HOSTS, DEFAULT_PORT, oneLayout, portsFrom, TESTBED_SCHED_INTERVAL_S, type DaemonName, type OneLayout } from './layout.js';
+import { DEFAULT_HOSTS, DEFAULT_PORT, oneLayout, stockPath, portsFrom, TESTBED_SCHED_INTERVAL_S, type DaemonName, type OneLayout } from './layout.js';
 import { commandLine, isRunning, processesMatching, startDetached, stop } from './processes.js';
 import { parseCredentialsText, readCredentials, readOneState, writeCredentials, writeOneState, type OneCredentials, type OneState } from './state.js';
 
@@ -106,14 +106,15 @@ async function copyPrefix(from: string, l: OneLayout, onProgress: (m: string) =>
   for (const f of STOCK) {
     const file = join(tmp, f);
     if (!existsSync(file)) throw new EnvironmentError(`${from} is not an OpenNebula 6.10 prefix: ${f} missing`);
-    copyFileSync(file, `${file}.stock`);
+    mkdirSync(dirname(stockPath(tmp, f)), { recursive: true });
+    copyFileSync(file, stockPath(tmp, f));
   }
   await execa('mv', [tmp, l.prefix]);
 }
 
 function writeConfigs(l: OneLayout, base: number, schedIntervalS: number): void {
   const ports = portsFrom(base);
-  const stock = (f: (typeof STOCK)[number]) => readFileSync(join(l.prefix, `${f}.stock`), 'utf8');
+  const stock = (f: (typeof STOCK)[number]) => readFileSync(stockPath(l.prefix, f), 'utf8');
   writeFileSync(join(l.prefix, STOCK[0]), onedConf(stock(STOCK[0]), { port: ports.oned, hookPub: ports.hookPub, hookRep: ports.hookRep, remoteScripts: l.remoteScripts }));
   writeFileSync(join(l.prefix, STOCK[1]), monitordConf(stock(STOCK[1]), { port: ports.monitord }));
   writeFileSync(join(l.prefix, STOCK[2]), schedConf(stock(STOCK[2]), { onedPort: ports.oned, intervalS: schedIntervalS }));
@@ -335,6 +336,11 @@ export async function down(stateDir: string): Promise<StopResult[]> {
   return out;
 }
 
+/** the dummy IM's detached monitoring clients of this front-end (run from the prefix's remotes or the remote-scripts folder) */
+export function monitordClients(l: OneLayout): number[] {
+  return [...new Set([...processesMatching(join(l.prefix, 'var', 'remotes')), ...processesMatching(l.remoteScripts)])].filter((pid) => (commandLine(pid) ?? '').includes('monitord-client')).sort((a, b) => a - b);
+}
+
 export interface FrontEndStatus {
   exists: boolean;
   stateDir: string;
@@ -366,5 +372,5 @@ export async function status(stateDir: string): Promise<FrontEndStatus> {
   } finally {
     await client.close();
   }
-  return { exists: true, stateDir: l.stateDir, mode: state.mode, endpoint: state.endpoint, version, api, daemons, monitordClients: processesMatching(l.remoteScripts), hosts };
+  return { exists: true, stateDir: l.stateDir, mode: state.mode, endpoint: state.endpoint, version, api, daemons, monitordClients: monitordClients(l), hosts };
 }

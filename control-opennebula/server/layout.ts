@@ -62,3 +62,8 @@ export function oneLayout(stateDir: string): OneLayout {
 /** The daemons `up` starts, in start order; `down` stops them in reverse. */
 export const DAEMONS = ['oned', 'mm_sched', 'edge-services'] as const;
 export type DaemonName = (typeof DAEMONS)[number];
+
+/** the stock copy of a prefix file (outside the folders OpenNebula globs: a `*.stock` beside a remote script would be run) */
+export function stockPath(prefix: string, file: string): string {
+  return join(prefix, '.edgeplane-stock', file);
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ComplexityProfile } from '../../adapters/index.js';
 import { EnvironmentError } from '../../common/index.js';
 import { changedLines } from './configs.js';
-import { oneLayout, type OneLayout } from './layout.js';
+import { oneLayout, stockPath, type OneLayout } from './layout.js';
 import { commandLine, isRunning, processesMatching, processTree } from './processes.js';
 import { readOneState } from './state.js';
 
@@ -114,7 +114,7 @@ export function configLinesOf(l: OneLayout, service: string): number {
   let n = 0;
   for (const f of CONFIGS[service] ?? []) {
     try {
-      n += changedLines(readFileSync(join(l.prefix, `${f}.stock`), 'utf8'), readFileSync(join(l.prefix, f), 'utf8'));
+      n += changedLines(readFileSync(stockPath(l.prefix, f), 'utf8'), readFileSync(join(l.prefix, f), 'utf8'));
     } catch {
       // not there (an endpoint front-end)
     }
