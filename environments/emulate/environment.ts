@@ -86,7 +86,7 @@ function availableMemoryBytes(): number | null {
 }
 
 /** Agents started at once while the fleet comes up. */
-const START_WAVE = 8;
+const START_WAVE = 25;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

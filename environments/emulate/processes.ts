@@ -5,9 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { EnvironmentError } from '../../common/index.js';
 
-/** Niceness of the processes in the namespaces (agents, relays, the plane's service): below the emulation's own. */
-const NICE = 5;
-
 export class NsProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
@@ -20,8 +17,7 @@ export class NsProcess {
     readonly what: string,
     nodeFlags: readonly string[] = [],
   ) {
-    // niced: the emulation's own process (timeline, polling) must not starve behind hundreds of agents
-    this.child = spawn('ip', ['netns', 'exec', ns, 'nice', '-n', String(NICE), process.execPath, ...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.on('error', (err) => {
       this.stderr += `cannot start: ${err.message}\n`;
     });
