@@ -4,7 +4,7 @@
 // is written to its file (temp + rename, so a crash leaves the previous state) after every
 // command that changed something, before the answer goes out: a restart keeps templates, VMs and jobs.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import initSqlJs, { type Database } from 'sql.js';
+import type { Database } from 'sql.js';
 import { EnvironmentError } from '../../common/index.js';
 
 export const KINDS = ['zones', 'pods', 'clusters', 'hosts', 'pools', 'offerings', 'ostypes', 'accounts', 'users', 'templates', 'template_pools', 'vms', 'jobs', 'tags', 'secrets', 'images', 'settings'] as const;
@@ -26,6 +26,8 @@ export class StateDb {
 
   /** Opens (or creates) the database at `file`; null keeps it in memory only (tests). */
   static async open(file: string | null): Promise<StateDb> {
+    // loaded on first use: the CLI imports every plane, and only the emulator needs SQLite
+    const { default: initSqlJs } = await import('sql.js');
     const SQL = await initSqlJs();
     let db: Database;
     try {
