@@ -5,7 +5,7 @@
 //    started: its VM runs again before any successful login; Keystone back: it logs in, polls
 //    and reports RUNNING again.
 // 3. A revoked node: assigning to it is refused (exit 2); no new deployment (its logins are refused:
-//    unauthorized), its last status stays RUNNING, and after 5 refused logins it gives up (exit 3).
+//    unauthorized), its VM keeps running v1, and after 5 refused logins it gives up (exit 3, status FAILED).
 // Kills services of the stack these tests use (by the pids `up` recorded) and starts them again.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -179,7 +179,8 @@ it('survives a Glance outage mid-rollout, restarts a verified VM without Keyston
   expect(callsOf(since, 'glance.image.download_range')).toEqual([]);
   expect(since.filter((l) => l.type === 'mark' || l.type === 'done')).toEqual([]);
   const lastStatus = lines.filter((l) => l.type === 'status').at(-1)!;
-  expect(lastStatus).toMatchObject({ status: 'RUNNING', running: v1 });
+  // it gave up (FAILED: unauthorized), with its VM still running v1
+  expect(lastStatus).toMatchObject({ status: 'FAILED', running: v1 });
   expect(readFileSync(join(nb.stateDir, 'agent.log'), 'utf8')).toContain('"kind":"unauthorized"');
   const st = (await fleetStatus(fleet.operator, [nb.node]))[0]!;
   expect(st.enabled).toBe(false);
