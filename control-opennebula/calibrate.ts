@@ -99,6 +99,8 @@ export async function calibrateOpenNebula(o: { stateDir: string; samples?: numbe
     for (let i = 0; i < samples; i++) await round(i);
     await node.client.revokeToken();
     node.close();
+    const agentRecords = [...recorder.records()];
+    recorder.clear();
 
     // ---- native path ----
     say(`measuring ${samples} native deployments (allocate on hold, deploy with enforce, vm.info to RUNNING)`);
@@ -135,7 +137,7 @@ export async function calibrateOpenNebula(o: { stateDir: string; samples?: numbe
       await admin.vmAction('terminate-hard', id);
     }
     await native.close();
-    const ops = { ...summarize(recorder.records(), CALIBRATED_OPS), ...durationsOf(DUMMY_OPS[0], prolog), ...durationsOf(DUMMY_OPS[1], boot) };
+    const ops = { ...summarize([...agentRecords, ...recorder.records()], CALIBRATED_OPS), ...durationsOf(DUMMY_OPS[0], prolog), ...durationsOf(DUMMY_OPS[1], boot) };
     for (const op of CALIBRATED_OPS) {
       const n = ops[op]?.samples ?? 0;
       if (n < samples) throw new EnvironmentError(`calibration of ${op}: only ${n} successful samples of ${samples}`);

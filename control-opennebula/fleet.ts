@@ -15,7 +15,7 @@ import { chunkPath, KEY_FILES, MANIFEST_FILE, readSealed, sealImage, writeKeyFil
 import { OneClient, templateValue } from './client/api.js';
 import { OneError } from './client/errors.js';
 import { EDGE_ATTRS, parsePin } from './client/node-plane.js';
-import { IMAGE_STATE, templateText } from './client/schemas.js';
+import { GroupPoolSchema, IMAGE_STATE, parseOneXml, templateText } from './client/schemas.js';
 import { blobFile, loadFrontEnd, portsFrom, readKey, writeKey } from './server/index.js';
 
 export const FLEET_GROUP = 'edgeplane-nodes';
@@ -66,10 +66,20 @@ export class OneFleet {
   }
 
   async groupId(): Promise<number> {
-    const xml = await this.admin.call('one.grouppool.info');
-    const m = new RegExp(`<ID>(\\d+)</ID><NAME><!\\[CDATA\\[${FLEET_GROUP}\\]\\]></NAME>`).exec(String(xml));
-    if (m) return Number(m[1]);
-    return Number(await this.admin.call('one.group.allocate', [FLEET_GROUP]));
+    const find = async () => {
+      const pool = parseOneXml('one.grouppool.info', String(await this.admin.call('one.grouppool.info')), 'GROUP_POOL', GroupPoolSchema);
+      return pool.GROUP_POOL.GROUP.find((g) => g.NAME === FLEET_GROUP)?.ID;
+    };
+    const known = await find();
+    if (known !== undefined) return known;
+    try {
+      return Number(await this.admin.call('one.group.allocate', [FLEET_GROUP]));
+    } catch (err) {
+      // another operator created it meanwhile
+      const again = await find();
+      if (again === undefined) throw err;
+      return again;
+    }
   }
 
   async publish(o: PublishRequest): Promise<PublishedFleetImage> {

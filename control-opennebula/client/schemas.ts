@@ -106,6 +106,10 @@ export const DatastorePoolSchema = z.object({
   DATASTORE_POOL: z.preprocess((v) => (v === '' ? {} : v), z.looseObject({ DATASTORE: z.array(DatastoreSchema).default([]) })),
 });
 
+export const GroupPoolSchema = z.object({
+  GROUP_POOL: z.preprocess((v) => (v === '' ? {} : v), z.looseObject({ GROUP: z.array(z.looseObject({ ID: int, NAME: text })).default([]) })),
+});
+
 /** Parse `xml` and check it against `schema` (the document's root element is `root`). */
 export function parseOneXml<T>(method: string, xml: string, root: string, schema: z.ZodType<T>): T {
   let doc: Record<string, unknown>;
