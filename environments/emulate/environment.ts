@@ -352,7 +352,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           if (dead) throw new EnvironmentError(`agent ${dead.id} exited while the fleet came up: ${agents.get(dead.index)!.stderr.trim().slice(-1500)}`);
           const up = wave.filter(idle).length;
           if (up === wave.length) break;
-          if (Date.now() - waveStart > 120_000) throw new EnvironmentError(`only ${w + up} of ${topology.nodes.length} agents came up (logged in and polled) in time`);
+          if (Date.now() - waveStart > 600_000) throw new EnvironmentError(`only ${w + up} of ${topology.nodes.length} agents came up (logged in and polled) in time`);
           await sleep(200);
         }
         ctx.onProgress?.(r, 0, topology.nodes.length);
