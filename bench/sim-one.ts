@@ -1,4 +1,4 @@
-// Simulates one scenario in this process and prints {wallMs, events, nodes, planes, maxRssMiB} as JSON.
+// Simulates one scenario in this process and prints {wallMs, cpuMs (whole process), events, nodes, planes, maxRssMiB} as JSON.
 // Run by bench/main.ts in a child process so that peak memory is measured per scenario.
 import { simulate } from '../environments/index.js';
 import { planes, scenarios } from '../planes/index.js';
@@ -18,6 +18,7 @@ process.stdout.write(
     repeat: scenario.repeat,
     events: result.planes.reduce((sum, p) => sum + (p.counters.events ?? 0), 0),
     wallMs,
+    cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
     resultLines: result.lines.length,
   })}\n`,

@@ -11,6 +11,7 @@
 // more memory than a developer machine has: 10^8 events in one run (~27x rollout-100k, ~10 min of
 // CPU), 10^9 events in all (~1.5 h), 10^9 node x chunk pairs, 10,000 runs (repeats x planes) and
 // an 8 GiB memory estimate (a third of this machine; rollout-100k is estimated at ~1.1 GiB).
+import { getHeapStatistics } from 'node:v8';
 import { DEFAULT_SIMULATOR_LIMITS, MAX_VIRTUAL_US, setSimulatorLimits } from '../edge-sim/index.js';
 import { InputError } from '../common/index.js';
 import { PER_NODE_DETAIL_MAX_NODES } from '../reports/index.js';
@@ -66,16 +67,18 @@ const KEYS: Record<string, keyof Budget> = {
 const FLAG_OF = Object.fromEntries(Object.entries(KEYS).map(([k, v]) => [v, k])) as Record<keyof Budget, string>;
 
 // Estimate constants (see the measurements above), rounded up.
-/** events per node in one run, before faults: measured at most 37 */
+/** events per node in one run, before faults: measured at most 37 (agent), 8 (CloudStack native, rollout-1m) */
 const EVENTS_PER_NODE = 40;
 /** events one crash cycle costs: the crash, the reboot and the next crash, plus the agent's restart work */
 const EVENTS_PER_CRASH = 8;
 /** the process before any scenario: Node, the code, the plane registry */
 const BASE_BYTES = 64 * 2 ** 20;
-/** per node during a run: fleet entry, RunRecords (typed arrays per node and per node x phase), agent or native state, network flows */
+/** per node during a run: fleet entry, RunRecords (typed arrays per node and per node x phase), agent state, network flows */
 const BYTES_PER_NODE = 4096;
-/** per result sample kept in memory until the end: the sample object with its labels, and its NDJSON line */
-const BYTES_PER_SAMPLE = 3072;
+/** the same for a native-mode run (no agent state): 100,000 nodes of rollout-1m's fleet peaked at 741 MiB with the report */
+const BYTES_PER_NATIVE_NODE = 2048;
+/** per result sample kept in memory until the end: the sample object with its labels (measured ~2.4 KB, rollout-1m's fleet at 100,000 nodes) */
+const BYTES_PER_SAMPLE = 2560;
 /** samples per node and run: deploy_start and deploy_latency (or deploy_failed); for fleets <= 5000 nodes also placed_on_intended and one deploy_phase per phase */
 const SAMPLES_PER_NODE = 2;
 const DETAIL_SAMPLES_PER_NODE = 1 + 8;
@@ -109,7 +112,8 @@ export function estimateRun(s: Scenario): RunEstimate {
   const scheduled = s.faults.crashes.length * 2 * nodes + 2 * (s.faults.linkDown.length + s.faults.partitions.length) * s.fleet.sites + 2 * s.faults.controlOutages.length;
   const eventsPerRun = nodes * (EVENTS_PER_NODE + EVENTS_PER_CRASH * crashesPerNode) + scheduled;
   const samplesPerNode = SAMPLES_PER_NODE + (nodes <= PER_NODE_DETAIL_MAX_NODES ? DETAIL_SAMPLES_PER_NODE : 0);
-  const memoryBytes = BASE_BYTES + nodes * BYTES_PER_NODE + runs * nodes * samplesPerNode * BYTES_PER_SAMPLE;
+  const perNode = s.planes.every((p) => p.mode === 'native') ? BYTES_PER_NATIVE_NODE : BYTES_PER_NODE;
+  const memoryBytes = BASE_BYTES + nodes * perNode + runs * nodes * samplesPerNode * BYTES_PER_SAMPLE;
   return { nodes, chunks, nodeChunks: nodes * chunks, runs, crashesPerNode, eventsPerRun, events: runs * eventsPerRun, memoryBytes };
 }
 
@@ -134,6 +138,15 @@ export function checkBudget(e: RunEstimate, budget: Partial<Budget> = {}, where?
   if (!(e.eventsPerRun <= b.events)) over('the estimated events of one run', e.eventsPerRun, b.events, 'events', count, crashNote);
   if (!(e.events <= b.totalEvents)) over(`the estimated events of all ${count(e.runs)} runs`, e.events, b.totalEvents, 'totalEvents', count, crashNote);
   if (!(e.memoryBytes <= b.memoryBytes)) over(`the memory estimate (${count(e.nodes)} nodes, ${count(e.runs)} runs)`, e.memoryBytes, b.memoryBytes, 'memoryBytes');
+  // the samples live on the main thread's heap: past its limit the run would die out of memory late
+  // (unless the memory budget was raised on purpose: then the caller knows what it runs on)
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  if (budget.memoryBytes === undefined && e.memoryBytes > heapLimit) {
+    throw new InputError(
+      `${where ? `${where}: ` : ''}the memory estimate (${gib(e.memoryBytes)} for ${count(e.nodes)} nodes, ${count(e.runs)} runs) is above this Node's heap limit (${gib(heapLimit)}); ` +
+        `run it with a larger heap, e.g. NODE_OPTIONS=--max-old-space-size=${Math.ceil((e.memoryBytes * 1.15) / 2 ** 30) * 1024}`,
+    );
+  }
   setSimulatorLimits({ maxEvents: b.events, maxEventsPerInstant: b.instantEvents });
 }
 

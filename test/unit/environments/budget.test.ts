@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../../common/index.js';
 import { DEFAULT_SIMULATOR_LIMITS, setSimulatorLimits, simulatorLimits } from '../../../edge-sim/index.js';
@@ -82,6 +83,18 @@ describe('estimateRun', () => {
     const e = estimateRun(big);
     expect(e.eventsPerRun * 5).toBeLessThan(DEFAULT_BUDGET.events);
     expect(e.memoryBytes * 5).toBeLessThan(DEFAULT_BUDGET.memoryBytes);
+  });
+
+  it('lets rollout-1m run within the default budget; past this Node heap it says how to raise the heap', async () => {
+    const { scenario: s } = await scenarios.load('rollout-1m');
+    const e = estimateRun(s);
+    expect(e.nodes).toBe(1_000_000);
+    expect(e.eventsPerRun).toBeLessThan(DEFAULT_BUDGET.events);
+    expect(e.nodeChunks).toBeLessThan(DEFAULT_BUDGET.nodeChunks);
+    expect(e.memoryBytes).toBeLessThan(DEFAULT_BUDGET.memoryBytes);
+    if (e.memoryBytes > getHeapStatistics().heap_size_limit) {
+      expect(thrown(() => checkBudget(e, {}, 'rollout-1m')).message).toMatch(/above this Node's heap limit .* NODE_OPTIONS=--max-old-space-size=\d+/);
+    } else expect(() => checkBudget(e)).not.toThrow();
   });
 });
 
