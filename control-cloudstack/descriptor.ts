@@ -1,9 +1,10 @@
-// The CloudStack plane's descriptor: its model and profile for the simulator, and the emulator
-// behind `edgeplane up|status|down cloudstack`.
+// The CloudStack plane's descriptor: its model and profile for the simulator, the emulator
+// behind `edgeplane up|status|down cloudstack`, and the operator (`fleet`, `run --env real`).
 import type { PlaneDescriptor, PlaneServer } from '../adapters/index.js';
 import { cloudstackNodeClient } from './agent-config.js';
 import { calibrateCloudStack } from './calibrate.js';
 import { cloudstackModel } from './model.js';
+import { cloudstackOperator } from './operator.js';
 import { cloudstackProfile } from './profile.js';
 import { DEFAULT_PORT, DEFAULT_STATE_DIR } from './server/stack.js';
 import { emulatorStatus, renderUp } from './server/status.js';
@@ -46,6 +47,7 @@ export const cloudstack: PlaneDescriptor = {
   model: cloudstackModel,
   profile: () => cloudstackProfile('native', { flags: { directDownload: false } }),
   nodeClient: cloudstackNodeClient as unknown as PlaneDescriptor['nodeClient'],
+  operator: cloudstackOperator,
   server,
   calibrate: ({ stateDir, samples, openLog, onProgress }) => calibrateCloudStack({ stateDir, samples, logger: openLog(), onProgress }),
 };

@@ -9,7 +9,7 @@ export { API_ERROR, CS_ERROR, UNAUTHORIZED_TEXT, UNKNOWN_COMMAND_TEXT } from './
 export { CloudStackClient, CloudStackApiError, type CloudStackClientOptions, type CloudStackCredentials, type JobResult } from './client/api.js';
 export { KvmAgent, checksumOf, type KvmAgentOptions } from './kvm-agent/agent.js';
 export { CloudStackEmulator, type EmulatorOptions } from './server/emulator.js';
-export { CloudStackNodePlane, PIN_TAG, STATUS_TAG, SECRET_DETAIL, type CloudStackNodeOptions } from './client/node-plane.js';
+export { CloudStackNodePlane, PIN_TAG, STATUS_TAG, SEQ_TAG, SECRET_DETAIL, type CloudStackNodeOptions } from './client/node-plane.js';
 export { enrollNode, publishImage, assignNode, type EnrolledCloudStackNode, type PublishedCloudStackImage } from './client/fleet.js';
 export { cloudstackAgentPlaneSchema, cloudstackNodeClient, type CloudStackAgentPlane } from './agent-config.js';
 export { StateDb } from './server/db.js';
@@ -27,4 +27,6 @@ export {
   type RunningEmulator,
 } from './server/stack.js';
 export { cloudstack } from './descriptor.js';
+export { CloudStackFleet, openCloudStackFleet, cloudstackOperator, cloudstackNodeName, parseCloudStackPin, NODE_TAG } from './operator.js';
+export { openCloudStackNativeRun } from './native-run.js';
 export { calibrateCloudStack, CALIBRATION_LABEL } from './calibrate.js';

@@ -13,6 +13,8 @@ import { CloudStackClient } from './api.js';
 
 export const PIN_TAG = 'edgeplane.pin';
 export const STATUS_TAG = 'edgeplane.status';
+/** wall-clock ms of the report, so the operator can tell a report from before a run from a fresh one */
+export const SEQ_TAG = 'edgeplane.seq';
 export const SECRET_DETAIL = 'edgeplanesecret';
 
 export interface CloudStackNodeOptions {
@@ -106,7 +108,14 @@ export class CloudStackNodePlane implements NodePlane {
   /** createTags is async: the agent does not wait for the job (the next report replaces the value). */
   async report(r: NodeReport): Promise<void> {
     const value = [r.status, r.image ? imageRefOf(r.image) : '-', r.failure ?? ''].join(' ').trim();
-    await this.api.submit('createTags', { resourcetype: 'Account', resourceids: this.o.accountId, 'tags[0].key': STATUS_TAG, 'tags[0].value': value });
+    await this.api.submit('createTags', {
+      resourcetype: 'Account',
+      resourceids: this.o.accountId,
+      'tags[0].key': STATUS_TAG,
+      'tags[0].value': value,
+      'tags[1].key': SEQ_TAG,
+      'tags[1].value': String(Date.now()),
+    });
   }
 
   close(): void {

@@ -13,7 +13,7 @@ import { API_ERROR, CS_ERROR } from '../api/errors.js';
 import { AgentHub, type AgentAnswer } from './agents.js';
 import type { StateDb } from './db.js';
 import { csDate, type Json } from './render.js';
-import type { AccountRec, ClusterRec, HostRec, JobRec, OfferingRec, OsTypeRec, PodRec, PoolRec, TagRec, TemplateRec, TemplateZoneRec, UserRec, VmRec, VmState, ZoneRec } from './types.js';
+import type { AccountRec, AccountState, ClusterRec, HostRec, JobRec, OfferingRec, OsTypeRec, PodRec, PoolRec, TagRec, TemplateRec, TemplateZoneRec, UserRec, VmRec, VmState, ZoneRec } from './types.js';
 
 export class ApiError extends Error {
   constructor(
@@ -51,6 +51,7 @@ const JAVA = {
   stop: (admin: boolean) => (admin ? 'org.apache.cloudstack.api.command.admin.vm.StopVMCmdByAdmin' : 'org.apache.cloudstack.api.command.user.vm.StopVMCmd'),
   destroy: (admin: boolean) => (admin ? 'org.apache.cloudstack.api.command.admin.vm.DestroyVMCmdByAdmin' : 'org.apache.cloudstack.api.command.user.vm.DestroyVMCmd'),
   createTags: 'org.apache.cloudstack.api.command.user.tag.CreateTagsCmd',
+  disableAccount: 'org.apache.cloudstack.api.command.admin.account.DisableAccountCmd',
   deleteTags: 'org.apache.cloudstack.api.command.user.tag.DeleteTagsCmd',
 };
 
@@ -163,6 +164,28 @@ export class Cloud {
     return user;
   }
 
+  /** The account an `id` or an `account` name (domain ROOT) names, as DisableAccountCmd/EnableAccountCmd find it. */
+  accountOf(p: { id?: string; account?: string }): AccountRec {
+    if (p.id !== undefined) return this.must<AccountRec>('accounts', p.id, 'id');
+    const a = p.account === undefined ? undefined : this.list<AccountRec>('accounts').find((x) => x.name === p.account);
+    if (!a) throw paramError(p.account === undefined ? 'Either id or account name and domain id must be specified' : `Unable to find account ${p.account} in domain ROOT`);
+    return a;
+  }
+
+  setAccountState(id: string, state: AccountState): AccountRec {
+    const a = { ...this.must<AccountRec>('accounts', id, 'id'), state };
+    this.db.put('accounts', id, a);
+    this.db.flush();
+    return a;
+  }
+
+  /** disableAccount: async as DisableAccountCmd is; once its job has run the account's keys stop authenticating. */
+  disableAccountJob(caller: Caller, a: AccountRec, lock: boolean): JobRec {
+    if (a.id === caller.account.id) throw paramError('Unable to disable the account of the caller');
+    if (a.accounttype === 1) throw paramError(`Account ${a.name} is a root admin account and cannot be disabled`);
+    return this.startJob(caller, JAVA.disableAccount, { type: 'Account', id: a.id }, async () => ({ account: this.accountView(this.setAccountState(a.id, lock ? 'locked' : 'disabled')) }));
+  }
+
   accountView(a: AccountRec): Record<string, Json> {
     const users = this.list<UserRec>('users').filter((u) => u.accountid === a.id);
     return {
@@ -173,7 +196,7 @@ export class Cloud {
       rolename: a.accounttype === 1 ? 'Root Admin' : 'User',
       domainid: a.domainid,
       domain: 'ROOT',
-      state: 'enabled',
+      state: a.state ?? 'enabled',
       created: csDate(a.created),
       user: users.map((u) => this.userView(u, a)),
     };
@@ -189,7 +212,7 @@ export class Cloud {
       roletype: a.accounttype === 1 ? 'Admin' : 'User',
       domainid: a.domainid,
       domain: 'ROOT',
-      state: 'enabled',
+      state: a.state ?? 'enabled',
       apikey: u.apikey || undefined,
       created: csDate(u.created),
     };

@@ -613,6 +613,31 @@ export const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'disableAccount',
+    description: 'Disables an account',
+    isasync: true,
+    admin: true,
+    params: [
+      u('id', 'Account id'),
+      s('account', 'Disables specified account.'),
+      u('domainid', 'Disables specified account in this domain.'),
+      { name: 'lock', type: 'boolean', description: 'If true, only lock the account; else disable the account', required: true },
+    ],
+    run: (cloud, caller, p) => {
+      if (p.lock === undefined) throw paramError('Unable to execute API command disableaccount due to missing parameter lock');
+      const a = cloud.accountOf(p);
+      return { body: { jobid: cloud.disableAccountJob(caller, a, bool(p, 'lock', false)).jobid } };
+    },
+  },
+  {
+    name: 'enableAccount',
+    description: 'Enables an account',
+    isasync: false,
+    admin: true,
+    params: [u('id', 'Account id'), s('account', 'Enables specified account.'), u('domainid', 'Enables specified account in this domain.')],
+    run: (cloud, _caller, p) => ({ body: { account: cloud.accountView(cloud.setAccountState(cloud.accountOf(p).id, 'enabled')) } }),
+  },
+  {
     name: 'listUsers',
     description: 'Lists user accounts',
     isasync: false,

@@ -220,6 +220,8 @@ export class CloudStackEmulator {
     }
     const found = this.cloud.userByApiKey(apiKey);
     if (!found?.user.secretkey) return 'unauthorized';
+    // "disabled or locked user accessing the api": refused like a bad signature
+    if ((found.account.state ?? 'enabled') !== 'enabled') return 'unauthorized';
     if (verifySignature(params, found.user.secretkey, signature) === null) return 'unauthorized';
     return { ...found, admin: found.account.accounttype === 1 };
   }
@@ -227,12 +229,12 @@ export class CloudStackEmulator {
   private callerOf(userid: string): Caller | null {
     const user = this.cloud.db.get<import('./types.js').UserRec>('users', userid)?.data;
     const account = user && this.cloud.db.get<import('./types.js').AccountRec>('accounts', user.accountid)?.data;
-    return user && account ? { user, account, admin: account.accounttype === 1 } : null;
+    return user && account && (account.state ?? 'enabled') === 'enabled' ? { user, account, admin: account.accounttype === 1 } : null;
   }
 
   private login(params: Params, reply: (s: number, k: string, b: Record<string, unknown>, h?: Record<string, string | string[]>) => void, fail: (e: ApiError) => void): void {
     const found = params.username ? this.cloud.userByName(params.username) : null;
-    if (!found || !params.password || !this.cloud.checkPassword(found.user, params.password)) {
+    if (!found || !params.password || (found.account.state ?? 'enabled') !== 'enabled' || !this.cloud.checkPassword(found.user, params.password)) {
       return fail(new ApiError(API_ERROR.ACCOUNT_ERROR, CS_ERROR.SERVER_API, `Failed to authenticate user ${params.username ?? ''} in domain 1; please provide valid credentials`));
     }
     const sid = randomBytes(16).toString('hex').toUpperCase();

@@ -65,7 +65,11 @@ export interface AccountRec {
   accounttype: 0 | 1;
   domainid: string;
   created: number;
+  /** absent in databases written before disableAccount existed: enabled */
+  state?: AccountState;
 }
+/** Account.State: a disabled or locked account's keys no longer authenticate (ApiServer.verifyRequest) */
+export type AccountState = 'enabled' | 'disabled' | 'locked';
 export interface UserRec {
   id: string;
   username: string;
