@@ -151,7 +151,8 @@ function assumptions(): ModelAssumption[] {
   const list: ModelAssumption[] = [];
   for (const s of STATIONS) list.push({ name: `workers of ${s.name}`, value: String(s.workers), source: s.source });
   for (const s of STATIONS) if (s.queueLimit) list.push({ name: `listen backlog of ${s.name}`, value: `${s.queueLimit} requests, then refused`, source: UWSGI_DOCS });
-  for (const s of STATIONS) if (s.processes) list.push({ name: `worker processes of ${s.name}`, value: `${s.processes} (each with its own token cache)`, source: s.source });
+  // where the token cache per process matters: the data service, which gets many requests per node
+  for (const s of STATIONS) if (s.processes && s.name === DATA_PATH.op.station) list.push({ name: `worker processes of ${s.name}`, value: `${s.processes} (each with its own token cache)`, source: s.source });
   for (const [name, d] of Object.entries(OP_TIMES)) list.push({ name: `service time of ${name}`, value: describe(d.time), source: d.source });
   list.push(
     { name: 'password hashing', value: 'bcrypt, 12 rounds (Keystone default)', source: OP_TIMES['keystone.token.issue']!.source },

@@ -374,11 +374,18 @@ export class AgentFleet {
       const requestRounds = Math.ceil(chunks.length / Math.max(1, rangesInFlight));
       const go = (): void => {
         if (a.fetch !== fetch) return; // interrupted while its token was being checked
-        const handle = this.sim.after(requestRounds * rtt, () => {
-          fetch.cancelWait = null;
-          fetch.transfer = world.fromOrigin(a.info, bytes, rangesInFlight, finish);
+        // the range requests' server time, one worker of the data service per fetch (rounds in turn)
+        const op = world.model.dataPath.op;
+        const serviceUs = requestRounds * drawServiceUs(op.serviceTime ?? dataStation.spec.serviceTime, a.rng.of('service'));
+        const accepted = dataStation.request(serviceUs, () => {
+          if (a.fetch !== fetch) return;
+          const handle = this.sim.after(requestRounds * rtt, () => {
+            fetch.cancelWait = null;
+            fetch.transfer = world.fromOrigin(a.info, bytes, rangesInFlight, finish);
+          });
+          fetch.cancelWait = () => this.sim.cancel(handle);
         });
-        fetch.cancelWait = () => this.sim.cancel(handle);
+        if (!accepted) this.sim.after(rtt, () => finish(0, false));
       };
       this.validateDataPath(a, dataStation, chunks.length, go, () => {
         if (a.fetch === fetch) finish(0, false);

@@ -154,8 +154,8 @@ export class NativeFleet {
         return;
       case 'transfer':
         // an origin copy before a copy from the site's replica fills the replica (once per site), not the host
-        if (s.from === 'origin' && steps.slice(i + 1).some((x) => x.kind === 'transfer' && x.from === 'siteReplica')) this.fillSite(n, gen, next);
-        else this.copy(n, gen, s.from, next);
+        if (s.from === 'origin' && steps.slice(i + 1).some((x) => x.kind === 'transfer' && x.from === 'siteReplica')) this.fillSite(n, gen, s.op, next);
+        else this.copy(n, gen, s.from, s.op, next);
         return;
       case 'boot': {
         const b = n.info.boot;
@@ -196,31 +196,45 @@ export class NativeFleet {
   }
 
   /** The site's replica (or storage pool) gets its one copy from the origin; every node of the site waits for it. */
-  private fillSite(n: NativeNode, gen: number, done: () => void): void {
+  private fillSite(n: NativeNode, gen: number, op: ApiOp, done: () => void): void {
     const { world, rec, payloadBytes } = this.ctx;
     const cache = world.siteCache(n.info.site);
     if (!cache.isFull) {
       rec.dataRequests++;
       rec.apiCalls++;
     }
+    const station = world.station(op.station);
     const attempt = (): void => {
       if (n.gen !== gen) return;
-      cache.ensure(payloadBytes, 1, (ok) => {
-        if (n.gen !== gen) return;
-        if (ok) return done();
-        if (++n.copyAttempts >= NATIVE_MAX_COPY_ATTEMPTS) {
-          n.deploying = false;
-          if (rec.finish(n.info.index, world.sim.now, false, 'retriesExhausted')) this.ctx.onFinished(n.info.index, false);
-          return;
-        }
-        world.sim.after(NATIVE_RETRY_US, attempt);
+      // the fill is this deployment's driver action: it holds a worker until the site has its copy
+      const accepted = station.hold(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng.of('service')), (release) => {
+        if (n.gen !== gen) return release();
+        cache.ensure(payloadBytes, 1, (ok) => {
+          release();
+          if (n.gen !== gen) return;
+          if (ok) return done();
+          retryFill();
+        });
       });
+      if (!accepted) retryFill();
+    };
+    const retryFill = (): void => {
+      if (++n.copyAttempts >= NATIVE_MAX_COPY_ATTEMPTS) {
+        n.deploying = false;
+        if (rec.finish(n.info.index, world.sim.now, false, 'retriesExhausted')) this.ctx.onFinished(n.info.index, false);
+        return;
+      }
+      world.sim.after(NATIVE_RETRY_US, attempt);
     };
     attempt();
   }
 
-  /** The centre copies the image onto the host (scp-like: one stream, no resume). */
-  private copy(n: NativeNode, gen: number, from: 'origin' | 'siteReplica', done: () => void): void {
+  /**
+   * The centre copies the image onto the host (scp-like: one stream, no resume). The copy is a
+   * driver action: it takes one of the op's station workers (e.g. TM_MAD -t 15) for its set-up
+   * time and for as long as its bytes move.
+   */
+  private copy(n: NativeNode, gen: number, from: 'origin' | 'siteReplica', op: ApiOp, done: () => void): void {
     const { world, rec, payloadBytes } = this.ctx;
     if (n.gen !== gen) return; // a retry scheduled before the host crashed
     const retry = (): void => {
@@ -230,25 +244,37 @@ export class NativeFleet {
         if (rec.finish(n.info.index, world.sim.now, false, 'retriesExhausted')) this.ctx.onFinished(n.info.index, false);
         return;
       }
-      world.sim.after(NATIVE_RETRY_US, () => this.copy(n, gen, from, done));
-    };
-    const end = (_delivered: number, complete: boolean): void => {
-      n.transfer = null;
-      if (n.gen !== gen) return;
-      if (complete) done();
-      else retry();
+      world.sim.after(NATIVE_RETRY_US, () => this.copy(n, gen, from, op, done));
     };
     rec.dataRequests++;
     rec.apiCalls++;
-    if (from === 'origin') {
-      if (world.siteIsCut(n.info.site)) return retry();
-      n.transfer = world.fromOrigin(n.info, payloadBytes, 1, end);
-    } else {
-      world.siteCache(n.info.site).ensure(payloadBytes, 1, (ok) => {
+    const station = world.station(op.station);
+    const accepted = station.hold(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng.of('service')), (release) => {
+      if (n.gen !== gen) return release();
+      const end = (_delivered: number, complete: boolean): void => {
+        n.transfer = null;
+        release();
         if (n.gen !== gen) return;
-        if (!ok) return retry();
-        n.transfer = world.fromSiteCache(n.info, payloadBytes, 1, end);
-      });
-    }
+        if (complete) done();
+        else retry();
+      };
+      if (from === 'origin') {
+        if (world.siteIsCut(n.info.site)) {
+          release();
+          return retry();
+        }
+        n.transfer = world.fromOrigin(n.info, payloadBytes, 1, end);
+      } else {
+        world.siteCache(n.info.site).ensure(payloadBytes, 1, (ok) => {
+          if (n.gen !== gen) return release();
+          if (!ok) {
+            release();
+            return retry();
+          }
+          n.transfer = world.fromSiteCache(n.info, payloadBytes, 1, end);
+        });
+      }
+    });
+    if (!accepted) retry();
   }
 }

@@ -57,6 +57,32 @@ export class StationSim {
     return true;
   }
 
+  /**
+   * Like `request`, but the worker stays taken after its service time until `release` is called
+   * (a driver action that lasts as long as the copy it runs). False: refused.
+   */
+  hold(serviceUs: number, start: (release: () => void) => void): boolean {
+    const job = (): void => {
+      this.busy++;
+      this.sim.after(serviceUs, () => {
+        let released = false;
+        start(() => {
+          if (released) return;
+          released = true;
+          this.busy--;
+          this.served++;
+          this.next();
+        });
+      });
+    };
+    if (this.busy < this.spec.workers) job();
+    else if (this.queueLimit > 0 && this.queued >= this.queueLimit) {
+      this.refused++;
+      return false;
+    } else this.queue.push(job);
+    return true;
+  }
+
   get queued(): number {
     return this.queue.length - this.head;
   }
