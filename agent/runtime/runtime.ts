@@ -191,6 +191,9 @@ export class AgentRuntime {
     this.wake?.();
     await this.loopDone?.catch(() => undefined);
     await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => setTimeout(r, opts.graceMs ?? 5_000).unref())]);
+    // partial staged files are not kept (a restart deletes temp files anyway): close them
+    for (const d of this.direct.values()) await d.discard();
+    this.direct.clear();
     if (opts.stopVm ?? true) await this.vm.stop().catch((err: Error) => this.log.error({ err: err.message }, 'cannot stop the VM'));
     this.events.append({ type: 'stop' });
   }
