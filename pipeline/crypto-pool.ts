@@ -190,6 +190,13 @@ export class CryptoPool {
       else p.resolve(m);
     });
     worker.on('error', (err) => this.failAll(err));
+    // a worker that died is replaced: tasks sent to it would never be answered
+    worker.on('exit', () => {
+      if (this.closed) return;
+      this.failAll(new Error('crypto worker exited'));
+      const i = this.workers.indexOf(w);
+      if (i >= 0) this.workers[i] = this.spawn();
+    });
     worker.unref(); // an idle pool does not keep the process alive
     return w;
   }
