@@ -37,7 +37,7 @@ export function summarize(records: readonly CallRecord[], ops: readonly string[]
   const out: Calibration['ops'] = {};
   for (const op of ops) {
     const ms = records
-      .filter((r) => r.op === op && r.attempt === 1 && r.status === 200)
+      .filter((r) => r.op === op && r.attempt === 1 && r.status >= 200 && r.status < 300)
       .map((r) => r.ms)
       .sort((a, b) => a - b);
     if (ms.length === 0) continue;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { intendedHostProbability, modelAssumptions, type ApiOp, type NativeStep, type PlaneModel, type PlaneOptions } from '../../../adapters/index.js';
 import { InputError, NotSupportedError } from '../../../common/index.js';
 import { planes } from '../../../planes/index.js';
+import { ONE_MEASURED_PLACEMENT } from '../../../control-opennebula/index.js';
 
 const CONTROL_OPS = ['login', 'getAssignment', 'getManifest', 'getKey', 'report'] as const;
 const BASE: PlaneOptions = { placement: 'pinned', flags: {} };
@@ -177,12 +178,14 @@ describe('native data paths and caches', () => {
 });
 
 describe('placement', () => {
-  it('is certain when pinned and 1/candidates with a scheduler', () => {
+  it('is certain when pinned and 1/candidates with a scheduler (OpenNebula: the measured rate)', () => {
     for (const plane of PLANES) {
       for (const { mode, options } of planes.variants(plane)) {
         const model = planes.model(plane, mode, options);
         const p = intendedHostProbability(model, 4);
         if (options.placement === 'pinned') expect(p, `${plane} ${mode}`).toBe(1);
+        // OpenNebula's rate was measured on the real mm_sched (control-opennebula/model.ts ONE_MEASURED_PLACEMENT)
+        else if (plane === 'opennebula') expect(p, `${plane} ${mode}`).toBeCloseTo(ONE_MEASURED_PLACEMENT.intended / ONE_MEASURED_PLACEMENT.deployments);
         else expect(p, `${plane} ${mode}`).toBeCloseTo(0.25);
       }
     }
