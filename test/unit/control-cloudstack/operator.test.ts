@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { NodePlane } from '../../../adapters/index.js';
 import { silentLogger } from '../../../common/index.js';
-import { CloudStackApiError, cloudstack, openCloudStackFleet, runEmulator, type CloudStackFleet, type RunningEmulator } from '../../../control-cloudstack/index.js';
+import { CloudStackApiError, CloudStackNodePlane, cloudstack, openCloudStackFleet, runEmulator, type CloudStackFleet, type RunningEmulator } from '../../../control-cloudstack/index.js';
 
 let dir = '';
 let stateDir = '';
@@ -21,9 +21,11 @@ let fleet: CloudStackFleet;
 const IMAGE = Buffer.alloc(200 * 1024);
 for (let off = 0, i = 0; off < IMAGE.length; off += 32, i++) createHash('sha256').update(`cs-op/${i}`).digest().copy(IMAGE, off);
 
-async function nodeClient(agentPlane: Record<string, unknown>, node: string): Promise<NodePlane> {
+async function nodeClient(agentPlane: Record<string, unknown>, node: string): Promise<NodePlane & { close(): void }> {
   const f = cloudstack.nodeClient!;
-  return f.create(f.configSchema.parse(agentPlane), { node, requestTimeoutMs: 5_000, logger: silentLogger });
+  const c = await f.create(f.configSchema.parse(agentPlane), { node, requestTimeoutMs: 5_000, logger: silentLogger });
+  expect(c).toBeInstanceOf(CloudStackNodePlane);
+  return c as CloudStackNodePlane;
 }
 
 async function status401(p: Promise<unknown>): Promise<void> {
