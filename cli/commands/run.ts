@@ -70,7 +70,11 @@ export function register(program: Command): void {
     .option('--cloud <name>', '--env real, openstack: a cloud of clouds.yaml (default $OS_CLOUD) instead of the local stack')
     .option('--openrc <file>', '--env real, openstack: an openrc file instead of the local stack')
     .addOption(new Option('--hypervisor <kind>', "--env real: the agents' hypervisor").choices(['sim', 'qemu']).default('sim'))
-    .option('--nodes <n>', `--env real, emulate: run the scenario's first N nodes (real: at most ${MAX_REAL_NODES}, emulate: at most ${MAX_EMULATED_NODES}; default: all, if that many)`, integerOption('--nodes', 1, MAX_EMULATED_NODES))
+    .option(
+      '--nodes <n>',
+      `--env real, emulate: run the scenario's first N nodes (real: at most ${MAX_REAL_NODES}, emulate: at most ${MAX_EMULATED_NODES}; default: all, if that many)`,
+      integerOption('--nodes', 1, MAX_EMULATED_NODES),
+    )
     .option('--json', 'print the summary as JSON instead of a table')
     .option('--no-report', 'do not render the HTML/Markdown report')
     .option('--verbose', 'logs to stderr as well as to the log file')
