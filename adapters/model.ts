@@ -19,10 +19,6 @@ export interface Station {
   workers: number;
   /** default service time; an operation may override it */
   serviceTime: ServiceTime;
-  /** requests that may wait for a worker (listen backlog); more are refused at once (absent: no limit) */
-  queueLimit?: number;
-  /** worker processes the workers run in, each with its own in-process caches (absent: one per worker) */
-  processes?: number;
   /** where the figures come from: a documentation URL or a measurement */
   source: string;
 }

@@ -111,8 +111,6 @@ const AGENT_OPS: Record<ControlOp, ApiOp[]> = {
 const ONED: Station = {
   name: 'oned',
   workers: 15,
-  // MAX_CONN_BACKLOG = 15 (oned.conf default): connections beyond it are refused by the OS
-  queueLimit: 15,
   serviceTime: OP_TIMES['one.vm.info']!.time,
   source: `${ONED_CONF} (XML-RPC MAX_CONN = 15); default time: one.vm.info, ${CALIBRATE}`,
 };
@@ -222,7 +220,6 @@ function stations(mode: 'agent' | 'native'): Station[] {
 
 function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumption[] {
   const list: ModelAssumption[] = stations(mode).map((s) => ({ name: `workers of ${s.name}`, value: String(s.workers), source: s.source }));
-  list.push({ name: 'listen backlog of oned', value: `${ONED.queueLimit} connections (MAX_CONN_BACKLOG), then refused`, source: ONED_CONF });
   const used = new Set<string>();
   if (mode === 'agent') {
     for (const ops of Object.values(AGENT_OPS)) for (const o of ops) used.add(o.op);
