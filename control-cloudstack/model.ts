@@ -131,9 +131,7 @@ function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
  * site; otherwise (host-local primary storage) every deployment copies it.
  */
 function nativeSteps(opts: PlaneOptions, siteCache: boolean, firstOnSite: boolean): NativeStep[] {
-  const fromOrigin: NativeStep = { kind: 'transfer', from: 'origin', op: opts.flags.directDownload ? OPS.directDownload : OPS.copyToPrimary };
-  // shared pool: the first deployment of a site fills it; every VM's volume is then cloned from it over the site LAN
-  const copy: NativeStep[] = !siteCache ? [fromOrigin] : [...(firstOnSite ? [fromOrigin] : []), { kind: 'transfer', from: 'siteReplica', op: OPS.copyToPrimary }];
+  const copy: NativeStep[] = firstOnSite || !siteCache ? [{ kind: 'transfer', from: 'origin', op: opts.flags.directDownload ? OPS.directDownload : OPS.copyToPrimary }] : [];
   return [
     // with placement pinned the call carries hostid (root admin only); otherwise the allocator picks
     { kind: 'api', op: OPS.deploy },

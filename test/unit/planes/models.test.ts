@@ -135,7 +135,7 @@ describe('deploySequence', () => {
     expect(model.deploySequence({ chunks: 1 })).not.toContain('one.vm.deploy');
     const steps = model.nativeSteps!({ siteCache: false, firstOnSite: true });
     const cycle = steps.find((s): s is Extract<NativeStep, { kind: 'cycle' }> => s.kind === 'cycle' && s.name === 'mm_sched');
-    expect(cycle).toMatchObject({ periodUs: 30_000_000, perCycleLimit: 30 });
+    expect(cycle).toMatchObject({ periodUs: 15_000_000, perCycleLimit: 30 });
   });
 
   it('cloudstack native: deploy, template copy, one job poll; a poll step counts as its polls', () => {
