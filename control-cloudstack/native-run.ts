@@ -167,20 +167,23 @@ export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<Nat
         const states = new Map<string, { state: string; atMs: number }[]>();
         const t0 = performance.now();
         let observing = true;
+        const observeOnce = async (): Promise<void> => {
+          try {
+            for (const vm of await admin.list('listVirtualMachines', 'virtualmachine', { listall: true, templateid })) {
+              const seen = states.get(String(vm.id)) ?? [];
+              if (seen.at(-1)?.state !== vm.state) {
+                seen.push({ state: String(vm.state), atMs: performance.now() - t0 });
+                states.set(String(vm.id), seen);
+                log.push(JSON.stringify({ type: 'state', vm: vm.id, name: vm.name, state: vm.state, host: vm.hostname ?? null, ms: Math.round(performance.now() - t0) }));
+              }
+            }
+          } catch (err) {
+            o.logger.warn({ err: (err as Error).message }, 'VM state observer: listVirtualMachines failed');
+          }
+        };
         const observer = (async () => {
           while (observing) {
-            try {
-              for (const vm of await admin.list('listVirtualMachines', 'virtualmachine', { listall: true, templateid })) {
-                const seen = states.get(String(vm.id)) ?? [];
-                if (seen.at(-1)?.state !== vm.state) {
-                  seen.push({ state: String(vm.state), atMs: performance.now() - t0 });
-                  states.set(String(vm.id), seen);
-                  log.push(JSON.stringify({ type: 'state', vm: vm.id, name: vm.name, state: vm.state, host: vm.hostname ?? null, ms: Math.round(performance.now() - t0) }));
-                }
-              }
-            } catch (err) {
-              o.logger.warn({ err: (err as Error).message }, 'VM state observer: listVirtualMachines failed');
-            }
+            await observeOnce();
             await sleep(OBSERVE_MS);
           }
         })();
@@ -230,6 +233,8 @@ export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<Nat
         );
         observing = false;
         await observer;
+        // one last look: a VM that reached its final state after the observer's last poll still gets its line
+        await observeOnce();
         // the template is fetched once per host pool: VMs the allocator put on one host share its download (the first to run is charged)
         const charged = new Set<string>();
         const payer = new Set<number>();
