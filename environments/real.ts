@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import type { EnrolledFleetNode, PlaneRegistry } from '../adapters/index.js';
 import { InputError, NotSupportedError, safeFolderName } from '../common/index.js';
-import { buildAppliance, MiB } from '../pipeline/index.js';
+import { buildAppliance, buildPayloadImage, MiB } from '../pipeline/index.js';
 import { deploymentFromEvents, parseAgentEvents, recordsFromDeployments, type AgentEventLine, type Deployment, type DeploymentRun } from '../reports/index.js';
 import { nodeId as scenarioNodeId, siteId, type Scenario } from '../scenarios/index.js';
 import { runLabels } from './run.js';
@@ -182,6 +182,18 @@ export function realScenario(scenario: Scenario, path: string, o: { registry: Pl
   return { ...scenario, planes };
 }
 
+/**
+ * The image a real run publishes. qemu boots it, so it is an appliance (kernel + initramfs, padded
+ * to the target when the target is larger); the sim hypervisor boots nothing, so a payload of
+ * exactly the target size serves and the machine needs no kernel or busybox.
+ */
+async function realImage(hypervisor: RealHypervisor, o: { outDir: string; imageId: string; version: string; size: number }): Promise<{ path: string; size: number; kind: string }> {
+  if (hypervisor === 'sim') return { ...(await buildPayloadImage(o)), kind: 'payload (sim hypervisor: no kernel)' };
+  const minimal = await buildAppliance({ outDir: o.outDir, imageId: o.imageId, version: o.version, then: 'idle' });
+  const built = o.size > minimal.header.size ? await buildAppliance({ outDir: o.outDir, imageId: o.imageId, version: o.version, then: 'idle', size: o.size }) : minimal;
+  return { path: built.path, size: built.header.size, kind: 'appliance padded' };
+}
+
 async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
   const { scenario, descriptor: d, say, logger: log } = ctx;
   if (ctx.plane.mode === 'native' && d.operator?.native) return openNativeRealPlane(env, o, ctx);
@@ -201,11 +213,9 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
     .slice(0, 100);
   const version = `r${Date.now()}`;
   const applianceDir = join(workDir, 'appliance');
-  const minimal = await buildAppliance({ outDir: applianceDir, imageId: lineage, version, then: 'idle' });
-  const target = Math.min(scenario.image.sizeBytes, MAX_REAL_IMAGE_BYTES);
-  const built = target > minimal.header.size ? await buildAppliance({ outDir: applianceDir, imageId: lineage, version, then: 'idle', size: target }) : minimal;
-  const chunkBytes = Math.min(scenario.image.chunkBytes, built.header.size);
-  say(`publishing ${lineage}@${version} (${built.header.size} bytes, ${chunkBytes}-byte chunks)`);
+  const built = await realImage(o.hypervisor, { outDir: applianceDir, imageId: lineage, version, size: Math.min(scenario.image.sizeBytes, MAX_REAL_IMAGE_BYTES) });
+  const chunkBytes = Math.min(scenario.image.chunkBytes, built.size);
+  say(`publishing ${lineage}@${version} (${built.size} bytes, ${chunkBytes}-byte chunks)`);
   const published = await operator.publish({
     source: built.path,
     imageId: lineage,
@@ -306,7 +316,7 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
             unit: 'agents',
             source: `the scenario's first ${nodes.length} of ${scenario.fleet.sites * scenario.fleet.nodesPerSite} nodes, one agent process each on this machine`,
           },
-          { plane: p, name: 'image size', value: built.header.size, unit: 'B', source: `appliance padded to min(scenario image ${scenario.image.sizeBytes} B, ${MAX_REAL_IMAGE_BYTES} B)` },
+          { plane: p, name: 'image size', value: built.size, unit: 'B', source: `${built.kind} of min(scenario image ${scenario.image.sizeBytes} B, ${MAX_REAL_IMAGE_BYTES} B)` },
           { plane: p, name: 'chunk size', value: chunkBytes, unit: 'B', source: 'scenario image.chunk' },
           { plane: p, name: 'hypervisor', value: o.hypervisor, source: o.hypervisor === 'qemu' ? 'qemu (KVM when usable, else TCG); boot ends at the image boot marker' : 'sim: a timed fake VM (no boot cost)' },
           { plane: p, name: 'network', value: 'loopback', source: 'no link shaping: the scenario network, strategy and faults are not applied; data from the plane only (strategy origin); no physical bound applies' },

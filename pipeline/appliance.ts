@@ -158,6 +158,30 @@ export async function buildAppliance(opts: BuildApplianceOptions): Promise<{ pat
   return { path, header };
 }
 
+/**
+ * A payload image for runs whose hypervisor boots nothing (the sim hypervisor): `size` bytes of the
+ * appliance's padding keystream, so no kernel or busybox is needed on the machine. Deterministic.
+ */
+export async function buildPayloadImage(opts: { outDir: string; imageId: string; version: string; size: number }): Promise<{ path: string; size: number }> {
+  for (const [what, v] of [
+    ['image id', opts.imageId],
+    ['version', opts.version],
+  ] as const) {
+    if (!IMAGE_ID_RE.test(v)) throw new InputError(`invalid ${what} "${v}": use letters, digits, ".", "_" and "-"`);
+  }
+  if (!Number.isInteger(opts.size) || opts.size <= 0) throw new InputError(`payload size ${opts.size} must be a whole number of bytes > 0`);
+  await mkdir(opts.outDir, { recursive: true });
+  const path = join(opts.outDir, `${opts.imageId}-${opts.version}.img`);
+  const fh = await open(path, 'w');
+  try {
+    await writePadding(fh, 0, opts.size, opts.imageId);
+    await fh.truncate(opts.size);
+  } finally {
+    await fh.close();
+  }
+  return { path, size: opts.size };
+}
+
 async function writePadding(fh: Awaited<ReturnType<typeof open>>, from: number, to: number, imageId: string): Promise<void> {
   // AES-256-CTR keystream keyed by the image id; the offset selects the counter so any range is reproducible
   const key = createHash('sha256').update(`edgeplane-padding-v1\0${imageId}`).digest();

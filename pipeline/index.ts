@@ -21,6 +21,7 @@ export { checkKeyRef, checkSealable, sealImage, openImage, verifyChunk, decryptC
 export { deltaPlan, type DeltaPlan } from './delta.js';
 export {
   buildAppliance,
+  buildPayloadImage,
   bootMarker,
   extractBootFiles,
   findKernel,
