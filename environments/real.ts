@@ -7,7 +7,6 @@
 // the operator reads back become the same deployment records the simulator returns.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { arch, cpus, platform } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
@@ -16,6 +15,7 @@ import { InputError, NotSupportedError, safeFolderName } from '../common/index.j
 import { buildAppliance, buildPayloadImage, MiB } from '../pipeline/index.js';
 import { deploymentFromEvents, parseAgentEvents, recordsFromDeployments, type AgentEventLine, type Deployment, type DeploymentRun } from '../reports/index.js';
 import { nodeId as scenarioNodeId, siteId, type Scenario } from '../scenarios/index.js';
+import { thisMachine } from './machine.js';
 import { runLabels } from './run.js';
 import type { Environment, PlaneRun, PlaneRunContext } from './types.js';
 
@@ -287,24 +287,9 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
       const ok = deployments.filter((x) => x.outcome === 'running').length;
       say(`repeat ${r + 1}/${scenario.repeat}: ${ok}/${nodes.length} RUNNING`);
       log.info({ repeat: r, running: ok, nodes: nodes.length }, 'repeat done');
-      return {
-        labels: runLabels(scenario, ctx.plane, env, nodes.length, r),
-        records,
-        nodeId: (i) => nodes[i]!.id,
-        siteId: (i) => nodes[i]!.site,
-        bytesPerNode: published.blobBytes,
-        originEgressBytes,
-        dataRequestsPerRoundTrip: Math.min(64, scenario.concurrency.rangesInFlight),
-        // loopback, unshaped: the scenario's links are not what the bytes crossed
-        bound: null,
-        deltaSavedBytes: null,
-        faults: [],
-        envCounters: [],
-        sla: scenario.sla,
-      };
+      return unshapedRun(ctx, env, nodes, r, { records, originEgressBytes, bytesPerNode: published.blobBytes, dataRequestsPerRoundTrip: Math.min(64, scenario.concurrency.rangesInFlight) });
     },
     meta() {
-      const cpuList = cpus();
       const p = d.name;
       return {
         assumptions: [
@@ -321,13 +306,37 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
           { plane: p, name: 'hypervisor', value: o.hypervisor, source: o.hypervisor === 'qemu' ? 'qemu (KVM when usable, else TCG); boot ends at the image boot marker' : 'sim: a timed fake VM (no boot cost)' },
           { plane: p, name: 'network', value: 'loopback', source: 'no link shaping: the scenario network, strategy and faults are not applied; data from the plane only (strategy origin); no physical bound applies' },
         ],
-        machine: { os: platform(), arch: arch(), cpus: cpuList.length, ...(cpuList[0]?.model ? { cpuModel: cpuList[0].model } : {}), node: process.version },
+        machine: thisMachine(),
         startedAt,
       };
     },
     profile: () => d.profile?.() ?? null,
     counters: () => ({}),
     async close() {},
+  };
+}
+
+/**
+ * A repeat of a real run: loopback and unshaped, so the scenario's links are not what the bytes
+ * crossed (no physical bound), and no faults are applied.
+ */
+function unshapedRun(
+  ctx: PlaneRunContext,
+  env: Environment,
+  nodes: { id: string; site: string }[],
+  repeat: number,
+  o: Pick<DeploymentRun, 'records' | 'originEgressBytes' | 'bytesPerNode' | 'dataRequestsPerRoundTrip'>,
+): DeploymentRun {
+  return {
+    labels: runLabels(ctx.scenario, ctx.plane, env, nodes.length, repeat),
+    ...o,
+    nodeId: (i) => nodes[i]!.id,
+    siteId: (i) => nodes[i]!.site,
+    bound: null,
+    deltaSavedBytes: null,
+    faults: [],
+    envCounters: [],
+    sla: ctx.scenario.sla,
   };
 }
 
@@ -352,23 +361,9 @@ async function openNativeRealPlane(env: Environment, o: RealEnvironmentOptions, 
         deployments.map((x) => x.intended),
       );
       log.info({ repeat: r, running: deployments.filter((x) => x.outcome === 'running').length, nodes: nodes.length }, 'native repeat done');
-      return {
-        labels: runLabels(scenario, ctx.plane, env, nodes.length, r),
-        records,
-        nodeId: (i) => nodes[i]!.id,
-        siteId: (i) => nodes[i]!.site,
-        bytesPerNode: deployments[0]?.dataBytesIn ?? 0,
-        originEgressBytes,
-        dataRequestsPerRoundTrip: 1,
-        bound: null,
-        deltaSavedBytes: null,
-        faults: [],
-        envCounters: [],
-        sla: scenario.sla,
-      };
+      return unshapedRun(ctx, env, nodes, r, { records, originEgressBytes, bytesPerNode: deployments[0]?.dataBytesIn ?? 0, dataRequestsPerRoundTrip: 1 });
     },
     meta() {
-      const cpuList = cpus();
       const p = d.name;
       return {
         assumptions: [
@@ -376,7 +371,7 @@ async function openNativeRealPlane(env: Environment, o: RealEnvironmentOptions, 
           { plane: p, name: 'nodes run', value: nodes.length, unit: 'nodes', source: `the scenario's first ${nodes.length} of ${scenario.fleet.sites * scenario.fleet.nodesPerSite} nodes` },
           ...run.assumptions.map((a) => ({ plane: p, ...a })),
         ],
-        machine: { os: platform(), arch: arch(), cpus: cpuList.length, ...(cpuList[0]?.model ? { cpuModel: cpuList[0].model } : {}), node: process.version },
+        machine: thisMachine(),
         startedAt,
       };
     },

@@ -95,7 +95,7 @@ function environmentFor(flags: RunFlags, outDir: string): Environment {
   ] as const;
   if (flags.env === 'real') {
     if (flags.calibration) throw new InputError('--calibration feeds the simulator; it does not apply to --env real');
-    return realEnvironment({ stateDir: flags.state, cloud: flags.cloud, openrc: flags.openrc, workDir: join(outDir, 'work'), hypervisor: flags.hypervisor, nodes: flags.nodes });
+    return realEnvironment({ stateDir: flags.state, cloud: flags.cloud, openrc: flags.openrc, workDir: outDir, hypervisor: flags.hypervisor, nodes: flags.nodes });
   }
   if (flags.env === 'emulate') {
     if (flags.state !== undefined) throw new InputError('--state applies to --env real only (the emulation serves its own stand-in plane)');

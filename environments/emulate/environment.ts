@@ -12,7 +12,6 @@
 // reach; OpenNebula and CloudStack have no node side here yet.
 import { randomFillSync } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, existsSync } from 'node:fs';
-import { arch, cpus, hostname, platform, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { EnvironmentError, InputError, NotSupportedError, safeFolderName } from '../../common/index.js';
@@ -20,6 +19,7 @@ import { expandFleet, streamRng, type Fleet } from '../../edge-sim/index.js';
 import { deploymentFromEvents, parseAgentEvents, recordsFromDeployments, type Deployment, type DeploymentRun } from '../../reports/index.js';
 import type { PlaneRegistry } from '../../adapters/index.js';
 import type { Scenario } from '../../scenarios/index.js';
+import { thisMachine } from '../machine.js';
 import { runLabels } from '../run.js';
 import { simBoundInputs } from '../sim.js';
 import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
@@ -521,7 +521,6 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     },
     meta() {
       const p = plane.name;
-      const cpuList = cpus();
       return {
         ...(ctx.calibration ? { calibration: ctx.calibration.source } : {}),
         assumptions: [
@@ -557,15 +556,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           },
           { plane: p, name: 'poll interval', value: pollS, unit: 's', source: 'the fleet comes up idle before t0; at t0 every node is pinned and notices at its next poll' },
         ],
-        machine: {
-          os: platform(),
-          arch: arch(),
-          cpus: cpuList.length,
-          ...(cpuList[0]?.model ? { cpuModel: cpuList[0].model } : {}),
-          memoryMiB: Math.round(totalmem() / 2 ** 20),
-          node: process.version,
-          hostname: hostname(),
-        },
+        machine: thisMachine(),
         startedAt,
       };
     },
