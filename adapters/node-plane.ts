@@ -2,6 +2,7 @@
 // plane's own terms (a Glance image id, a Barbican secret href, a test-plane path are all opaque
 // refs here). Each real plane client (control-*/client) implements it; so does the test plane.
 // Errors thrown by a NodePlane are mapped to the machine's ControlError kinds by `toControlError`.
+import type { Readable } from 'node:stream';
 import type { Assignment } from '../agent/machine/index.js';
 import type { CallRecorder } from './transport/index.js';
 
@@ -39,7 +40,28 @@ export interface NodePlane {
   getKey(keyRef: string): Promise<Buffer>;
   /** `length` bytes of the blob from `offset` (one chunk) */
   downloadRange(blobRef: string, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional, for stores that refuse ranges (Glance on Ceph RBD): the whole blob as one stream,
+   * with `stop()` to drop the rest once the reader has what it wants. A plane that has it throws a
+   * `RangesRefusedError`-like error (`rangesRefused: true`, see `isRangesRefused`) from
+   * `downloadRange` for such a blob, and says so in `rangesRefused` from then on.
+   */
+  downloadBlob?(blobRef: string): Promise<BlobStream>;
+  /** true once the plane knows `blobRef`'s store refuses ranges (the fetcher streams it whole) */
+  rangesRefused?(blobRef: string): boolean;
   report(report: NodeReport): Promise<void>;
+}
+
+/** A whole blob as a stream (see NodePlane.downloadBlob). */
+export interface BlobStream {
+  stream: Readable;
+  /** stop reading: the rest of the body is not read (not a failure of the call) */
+  stop(): void;
+}
+
+/** The store behind `blobRef` refuses ranged reads: read the blob whole (`downloadBlob`). */
+export function isRangesRefused(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { rangesRefused?: unknown }).rangesRefused === true;
 }
 
 /** Byte offset of each chunk in a plane blob (chunks concatenated in manifest order). */

@@ -18,6 +18,8 @@ export interface CallRecord {
   attempt: number;
   /** set when the call failed after its status line: e.g. `short read: 1048576 of 4194304 bytes` (a 2xx status with this is a failure) */
   error?: string;
+  /** set when the reader stopped a streamed 2xx body on purpose, having all it wanted (not a failure), e.g. `stopped by the reader after 8388608 bytes` */
+  stopped?: string;
 }
 
 export class CallRecorder {

@@ -30,6 +30,12 @@ export interface StreamedResponse {
   headers: Headers;
   /** counts bytes; the call is recorded when the stream ends or fails */
   stream: Readable;
+  /**
+   * The reader has every byte it wanted: the rest is not read and the connection is dropped. The
+   * call is recorded with `stopped` (not a failure); a stream destroyed any other way before its
+   * end is recorded with `error`.
+   */
+  stop(): void;
 }
 
 export interface TransportOptions {
@@ -139,13 +145,21 @@ export class Transport {
           counter.destroy(err);
         });
         // a consumer that gives up early releases the connection and still leaves a record
+        let stopped = false;
         counter.on('close', () => {
+          // stopped once the body had fully arrived: a plain success (nothing was left unread)
+          if (stopped && source.complete) record(bytes);
           if (!source.complete) {
-            record(bytes, `body not read to its end (${bytes} bytes)`);
+            if (stopped) record(bytes, undefined, `stopped by the reader after ${bytes} bytes`);
+            else record(bytes, `body not read to its end (${bytes} bytes)`);
             source.destroy();
           }
         });
-        return { status: res.status, headers: res.headers, stream: source.pipe(counter) };
+        const stop = (): void => {
+          stopped = true;
+          counter.destroy();
+        };
+        return { status: res.status, headers: res.headers, stream: source.pipe(counter), stop };
       },
       false,
     );
@@ -156,7 +170,13 @@ export class Transport {
     this.http.close();
   }
 
-  private async withRetries<R, T>(baseUrl: string, spec: RequestSpec, send: Sender<R>, consume: (res: Answer<R>, record: (bytesIn: number, error?: string) => void) => Promise<T>, bodyTimeout = true): Promise<T> {
+  private async withRetries<R, T>(
+    baseUrl: string,
+    spec: RequestSpec,
+    send: Sender<R>,
+    consume: (res: Answer<R>, record: (bytesIn: number, error?: string, stopped?: string) => void) => Promise<T>,
+    bodyTimeout = true,
+  ): Promise<T> {
     const url = buildUrl(baseUrl, spec);
     const method = spec.method.toUpperCase();
     // one free, immediate retry for a reset of a reused keep-alive socket (it was dead already)
@@ -166,11 +186,11 @@ export class Transport {
       const body = prepareBody(spec);
       const started = performance.now();
       let recorded = false;
-      const record = (status: number, bytesIn: number, error?: string): void => {
+      const record = (status: number, bytesIn: number, error?: string, stopped?: string): void => {
         if (recorded) return;
         recorded = true;
         const ms = performance.now() - started;
-        this.recorder.record({ op: spec.op, plane: this.plane, method, path: spec.path, url, status, bytesOut: body.bytesOut, bytesIn, ms, attempt, ...(error ? { error } : {}) });
+        this.recorder.record({ op: spec.op, plane: this.plane, method, path: spec.path, url, status, bytesOut: body.bytesOut, bytesIn, ms, attempt, ...(error ? { error } : {}), ...(stopped ? { stopped } : {}) });
       };
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(new DOMException('timed out', 'TimeoutError')), this.timeoutMs);
@@ -205,7 +225,7 @@ export class Transport {
       }
       if (!bodyTimeout) clearTimeout(timer);
       try {
-        const out = await consume(res, (bytesIn, error) => record(res.status, bytesIn, error));
+        const out = await consume(res, (bytesIn, error, stopped) => record(res.status, bytesIn, error, stopped));
         clearTimeout(timer);
         return out;
       } catch (err) {

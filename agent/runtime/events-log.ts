@@ -13,7 +13,23 @@ export type EventLine =
   | { type: 'status'; status: AgentStatus; running: Assignment | null }
   | ({ type: 'call' } & CallRecord)
   /** a fetch round ended: its data path's figures (bytes of verified chunks landed, wall and CPU time, peak RSS so far) */
-  | { type: 'fetch'; image: string; chunks: number; bytes: number; ms: number; cpuMs: number; peakRssMiB: number; direct: boolean }
+  | {
+      type: 'fetch';
+      image: string;
+      chunks: number;
+      bytes: number;
+      ms: number;
+      cpuMs: number;
+      peakRssMiB: number;
+      direct: boolean;
+      /** `whole`: the store refused ranges and the blob was streamed whole (absent: ranges) */
+      mode?: 'whole';
+      /** whole mode: bytes read off the stream, of which bytes of chunks held already (read past, not verified or stored) */
+      streamedBytes?: number;
+      skippedBytes?: number;
+      /** whole mode: the stream was stopped once the last missing chunk arrived */
+      stoppedEarly?: boolean;
+    }
   /** the machine gave up (e.g. its credentials refused `authFailures` times in a row): the process exits */
   | { type: 'halt'; reason: string; authFailures: number; message: string }
   | { type: 'stop' };

@@ -2,10 +2,19 @@
 // against its digest (and, with a DirectStage, decrypted into the staged image on a crypto worker)
 // before it is written into the chunk store. Outcomes are handed back in
 // batches (one directory fsync per batch), so persisting them stays cheap for big images.
+//
+// Whole-stream mode, for a store that refuses ranges (Glance on Ceph RBD answers 400 to any
+// Range; the plane says so with `rangesRefused`, or a range throws such an error): the blob is
+// read once from its start and sliced by the manifest's blob offsets. The bytes of chunks the node
+// holds already are read past (neither verified nor stored again); each missing chunk goes
+// through exactly the path a range does (verify, decrypt into the staged image, store); the
+// stream is stopped as soon as the last missing chunk has arrived. A stream cut short leaves the
+// chunks it did not deliver unavailable (the machine backs off; the next round streams again and
+// skips what was stored); a stream that ends cleanly inside a chunk delivered wrong bytes (corrupt).
 import type { Logger } from '../../common/index.js';
 import { TamperedError, verifyChunk } from '../../pipeline/index.js';
-import type { NodePlane } from '../../adapters/index.js';
-import { ResponseLengthError } from '../../adapters/transport/index.js';
+import { isRangesRefused, type NodePlane } from '../../adapters/index.js';
+import { describeCause, ResponseLengthError } from '../../adapters/transport/index.js';
 import type { ChunkRef } from '../machine/index.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { DirectStage } from './direct-stage.js';
@@ -18,12 +27,15 @@ export interface ChunkBatch {
 }
 
 export interface FetchChunksOptions {
-  plane: Pick<NodePlane, 'downloadRange'>;
+  plane: Pick<NodePlane, 'downloadRange' | 'downloadBlob' | 'rangesRefused'>;
   blobRef: string;
   /** blob offset of each chunk, by chunk index */
   offsets: readonly number[];
+  /** the blob's size (sum of the manifest's chunk sizes): a whole stream that reaches it is read to its end, not stopped */
+  blobBytes?: number;
   chunks: readonly ChunkRef[];
   store: ChunkStore;
+  /** ranges in flight; in whole-stream mode, chunks being verified and stored while the stream goes on */
   rangesInFlight: number;
   batchMs: number;
   onBatch: (batch: ChunkBatch) => void;
@@ -37,7 +49,85 @@ export interface FetchChunksOptions {
   direct?: DirectStage;
 }
 
-export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
+/** How a fetch round read its bytes (for the runtime's `fetch` event). */
+export interface FetchSummary {
+  /** `whole` when (part of) the round streamed the blob whole because its store refuses ranges */
+  mode: 'ranges' | 'whole';
+  /** ranged GETs asked of the plane in this round (a refused one included) */
+  ranges: number;
+  /** whole-stream mode: bytes read off the stream; of those, bytes of chunks not asked for (held already: read past) */
+  streamedBytes: number;
+  skippedBytes: number;
+  /** whole-stream mode: the stream was stopped once every missing chunk had arrived (the rest of the blob unread) */
+  stoppedEarly: boolean;
+}
+
+type Outcomes = Omit<ChunkBatch, 'final'>;
+const none = (): Outcomes => ({ stored: [], corrupt: [], unavailable: [] });
+const indicesOf = (refs: readonly ChunkRef[]) => refs.map((r) => r.index);
+
+/** One fetch round's outcomes, batched to the machine. */
+class Round {
+  pending: Outcomes = none();
+  private lastFlush = performance.now();
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: FetchChunksOptions) {}
+
+  /** hands the batch over when `batchMs` has passed since the last one */
+  async maybeFlush(): Promise<void> {
+    if (performance.now() - this.lastFlush < this.opts.batchMs) return;
+    await this.flushing;
+    if (performance.now() - this.lastFlush >= this.opts.batchMs) this.flushing = this.flush(false);
+  }
+
+  async end(): Promise<void> {
+    await this.flushing;
+    await this.flush(true);
+  }
+
+  private async flush(final: boolean): Promise<void> {
+    const batch = this.pending;
+    this.pending = none();
+    this.lastFlush = performance.now();
+    // the renames of this batch's chunks are durable before the machine may persist them
+    if (batch.stored.length > 0) await this.opts.store.sync();
+    this.opts.onBatch({ ...batch, final });
+  }
+
+  /** Verifies (and decrypts into the staged image) then stores one blob that arrived, by range or off the stream. */
+  async land(refs: readonly ChunkRef[], blob: Buffer): Promise<void> {
+    const { direct, log, store } = this.opts;
+    const ref = refs[0];
+    if (direct) {
+      try {
+        await direct.land(indicesOf(refs), blob);
+      } catch (err) {
+        if (err instanceof TamperedError) {
+          log.warn({ chunk: ref.index, err: err.message }, 'chunk failed verification');
+          this.pending.corrupt.push(...indicesOf(refs));
+        } else {
+          log.error({ chunk: ref.index, err: (err as Error).message }, 'cannot decrypt or stage chunk');
+          this.pending.unavailable.push(...indicesOf(refs));
+        }
+        return;
+      }
+    } else if (!verifyChunk(ref, blob)) {
+      log.warn({ chunk: ref.index, bytes: blob.length, expected: ref.size }, 'chunk failed verification');
+      this.pending.corrupt.push(...indicesOf(refs));
+      return;
+    }
+    try {
+      await store.put(ref.digest, blob);
+      this.pending.stored.push(...indicesOf(refs));
+    } catch (err) {
+      log.error({ chunk: ref.index, err: (err as Error).message }, 'cannot store chunk');
+      this.pending.unavailable.push(...indicesOf(refs));
+    }
+  }
+}
+
+export async function fetchChunks(opts: FetchChunksOptions): Promise<FetchSummary> {
   // chunks sharing a digest are one blob: fetch it once, report every index holding it
   const byDigest = new Map<string, ChunkRef[]>();
   for (const c of opts.chunks) {
@@ -46,80 +136,155 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<void> {
     else byDigest.set(c.digest, [c]);
   }
   const work = [...byDigest.values()];
+  const summary: FetchSummary = { mode: 'ranges', ranges: 0, streamedBytes: 0, skippedBytes: 0, stoppedEarly: false };
+  const round = new Round(opts);
+  const whole = opts.plane.rangesRefused?.(opts.blobRef) === true ? work : await fetchRanges(opts, work, summary, round);
+  if (whole.length > 0) {
+    summary.mode = 'whole';
+    if (opts.plane.downloadBlob) await fetchWhole(opts, opts.plane.downloadBlob.bind(opts.plane), whole, summary, round);
+    else {
+      opts.log.error({ blob: opts.blobRef }, 'the store refuses ranges and this plane cannot stream a blob whole');
+      for (const refs of whole) round.pending.unavailable.push(...indicesOf(refs));
+    }
+  }
+  await round.end();
+  return summary;
+}
+
+/** The ranged round; returns the chunks a refusal of ranges left over (to stream whole). */
+async function fetchRanges(opts: FetchChunksOptions, work: ChunkRef[][], summary: FetchSummary, round: Round): Promise<ChunkRef[][]> {
   let next = 0;
-  let pending: Omit<ChunkBatch, 'final'> = { stored: [], corrupt: [], unavailable: [] };
-  let lastFlush = performance.now();
-  let flushing: Promise<void> = Promise.resolve();
   // once the plane fails a range, the round ends: the rest is reported unavailable and the
   // machine backs off, instead of every remaining chunk failing against a dead service
   let planeDown = false;
-
-  const flush = async (final: boolean): Promise<void> => {
-    const batch = pending;
-    pending = { stored: [], corrupt: [], unavailable: [] };
-    lastFlush = performance.now();
-    // the renames of this batch's chunks are durable before the machine may persist them
-    if (batch.stored.length > 0) await opts.store.sync();
-    opts.onBatch({ ...batch, final });
-  };
+  // once the store refuses ranges, no more are asked for: the rest is streamed whole
+  const refused: ChunkRef[][] = [];
 
   const fetchOne = async (refs: ChunkRef[]): Promise<void> => {
     const ref = refs[0];
-    const indices = refs.map((r) => r.index);
     let blob: Buffer;
+    summary.ranges++;
     try {
       blob = await opts.plane.downloadRange(opts.blobRef, opts.offsets[ref.index], ref.size);
     } catch (err) {
-      if (err instanceof ResponseLengthError) {
+      if (isRangesRefused(err)) {
+        if (refused.length === 0) opts.log.info({ blob: opts.blobRef, err: (err as Error).message }, 'the store refuses ranges: streaming the blob whole');
+        refused.push(refs);
+      } else if (err instanceof ResponseLengthError) {
         // the plane answered with the wrong number of bytes: a bad blob, like one failing its digest
         opts.log.warn({ chunk: ref.index, err: err.message }, 'chunk failed verification (length)');
-        pending.corrupt.push(...indices);
-        return;
+        round.pending.corrupt.push(...indicesOf(refs));
+      } else {
+        opts.log.warn({ chunk: ref.index, err: (err as Error).message }, 'chunk unavailable: ending this fetch round');
+        round.pending.unavailable.push(...indicesOf(refs));
+        planeDown = true;
       }
-      opts.log.warn({ chunk: ref.index, err: (err as Error).message }, 'chunk unavailable: ending this fetch round');
-      pending.unavailable.push(...indices);
-      planeDown = true;
       return;
     }
-    if (opts.direct) {
-      try {
-        await opts.direct.land(indices, blob);
-      } catch (err) {
-        if (err instanceof TamperedError) {
-          opts.log.warn({ chunk: ref.index, err: err.message }, 'chunk failed verification');
-          pending.corrupt.push(...indices);
-        } else {
-          opts.log.error({ chunk: ref.index, err: (err as Error).message }, 'cannot decrypt or stage chunk');
-          pending.unavailable.push(...indices);
-        }
-        return;
-      }
-    } else if (!verifyChunk(ref, blob)) {
-      opts.log.warn({ chunk: ref.index, bytes: blob.length, expected: ref.size }, 'chunk failed verification');
-      pending.corrupt.push(...indices);
-      return;
-    }
-    try {
-      await opts.store.put(ref.digest, blob);
-      pending.stored.push(...indices);
-    } catch (err) {
-      opts.log.error({ chunk: ref.index, err: (err as Error).message }, 'cannot store chunk');
-      pending.unavailable.push(...indices);
-    }
+    await round.land(refs, blob);
   };
 
   const worker = async (): Promise<void> => {
-    while (next < work.length && !opts.signal?.aborted && !planeDown) {
+    while (next < work.length && !opts.signal?.aborted && !planeDown && refused.length === 0) {
       await fetchOne(work[next++]);
-      if (performance.now() - lastFlush >= opts.batchMs) {
-        await flushing;
-        flushing = flush(false);
-      }
+      await round.maybeFlush();
     }
   };
   await Promise.all(Array.from({ length: Math.min(opts.rangesInFlight, Math.max(1, work.length)) }, worker));
-  await flushing;
+  const rest = work.slice(next);
+  if (refused.length > 0 && !opts.signal?.aborted) return [...refused, ...rest];
   // chunks never started (aborted, or the plane failed) are reported unavailable so the event stays complete
-  for (; next < work.length; next++) pending.unavailable.push(...work[next].map((r) => r.index));
-  await flush(true);
+  for (const refs of [...refused, ...rest]) round.pending.unavailable.push(...indicesOf(refs));
+  return [];
+}
+
+/** A missing blob in the whole stream: its chunks (one digest) at the first offset that digest has. */
+interface Slice {
+  offset: number;
+  size: number;
+  refs: ChunkRef[];
+}
+
+/** Whole-stream mode for `work`: one GET of the whole blob, sliced by blob offset, stopped once the last missing chunk is in. */
+async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<NodePlane['downloadBlob']>, work: ChunkRef[][], summary: FetchSummary, round: Round): Promise<void> {
+  const slices: Slice[] = work
+    .map((refs) => {
+      const first = refs.reduce((a, b) => (opts.offsets[b.index] < opts.offsets[a.index] ? b : a));
+      return { offset: opts.offsets[first.index], size: first.size, refs };
+    })
+    .sort((a, b) => a.offset - b.offset);
+  let k = 0; // the next slice to fill
+  const unfinished = (kind: 'unavailable' | 'corrupt'): void => {
+    for (; k < slices.length; k++) round.pending[kind].push(...indicesOf(slices[k].refs));
+  };
+  if (opts.signal?.aborted) return unfinished('unavailable');
+  let blob: Awaited<ReturnType<typeof downloadBlob>>;
+  try {
+    blob = await downloadBlob(opts.blobRef);
+  } catch (err) {
+    opts.log.warn({ blob: opts.blobRef, err: (err as Error).message }, 'whole-blob stream unavailable: ending this fetch round');
+    return unfinished('unavailable');
+  }
+  // blobs verified/stored while the stream goes on, at most `rangesInFlight` (the stream waits)
+  const landing = new Set<Promise<void>>();
+  const most = Math.max(1, opts.rangesInFlight);
+  let pos = 0; // blob offset of the next byte off the stream
+  let buf: Buffer | null = null;
+  let filled = 0;
+  let cutShort: unknown = null;
+  try {
+    for await (const part of blob.stream as AsyncIterable<Buffer>) {
+      summary.streamedBytes += part.length;
+      let at = 0;
+      while (at < part.length && k < slices.length) {
+        const s = slices[k];
+        if (buf === null) {
+          const skip = Math.min(part.length - at, s.offset - pos);
+          if (skip > 0) {
+            at += skip;
+            pos += skip;
+            summary.skippedBytes += skip;
+            continue;
+          }
+          buf = Buffer.allocUnsafe(s.size);
+          filled = 0;
+        }
+        const n = Math.min(part.length - at, s.size - filled);
+        part.copy(buf, filled, at, at + n);
+        filled += n;
+        at += n;
+        pos += n;
+        if (filled === s.size) {
+          const p = round.land(s.refs, buf).finally(() => landing.delete(p));
+          landing.add(p);
+          buf = null;
+          k++;
+        }
+      }
+      if (k >= slices.length) {
+        if (at < part.length) summary.skippedBytes += part.length - at;
+        pos += part.length - at;
+        if (opts.blobBytes !== undefined && pos >= opts.blobBytes) continue; // at its end: let it finish
+        // every missing chunk is in: the rest of the blob is not read (a deliberate stop, not a failure)
+        summary.stoppedEarly = true;
+        blob.stop();
+        break;
+      }
+      if (opts.signal?.aborted) break;
+      while (landing.size >= most) await Promise.race(landing);
+      await round.maybeFlush();
+    }
+  } catch (err) {
+    cutShort = err;
+  }
+  await Promise.all(landing);
+  if (k >= slices.length) return;
+  if (cutShort !== null || opts.signal?.aborted) {
+    if (cutShort !== null) opts.log.warn({ blob: opts.blobRef, at: pos, err: describeCause(cutShort) }, 'whole-blob stream cut short: ending this fetch round');
+    blob.stream.destroy();
+    return unfinished('unavailable');
+  }
+  // the stream ended cleanly inside (or before) a missing chunk: the store holds other bytes than the manifest says
+  opts.log.warn({ blob: opts.blobRef, bytes: pos, chunk: slices[k].refs[0].index }, 'whole blob shorter than its manifest: chunks failed verification (length)');
+  unfinished('corrupt');
 }

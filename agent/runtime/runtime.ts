@@ -15,7 +15,7 @@ import type { Hypervisor } from '../hypervisor/index.js';
 import { initialState, step, type PersistedState, type Action, type AgentConfig, type AgentState, type AgentStatus, type Assignment, type ControlResult, type Event } from '../machine/index.js';
 import { ChunkStore } from './chunk-store.js';
 import { EventsLog } from './events-log.js';
-import { fetchChunks } from './fetcher.js';
+import { fetchChunks, type FetchSummary } from './fetcher.js';
 import { reconcile, stagedFileName, type ReconcileReport } from './reconcile.js';
 import { DirectStage } from './direct-stage.js';
 import { refOf, StateStore, type AcceptedManifest } from './state-store.js';
@@ -376,12 +376,14 @@ export class AgentRuntime {
       direct = new DirectStage(accepted.manifest, join(this.stagedDir, stagedFileName(action)), this.pool, keys, this.log);
       this.direct.set(ref, direct);
     }
+    let how: FetchSummary | null = null;
     try {
-      await fetchChunks({
+      how = await fetchChunks({
         direct,
         plane: this.opts.plane,
         blobRef: accepted.blobRef,
         offsets: blobOffsets(accepted.manifest.chunks),
+        blobBytes: accepted.manifest.chunks.reduce((n, c) => n + c.size, 0),
         chunks: action.chunks,
         store: this.store,
         rangesInFlight: this.opts.rangesInFlight ?? 4,
@@ -415,6 +417,8 @@ export class AgentRuntime {
       cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       peakRssMiB: peakRssMiB(),
       direct: direct !== undefined,
+      // the store refused ranges: the blob was streamed whole (held chunks read past, not verified or stored again)
+      ...(how?.mode === 'whole' ? { mode: 'whole', streamedBytes: how.streamedBytes, skippedBytes: how.skippedBytes, stoppedEarly: how.stoppedEarly } : {}),
     });
   }
 

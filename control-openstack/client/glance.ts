@@ -2,7 +2,7 @@
 // downloads, and what each image status means to a caller.
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { ResponseLengthError, type RequestBody, type StreamedResponse, type Transport } from '../../adapters/transport/index.js';
+import { HttpError, ResponseLengthError, type RequestBody, type StreamedResponse, type Transport } from '../../adapters/transport/index.js';
 import { ImageSchema, MemberListSchema, MemberSchema, type GlanceStatus, type Image, type Member } from './schemas.js';
 
 /** An image that is not (or no longer) downloadable; `controlErrorKind` maps it for the agent. */
@@ -208,8 +208,30 @@ export class GlanceApi {
       return await this.transport.range(this.baseUrl, { op: 'glance.image.download_range', path: '/v2/images/{image_id}/file', params: { image_id: imageId }, headers: this.h(token), expect: [206] }, offset, length);
     } catch (err) {
       if (err instanceof ResponseLengthError) throw new RangeLengthError(imageId, offset, length, err.got);
+      if (err instanceof HttpError && err.status === 400 && RANGES_REFUSED_RE.test(err.bodyExcerpt)) throw new RangesRefusedError(imageId, err.message);
       throw err;
     }
+  }
+}
+
+/**
+ * What Glance answers (400) to a ranged GET when the image's store cannot read at an offset
+ * (glance_store's RBD driver lacks READ_RANDOM; `glance_store/capabilities.py`).
+ */
+export const RANGES_REFUSED_RE = /Getting images randomly from this store is not supported/;
+
+/** The image's store refuses ranged reads (Glance on RBD): read it whole (`downloadStream`). */
+export class RangesRefusedError extends Error {
+  /** see `isRangesRefused` (adapters): the agent's fetcher streams the blob whole instead */
+  readonly rangesRefused = true;
+  /** were it retried as a range, it would fail the same way */
+  readonly controlErrorKind = 'invalid';
+  constructor(
+    readonly imageId: string,
+    detail: string,
+  ) {
+    super(`image ${imageId}: Glance refuses ranged reads from its store (${detail})`);
+    this.name = 'RangesRefusedError';
   }
 }
 

@@ -8,9 +8,9 @@
 // `glance.image.show` per new pin), keeps the Glance id for the calls, and reports with the Glance
 // id again, so that the operator compares a report with the pin it set. The manifest check itself
 // is unchanged: a pinned image whose signed manifest is another lineage or version is refused.
-import type { NodePlane, NodeReport, PlaneManifest } from '../../adapters/index.js';
+import { isRangesRefused, type BlobStream, type NodePlane, type NodeReport, type PlaneManifest } from '../../adapters/index.js';
 import type { AgentStatus, Assignment, FailureReason } from '../../agent/machine/index.js';
-import { GlanceApi } from './glance.js';
+import { GlanceApi, RangesRefusedError } from './glance.js';
 import type { Image } from './schemas.js';
 import { OpenStackNodeClient, type NodeClientOptions, type NodeConfig } from './node.js';
 
@@ -36,6 +36,8 @@ export class OpenStackNodePlane implements NodePlane {
   /** the agent's assignment → pin */
   private readonly pins = new Map<string, Assignment>();
   private glanceApi: GlanceApi | null = null;
+  /** per Glance image: whether its store takes ranges, or the first range's answer is awaited */
+  private readonly blobAccess = new Map<string, 'ranges' | 'whole' | Promise<void>>();
   /** the image record read to name a new pin, handed to the manifest fetch that follows (one show per deployment, as the model has it) */
   private shown: { pin: string; image: Image } | null = null;
 
@@ -78,8 +80,39 @@ export class OpenStackNodePlane implements NodePlane {
     return this.client.getKey(keyRef);
   }
 
-  downloadRange(blobRef: string, offset: number, length: number): Promise<Buffer> {
-    return this.client.downloadRange(blobRef, offset, length);
+  /**
+   * One chunk by HTTP Range. Whether the image's store takes ranges is learnt once per image: the
+   * first range asked for it is the probe and the others wait for its answer; when Glance refuses
+   * (400, RBD store), every later range of that image is refused here without a call
+   * (RangesRefusedError) and the agent streams the image whole (`downloadBlob`).
+   */
+  async downloadRange(blobRef: string, offset: number, length: number): Promise<Buffer> {
+    for (;;) {
+      const known = this.blobAccess.get(blobRef);
+      if (known === 'whole') throw new RangesRefusedError(blobRef, 'learnt from an earlier range of this image');
+      if (known === 'ranges') return this.client.downloadRange(blobRef, offset, length);
+      if (known !== undefined) {
+        await known;
+        continue;
+      }
+      const probe = this.client.downloadRange(blobRef, offset, length);
+      const settled = probe.then(
+        () => void this.blobAccess.set(blobRef, 'ranges'),
+        (err: unknown) => void (isRangesRefused(err) ? this.blobAccess.set(blobRef, 'whole') : this.blobAccess.delete(blobRef)),
+      );
+      this.blobAccess.set(blobRef, settled);
+      return probe;
+    }
+  }
+
+  /** Glance refused a range of this image (its store cannot read at an offset): stream it whole. */
+  rangesRefused(blobRef: string): boolean {
+    return this.blobAccess.get(blobRef) === 'whole';
+  }
+
+  /** `glance.image.download` of the whole image file (same token, same membership check as a range). */
+  downloadBlob(blobRef: string): Promise<BlobStream> {
+    return this.client.downloadBlob(blobRef);
   }
 
   async report(r: NodeReport): Promise<void> {

@@ -3,6 +3,7 @@
 // credential the node's user owns (the pin tag itself is admin-only: see docs/placement-openstack.md).
 // No retries in the transport by default (NO_RETRY): the agent's machine owns them.
 import type { Readable } from 'node:stream';
+import type { BlobStream } from '../../adapters/index.js';
 import { type CallRecorder, NO_RETRY, Transport, type RetryPolicy } from '../../adapters/transport/index.js';
 import type { Assignment } from '../../agent/machine/index.js';
 import type { Logger } from '../../common/index.js';
@@ -112,8 +113,14 @@ export class OpenStackNodeClient {
 
   /** `glance.image.download`: the whole image file as a stream. */
   async downloadImage(imageId: string): Promise<Readable> {
+    return (await this.downloadBlob(imageId)).stream;
+  }
+
+  /** `glance.image.download`: the whole image file as a stream, and `stop()` to leave the rest unread (recorded as stopped, not failed). */
+  async downloadBlob(imageId: string): Promise<BlobStream> {
     const glance = await this.glance();
-    return (await this.session.authed((t) => glance.downloadStream(t, imageId))).stream;
+    const res = await this.session.authed((t) => glance.downloadStream(t, imageId));
+    return { stream: res.stream, stop: res.stop };
   }
 
   /** `keystone.credential.update`: the node's status, into the credential it owns. */
