@@ -3,15 +3,15 @@
 // the signed manifest; the blob for the byte server and the data key for the key service under the
 // state folder's edge/), enroll nodes as ONE users in the fleet group, pin image@version as
 // attributes of each node's user template, revoke, and read back the nodes' reports.
-import { createPrivateKey, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { FleetNodeStatus, FleetOperator, PublishRequest, PublishedFleetImage } from '../adapters/index.js';
+import { stringify as toYaml } from 'yaml';
+import type { EnrolledFleetNode, FleetNodeStatus, FleetOperator, PublishRequest, PublishedFleetImage } from '../adapters/index.js';
 import type { Assignment } from '../agent/machine/index.js';
 import { EnvironmentError, InputError } from '../common/index.js';
-import { chunkPath, KEY_FILES, MANIFEST_FILE, readSealed, sealImage, writeKeyFiles, type ImageManifest } from '../pipeline/index.js';
+import { keyRefSlug, preparePublishInput, writeSealedBlob } from '../pipeline/index.js';
 import { OneClient, templateValue } from './client/api.js';
 import { OneError } from './client/errors.js';
 import { EDGE_ATTRS, parsePin } from './client/node-plane.js';
@@ -34,20 +34,17 @@ export function parseAssignment(text: string): Assignment {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function writeBlob(sealedDir: string, manifest: ImageManifest, outFile: string): Promise<number> {
-  const out = await open(outFile, 'w');
-  let bytes = 0;
-  try {
-    for (const c of manifest.chunks) {
-      const blob = await readFile(chunkPath(sealedDir, c.digest));
-      if (blob.length !== c.size) throw new InputError(`${sealedDir}: chunk ${c.index} has ${blob.length} bytes, the manifest says ${c.size}`);
-      await out.write(blob);
-      bytes += blob.length;
-    }
-  } finally {
-    await out.close();
-  }
-  return bytes;
+/** `<dir>/<node>.agent.yaml` (plane section with `passwordFile`) and `<dir>/<node>.password`, both 0600; the config's path. */
+export function writeAgentFiles(dir: string, nodeId: string, plane: { kind: string; endpoint: string; edgeUrl: string; username: string; password: string }, trust: readonly string[]): string {
+  const passwordFile = `${nodeId}.password`;
+  writeFileSync(join(dir, passwordFile), `${plane.password}\n`, { mode: 0o600 });
+  chmodSync(join(dir, passwordFile), 0o600);
+  const { password: _, ...rest } = plane;
+  const file = join(dir, `${nodeId}.agent.yaml`);
+  const header = `# edgeplane agent configuration written by \`edgeplane fleet enroll --plane opennebula\` (the node's ONE password is in ${passwordFile})\n`;
+  writeFileSync(file, header + toYaml({ node: nodeId, stateDir: `/var/lib/edgeplane/${nodeId}`, plane: { ...rest, passwordFile }, trust: [...trust] }), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
 }
 
 export class OneFleet {
@@ -83,39 +80,11 @@ export class OneFleet {
   }
 
   async publish(o: PublishRequest): Promise<PublishedFleetImage> {
-    if (!existsSync(o.source)) throw new InputError(`${o.source} does not exist`);
-    const keysDir = resolve(o.keysDir);
-    const sealedInput = statSync(o.source).isDirectory() && existsSync(join(o.source, MANIFEST_FILE));
-    let keysGenerated = false;
-    if (!Object.values(KEY_FILES).every((f) => existsSync(join(keysDir, f)))) {
-      if (sealedInput) throw new InputError(`${o.source} is sealed: --keys must hold its keys`);
-      await writeKeyFiles(keysDir);
-      keysGenerated = true;
-    }
-    const dataKey = readFileSync(join(keysDir, KEY_FILES.dataKey));
-    const publicKey = readFileSync(join(keysDir, KEY_FILES.publicKey));
-    const keyId = `edgeplane-key-${o.imageId}-${o.version}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128);
     const work = mkdtempSync(join(tmpdir(), 'edgeplane-one-publish-'));
     try {
-      let sealedDir = o.source;
-      if (!sealedInput) {
-        sealedDir = o.sealedDir ? resolve(o.sealedDir) : join(work, 'sealed');
-        mkdirSync(sealedDir, { recursive: true });
-        await sealImage({
-          imagePath: o.source,
-          outDir: sealedDir,
-          imageId: o.imageId,
-          version: o.version,
-          dataKey,
-          signingKey: createPrivateKey(readFileSync(join(keysDir, KEY_FILES.signingKey))),
-          keyRef: keyId,
-          chunking: o.chunking,
-        });
-      }
-      const { manifest, envelope } = await readSealed(sealedDir, [publicKey]);
-      if (manifest.imageId !== o.imageId || manifest.version !== o.version) throw new InputError(`${o.source} is ${manifest.imageId}@${manifest.version}, not ${o.imageId}@${o.version}`);
+      const { sealedDir, manifest, envelope, dataKey, sealed, keysGenerated, keysDir } = await preparePublishInput({ ...o, keyRef: keyRefSlug('edgeplane-key', o.imageId, o.version), workDir: work });
       const blobTmp = join(work, 'blob');
-      const blobBytes = await writeBlob(sealedDir, manifest, blobTmp);
+      const blobBytes = await writeSealedBlob(sealedDir, manifest, blobTmp);
       const attrs = [
         `NAME = ${templateValue(`${o.imageId}-${o.version}`)}`,
         `PATH = ${templateValue(blobTmp)}`,
@@ -138,7 +107,7 @@ export class OneFleet {
         pin: { imageId: o.imageId, version: o.version },
         chunks: manifest.chunks.length,
         blobBytes,
-        sealed: !sealedInput,
+        sealed,
         keysGenerated,
         keysDir,
         details: { 'OpenNebula image': String(id), 'key secret': manifest.keyRef },
@@ -167,18 +136,34 @@ export class OneFleet {
     return img.ID;
   }
 
-  async enroll(nodeIds: readonly string[]): Promise<{ nodeId: string; agentPlane: Record<string, unknown>; configFile: null; details: Record<string, string> }[]> {
+  /**
+   * A ONE user per node in the fleet group (an enrolled node gets a fresh password: its old one stops
+   * working). With `outDir`: `<node>.agent.yaml` and the password it names (`<node>.password`, the
+   * agent reads `passwordFile` relative to its config), both mode 0600.
+   */
+  async enroll(nodeIds: readonly string[], o: { outDir?: string; trust?: string[] } = {}): Promise<EnrolledFleetNode[]> {
+    const names = [...new Set(nodeIds)].sort();
+    for (const n of names) if (!NODE_NAME.test(n)) throw new InputError(`node id ${JSON.stringify(n)}: lower-case letters, digits and "-"`);
+    const pool = await this.admin.userPool();
+    for (const n of names) {
+      const u = pool.find((x) => x.NAME === n);
+      if (u && (u.ID === 0 || u.GID === 0 || n === this.admin.username)) throw new InputError(`${n} is an OpenNebula admin user (oneadmin group), not a node`);
+    }
     const gid = await this.groupId();
-    const users = new Map((await this.admin.userPool()).map((u) => [u.NAME, u.ID]));
-    const out = [];
-    for (const nodeId of [...new Set(nodeIds)].sort()) {
-      if (!NODE_NAME.test(nodeId)) throw new InputError(`node id ${JSON.stringify(nodeId)}: lower-case letters, digits and "-"`);
+    const users = new Map(pool.map((u) => [u.NAME, u.ID]));
+    if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+    const out: EnrolledFleetNode[] = [];
+    for (const nodeId of names) {
       const password = randomBytes(16).toString('hex');
       let id = users.get(nodeId);
+      const existing = id !== undefined;
       if (id === undefined) id = await this.admin.userAllocate(nodeId, password, []);
       else await this.admin.userPasswd(id, password);
       await this.admin.call('one.user.chgrp', [id, gid]);
-      out.push({ nodeId, agentPlane: { kind: 'opennebula', endpoint: this.endpoint, edgeUrl: this.edgeUrl, username: nodeId, password }, configFile: null, details: { user: String(id), group: FLEET_GROUP } });
+      const agentPlane = { kind: 'opennebula', endpoint: this.endpoint, edgeUrl: this.edgeUrl, username: nodeId, password };
+      let configFile: string | null = null;
+      if (o.outDir) configFile = writeAgentFiles(resolve(o.outDir), nodeId, agentPlane, o.trust ?? ['publisher.pub']);
+      out.push({ nodeId, agentPlane, configFile, details: { user: String(id), group: FLEET_GROUP, ...(existing ? { 're-enrolled': 'new password' } : {}) } });
     }
     return out;
   }

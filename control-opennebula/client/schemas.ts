@@ -24,16 +24,18 @@ const text = z.union([z.string(), z.literal('')]).default('');
 /** a template: attribute -> text (or a nested vector attribute) */
 const template = z.preprocess((v) => (v === '' || v === undefined ? {} : v), z.record(z.string(), z.unknown()));
 
+// one.vm.info has the full record; one.vmpool.info the short one (History::to_xml_short: OID, SEQ,
+// HOSTNAME, HID, CID, DS_ID, VM_MAD, TM_MAD, ACTION), without the times
 export const HistorySchema = z.looseObject({
   SEQ: int,
   HID: int,
   HOSTNAME: text,
   DS_ID: int.optional(),
-  STIME: int,
-  PSTIME: int,
-  PETIME: int,
-  RSTIME: int,
-  RETIME: int,
+  STIME: int.optional(),
+  PSTIME: int.optional(),
+  PETIME: int.optional(),
+  RSTIME: int.optional(),
+  RETIME: int.optional(),
   ACTION: int.optional(),
 });
 export type OneHistory = z.infer<typeof HistorySchema>;

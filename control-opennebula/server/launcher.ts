@@ -5,7 +5,7 @@
 // nothing is started). `up` is idempotent; `down` stops exactly what `up` started, the dummy IM's
 // detached monitoring client included.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -138,6 +138,50 @@ async function waitForApi(client: OneClient, pid: number, l: OneLayout, timeoutM
   throw new EnvironmentError(`oned did not answer on ${client.rpc.url} within ${timeoutMs / 1000} s`, [last, tail(join(l.var, 'oned.log'))]);
 }
 
+/**
+ * Before oned starts again after it did not stop cleanly (killed, crashed, SIGTERM during its own
+ * start-up): oned refuses to start while its lock file exists ("Cannot start oned, opening lock
+ * file"), and the drivers of the old oned may still hold the hook manager's and onemonitord's ports.
+ * Like the stock `one start` (share/scripts/one: "Stale .lock detected. Erasing it."), the lock is
+ * removed when no oned of this prefix runs; orphaned drivers of this prefix are stopped. An oned of
+ * this prefix that is not the recorded one is left alone and reported.
+ */
+async function clearStaleStart(l: OneLayout, log: Logger, onProgress: (m: string) => void): Promise<void> {
+  const oned = join(l.prefix, 'bin', 'oned');
+  const others = processesMatching(oned).filter((pid) => (commandLine(pid) ?? '').split(' ')[0] === oned);
+  if (others.length > 0) {
+    throw new EnvironmentError(`an oned of ${l.prefix} runs (pid ${others.join(', ')}) that ${l.stateFile} does not record`, [`stop it (kill ${others.join(' ')}) and run up again`]);
+  }
+  if (existsSync(l.lockFile)) {
+    onProgress(`stale oned lock ${l.lockFile} (the last oned did not stop cleanly): removed`);
+    log.warn({ lockFile: l.lockFile }, 'stale oned lock removed');
+    rmSync(l.lockFile, { force: true });
+  }
+  const mads = `${join(l.prefix, 'lib', 'mads')}/`;
+  for (const pid of processesMatching(mads)) {
+    const argv = (commandLine(pid) ?? '').split(' ');
+    if (!argv.slice(0, 2).some((w) => w.startsWith(mads))) continue;
+    const result = await stop(pid, mads, 5_000);
+    log.warn({ pid, program: argv.find((w) => w.startsWith(mads)), result }, 'driver of the previous oned stopped');
+  }
+}
+
+/** oned recorded as running: its API's version, or null once the process has gone (it was stopping). */
+async function runningVersion(client: OneClient, pid: number, l: OneLayout, timeoutMs: number): Promise<string | null> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (!isRunning(pid, join(l.prefix, 'bin', 'oned'))) return null;
+    try {
+      return await client.version();
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(500);
+  }
+  throw new EnvironmentError(`oned (pid ${pid}) runs but its API does not answer after ${timeoutMs / 1000} s`, [last, tail(join(l.var, 'oned.log'))]);
+}
+
 /** Datastores 0 (system) and 1 (images) on the dummy drivers; `hosts` dummy hosts, MONITORED. */
 async function populate(client: OneClient, state: OneState, hosts: number, log: Logger, onProgress: (m: string) => void): Promise<void> {
   if (!state.initialized.includes('datastores')) {
@@ -236,7 +280,7 @@ export async function up(o: UpOptions): Promise<RunningFrontEnd> {
     state.source = { tarball: cache.tarball, sha256: cache.sha256, cacheDir: cache.dir };
     from = cache.prefix;
   }
-  const onedUp = isRunning(state.pids.oned, markerOf(l, 'oned'));
+  let onedUp = isRunning(state.pids.oned, markerOf(l, 'oned'));
   if (!existsSync(l.prefix) || (state.prefixFrom !== undefined && state.prefixFrom !== from && !onedUp)) {
     if (existsSync(l.prefix)) {
       o.onProgress(`the prefix came from ${state.prefixFrom}: replacing it (its database goes too)`);
@@ -259,8 +303,12 @@ export async function up(o: UpOptions): Promise<RunningFrontEnd> {
   const env = daemonEnv(l, endpoint);
   const client = adminClient(credentials);
   try {
-    let version: string;
-    if (!onedUp) {
+    let version: string | null = null;
+    // recorded as running: it answers, or it was stopping (SIGTERM: oned stops its drivers, ~8 s) and goes
+    if (onedUp) version = await runningVersion(client, state.pids.oned!, l, API_WAIT_MS);
+    onedUp = version !== null;
+    if (version === null) {
+      await clearStaleStart(l, log, o.onProgress);
       for (const p of [ports.oned, ports.hookPub, ports.hookRep, ports.monitord]) {
         if (await portOpen(p)) throw new EnvironmentError(`port ${p} is in use (another service): choose another --port base`);
       }
@@ -273,8 +321,6 @@ export async function up(o: UpOptions): Promise<RunningFrontEnd> {
       state.coldStartMs = Math.round(performance.now() - t0);
       state.startedAt = new Date().toISOString();
       log.info({ coldStartMs: state.coldStartMs, version }, 'oned up');
-    } else {
-      version = await client.version();
     }
     if (!isRunning(state.pids.mm_sched, markerOf(l, 'mm_sched'))) {
       state.pids.mm_sched = startDetached(join(l.prefix, 'bin', 'mm_sched'), [], { log: join(l.logs, 'sched.stdout'), env, cwd: l.var });

@@ -34,6 +34,8 @@ export interface OneLayout {
   prefix: string;
   etc: string;
   var: string;
+  /** oned's lock file (oned.cc: created O_EXCL at start, removed at a clean exit) */
+  lockFile: string;
   oneAuth: string;
   remoteScripts: string;
   logs: string;
@@ -51,6 +53,7 @@ export function oneLayout(stateDir: string): OneLayout {
     prefix,
     etc: join(prefix, 'etc'),
     var: join(prefix, 'var'),
+    lockFile: join(prefix, 'var', 'lock', '.lock'),
     oneAuth: join(dir, 'one_auth'),
     remoteScripts: join(dir, 'remote-scripts'),
     logs: join(dir, 'logs'),

@@ -1,6 +1,7 @@
 // Shared by the OpenNebula integration tests: reuse the front-end .ci/run started
 // (EDGEPLANE_OPENNEBULA_STATE), or start one into a temp dir (port base 46020) and stop it
-// afterwards. The build cache must exist or be buildable (scripts/install-opennebula.sh --build).
+// afterwards. EDGEPLANE_OPENNEBULA_TEST_PORTS moves the test front-ends' ports (default 46000: the
+// shared one at +20, lifecycle's own at +40). The build cache must exist or be buildable (scripts/install-opennebula.sh --build).
 // A front-end that cannot start makes the suite fail (never skip).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,12 @@ export interface TestFrontEnd {
 /** the longest an integration test waits for a front-end to start (a first bootstrap under load) */
 export const START_TIMEOUT_MS = 600_000;
 
-export async function startFrontEnd(port: number, hosts = 4): Promise<TestFrontEnd> {
+/** the base of the test front-ends' ports */
+export const TEST_PORTS = Number(process.env.EDGEPLANE_OPENNEBULA_TEST_PORTS ?? 46000);
+
+/** a front-end of the test's own at TEST_PORTS + `offset` */
+export async function startFrontEnd(offset: number, hosts = 4): Promise<TestFrontEnd> {
+  const port = TEST_PORTS + offset;
   const dir = mkdtempSync(join(tmpdir(), 'edgeplane-opennebula-'));
   try {
     const r = await up({ stateDir: dir, port, hosts, logger: silentLogger, onProgress: () => {} });
@@ -41,5 +47,5 @@ export async function acquireFrontEnd(): Promise<TestFrontEnd> {
     const { credentials } = loadFrontEnd(shared);
     return { stateDir: shared, credentials, release: async () => {} };
   }
-  return startFrontEnd(46020);
+  return startFrontEnd(20);
 }

@@ -1,40 +1,16 @@
 // The client's session and resume logic against a small fake oned (an HTTP server speaking
 // XML-RPC with OpenNebula's response arrays): token limit, revocation, and a rollout whose
 // allocate answer is lost (no duplicate VM).
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { XMLParser } from 'fast-xml-parser';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeResponse, OneClient, REVOKE_OP_NAME, rollOut, type XmlRpcValue } from '../../../control-opennebula/index.js';
+import { OneClient, REVOKE_OP_NAME, rollOut } from '../../../control-opennebula/index.js';
+import { type FakeOned, fakeOned as startFake } from './fake-oned.js';
 
-const parser = new XMLParser({ parseTagValue: false, isArray: (_n, j) => String(j).endsWith('params.param') });
-
-function params(body: string): { method: string; args: (string | number | boolean)[] } {
-  const doc = parser.parse(body) as { methodCall: { methodName: string; params?: { param: { value: Record<string, string> }[] } } };
-  const args = (doc.methodCall.params?.param ?? []).map((p) => {
-    const [type, v] = Object.entries(p.value)[0]!;
-    return type === 'int' ? Number(v) : type === 'boolean' ? v === '1' : String(v ?? '');
-  });
-  return { method: doc.methodCall.methodName, args };
-}
-
-let server: Server | null = null;
+let server: FakeOned | null = null;
 afterEach(() => server?.close());
 
-async function fakeOned(handler: (method: string, args: (string | number | boolean)[], res: { destroy(): void }) => XmlRpcValue | null): Promise<string> {
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      const { method, args } = params(body);
-      const v = handler(method, args, { destroy: () => res.socket?.destroy() });
-      if (v === null) return;
-      res.writeHead(200, { 'Content-Type': 'text/xml' });
-      res.end(encodeResponse(v));
-    });
-  });
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/RPC2`;
+async function fakeOned(handler: Parameters<typeof startFake>[0]): Promise<string> {
+  server = await startFake(handler);
+  return server.url;
 }
 
 describe('login tokens', () => {
@@ -91,7 +67,7 @@ describe('a native rollout whose allocate answer is lost', () => {
         }
         return [true, vms.length - 1, 0];
       }
-      if (m === 'one.vmpool.info') return [true, `<VM_POOL>${vms.map((v) => vmXml(v)).join('')}</VM_POOL>`, 0];
+      if (m === 'one.vmpool.info') return [true, `<VM_POOL>${vms.map((v) => vmXml(v, true)).join('')}</VM_POOL>`, 0];
       if (m === 'one.vm.deploy') {
         const v = vms[a[1] as number]!;
         v.state = 3;
@@ -123,10 +99,27 @@ describe('a native rollout whose allocate answer is lost', () => {
   });
 });
 
-function vmXml(v: { id: number; name: string; state: number; lcm: number }): string {
-  const hist =
-    v.state === 3
-      ? '<HISTORY_RECORDS><HISTORY><SEQ>0</SEQ><HID>0</HID><HOSTNAME>h</HOSTNAME><STIME>1</STIME><PSTIME>1</PSTIME><PETIME>0</PETIME><RSTIME>0</RSTIME><RETIME>0</RETIME></HISTORY></HISTORY_RECORDS>'
-      : '<HISTORY_RECORDS/>';
+/** one.vm.info's VM document; `short`: as one.vmpool.info has it (the history without its times) */
+function vmXml(v: { id: number; name: string; state: number; lcm: number }, short = false): string {
+  const times = short
+    ? '<CID>0</CID><DS_ID>0</DS_ID><VM_MAD><![CDATA[dummy]]></VM_MAD><TM_MAD><![CDATA[dummy]]></TM_MAD><ACTION><![CDATA[0]]></ACTION>'
+    : '<STIME>1</STIME><PSTIME>1</PSTIME><PETIME>0</PETIME><RSTIME>0</RSTIME><RETIME>0</RETIME>';
+  const hist = v.state === 3 ? `<HISTORY_RECORDS><HISTORY><SEQ>0</SEQ><HID>0</HID><HOSTNAME>h</HOSTNAME>${times}</HISTORY></HISTORY_RECORDS>` : '<HISTORY_RECORDS/>';
   return `<VM><ID>${v.id}</ID><UID>0</UID><NAME><![CDATA[${v.name}]]></NAME><STATE>${v.state}</STATE><LCM_STATE>${v.lcm}</LCM_STATE><STIME>1</STIME><ETIME>0</ETIME><TEMPLATE><CPU><![CDATA[0.01]]></CPU></TEMPLATE>${hist}</VM>`;
 }
+
+describe('the VM pool', () => {
+  it('reads the short history records one.vmpool.info returns (no times), and one.vm.info’s full ones', async () => {
+    const vm = { id: 7, name: 'vm-7', state: 3, lcm: 3 };
+    const url = await fakeOned((m) => {
+      if (m === 'one.vmpool.info') return [true, `<VM_POOL>${vmXml(vm, true)}</VM_POOL>`, 0];
+      if (m === 'one.vm.info') return [true, vmXml(vm), 0];
+      return [false, `[${m}] not in the fake`, 0x1000, -1];
+    });
+    const c = new OneClient({ endpoint: url, username: 'oneadmin', password: 'pw' });
+    const [pooled] = await c.vmPool(-1);
+    expect(pooled!.HISTORY_RECORDS?.HISTORY.map((h) => [h.HID, h.STIME])).toEqual([[0, undefined]]);
+    expect((await c.vmInfo(7)).HISTORY_RECORDS?.HISTORY[0]?.STIME).toBe(1);
+    await c.close();
+  });
+});
