@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenStackNodeClient, OpenStackOperator, type EnrolledNode, type PublishedImage } from '../../../control-openstack/client/index.js';
-import { CEPH_DAEMONS, cephCli, cephPortsFrom, down, isPortFree, loadStack, measureLiveProfile, SERVICES, status, up, type RunningStack } from '../../../control-openstack/server/index.js';
-import { freePorts } from './stack.js';
+import { CEPH_DAEMONS, cephCli, down, loadStack, measureLiveProfile, SERVICES, status, up, type RunningStack } from '../../../control-openstack/server/index.js';
+import { freeCephPortBase, freePorts } from './stack.js';
 
 const MiB = 1024 * 1024;
 const IMAGE_BYTES = 64 * MiB;
@@ -54,14 +54,6 @@ async function wholeImageSha(node: EnrolledNode, imageId: string): Promise<strin
     for await (const chunk of source) hash.update(chunk);
   });
   return hash.digest('hex');
-}
-
-async function freeCephPortBase(): Promise<number> {
-  for (let base = 26789; base < 60000; base += 1000) {
-    const p = cephPortsFrom(base);
-    if ((await isPortFree(p.mon)) && (await isPortFree(p.monV1)) && (await isPortFree(p.rgw))) return base;
-  }
-  throw new Error('no free port base for Ceph');
 }
 
 async function randomFile(path: string, bytes: number): Promise<string> {
