@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
@@ -22,11 +22,11 @@ import { requireExecutable } from '../../../../agent/index.js';
 import { controlErrorKind } from '../../../../adapters/transport/index.js';
 import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, type Fleet } from '../../../../control-openstack/index.js';
 import { OpenStackNodePlane } from '../../../../control-openstack/client/index.js';
-import { cephCli } from '../../../../control-openstack/server/index.js';
+import { CEPH_DAEMONS, cephCli, measureLiveProfile } from '../../../../control-openstack/server/index.js';
 import { LocalAgent, writeLocalAgentConfig } from '../../../../environments/index.js';
 import { bootMarker, buildAppliance, deltaPlan, findKernel, MiB, readPublicKey, readSealed, writeKeyFiles } from '../../../../pipeline/index.js';
 import { acquireCephStack, type TestStack } from '../stack.js';
-import { agentLogTail, alive, buildPrivateCli, consoleLogs, doneWith, eventsOf, same, sleep, waitUntil, type Image } from './helpers.js';
+import { agentLogTail, alive, buildPrivateCli, consoleLogs, doneWith, eventsOf, same, waitUntil, type Image } from './helpers.js';
 
 const run = randomUUID().slice(0, 6);
 let ts: TestStack;
@@ -272,9 +272,19 @@ it('on Glance/RBD: three agents stream v1 whole and boot it under qemu, one resu
   }
   expect(plane.recorder.records().every((r) => r.status === 201 || r.status === 403 || r.status === 404)).toBe(true);
 
+  // what Ceph costs in memory here, holding v1 and v2 (and their manifests) in the memstore OSD
+  const profile = measureLiveProfile(ts.stack.stateDir);
+  const mem = Object.fromEntries(profile.services.map((x) => [x.name, x.memoryMiB]));
+  const cephMiB = CEPH_DAEMONS.reduce((sum, d) => sum + (mem[d] ?? 0), 0);
+  console.log(
+    `RSS (MiB) with 2 x ${size / MiB} MiB images in RBD: ${JSON.stringify(mem)}; Ceph daemons together ${cephMiB.toFixed(0)} MiB; load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
+  expect(cephMiB).toBeGreaterThan(0);
+
   const vmPids = live().map((a) => (JSON.parse(readFileSync(join(a.stateDir, 'vm.json'), 'utf8')) as { pid: number }).pid);
   const codes = await Promise.all(live().map((a) => a.stop()));
   expect(codes).toEqual([0, 0, 0]);
   await waitUntil('the VMs to end', () => vmPids.every((p) => !alive(p)), 15_000);
-  await sleep(0);
 });
