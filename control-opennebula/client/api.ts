@@ -7,6 +7,7 @@ import { NO_RETRY, Transport, type CallRecorder, type RetryPolicy } from '../../
 import { OneError } from './errors.js';
 import { asInt, asString, OneRpc } from './rpc.js';
 import {
+  AclPoolSchema,
   DatastorePoolSchema,
   HostPoolSchema,
   HostSchema,
@@ -17,6 +18,7 @@ import {
   UserSchema,
   VmPoolSchema,
   VmSchema,
+  type OneAcl,
   type OneDatastore,
   type OneHost,
   type OneImage,
@@ -198,6 +200,17 @@ export class OneClient {
   }
   async templateInstantiate(templateId: number, name: string, onHold = false, extra = ''): Promise<number> {
     return asInt('one.template.instantiate', await this.call('one.template.instantiate', [templateId, name, onHold, extra, false]));
+  }
+
+  // ---- ACL rules (one.acl.*: the components as hex strings, include/AclRule.h) ----
+  async aclAddRule(user: string, resource: string, rights: string): Promise<number> {
+    return asInt('one.acl.addrule', await this.call('one.acl.addrule', [user, resource, rights]));
+  }
+  async aclDelRule(id: number): Promise<void> {
+    await this.call('one.acl.delrule', [id]);
+  }
+  async aclPool(): Promise<OneAcl[]> {
+    return parseOneXml('one.acl.info', asString('one.acl.info', await this.call('one.acl.info')), 'ACL_POOL', AclPoolSchema).ACL_POOL.ACL;
   }
 
   // ---- VMs ----

@@ -5,7 +5,7 @@
 // EDGE_FAILURE). The bytes and the data key come from what edgeplane adds on the front-end: the
 // byte server and the key service (server/edge-services.ts), which check the node's ONE session.
 import type { NodePlane, NodeReport, PlaneManifest } from '../../adapters/index.js';
-import { Transport, type CallRecorder } from '../../adapters/transport/index.js';
+import { NO_RETRY, Transport, type CallRecorder } from '../../adapters/transport/index.js';
 import type { Assignment } from '../../agent/machine/index.js';
 import { OneClient } from './api.js';
 import { templateText } from './schemas.js';
@@ -57,7 +57,8 @@ export class OneNodePlane implements NodePlane {
     o: { recorder?: CallRecorder; timeoutMs?: number } = {},
   ) {
     this.client = new OneClient({ endpoint: config.endpoint, username: config.username, password: config.password, recorder: o.recorder, timeoutMs: o.timeoutMs });
-    this.data = new Transport({ plane: 'opennebula', recorder: this.client.recorder, timeoutMs: o.timeoutMs ?? 60_000 });
+    // no retries here: the agent machine retries (a retry behind its back hides failures from it)
+    this.data = new Transport({ plane: 'opennebula', recorder: this.client.recorder, retry: NO_RETRY, timeoutMs: o.timeoutMs ?? 60_000 });
   }
 
   get recorder(): CallRecorder {

@@ -5,7 +5,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { z } from 'zod';
 import { ResponseShapeError } from '../../adapters/transport/index.js';
 
-const ARRAYS = new Set(['VM_POOL.VM', 'HOST_POOL.HOST', 'IMAGE_POOL.IMAGE', 'USER_POOL.USER', 'DATASTORE_POOL.DATASTORE', 'VM.HISTORY_RECORDS.HISTORY', 'VM_POOL.VM.HISTORY_RECORDS.HISTORY']);
+const ARRAYS = new Set(['VM_POOL.VM', 'HOST_POOL.HOST', 'IMAGE_POOL.IMAGE', 'USER_POOL.USER', 'DATASTORE_POOL.DATASTORE', 'VM.HISTORY_RECORDS.HISTORY', 'VM_POOL.VM.HISTORY_RECORDS.HISTORY', 'ACL_POOL.ACL']);
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -111,6 +111,11 @@ export const DatastorePoolSchema = z.object({
 export const GroupPoolSchema = z.object({
   GROUP_POOL: z.preprocess((v) => (v === '' ? {} : v), z.looseObject({ GROUP: z.array(z.looseObject({ ID: int, NAME: text })).default([]) })),
 });
+
+/** an ACL rule (AclRule::to_xml): USER, RESOURCE, RIGHTS and ZONE as hex strings */
+export const AclSchema = z.looseObject({ ID: int, USER: text, RESOURCE: text, RIGHTS: text, STRING: text.optional() });
+export type OneAcl = z.infer<typeof AclSchema>;
+export const AclPoolSchema = z.object({ ACL_POOL: z.preprocess((v) => (v === '' ? {} : v), z.looseObject({ ACL: z.array(AclSchema).default([]) })) });
 
 /** Parse `xml` and check it against `schema` (the document's root element is `root`). */
 export function parseOneXml<T>(method: string, xml: string, root: string, schema: z.ZodType<T>): T {

@@ -81,5 +81,11 @@ describe('run --env real --plane opennebula', () => {
     const r = await execa('node', [CLI, 'run', file, '--env', 'real', '--plane', 'opennebula', '--state', fe.stateDir, '--out', out, '--no-report', '--json'], { reject: false });
     expect(r.exitCode, r.stderr.slice(-3000)).toBe(0);
     expect(r.stdout).toMatch(/opennebula/);
+    const { lines } = results(out);
+    const metric = (name: string) => lines.filter((l) => l.metric === name);
+    expect(metric('deploy_latency')).toHaveLength(3);
+    expect(metric('failures').map((l) => l.value)).toEqual([0]);
+    // the image's bytes came from the added byte server: every node's whole sealed image
+    expect(metric('origin_egress_bytes')[0]!.value as number).toBeGreaterThanOrEqual(3 * 1024 * 1024);
   }, 400_000);
 });

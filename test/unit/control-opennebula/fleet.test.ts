@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../../../agent/runtime/index.js';
-import { FLEET_GROUP, OneFleet, opennebulaNodeClient } from '../../../control-opennebula/index.js';
+import { FLEET_GROUP, imageRule, OneFleet, opennebulaNodeClient, parseImageRule } from '../../../control-opennebula/index.js';
 import { type FakeOned, fakeOned } from './fake-oned.js';
 
 let server: FakeOned | null = null;
@@ -90,5 +90,18 @@ describe('fleet enroll --plane opennebula', () => {
     expect(users).toHaveLength(2);
     await expect(fleet.enroll(['oneadmin'])).rejects.toThrow(/admin user/);
     await fleet.close();
+  });
+});
+
+describe('per-node image ACL rules', () => {
+  it('`#uid IMAGE/#id USE` in one.acl.addrule’s hex form, and read back from one.acl.info', () => {
+    // oned's own example: `onacl create "#5 IMAGE/#12 USE"` -> USER 100000005, RESOURCE 810000000c, RIGHTS 1
+    expect(imageRule(5, 12)).toEqual({ user: '100000005', resource: '810000000c', rights: '1' });
+    expect(parseImageRule('100000005', '810000000c', '1')).toEqual({ uid: 5, imageId: 12 });
+    // a group (@) user, all images (*), another right, another object type: not ours
+    expect(parseImageRule('200000005', '810000000c', '1')).toBeNull();
+    expect(parseImageRule('100000005', '8400000000', '1')).toBeNull();
+    expect(parseImageRule('100000005', '810000000c', '3')).toBeNull();
+    expect(parseImageRule('100000005', '1100000003', '1')).toBeNull();
   });
 });
