@@ -33,6 +33,8 @@ export interface FetchChunksOptions {
   offsets: readonly number[];
   /** the blob's size (sum of the manifest's chunk sizes): a whole stream that reaches it is read to its end, not stopped */
   blobBytes?: number;
+  /** whole-stream mode: a stream that brings no byte for this long is dropped (cut short; default 60 s) */
+  streamIdleMs?: number;
   chunks: readonly ChunkRef[];
   store: ChunkStore;
   /** ranges in flight; in whole-stream mode, chunks being verified and stored while the stream goes on */
@@ -232,8 +234,17 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
   let buf: Buffer | null = null;
   let filled = 0;
   let cutShort: unknown = null;
+  // a store that stalls mid-image must not hold the round forever (the transport times out headers only)
+  const idleMs = opts.streamIdleMs ?? 60_000;
+  let idle: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => blob.stream.destroy(Object.assign(new Error(`no bytes for ${idleMs} ms`), { name: 'TimeoutError' })), idleMs);
+  };
+  arm();
   try {
     for await (const part of blob.stream as AsyncIterable<Buffer>) {
+      arm();
       summary.streamedBytes += part.length;
       let at = 0;
       while (at < part.length && k < slices.length) {
@@ -272,10 +283,13 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
       }
       if (opts.signal?.aborted) break;
       while (landing.size >= most) await Promise.race(landing);
+      arm(); // the wait for landings is not the store's idleness
       await round.maybeFlush();
     }
   } catch (err) {
     cutShort = err;
+  } finally {
+    clearTimeout(idle);
   }
   await Promise.all(landing);
   if (k >= slices.length) return;

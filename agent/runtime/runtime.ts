@@ -35,6 +35,8 @@ export interface AgentRuntimeOptions {
   seed: number;
   rangesInFlight?: number;
   batchMs?: number;
+  /** a whole-blob stream (a store refusing ranges) that brings no byte for this long is dropped (default 60 s) */
+  streamIdleMs?: number;
   /** worker threads that verify and decrypt chunks (default: the process's shared pool) */
   cryptoPool?: CryptoPool;
   bootTimeoutMs?: number;
@@ -384,6 +386,7 @@ export class AgentRuntime {
         blobRef: accepted.blobRef,
         offsets: blobOffsets(accepted.manifest.chunks),
         blobBytes: accepted.manifest.chunks.reduce((n, c) => n + c.size, 0),
+        streamIdleMs: this.opts.streamIdleMs,
         chunks: action.chunks,
         store: this.store,
         rangesInFlight: this.opts.rangesInFlight ?? 4,

@@ -28,6 +28,8 @@ export class FakeGlance {
   private readonly tokens = new Map<string, string>();
   /** cut the next `cutStreams` whole-image streams after `cutAfter` bytes */
   cut: { after: number; streams: number } | null = null;
+  /** stall the next `streams` whole-image streams after `after` bytes (nothing more is sent; the connection stays open) */
+  stall: { after: number; streams: number } | null = null;
   /** serve byte `at` flipped in the next `streams` whole-image streams */
   corrupt: { at: number; streams: number } | null = null;
   /** bytes per write of a stream (the stream is paced by the socket's backpressure) */
@@ -88,7 +90,7 @@ export class FakeGlance {
     if (!m || req.method !== 'GET') return answer(404, 'not found');
     if (project === null) return answer(401, 'The request you have made requires authentication.');
     const image = this.images.get(m[1]);
-    if (!image || !image.members.has(project)) return answer(404, `No image found with ID ${m[1]}`);
+    if (!image?.members.has(project)) return answer(404, `No image found with ID ${m[1]}`);
     const range = req.headers.range;
     if (range !== undefined) {
       const r = /bytes=(\d+)-(\d+)/.exec(range);
@@ -105,6 +107,15 @@ export class FakeGlance {
     if (this.cut && this.cut.streams > 0) {
       this.cut.streams--;
       cutAfter = this.cut.after;
+    }
+    if (this.stall && this.stall.streams > 0) {
+      this.stall.streams--;
+      const stallAt = this.stall.after;
+      entry.status = 200;
+      res.writeHead(200, { 'Content-Length': String(data.length), 'Content-Type': 'application/octet-stream' });
+      res.write(data.subarray(0, stallAt));
+      await once(res, 'close');
+      return;
     }
     entry.status = 200;
     res.writeHead(200, { 'Content-Length': String(data.length), 'Content-Type': 'application/octet-stream' });

@@ -58,7 +58,7 @@ class GlanceDataPlane implements NodePlane {
 interface Setup {
   r: Rig;
   glance: FakeGlance;
-  agent(stateDir: string, opts?: { hv?: RecordingHypervisor; batchMs?: number }): AgentRuntime;
+  agent(stateDir: string, opts?: { hv?: RecordingHypervisor; batchMs?: number; streamIdleMs?: number }): AgentRuntime;
   /** makes the published image's blob readable from the fake Glance, by the test-plane node */
   serve(img: PublishedImage): Promise<Buffer>;
 }
@@ -84,6 +84,7 @@ async function setup(): Promise<Setup> {
         seed: 7,
         rangesInFlight: 4,
         batchMs: opts.batchMs ?? 20,
+        streamIdleMs: opts.streamIdleMs,
         bootTimeoutMs: 5_000,
       });
       cleanups.push(() => a.stop());
@@ -196,6 +197,27 @@ describe('agent runtime, whole-stream mode (a store that refuses ranges)', () =>
     // still one 400: the refusal is remembered across rounds
     expect(s.glance.ranges('app@1')).toHaveLength(1);
     expect(s.glance.streams('app@1')).toHaveLength(2);
+  });
+
+  it('a stream that stalls is dropped after the idle limit, and the next one completes the image', async () => {
+    const s = await setup();
+    const v1 = bytes(2 * MiB, 'stall');
+    const a1 = await publish(s.r.planeDir, s.r.pub, { imageId: 'app', version: '1' }, v1);
+    const blob = await s.serve(a1);
+    s.glance.stall = { after: Math.floor(blob.length / 3), streams: 1 };
+    await assignInTestPlane({ dir: s.r.planeDir, node: s.r.node, pin: a1.image });
+    const stateDir = await tempDir();
+    const agent = s.agent(stateDir, { streamIdleMs: 300 });
+    await agent.start();
+    await agent.until(running(a1.image), 15_000);
+    expect(sha256(await readFile(join(stateDir, 'staged', 'app@1.img')))).toBe(sha256(v1));
+    const lines = await events(stateDir);
+    const f = fetches(lines);
+    expect(f).toHaveLength(2);
+    expect(f[0].chunks + f[1].chunks).toBe(a1.manifest.chunks.length);
+    const d = downloads(lines);
+    expect(d).toHaveLength(2);
+    expect(d[0].error).toMatch(/no bytes for 300 ms|not read to its end|cut short/);
   });
 
   it('a corrupted chunk in the stream is refused and fetched again by another stream; the others are not re-stored', async () => {
