@@ -1,20 +1,11 @@
-// The CloudStack plane's operator (`edgeplane fleet ... --plane cloudstack`, `run --env real` with
-// mode agent) on the emulator of a state folder, with the root admin's keys from its credentials:
-// publish (seal, then client/fleet.ts puts the blob and manifest on the origin, the data key in
-// the added KMS and registers the direct-download template), enroll (a user account with its own
-// API keys per node, marked by an account tag), assign (the template shared with the account, the
-// pin tag, the account added to the key's readers), revoke (disableAccount: from then on every call
-// signed with the node's keys is answered 401, as ApiServer.verifyRequest refuses a disabled
-// account; the pin, the template share and the key read are withdrawn) and status (the tags).
-import { createPrivateKey } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { CloudSelection, EnrolledFleetNode, FleetNodeStatus, FleetOperator, PlaneOperator, PublishedFleetImage, PublishRequest } from '../adapters/index.js';
 import type { Assignment } from '../agent/machine/index.js';
 import { EnvironmentError, InputError, NotSupportedError } from '../common/index.js';
-import { KEY_FILES, MANIFEST_FILE, sealImage, writeKeyFiles } from '../pipeline/index.js';
+import { keyRefSlug, preparePublishInput } from '../pipeline/index.js';
 import { formatExpires, sign } from './api/signing.js';
 import { CloudStackApiError, CloudStackClient, type Answer } from './client/api.js';
 import { assignNode, enrollNode, publishImage } from './client/fleet.js';
@@ -109,49 +100,20 @@ export class CloudStackFleet implements FleetOperator {
   }
 
   async publish(o: PublishRequest): Promise<PublishedFleetImage> {
-    if (!existsSync(o.source)) throw new InputError(`${o.source} does not exist`);
-    const keysDir = resolve(o.keysDir);
-    const sealedInput = statSync(o.source).isDirectory() && existsSync(join(o.source, MANIFEST_FILE));
-    let keysGenerated = false;
-    if (!Object.values(KEY_FILES).every((f) => existsSync(join(keysDir, f)))) {
-      if (sealedInput) throw new InputError(`${o.source} is sealed: --keys must hold its keys`);
-      await writeKeyFiles(keysDir);
-      keysGenerated = true;
-    }
-    const dataKey = readFileSync(join(keysDir, KEY_FILES.dataKey));
-    const publicKey = readFileSync(join(keysDir, KEY_FILES.publicKey));
     const ref = `${o.imageId}@${o.version}`;
     if ((await this.admin.list('listTemplates', 'template', { templatefilter: 'self', name: ref })).length > 0) throw new InputError(`${ref} is already published on ${this.credentials.url}: publish a new version`);
     const work = mkdtempSync(join(tmpdir(), 'edgeplane-cs-publish-'));
     try {
-      let sealedDir = o.source;
-      if (!sealedInput) {
-        sealedDir = o.sealedDir ? resolve(o.sealedDir) : join(work, 'sealed');
-        mkdirSync(sealedDir, { recursive: true });
-        await sealImage({
-          imagePath: o.source,
-          outDir: sealedDir,
-          imageId: o.imageId,
-          version: o.version,
-          dataKey,
-          signingKey: createPrivateKey(readFileSync(join(keysDir, KEY_FILES.signingKey))),
-          keyRef: `cloudstack-kms-${o.imageId}-${o.version}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128),
-          chunking: o.chunking,
-        });
-      }
+      const { sealedDir, dataKey, publicKey, sealed, keysGenerated, keysDir } = await preparePublishInput({ ...o, keyRef: keyRefSlug('cloudstack-kms', o.imageId, o.version), workDir: work });
       const ostypes = await this.admin.list('listOsTypes', 'ostype');
       const ostype = ostypes.find((t) => /Other Linux/.test(String(t.description))) ?? ostypes[0];
       if (!ostype) throw new EnvironmentError(`${this.credentials.url}: no OS types`);
       const image = await publishImage(this.admin, { stateDir: this.stateDir, sealedDir, dataKey, trusted: [publicKey], zoneid: await this.edgeZone(), ostypeid: String(ostype.id), readers: [] });
-      if (image.manifest.imageId !== o.imageId || image.manifest.version !== o.version) {
-        await this.admin.call('deleteTemplate', { id: image.templateId }).catch(() => undefined);
-        throw new InputError(`${o.source} is ${image.manifest.imageId}@${image.manifest.version}, not ${ref}`);
-      }
       return {
         pin: { imageId: o.imageId, version: o.version },
         chunks: image.manifest.chunks.length,
         blobBytes: image.blobBytes,
-        sealed: !sealedInput,
+        sealed,
         keysGenerated,
         keysDir,
         details: { 'CloudStack template': image.templateId, 'KMS secret': image.secretId },

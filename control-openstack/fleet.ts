@@ -1,17 +1,10 @@
-// Operator workflows on top of OpenStackOperator (`edgeplane fleet ...`): publish a sealed image
-// (sealing a raw one first), enroll nodes and write their agent configurations, assign
-// image@version to nodes, revoke nodes, and read the fleet's pins and last reports.
-// Deterministic: node lists are validated, de-duplicated and sorted (planPlacement) before any
-// call, so the same inputs give the same pins in the same order.
-import { createPrivateKey } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { open, readFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import type { Assignment } from '../agent/machine/index.js';
 import { EnvironmentError, InputError, silentLogger, type Logger } from '../common/index.js';
-import { chunkPath, KEY_FILES, MANIFEST_FILE, readSealed, sealImage, writeKeyFiles, type ChunkingSpec, type ImageManifest } from '../pipeline/index.js';
+import { preparePublishInput, writeSealedBlob, type ChunkingSpec } from '../pipeline/index.js';
 import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './client/operator.js';
 import type { NodeConfig } from './client/node.js';
 import { ProjectListSchema } from './client/schemas.js';
@@ -86,71 +79,17 @@ export interface PublishResult extends PublishedImage {
   keysDir: string;
 }
 
-function isSealedDir(path: string): boolean {
-  return statSync(path).isDirectory() && existsSync(join(path, MANIFEST_FILE));
-}
-
-function hasKeys(dir: string): boolean {
-  return Object.values(KEY_FILES).every((f) => existsSync(join(dir, f)));
-}
-
-/** The Glance blob of a sealed image: its chunks concatenated in manifest order (chunk i at the sum of the sizes before it). */
-export async function writeSealedBlob(sealedDir: string, manifest: ImageManifest, outFile: string): Promise<number> {
-  const out = await open(outFile, 'w');
-  let bytes = 0;
-  try {
-    for (const c of manifest.chunks) {
-      const blob = await readFile(chunkPath(sealedDir, c.digest));
-      if (blob.length !== c.size) throw new InputError(`${sealedDir}: chunk ${c.index} has ${blob.length} bytes, the manifest says ${c.size}`);
-      await out.write(blob);
-      bytes += blob.length;
-    }
-  } finally {
-    await out.close();
-  }
-  return bytes;
-}
-
 /** Seal (if needed) and publish: blob image + manifest image in Glance, data key in Barbican. */
 export async function publishToFleet(operator: OpenStackOperator, opts: PublishOptions): Promise<PublishResult> {
   const log = opts.logger ?? silentLogger;
-  if (!existsSync(opts.source)) throw new InputError(`${opts.source} does not exist`);
-  const keysDir = resolve(opts.keysDir);
-  const sealedInput = isSealedDir(opts.source);
-  let keysGenerated = false;
-  if (!hasKeys(keysDir)) {
-    if (sealedInput) throw new InputError(`${opts.source} is sealed: --keys must hold its ${KEY_FILES.dataKey} and ${KEY_FILES.publicKey} (${keysDir} does not)`);
-    await writeKeyFiles(keysDir);
-    keysGenerated = true;
-    log.info({ keysDir }, 'generated publisher and data keys');
-  }
-  const dataKey = readFileSync(join(keysDir, KEY_FILES.dataKey));
-  const publicKey = readFileSync(join(keysDir, KEY_FILES.publicKey));
   const work = mkdtempSync(join(tmpdir(), 'edgeplane-publish-'));
   try {
-    let sealedDir = opts.source;
-    if (!sealedInput) {
-      sealedDir = opts.sealedDir ? resolve(opts.sealedDir) : join(work, 'sealed');
-      mkdirSync(sealedDir, { recursive: true });
-      await sealImage({
-        imagePath: opts.source,
-        outDir: sealedDir,
-        imageId: opts.imageId,
-        version: opts.version,
-        dataKey,
-        signingKey: createPrivateKey(readFileSync(join(keysDir, KEY_FILES.signingKey))),
-        keyRef: `barbican:edgeplane-key-${opts.imageId}-${opts.version}`,
-        chunking: opts.chunking,
-      });
-    }
-    const { manifest, envelope } = await readSealed(sealedDir, [publicKey]);
-    if (manifest.imageId !== opts.imageId || manifest.version !== opts.version) {
-      throw new InputError(`${opts.source} is ${manifest.imageId}@${manifest.version}, not ${opts.imageId}@${opts.version}`);
-    }
+    const input = await preparePublishInput({ ...opts, keyRef: `barbican:edgeplane-key-${opts.imageId}-${opts.version}`, workDir: work });
+    if (input.keysGenerated) log.info({ keysDir: input.keysDir }, 'generated publisher and data keys');
     const blob = join(work, 'blob');
-    const blobBytes = await writeSealedBlob(sealedDir, manifest, blob);
-    const published = await operator.publishImage({ name: opts.imageId, version: opts.version, image: { file: blob }, manifest: envelope, key: dataKey });
-    return { ...published, chunks: manifest.chunks.length, blobBytes, sealed: !sealedInput, keysGenerated, keysDir };
+    const blobBytes = await writeSealedBlob(input.sealedDir, input.manifest, blob);
+    const published = await operator.publishImage({ name: opts.imageId, version: opts.version, image: { file: blob }, manifest: input.envelope, key: input.dataKey });
+    return { ...published, chunks: input.manifest.chunks.length, blobBytes, sealed: input.sealed, keysGenerated: input.keysGenerated, keysDir: input.keysDir };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -10,7 +10,6 @@ export {
   publishToTestPlane,
   readNodeRecord,
   testPlanePaths,
-  writeBlob,
   type NodeRecord,
 } from './layout.js';
 export { testPlaneAgentSchema, testPlaneNodeClient, type TestPlaneAgentSection } from './agent-config.js';

@@ -5,12 +5,12 @@
 //   <dir>/nodes/<node>.json                { token, pin } (the node's credential and assignment)
 //   <dir>/reports/<node>.ndjson            what the node reported, one JSON line per report
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Assignment } from '../agent/machine/index.js';
 import { InputError } from '../common/index.js';
-import { chunkKeysFor, readSealed, readSealedChunkInto, type ImageManifest, type PublicKeyInput } from '../pipeline/index.js';
+import { chunkKeysFor, readSealed, writeSealedBlob, type ImageManifest, type PublicKeyInput } from '../pipeline/index.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -54,37 +54,13 @@ async function writeAtomic(path: string, data: string | Buffer, mode?: number): 
   await rename(tmp, path);
 }
 
-/**
- * Writes the plane blob of a sealed image: its chunks concatenated in manifest order, streamed
- * through one reused buffer (never the whole image in memory).
- */
-export async function writeBlob(sealedDir: string, manifest: ImageManifest, out: string): Promise<number> {
-  const tmp = `${out}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
-  let total = 0;
-  try {
-    const buf = Buffer.allocUnsafe(Math.max(1, ...manifest.chunks.map((c) => c.size)) + 1);
-    for (const chunk of manifest.chunks) {
-      const blob = await readSealedChunkInto(sealedDir, chunk, buf);
-      if (blob.length !== chunk.size) throw new InputError(`sealed chunk ${chunk.index} of ${sealedDir} has ${blob.length} bytes, manifest says ${chunk.size}`);
-      await fh.write(blob, 0, blob.length, total);
-      total += blob.length;
-    }
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, out);
-  return total;
-}
-
 /** Publishes a sealed image (verified against `trusted`) with its data key into the test plane. */
 export async function publishToTestPlane(opts: { dir: string; sealedDir: string; dataKey: Buffer; trusted: readonly PublicKeyInput[] }): Promise<{ ref: string; manifest: ImageManifest; blobBytes: number }> {
   const { manifest, envelope } = await readSealed(opts.sealedDir, opts.trusted);
   chunkKeysFor(manifest, opts.dataKey); // refuses a key that is not this image's
   const ref = imageRef(manifest);
   await mkdir(testPlanePaths.image(opts.dir, ref), { recursive: true });
-  const blobBytes = await writeBlob(opts.sealedDir, manifest, testPlanePaths.blob(opts.dir, ref));
+  const blobBytes = await writeSealedBlob(opts.sealedDir, manifest, testPlanePaths.blob(opts.dir, ref));
   await writeAtomic(testPlanePaths.manifest(opts.dir, ref), envelope);
   await writeAtomic(testPlanePaths.key(opts.dir, ref), opts.dataKey, 0o600);
   return { ref, manifest, blobBytes };

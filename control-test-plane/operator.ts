@@ -1,13 +1,9 @@
-// The test plane's operator side (PlaneOperator): publish a raw image (sealed here) or a sealed
-// directory into a test-plane directory, enroll nodes (a token each), pin them, read back their
-// reports. What `--env emulate` uses to stand the test plane in for a plane's node side.
-import { createPrivateKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FleetOperator, PlaneOperator } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
-import { KEY_FILES, MANIFEST_FILE, readSealed, sealImage, writeKeyFiles } from '../pipeline/index.js';
+import { preparePublishInput } from '../pipeline/index.js';
 import { assignInTestPlane, checkNodeName, parseImageRef, publishToTestPlane, readNodeRecord, testPlanePaths } from './layout.js';
 import { TEST_PLANE_PREFIX } from './server.js';
 
@@ -17,42 +13,22 @@ export const DEFAULT_TEST_PLANE_URL = `http://127.0.0.1:8080${TEST_PLANE_PREFIX}
 async function openTestPlaneOperator(dir: string): Promise<FleetOperator> {
   return {
     async publish(o) {
-      const sealedInput = existsSync(join(o.source, MANIFEST_FILE));
-      const keysGenerated = !existsSync(join(o.keysDir, KEY_FILES.dataKey));
-      if (keysGenerated) {
-        if (sealedInput) throw new InputError(`${o.source} is sealed: ${o.keysDir} must hold its ${KEY_FILES.dataKey} and ${KEY_FILES.publicKey}`);
-        await writeKeyFiles(o.keysDir);
-      }
-      const dataKey = readFileSync(join(o.keysDir, KEY_FILES.dataKey));
-      const publicKey = readFileSync(join(o.keysDir, KEY_FILES.publicKey));
-      const work = sealedInput ? null : mkdtempSync(join(dir, '.seal-'));
+      const work = mkdtempSync(join(dir, '.seal-'));
       try {
-        const sealedDir = work ? (o.sealedDir ?? join(work, 'sealed')) : o.source;
-        if (work) {
-          await sealImage({
-            imagePath: o.source,
-            outDir: sealedDir,
-            imageId: o.imageId,
-            version: o.version,
-            dataKey,
-            signingKey: createPrivateKey(readFileSync(join(o.keysDir, KEY_FILES.signingKey))),
-            chunking: o.chunking,
-          });
-        }
-        const { manifest } = await readSealed(sealedDir, [publicKey]);
+        const { sealedDir, manifest, dataKey, publicKey, sealed, keysGenerated, keysDir } = await preparePublishInput({ ...o, workDir: work });
         const r = await publishToTestPlane({ dir, sealedDir, dataKey, trusted: [publicKey] });
         return {
           pin: { imageId: manifest.imageId, version: manifest.version },
           chunks: manifest.chunks.length,
           blobBytes: r.blobBytes,
-          sealed: work !== null,
+          sealed,
           keysGenerated,
-          keysDir: o.keysDir,
+          keysDir,
           details: { ref: r.ref },
           json: { ref: r.ref, chunks: manifest.chunks.length, blobBytes: r.blobBytes },
         };
       } finally {
-        if (work) rmSync(work, { recursive: true, force: true });
+        rmSync(work, { recursive: true, force: true });
       }
     },
     async enroll(nodeIds) {

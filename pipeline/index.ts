@@ -19,6 +19,7 @@ export { IMAGE_ID_RE, keyRefProblem, MANIFEST_LIMITS, encodeManifest, manifestSc
 export { chunkPath, readSealed, readSealedChunk, readSealedChunkInto, readFileInto, readSealedManifest, writeSealedChunk, writeSealedManifest, prepareSealedDir, MANIFEST_FILE, CHUNKS_DIR } from './layout.js';
 export { checkKeyRef, checkSealable, sealImage, openImage, verifyChunk, decryptChunk, chunkKeysFor, type SealOptions, type SealResult, type OpenOptions } from './seal.js';
 export { deltaPlan, type DeltaPlan } from './delta.js';
+export { isSealedDir, keyRefSlug, preparePublishInput, writeSealedBlob, type PublishInput, type PublishInputOptions } from './publish-input.js';
 export {
   buildAppliance,
   buildPayloadImage,

@@ -3,10 +3,9 @@
 // data key into the added KMS, a direct-download template registered from the origin URL with the
 // blob's SHA-256), and assign it (the node's pin tag, the template shared with its account).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../../common/index.js';
-import { chunkKeysFor, type ImageManifest, type PublicKeyInput, readSealed, readSealedChunkInto } from '../../pipeline/index.js';
+import { chunkKeysFor, type ImageManifest, type PublicKeyInput, readSealed, writeSealedBlob } from '../../pipeline/index.js';
 import { formatExpires, sign } from '../api/signing.js';
 import type { CloudStackClient } from './api.js';
 import { PIN_TAG, SECRET_DETAIL } from './node-plane.js';
@@ -57,23 +56,8 @@ export async function publishImage(
   chunkKeysFor(manifest, o.dataKey); // refuses a key that is not this image's
   const dir = join(o.stateDir, 'origin', manifest.imageId, manifest.version);
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `sealed.tmp-${process.pid}`);
-  const fh = await open(tmp, 'w');
   const hash = createHash('sha256');
-  let total = 0;
-  try {
-    const buf = Buffer.allocUnsafe(Math.max(1, ...manifest.chunks.map((c) => c.size)) + 1);
-    for (const chunk of manifest.chunks) {
-      const blob = await readSealedChunkInto(o.sealedDir, chunk, buf);
-      if (blob.length !== chunk.size) throw new InputError(`sealed chunk ${chunk.index} of ${o.sealedDir} has ${blob.length} bytes, manifest says ${chunk.size}`);
-      await fh.write(blob, 0, blob.length, total);
-      hash.update(blob);
-      total += blob.length;
-    }
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, 'sealed'));
+  const total = await writeSealedBlob(o.sealedDir, manifest, join(dir, 'sealed'), { hash });
   await writeFile(join(dir, 'manifest'), envelope);
   const base = new URL(admin.o.url).origin;
   const res = await fetch(signedQuery(admin, `${base}/kms/v1/secrets`), {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../../common/index.js';
-import { agentFileFor, parseAssignment, writeSealedBlob, type EnrolledNode } from '../../../control-openstack/index.js';
+import { agentFileFor, parseAssignment, type EnrolledNode } from '../../../control-openstack/index.js';
+import { writeSealedBlob } from '../../../pipeline/index.js';
 import { generateDataKey, generatePublisherKeys, readSealedChunk, sealImage } from '../../../pipeline/index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'edgeplane-fleet-unit-'));
