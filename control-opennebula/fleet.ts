@@ -4,10 +4,11 @@
 // state folder's edge/), enroll nodes as ONE users in the fleet group, pin image@version as
 // attributes of each node's user template, revoke, and read back the nodes' reports.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { FleetNodeStatus, FleetOperator, PublishRequest, PublishedFleetImage } from '../adapters/index.js';
+import { join, resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import type { EnrolledFleetNode, FleetNodeStatus, FleetOperator, PublishRequest, PublishedFleetImage } from '../adapters/index.js';
 import type { Assignment } from '../agent/machine/index.js';
 import { EnvironmentError, InputError } from '../common/index.js';
 import { keyRefSlug, preparePublishInput, writeSealedBlob } from '../pipeline/index.js';
@@ -32,6 +33,40 @@ export function parseAssignment(text: string): Assignment {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ACL rule components (include/AclRule.h, PoolObjectSQL.h, AuthRequest.h): `#<id>` is
+// INDIVIDUAL_ID | id; the resource is the object type's bit | INDIVIDUAL_ID | id; USE = 0x1
+const ACL_INDIVIDUAL = 0x1_0000_0000;
+const ACL_IMAGE = 0x80_0000_0000;
+const ACL_USE = 0x1;
+
+/** `#uid IMAGE/#imageId USE` as one.acl.addrule takes it (hex strings) */
+export function imageRule(uid: number, imageId: number): { user: string; resource: string; rights: string } {
+  return { user: (ACL_INDIVIDUAL + uid).toString(16), resource: (ACL_IMAGE + ACL_INDIVIDUAL + imageId).toString(16), rights: ACL_USE.toString(16) };
+}
+
+/** the user and image of a `#uid IMAGE/#id USE` rule as one.acl.info lists it; null for any other rule */
+export function parseImageRule(user: string, resource: string, rights: string): { uid: number; imageId: number } | null {
+  const u = Number.parseInt(user, 16);
+  const r = Number.parseInt(resource, 16);
+  if (!Number.isSafeInteger(u) || !Number.isSafeInteger(r) || Number.parseInt(rights, 16) !== ACL_USE) return null;
+  if (u < ACL_INDIVIDUAL || u >= 2 * ACL_INDIVIDUAL) return null;
+  if (r < ACL_IMAGE + ACL_INDIVIDUAL || r >= ACL_IMAGE + 2 * ACL_INDIVIDUAL) return null;
+  return { uid: u - ACL_INDIVIDUAL, imageId: r - ACL_IMAGE - ACL_INDIVIDUAL };
+}
+
+/** `<dir>/<node>.agent.yaml` (plane section with `passwordFile`) and `<dir>/<node>.password`, both 0600; the config's path. */
+export function writeAgentFiles(dir: string, nodeId: string, plane: { kind: string; endpoint: string; edgeUrl: string; username: string; password: string }, trust: readonly string[]): string {
+  const passwordFile = `${nodeId}.password`;
+  writeFileSync(join(dir, passwordFile), `${plane.password}\n`, { mode: 0o600 });
+  chmodSync(join(dir, passwordFile), 0o600);
+  const { password: _, ...rest } = plane;
+  const file = join(dir, `${nodeId}.agent.yaml`);
+  const header = `# edgeplane agent configuration written by \`edgeplane fleet enroll --plane opennebula\` (the node's ONE password is in ${passwordFile})\n`;
+  writeFileSync(file, header + toYaml({ node: nodeId, stateDir: `/var/lib/edgeplane/${nodeId}`, plane: { ...rest, passwordFile }, trust: [...trust] }), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
 
 export class OneFleet {
   readonly admin: OneClient;
@@ -84,8 +119,9 @@ export class OneFleet {
       await this.waitReady(id);
       const gid = await this.groupId();
       await this.admin.call('one.image.chown', [id, -1, gid]);
-      // owner use+manage, group use: the fleet's nodes may read it (one.image.info), nobody else
-      await this.admin.imageChmod(id, [1, 1, 0, 1, 0, 0, 0, 0, 0]);
+      // owner use+manage only: a node reads it (one.image.info, and so the byte server) through an
+      // ACL rule of its own that `assign` adds; a group permission would let every node read every image
+      await this.admin.imageChmod(id, [1, 1, 0, 0, 0, 0, 0, 0, 0]);
       mkdirSync(join(this.edgeDir, 'blobs'), { recursive: true });
       copyFileSync(blobTmp, blobFile(this.edgeDir, String(id)));
       writeKey(this.edgeDir, manifest.keyRef, { key: dataKey.toString('base64'), users: readKey(this.edgeDir, manifest.keyRef)?.users ?? [] });
@@ -122,18 +158,34 @@ export class OneFleet {
     return img.ID;
   }
 
-  async enroll(nodeIds: readonly string[]): Promise<{ nodeId: string; agentPlane: Record<string, unknown>; configFile: null; details: Record<string, string> }[]> {
+  /**
+   * A ONE user per node in the fleet group (an enrolled node gets a fresh password: its old one stops
+   * working). With `outDir`: `<node>.agent.yaml` and the password it names (`<node>.password`, the
+   * agent reads `passwordFile` relative to its config), both mode 0600.
+   */
+  async enroll(nodeIds: readonly string[], o: { outDir?: string; trust?: string[] } = {}): Promise<EnrolledFleetNode[]> {
+    const names = [...new Set(nodeIds)].sort();
+    for (const n of names) if (!NODE_NAME.test(n)) throw new InputError(`node id ${JSON.stringify(n)}: lower-case letters, digits and "-"`);
+    const pool = await this.admin.userPool();
+    for (const n of names) {
+      const u = pool.find((x) => x.NAME === n);
+      if (u && (u.ID === 0 || u.GID === 0 || n === this.admin.username)) throw new InputError(`${n} is an OpenNebula admin user (oneadmin group), not a node`);
+    }
     const gid = await this.groupId();
-    const users = new Map((await this.admin.userPool()).map((u) => [u.NAME, u.ID]));
-    const out = [];
-    for (const nodeId of [...new Set(nodeIds)].sort()) {
-      if (!NODE_NAME.test(nodeId)) throw new InputError(`node id ${JSON.stringify(nodeId)}: lower-case letters, digits and "-"`);
+    const users = new Map(pool.map((u) => [u.NAME, u.ID]));
+    if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+    const out: EnrolledFleetNode[] = [];
+    for (const nodeId of names) {
       const password = randomBytes(16).toString('hex');
       let id = users.get(nodeId);
+      const existing = id !== undefined;
       if (id === undefined) id = await this.admin.userAllocate(nodeId, password, []);
       else await this.admin.userPasswd(id, password);
       await this.admin.call('one.user.chgrp', [id, gid]);
-      out.push({ nodeId, agentPlane: { kind: 'opennebula', endpoint: this.endpoint, edgeUrl: this.edgeUrl, username: nodeId, password }, configFile: null, details: { user: String(id), group: FLEET_GROUP } });
+      const agentPlane = { kind: 'opennebula', endpoint: this.endpoint, edgeUrl: this.edgeUrl, username: nodeId, password };
+      let configFile: string | null = null;
+      if (o.outDir) configFile = writeAgentFiles(resolve(o.outDir), nodeId, agentPlane, o.trust ?? ['publisher.pub']);
+      out.push({ nodeId, agentPlane, configFile, details: { user: String(id), group: FLEET_GROUP, ...(existing ? { 're-enrolled': 'new password' } : {}) } });
     }
     return out;
   }
@@ -144,6 +196,34 @@ export class OneFleet {
     return users;
   }
 
+  /** The node's own image rules (`#uid IMAGE/#id USE`), by image id. */
+  private async imageRules(): Promise<Map<number, Map<number, number>>> {
+    const byUser = new Map<number, Map<number, number>>();
+    for (const r of await this.admin.aclPool()) {
+      const rule = parseImageRule(r.USER, r.RESOURCE, r.RIGHTS);
+      if (!rule) continue;
+      const m = byUser.get(rule.uid) ?? new Map<number, number>();
+      m.set(rule.imageId, r.ID);
+      byUser.set(rule.uid, m);
+    }
+    return byUser;
+  }
+
+  /** the image's key service record without `nodes` */
+  private async dropKeyUsers(imageId: number, nodes: readonly string[]): Promise<void> {
+    const keyRef = await this.admin
+      .imageInfo(imageId)
+      .then((i) => templateText(i.TEMPLATE, EDGE_ATTRS.keyRef))
+      .catch(() => undefined);
+    const rec = keyRef ? readKey(this.edgeDir, keyRef) : null;
+    if (keyRef && rec) writeKey(this.edgeDir, keyRef, { ...rec, users: rec.users.filter((u) => !nodes.includes(u)) });
+  }
+
+  /**
+   * Pin image@version on each node: an ACL rule lets the node's user USE that ONE image (read it,
+   * and so its bytes from the byte server), the key service lists the node for its key, and the pin
+   * goes into the node's user template. The node's rules on other images go (one pin per node).
+   */
   async assign(pin: Assignment, nodeIds: readonly string[]): Promise<{ nodeId: string; pin: string }[]> {
     const image = await this.imageOf(pin);
     const keyRef = templateText((await this.admin.imageInfo(image)).TEMPLATE, EDGE_ATTRS.keyRef);
@@ -154,15 +234,38 @@ export class OneFleet {
       if (!rec) throw new EnvironmentError(`the key service has no key ${keyRef}`);
       writeKey(this.edgeDir, keyRef, { ...rec, users: [...new Set([...rec.users, ...sorted])].sort() });
     }
+    const rules = await this.imageRules();
     const text = `${pin.imageId}@${pin.version}`;
-    for (const n of sorted) await this.admin.userUpdate(users.get(n)!, `${EDGE_ATTRS.pin} = ${templateValue(text)}\n${EDGE_ATTRS.pinImage} = "${image}"`, true);
+    for (const n of sorted) {
+      const uid = users.get(n)!;
+      const mine = rules.get(uid) ?? new Map<number, number>();
+      if (!mine.has(image)) {
+        const r = imageRule(uid, image);
+        await this.admin.aclAddRule(r.user, r.resource, r.rights);
+      }
+      await this.admin.userUpdate(uid, `${EDGE_ATTRS.pin} = ${templateValue(text)}\n${EDGE_ATTRS.pinImage} = "${image}"`, true);
+      for (const [other, ruleId] of mine) {
+        if (other === image) continue;
+        await this.admin.aclDelRule(ruleId);
+        await this.dropKeyUsers(other, [n]);
+      }
+    }
     return sorted.map((nodeId) => ({ nodeId, pin: text }));
   }
 
+  /** The pin cleared, the node's image rules deleted and its name taken off their keys. */
   async revoke(nodeIds: readonly string[]): Promise<string[]> {
     const users = await this.userIds(nodeIds);
     const sorted = [...new Set(nodeIds)].sort();
-    for (const n of sorted) await this.admin.userUpdate(users.get(n)!, `${EDGE_ATTRS.pin} = ""\n${EDGE_ATTRS.pinImage} = ""`, true);
+    const rules = await this.imageRules();
+    for (const n of sorted) {
+      const uid = users.get(n)!;
+      await this.admin.userUpdate(uid, `${EDGE_ATTRS.pin} = ""\n${EDGE_ATTRS.pinImage} = ""`, true);
+      for (const [imageId, ruleId] of rules.get(uid) ?? []) {
+        await this.admin.aclDelRule(ruleId);
+        await this.dropKeyUsers(imageId, [n]);
+      }
+    }
     return sorted;
   }
 
