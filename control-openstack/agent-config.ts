@@ -73,6 +73,7 @@ export const openstackNodeClient: NodeClientFactory<OpenStackAgentPlane> = {
       { timeoutMs: ctx.requestTimeoutMs, logger: ctx.logger },
     );
   },
-  dataOps: ['glance.image.download_range'],
+  // ranges, and the whole-image stream an agent reads when the store refuses ranges (Glance on RBD)
+  dataOps: ['glance.image.download_range', 'glance.image.download_whole'],
   reportOps: ['keystone.credential.update'],
 };

@@ -193,9 +193,12 @@ export class GlanceApi {
     return res.body;
   }
 
-  /** The whole image file as a stream (large images, node:http data path); the call is recorded when it ends. */
-  async downloadStream(token: string, imageId: string): Promise<StreamedResponse> {
-    return this.transport.stream(this.baseUrl, { op: 'glance.image.download', method: 'GET', path: '/v2/images/{image_id}/file', params: { image_id: imageId }, headers: this.h(token), expect: [200] });
+  /**
+   * The whole image file as a stream (large images, node:http data path); the call is recorded when
+   * it ends, as `op` (an agent's whole-blob read is `glance.image.download_whole`, a data op).
+   */
+  async downloadStream(token: string, imageId: string, op = 'glance.image.download'): Promise<StreamedResponse> {
+    return this.transport.stream(this.baseUrl, { op, method: 'GET', path: '/v2/images/{image_id}/file', params: { image_id: imageId }, headers: this.h(token), expect: [200] });
   }
 
   /**

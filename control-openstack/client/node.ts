@@ -113,13 +113,17 @@ export class OpenStackNodeClient {
 
   /** `glance.image.download`: the whole image file as a stream. */
   async downloadImage(imageId: string): Promise<Readable> {
-    return (await this.downloadBlob(imageId)).stream;
+    const glance = await this.glance();
+    return (await this.session.authed((t) => glance.downloadStream(t, imageId))).stream;
   }
 
-  /** `glance.image.download`: the whole image file as a stream, and `stop()` to leave the rest unread (recorded as stopped, not failed). */
+  /**
+   * `glance.image.download_whole` (the same GET, recorded as a data op): the image file as the
+   * agent's blob stream, and `stop()` to leave the rest unread (recorded as stopped, not failed).
+   */
   async downloadBlob(imageId: string): Promise<BlobStream> {
     const glance = await this.glance();
-    const res = await this.session.authed((t) => glance.downloadStream(t, imageId));
+    const res = await this.session.authed((t) => glance.downloadStream(t, imageId, 'glance.image.download_whole'));
     return { stream: res.stream, stop: res.stop };
   }
 

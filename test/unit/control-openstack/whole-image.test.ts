@@ -75,8 +75,8 @@ describe('OpenStack node plane: Glance refusing ranges (RBD store)', () => {
     const p = await node('proj-a');
     const blob = await p.downloadBlob('img-a');
     expect(sha(await readAll(blob.stream))).toBe(sha(data));
-    await expect.poll(() => p.recorder.records().filter((r) => r.op === 'glance.image.download')).toHaveLength(1);
-    const [rec] = p.recorder.records().filter((r) => r.op === 'glance.image.download');
+    await expect.poll(() => p.recorder.records().filter((r) => r.op === 'glance.image.download_whole')).toHaveLength(1);
+    const [rec] = p.recorder.records().filter((r) => r.op === 'glance.image.download_whole');
     expect(rec).toMatchObject({ status: 200, bytesIn: data.length, path: '/v2/images/{image_id}/file' });
     expect(rec.error).toBeUndefined();
     expect(rec.stopped).toBeUndefined();
@@ -93,8 +93,8 @@ describe('OpenStack node plane: Glance refusing ranges (RBD store)', () => {
         break;
       }
     }
-    await expect.poll(() => p.recorder.records().filter((r) => r.op === 'glance.image.download')).toHaveLength(1);
-    const [rec] = p.recorder.records().filter((r) => r.op === 'glance.image.download');
+    await expect.poll(() => p.recorder.records().filter((r) => r.op === 'glance.image.download_whole')).toHaveLength(1);
+    const [rec] = p.recorder.records().filter((r) => r.op === 'glance.image.download_whole');
     expect(rec.status).toBe(200);
     expect(rec.error).toBeUndefined();
     expect(rec.stopped).toMatch(/stopped by the reader after \d+ bytes/);
@@ -106,8 +106,8 @@ describe('OpenStack node plane: Glance refusing ranges (RBD store)', () => {
     glance.cut = { after: MiB + 17, streams: 1 };
     const blob = await p.downloadBlob('img-a');
     await expect(readAll(blob.stream)).rejects.toThrow();
-    await expect.poll(() => p.recorder.records().filter((r) => r.op === 'glance.image.download')).toHaveLength(1);
-    const [rec] = p.recorder.records().filter((r) => r.op === 'glance.image.download');
+    await expect.poll(() => p.recorder.records().filter((r) => r.op === 'glance.image.download_whole')).toHaveLength(1);
+    const [rec] = p.recorder.records().filter((r) => r.op === 'glance.image.download_whole');
     expect(rec.status).toBe(200);
     expect(rec.error).toMatch(/cut short|short read|not read to its end/);
     expect(rec.bytesIn).toBeLessThan(data.length);

@@ -184,7 +184,7 @@ it('on Glance/RBD: three agents stream v1 whole and boot it under qemu, one resu
       ranges.map((c) => c.status),
       a.node,
     ).toEqual([400]);
-    const streams = fileCalls(latest, 'glance.image.download', pub1.imageId);
+    const streams = fileCalls(latest, 'glance.image.download_whole', pub1.imageId);
     expect(streams.length, a.node).toBeGreaterThanOrEqual(1);
     expect(streams.every((c) => c.status === 200 && c.error === undefined)).toBe(true);
     const f = fetchesOf(latest).filter((l) => l.image === `${lineage}@1`);
@@ -234,7 +234,7 @@ it('on Glance/RBD: three agents stream v1 whole and boot it under qemu, one resu
     expect(consoleLogs(a.stateDir)).toContain(bootMarker(v2));
     expect(readFileSync(join(a.stateDir, 'staged', `${lineage}@2.img`)).equals(readFileSync(a2.path))).toBe(true);
     expect(fileCalls(lines, 'glance.image.download_range', pub2.imageId).map((c) => c.status)).toEqual([400]);
-    const streams = fileCalls(lines, 'glance.image.download', pub2.imageId);
+    const streams = fileCalls(lines, 'glance.image.download_whole', pub2.imageId);
     expect(streams.length).toBeGreaterThanOrEqual(1);
     expect(streams.every((c) => c.status === 200 && c.error === undefined)).toBe(true);
     const f = fetchesOf(lines).filter((l) => l.image === `${lineage}@2`);

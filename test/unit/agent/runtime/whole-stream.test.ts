@@ -111,7 +111,7 @@ async function events(stateDir: string): Promise<Line[]> {
     .map((l) => JSON.parse(l) as Line);
 }
 const fetches = (lines: Line[]) => lines.filter((l) => l.type === 'fetch') as (Line & { chunks: number; bytes: number; mode?: string; streamedBytes: number; skippedBytes: number; stoppedEarly: boolean })[];
-const downloads = (lines: Line[]) => lines.filter((l) => l.type === 'call' && l.op === 'glance.image.download') as (Line & { status: number; bytesIn: number; error?: string; stopped?: string })[];
+const downloads = (lines: Line[]) => lines.filter((l) => l.type === 'call' && l.op === 'glance.image.download_whole') as (Line & { status: number; bytesIn: number; error?: string; stopped?: string })[];
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 describe('agent runtime, whole-stream mode (a store that refuses ranges)', () => {
