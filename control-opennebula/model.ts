@@ -16,7 +16,9 @@ const MONITORING = `${DOCS}/installation_and_configuration/opennebula_services/m
 const REPLICA = 'https://docs.opennebula.io/6.8/open_cluster_deployment/storage_setup/onestor_ds.html';
 const XMLRPC = `${DOCS}/integration_and_development/system_interfaces/api.html`;
 const CALIBRATE =
-  'measured here: edgeplane calibrate opennebula on the live front-end (OpenNebula 6.10.5 built from source, SQLite, dummy drivers, loopback, 2 CPUs, load average 26.2-26.5; 20 samples per op; 2026-12-02)';
+  'measured here: edgeplane calibrate opennebula on the live front-end (OpenNebula 6.10.5 built from source, SQLite, dummy drivers, loopback, 2 CPUs, load average 13.7-12.9; 30 samples per op after 3 warm-up rounds; 2026-12-02)';
+/** where the scheduler placement rate was measured (an earlier session on the same front-end) */
+const PLACEMENT_RUN = 'measured here: OpenNebula 6.10.5 built from source, SQLite, dummy drivers, loopback, 2 CPUs, load average 26.2-26.5 and 19.5-22.1, 2026-12-02';
 
 /** Default size of one chunk in agent mode (the simulator substitutes the manifest's sizes). */
 export const OPENNEBULA_DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -28,11 +30,12 @@ export const ONE_MAX_HOST = 1;
 /** monitord PROBES_PERIOD STATE_VM: how often a host pushes its VMs' states. */
 export const ONE_STATE_VM_PERIOD_US = 5 * 1_000_000;
 /**
- * Intended-host rate of mm_sched measured on the real scheduler: 10 of 32 VMs on their intended host
- * with 4 equal hosts (VM i meant for host i, one VM per host per round, rounds of 4).
+ * Intended-host rate of mm_sched measured on the real scheduler (VM i meant for host i of 4 equal
+ * hosts, one VM per host per round, rounds of 4): 10 of 32 in one session, 3 of 32 in the next
+ * (the first rounds land in reverse host order: with equal hosts the order is mm_sched's, not the VMs').
  */
-export const ONE_MEASURED_PLACEMENT = { hosts: 4, deployments: 32, intended: 10 } as const;
-export const ONE_MEASURED_PLACEMENT_SOURCE = `${CALIBRATE.replace('20 samples per op', '32 scheduled VMs in two runs')}: mm_sched (SCHED_INTERVAL 2, MAX_HOST 1, striping POLICY 1) placed ${ONE_MEASURED_PLACEMENT.intended} of ${ONE_MEASURED_PLACEMENT.deployments} VMs on the intended one of ${ONE_MEASURED_PLACEMENT.hosts} equal hosts (control-opennebula/placement.ts); other pool sizes: scaled as rate x ${ONE_MEASURED_PLACEMENT.hosts} / candidates (assumed)`;
+export const ONE_MEASURED_PLACEMENT = { hosts: 4, deployments: 64, intended: 13 } as const;
+export const ONE_MEASURED_PLACEMENT_SOURCE = `${PLACEMENT_RUN}, 64 scheduled VMs in three runs: mm_sched (SCHED_INTERVAL 2, MAX_HOST 1, striping POLICY 1) placed ${ONE_MEASURED_PLACEMENT.intended} of ${ONE_MEASURED_PLACEMENT.deployments} VMs on the intended one of ${ONE_MEASURED_PLACEMENT.hosts} equal hosts (control-opennebula/placement.ts); other pool sizes: scaled as rate x ${ONE_MEASURED_PLACEMENT.hosts} / candidates (assumed)`;
 
 /** how often a client polls one.vm.info for RUNNING (assumed). */
 export const ONE_CLIENT_POLL_US = 2 * 1_000_000;
@@ -50,27 +53,27 @@ interface OpDefault {
 }
 
 const OP_TIMES: Record<string, OpDefault> = {
-  'one.vm.info': { time: lognormalMs(33.2, 186), source: `${CALIBRATE}; published: ${SCALABILITY} (vm.info 10-60 ms at 10-30 req/s, 1,250 hosts / 20k VMs)` },
-  'one.user.info': { time: lognormalMs(24.9, 56.4), source: `${CALIBRATE}` },
-  'one.image.info': { time: lognormalMs(28.5, 66.8), source: `${CALIBRATE}` },
-  'one.user.login': { time: lognormalMs(76, 124), source: `${CALIBRATE} (a new token, the previous one revoked)` },
-  'one.user.update': { time: lognormalMs(72.1, 129), source: `${CALIBRATE}` },
-  'one.vm.allocate': { time: lognormalMs(346, 533), source: `${CALIBRATE} (on hold)` },
-  'one.vm.deploy': { time: lognormalMs(255, 428), source: `${CALIBRATE} (enforce)` },
+  'one.vm.info': { time: lognormalMs(20.8, 92.6), source: `${CALIBRATE}; published: ${SCALABILITY} (vm.info 10-60 ms at 10-30 req/s, 1,250 hosts / 20k VMs)` },
+  'one.user.info': { time: lognormalMs(12.2, 30.7), source: `${CALIBRATE}` },
+  'one.image.info': { time: lognormalMs(14.4, 27.9), source: `${CALIBRATE}` },
+  'one.user.login': { time: lognormalMs(60.3, 102.5), source: `${CALIBRATE} (a new token, the previous one revoked)` },
+  'one.user.update': { time: lognormalMs(29.7, 57.7), source: `${CALIBRATE}` },
+  'one.vm.allocate': { time: lognormalMs(173.2, 312.9), source: `${CALIBRATE} (on hold)` },
+  'one.vm.deploy': { time: lognormalMs(115.2, 275.8), source: `${CALIBRATE} (enforce)` },
   'one.tm.clone': {
     time: fixedMs(1000),
-    source: `assumed: ssh session and driver start-up per copy (the bytes move at network speed); the dummy TM driver's PROLOG measured 1003 ms p50 (no ssh, no bytes: ${CALIBRATE})`,
+    source: `assumed: ssh session and driver start-up per copy (the bytes move at network speed); the dummy TM driver's PROLOG measured 444 ms p50 (no ssh, no bytes: ${CALIBRATE})`,
   },
   'one.tm.replica_copy': { time: fixedMs(1000), source: 'assumed: ssh session and driver start-up per copy (the bytes move at network speed)' },
   'one.vmm.deploy': {
     time: fixedMs(1500),
-    source: `assumed: ssh to the host, write domain XML, virsh create (guest boot modelled separately); the dummy VMM driver's BOOT measured 233 ms p50 (no ssh, no guest: ${CALIBRATE})`,
+    source: `assumed: ssh to the host, write domain XML, virsh create (guest boot modelled separately); the dummy VMM driver's BOOT measured 163 ms p50 (no ssh, no guest: ${CALIBRATE})`,
   },
   'http.image.download_range': {
     time: lognormalMs(5, 20),
-    source: `assumed: static-file server per-request overhead (bytes at network speed); the added byte server measured 138 ms p50 / 540 ms p95 per 4 MiB range on loopback, bytes included (${CALIBRATE})`,
+    source: `assumed: static-file server per-request overhead (bytes at network speed); the added byte server measured 84 ms p50 / 261 ms p95 per 4 MiB range on loopback, bytes included (${CALIBRATE})`,
   },
-  'kms.secret.payload': { time: lognormalMs(16.2, 61.6), source: `${CALIBRATE} (the key service edgeplane adds: session check cached)` },
+  'kms.secret.payload': { time: lognormalMs(8.3, 76.4), source: `${CALIBRATE} (the key service edgeplane adds: session check cached)` },
 };
 
 function op(name: string, station: string, method: string, path: string, bytesOut: number, bytesIn: number): ApiOp {

@@ -8,7 +8,8 @@ import type { ComplexityProfile } from '../../adapters/index.js';
 import { EnvironmentError } from '../../common/index.js';
 import { changedLines } from './configs.js';
 import { oneLayout, stockPath, type OneLayout } from './layout.js';
-import { commandLine, isRunning, processesMatching, processTree } from './processes.js';
+import { monitordClients } from './launcher.js';
+import { commandLine, isRunning, processTree } from './processes.js';
 import { readOneState } from './state.js';
 
 function rssKiB(pid: number): number {
@@ -75,7 +76,8 @@ export function frontEndProcesses(l: OneLayout, pids: Record<string, number | un
   const table = listening();
   const all = new Set<number>();
   for (const [, pid] of Object.entries(pids)) if (pid !== undefined && commandLine(pid) !== null) for (const p of processTree(pid)) all.add(p);
-  for (const p of processesMatching(l.remoteScripts)) all.add(p);
+  // the dummy IM's detached monitoring clients (run from the prefix's remotes or remote-scripts)
+  for (const p of monitordClients(l)) all.add(p);
   const groups = new Map<string, ProcessGroup>();
   for (const pid of [...all].sort((a, b) => a - b)) {
     const cmd = commandLine(pid);
