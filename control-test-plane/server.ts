@@ -6,8 +6,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenTracked, type TrackedServer } from '../common/http/index.js';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../common/index.js';
@@ -56,8 +56,7 @@ class Reply extends Error {
 
 export class TestPlaneServer {
   readonly rangeLog: RangeLogEntry[] = [];
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
+  private server: TrackedServer | null = null;
   private readonly sessions = new Map<string, string>();
   private port: number;
   private outage = false;
@@ -79,17 +78,8 @@ export class TestPlaneServer {
       await mkdir(dirname(this.opts.rangeLogFile), { recursive: true });
       this.rangeFile = createWriteStream(this.opts.rangeLogFile, { flags: 'a' });
     }
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 30_000;
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.once('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.opts.host ?? '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
+    const server = await listenTracked((req, res) => void this.handle(req, res), { port: this.port, host: this.opts.host });
+    this.port = server.port;
     this.server = server;
     this.log.info({ url: this.url }, 'test plane listening');
     return this.url;
@@ -100,9 +90,7 @@ export class TestPlaneServer {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    await server.close();
   }
 
   async close(): Promise<void> {

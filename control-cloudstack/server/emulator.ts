@@ -6,8 +6,8 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenTracked, type TrackedServer } from '../../common/http/index.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../../common/index.js';
@@ -65,8 +65,7 @@ const secretSchema = z.strictObject({ payload: z.base64(), readers: z.array(z.st
 
 export class CloudStackEmulator {
   readonly cloud: Cloud;
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
+  private server: TrackedServer | null = null;
   private readonly sessions = new Map<string, Session>();
   private readonly log: Logger;
   private sweeper: NodeJS.Timeout | null = null;
@@ -87,17 +86,8 @@ export class CloudStackEmulator {
 
   async start(): Promise<string> {
     if (this.server) return this.url;
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 30_000;
-    server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.once('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.o.host ?? '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
+    const server = await listenTracked((req, res) => void this.handle(req, res), { port: this.port, host: this.o.host });
+    this.port = server.port;
     this.server = server;
     this.cloud.publicUrl = this.url;
     this.sweeper = setInterval(() => this.cloud.hub.sweep(), 5_000);
@@ -111,11 +101,7 @@ export class CloudStackEmulator {
     this.cloud.close();
     const server = this.server;
     this.server = null;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of this.sockets) s.destroy();
-      await closed;
-    }
+    await server?.close();
     await this.cloud.settle();
     this.cloud.db.flush();
   }
