@@ -23,6 +23,15 @@ export interface CliFlag {
   parse?: (value: string) => unknown;
 }
 
+/** A `CliFlag.parse` for a whole number in [min, max]; `expected` is the message a bad value gets. */
+export function wholeNumberFlag(min: number, max: number, expected: string): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(expected);
+    return n;
+  };
+}
+
 export interface ServerUpOptions {
   stateDir: string;
   /** the plane's own `up` flags, by commander's camel-cased name */

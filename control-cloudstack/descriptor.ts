@@ -1,6 +1,6 @@
 // The CloudStack plane's descriptor: its model and profile for the simulator, the emulator
 // behind `edgeplane up|status|down cloudstack`, and the operator (`fleet`, `run --env real`).
-import type { PlaneDescriptor, PlaneServer } from '../adapters/index.js';
+import { wholeNumberFlag, type PlaneDescriptor, type PlaneServer } from '../adapters/index.js';
 import { cloudstackNodeClient } from './agent-config.js';
 import { calibrateCloudStack } from './calibrate.js';
 import { cloudstackModel } from './model.js';
@@ -10,21 +10,13 @@ import { DEFAULT_PORT, DEFAULT_STATE_DIR } from './server/stack.js';
 import { emulatorStatus, renderUp } from './server/status.js';
 import { downEmulator, upEmulator } from './server/stack.js';
 
-function wholeNumber(min: number, max: number, expected: string): (text: string) => number {
-  return (text) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(expected);
-    return n;
-  };
-}
-
 const server: PlaneServer = {
   defaultStateDir: DEFAULT_STATE_DIR,
   summary: 'cloudstack: a management-server emulator (signed API, async jobs, Core and Edge zones, SQLite state) with one KVM agent per host',
   upFlags: [
-    { flags: '--api-port <port>', description: `cloudstack: API port (\`--port\` is OpenNebula's flag) (default ${DEFAULT_PORT})`, parse: wholeNumber(1, 65535, 'expected a TCP port (1-65535)') },
-    { flags: '--core-hosts <n>', description: 'cloudstack: KVM hosts of the Core zone, on first start (default 1)', parse: wholeNumber(0, 1000, 'expected a whole number from 0 to 1000') },
-    { flags: '--edge-hosts <n>', description: 'cloudstack: KVM hosts of the Edge zone, on first start (default 3)', parse: wholeNumber(0, 1000, 'expected a whole number from 0 to 1000') },
+    { flags: '--api-port <port>', description: `cloudstack: API port (\`--port\` is OpenNebula's flag) (default ${DEFAULT_PORT})`, parse: wholeNumberFlag(1, 65535, 'expected a TCP port (1-65535)') },
+    { flags: '--core-hosts <n>', description: 'cloudstack: KVM hosts of the Core zone, on first start (default 1)', parse: wholeNumberFlag(0, 1000, 'expected a whole number from 0 to 1000') },
+    { flags: '--edge-hosts <n>', description: 'cloudstack: KVM hosts of the Edge zone, on first start (default 3)', parse: wholeNumberFlag(0, 1000, 'expected a whole number from 0 to 1000') },
     { flags: '--external-agents', description: 'cloudstack: run no KVM agents in the emulator; hosts stay Disconnected until agents connect with their tokens' },
   ],
   async up({ stateDir, flags, onProgress }) {

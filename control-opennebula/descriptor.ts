@@ -1,6 +1,6 @@
 // The OpenNebula plane's descriptor (planes/index.ts lists it): the model and profile for the
 // simulator, the local front-end launcher (`edgeplane up opennebula`), and what runs for real.
-import type { PlaneDescriptor, PlaneServer } from '../adapters/index.js';
+import { wholeNumberFlag, type PlaneDescriptor, type PlaneServer } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
 import { opennebulaNodeClient } from './agent-config.js';
 import { calibrateOpenNebula } from './calibrate.js';
@@ -10,14 +10,6 @@ import { openNativeRun } from './native-run.js';
 import { opennebulaProfile } from './profile.js';
 import { DEFAULT_STATE_DIR, down, loadFrontEnd, renderStatus, renderUp, status, up } from './server/index.js';
 
-function wholeNumber(min: number, max: number, expected: string): (text: string) => number {
-  return (text) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(expected);
-    return n;
-  };
-}
-
 const server: PlaneServer = {
   defaultStateDir: DEFAULT_STATE_DIR,
   summary: 'opennebula: oned 6.10.5, mm_sched and onemonitord built from source (build cache), dummy host/VM drivers, on loopback',
@@ -26,8 +18,8 @@ const server: PlaneServer = {
     { flags: '--prefix <dir>', description: 'opennebula: use an installed self-contained OpenNebula (install.sh -d DIR) instead of building' },
     { flags: '--endpoint <url>', description: 'opennebula: an existing front-end (http://host:2633/RPC2); nothing is started' },
     { flags: '--credentials <file>', description: 'opennebula, with --endpoint: user:password (ONE_AUTH format) or JSON {username, password}' },
-    { flags: '--port <port>', description: 'opennebula: oned XML-RPC port; hooks +1/+2, monitord +3, edge services +10 (default 46000)', parse: wholeNumber(1024, 65525, 'expected a TCP port (1024-65525)') },
-    { flags: '--hosts <n>', description: 'opennebula: dummy hosts to create (default 4)', parse: wholeNumber(0, 1000, 'expected a whole number from 0 to 1000') },
+    { flags: '--port <port>', description: 'opennebula: oned XML-RPC port; hooks +1/+2, monitord +3, edge services +10 (default 46000)', parse: wholeNumberFlag(1024, 65525, 'expected a TCP port (1024-65525)') },
+    { flags: '--hosts <n>', description: 'opennebula: dummy hosts to create (default 4)', parse: wholeNumberFlag(0, 1000, 'expected a whole number from 0 to 1000') },
   ],
   async up({ stateDir, flags, logger, onProgress }) {
     const f = flags as { source?: string; prefix?: string; endpoint?: string; credentials?: string; port?: number; hosts?: number };

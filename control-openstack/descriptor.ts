@@ -1,7 +1,7 @@
 // The OpenStack plane's descriptor: what the composition root (planes/index.ts) lists. Its model
 // and profile for the simulator, the agent's node client, the operator (fleet) workflows, the
 // local stack launcher and the calibration, each reached only through this.
-import type { CloudSelection, FleetOperator, PlaneDescriptor, PlaneServer } from '../adapters/index.js';
+import { wholeNumberFlag, type CloudSelection, type FleetOperator, type PlaneDescriptor, type PlaneServer } from '../adapters/index.js';
 import { InputError } from '../common/index.js';
 import { openstackNodeClient } from './agent-config.js';
 import { calibrateOpenStack } from './calibrate.js';
@@ -58,17 +58,9 @@ async function openOperator(stateDir: string, target: CloudSelection = {}): Prom
 }
 
 /** A parser of a whole-number flag in [min, max]; `expected` says what a bad value should have been. */
-function wholeNumber(min: number, max: number, expected: string): (text: string) => number {
-  return (text) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(expected);
-    return n;
-  };
-}
-
-const port = wholeNumber(1, 65535, 'expected a TCP port (1-65535)');
-const memstoreMiB = wholeNumber(64, 1024 * 1024, 'expected MiB, a whole number from 64');
-const workers = wholeNumber(1, 64, 'expected a whole number from 1 to 64');
+const port = wholeNumberFlag(1, 65535, 'expected a TCP port (1-65535)');
+const memstoreMiB = wholeNumberFlag(64, 1024 * 1024, 'expected MiB, a whole number from 64');
+const workers = wholeNumberFlag(1, 64, 'expected a whole number from 1 to 64');
 
 const server: PlaneServer = {
   defaultStateDir: DEFAULT_STATE_DIR,
