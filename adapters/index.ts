@@ -4,5 +4,6 @@
 // adapters/transport/index.ts, and the conformance suite adapters/conformance/index.ts.
 export * from './descriptor.js';
 export * from './model.js';
+export * from './calibration.js';
 export * from './registry.js';
 export * from './node-plane.js';

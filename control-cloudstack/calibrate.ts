@@ -4,8 +4,8 @@
 // not a Java management server with MySQL; the calibration file and its source say so, and the
 // model's defaults keep their own (assumed / published) sources.
 import { randomUUID } from 'node:crypto';
-import type { Calibration } from '../adapters/index.js';
-import { EnvironmentError, type Logger, quantile } from '../common/index.js';
+import { summarizeCalls, type Calibration } from '../adapters/index.js';
+import { EnvironmentError, type Logger } from '../common/index.js';
 import { CloudStackClient } from './client/api.js';
 import { readCredentials, readRunning } from './server/stack.js';
 
@@ -56,17 +56,7 @@ export async function calibrateCloudStack(o: { stateDir: string; samples: number
     }
     await client.call('deleteTemplate', { id: String(template!.id) });
     const wanted = ['cs.listCapabilities', 'cs.listTemplates', 'cs.listTags', 'cs.getUserKeys', 'cs.createTags', 'cs.deployVirtualMachine', 'cs.queryAsyncJobResult'];
-    const ops: Calibration['ops'] = {};
-    for (const op of wanted) {
-      const ms = client.recorder
-        .records()
-        .slice(start)
-        .filter((r) => r.op === op && r.status === 200)
-        .map((r) => r.ms)
-        .sort((a, b) => a - b);
-      if (ms.length === 0) continue;
-      ops[op] = { medianUs: Math.round(quantile(ms, 0.5) * 1000), p95Us: Math.round(quantile(ms, 0.95) * 1000), samples: ms.length };
-    }
+    const ops = summarizeCalls(client.recorder.records().slice(start), wanted);
     return { plane: 'cloudstack', source: `${CALIBRATION_LABEL}; measured at ${creds.apiUrl} (${samples} samples per op, signed GETs on loopback)`, ops };
   } finally {
     client.close();

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Calibration, ComplexityProfile } from '../adapters/index.js';
-import { type CallRecord, CallRecorder } from '../adapters/transport/index.js';
+import { summarizeCalls, type Calibration, type ComplexityProfile } from '../adapters/index.js';
+import { CallRecorder } from '../adapters/transport/index.js';
 import { EnvironmentError, InputError, quantile, silentLogger, type Logger } from '../common/index.js';
 import { OneClient } from './client/api.js';
 import { OneNodePlane } from './client/node-plane.js';
@@ -31,20 +31,6 @@ const WARMUP = 3;
 export interface OneCalibrationFile extends Calibration {
   plane: 'opennebula';
   profile?: ComplexityProfile;
-}
-
-export function summarize(records: readonly CallRecord[], ops: readonly string[]): Calibration['ops'] {
-  const out: Calibration['ops'] = {};
-  for (const op of ops) {
-    const ms = records
-      .filter((r) => r.op === op && r.attempt === 1 && r.status >= 200 && r.status < 300)
-      .map((r) => r.ms)
-      .sort((a, b) => a - b);
-    if (ms.length === 0) continue;
-    const medianUs = Math.max(1, Math.round(quantile(ms, 0.5) * 1000));
-    out[op] = { medianUs, p95Us: Math.max(medianUs, Math.round(quantile(ms, 0.95) * 1000)), samples: ms.length };
-  }
-  return out;
 }
 
 function durationsOf(name: string, ms: number[]): Calibration['ops'] {
@@ -137,7 +123,7 @@ export async function calibrateOpenNebula(o: { stateDir: string; samples?: numbe
       await admin.vmAction('terminate-hard', id);
     }
     await native.close();
-    const ops = { ...summarize([...agentRecords, ...recorder.records()], CALIBRATED_OPS), ...durationsOf(DUMMY_OPS[0], prolog), ...durationsOf(DUMMY_OPS[1], boot) };
+    const ops = { ...summarizeCalls([...agentRecords, ...recorder.records()], CALIBRATED_OPS), ...durationsOf(DUMMY_OPS[0], prolog), ...durationsOf(DUMMY_OPS[1], boot) };
     for (const op of CALIBRATED_OPS) {
       const n = ops[op]?.samples ?? 0;
       if (n < samples) throw new EnvironmentError(`calibration of ${op}: only ${n} successful samples of ${samples}`);

@@ -4,9 +4,9 @@
 // Determinism of the simulations that use it comes from the file: same file ⇒ same results.
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
-import { CallRecorder, DEFAULT_RETRY, type CallRecord } from '../adapters/transport/index.js';
-import type { Calibration, ComplexityProfile } from '../adapters/index.js';
-import { EnvironmentError, InputError, quantile, silentLogger, type Logger } from '../common/index.js';
+import { CallRecorder, DEFAULT_RETRY } from '../adapters/transport/index.js';
+import { summarizeCalls, type Calibration, type ComplexityProfile } from '../adapters/index.js';
+import { EnvironmentError, InputError, silentLogger, type Logger } from '../common/index.js';
 import { OpenStackNodeClient } from './client/node.js';
 import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './client/operator.js';
 import { imageProperty } from './client/glance.js';
@@ -51,22 +51,6 @@ export interface CalibrateOptions {
   samples?: number;
   logger?: Logger;
   onProgress?: (message: string) => void;
-}
-
-/** Per op: median and p95 in whole microseconds of the successful first attempts (retries excluded). */
-export function summarizeRecords(records: readonly CallRecord[], ops: readonly string[]): Calibration['ops'] {
-  const out: Calibration['ops'] = {};
-  for (const op of ops) {
-    const ms = records
-      .filter((r) => r.op === op && r.attempt === 1 && r.status >= 200 && r.status < 300)
-      .map((r) => r.ms)
-      .sort((a, b) => a - b);
-    if (ms.length === 0) continue;
-    const medianUs = Math.max(1, Math.round(quantile(ms, 0.5) * 1000));
-    const p95Us = Math.max(medianUs, Math.round(quantile(ms, 0.95) * 1000));
-    out[op] = { medianUs, p95Us, samples: ms.length };
-  }
-  return out;
 }
 
 /** The date-free description of where and how a calibration was measured. */
@@ -172,7 +156,7 @@ export async function calibrateOpenStack(opts: CalibrateOptions): Promise<Calibr
   say(`measuring ${samples} rounds of project show, image show, manifest, key, 4 MiB range, report`);
   for (let i = 0; i < samples; i++) await oneRound(client, i);
   const records = [...kept, ...recorder.records()];
-  const ops = summarizeRecords(records, CALIBRATED_OPS);
+  const ops = summarizeCalls(records, CALIBRATED_OPS);
   for (const op of CALIBRATED_OPS) {
     const n = ops[op]?.samples ?? 0;
     if (n < samples) throw new EnvironmentError(`calibration of ${op}: only ${n} successful samples of ${samples}`);

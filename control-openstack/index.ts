@@ -34,7 +34,7 @@ export {
 } from './client/index.js';
 export { OpenStackNodePlane } from './client/node-plane.js';
 export type { NodeConfig, NodeCredentials, NodeClientOptions, FetchedManifest, OperatorConfig, EnrolledNode, PublishedImage, KeystoneCredentials } from './client/index.js';
-export { calibrateOpenStack, calibrationSource, summarizeRecords, CALIBRATED_OPS, CALIBRATION_NODE, CALIBRATION_CHUNK_BYTES } from './calibrate.js';
+export { calibrateOpenStack, calibrationSource, CALIBRATED_OPS, CALIBRATION_NODE, CALIBRATION_CHUNK_BYTES } from './calibrate.js';
 export type { CalibrationFile, CalibrateOptions } from './calibrate.js';
 export { openFleet, openFleetFor, openCloudFleet, publishToFleet, enrollFleet, agentFileFor, parseAssignment, assignFleet, revokeFleet, fleetStatus } from './fleet.js';
 export type { Fleet, PublishOptions, PublishResult, OpenStackAgentFile, EnrollResult, NodeStatus } from './fleet.js';

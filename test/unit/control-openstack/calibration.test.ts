@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { parseCalibration, type PlaneOptions } from '../../../adapters/index.js';
 import type { CallRecord } from '../../../adapters/transport/index.js';
 import { quantile } from '../../../common/index.js';
-import { CALIBRATED_OPS, openstackProfile, summarizeRecords } from '../../../control-openstack/index.js';
+import { summarizeCalls } from '../../../adapters/index.js';
+import { CALIBRATED_OPS, openstackProfile } from '../../../control-openstack/index.js';
 import { InputError } from '../../../common/index.js';
 import { planes } from '../../../planes/index.js';
 
@@ -14,11 +15,11 @@ function rec(op: string, ms: number, extra: Partial<CallRecord> = {}): CallRecor
   return { op, plane: 'openstack', method: 'GET', path: '/x', url: 'http://x/x', status: 200, bytesOut: 0, bytesIn: 0, ms, attempt: 1, ...extra };
 }
 
-describe('summarizeRecords', () => {
+describe('summarizeCalls', () => {
   it('median and p95 (type 7) in microseconds of successful first attempts only', () => {
     const records = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((ms) => rec('glance.image.show', ms));
     records.push(rec('glance.image.show', 500, { status: 503 }), rec('glance.image.show', 400, { attempt: 2 }));
-    const s = summarizeRecords(records, ['glance.image.show', 'keystone.token.issue']);
+    const s = summarizeCalls(records, ['glance.image.show', 'keystone.token.issue']);
     expect(s['glance.image.show']).toEqual({ medianUs: 5500, p95Us: Math.round(quantile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.95) * 1000), samples: 10 });
     expect(s['keystone.token.issue']).toBeUndefined();
   });
