@@ -15,6 +15,9 @@ import { stringify } from 'yaml';
 const CLI = join(__dirname, '../../dist/cli/main.js');
 const RUNS = Number(process.env.EDGEPLANE_FUZZ_RUNS ?? 8);
 const CASE_TIMEOUT_MS = 45_000;
+// a family's ceiling grows with its cases (a loaded CI machine runs a CLI call in seconds, not the
+// ~0.7 s of a quiet one); each case still has its own CASE_TIMEOUT_MS per call
+const FAMILY_TIMEOUT_MS = Math.max(600_000, RUNS * 2 * 20_000);
 const SEED = 20261201;
 const DOCUMENTED = [0, 1, 2, 3];
 
@@ -105,7 +108,7 @@ const badScenario = fc
     return s;
   });
 
-describe('fuzz: hostile input to the built CLI', { timeout: 600_000 }, () => {
+describe('fuzz: hostile input to the built CLI', { timeout: FAMILY_TIMEOUT_MS }, () => {
   it(`scenarios (${RUNS} cases): validate and run agree, exit 0-2, clear message, nothing written outside`, async () => {
     await fc.assert(
       fc.asyncProperty(badScenario, async (s) => {
