@@ -5,7 +5,6 @@
 import { z } from 'zod';
 import type { Phase } from '../agent/machine/index.js';
 import { PHASE_INDEX, RunRecords } from './records.js';
-import type { Labels, Sample } from './sample.js';
 
 const assignment = z.object({ imageId: z.string(), version: z.string() });
 
