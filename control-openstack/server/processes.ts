@@ -49,18 +49,30 @@ function isZombie(pid: number): boolean {
 export async function stopProcess(pid: number, commandPart: string, graceMs = 15_000): Promise<'stopped' | 'notRunning' | 'killed'> {
   if (!isOurProcess(pid, commandPart)) return 'notRunning';
   process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isOurProcess(pid, commandPart)) return 'stopped';
-    await sleep(100);
-  }
+  // an exiting process drops its cmdline before it is gone: wait for /proc to say it has ended
+  if (await ended(pid, commandPart, graceMs)) return 'stopped';
   // SIGKILL the group: we started the process as a group leader (detached), so the group is ours
   try {
     process.kill(-pid, 'SIGKILL');
   } catch {
     process.kill(pid, 'SIGKILL');
   }
+  await ended(pid, commandPart, 5_000);
   return 'killed';
+}
+
+/**
+ * Waits until the pid has exited, up to `ms`: gone, a zombie left for its parent, or reused by
+ * another program (a non-empty cmdline that is not ours; an exiting process has an empty one).
+ */
+async function ended(pid: number, commandPart: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const cmd = cmdlineOf(pid);
+    if (cmd === null || isZombie(pid) || (cmd !== '' && !cmd.includes(commandPart))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(100);
+  }
 }
 
 /** pid and all its descendants (from /proc). */
