@@ -20,13 +20,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { requireExecutable } from '../../../../agent/index.js';
 import { controlErrorKind } from '../../../../adapters/transport/index.js';
-import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, type Fleet } from '../../../../control-openstack/index.js';
+import { agentFileFor, assignFleet, enrollFleet, openFleet, publishToFleet, type Fleet } from '../../../../control-openstack/index.js';
 import { OpenStackNodePlane } from '../../../../control-openstack/client/index.js';
 import { CEPH_DAEMONS, cephCli, measureLiveProfile } from '../../../../control-openstack/server/index.js';
 import { LocalAgent, writeLocalAgentConfig } from '../../../../environments/index.js';
 import { bootMarker, buildAppliance, deltaPlan, findKernel, MiB, readPublicKey, readSealed, writeKeyFiles } from '../../../../pipeline/index.js';
 import { acquireCephStack, type TestStack } from '../stack.js';
-import { agentLogTail, alive, buildPrivateCli, consoleLogs, doneWith, eventsOf, same, waitUntil, type Image } from './helpers.js';
+import { alive, buildPrivateCli, consoleLogs, waitForDeployed, waitUntil, type Image } from './helpers.js';
 
 const run = randomUUID().slice(0, 6);
 let ts: TestStack;
@@ -148,27 +148,7 @@ it('on Glance/RBD: three agents stream v1 whole and boot it under qemu, one resu
   const c2 = start(2);
   const live = () => [agents[0], agents[1], c2];
 
-  const deployed = async (image: Image, pin: Image) => {
-    for (const a of live()) {
-      await waitUntil(
-        `${a.node} to deploy ${image.imageId}@${image.version}`,
-        () => {
-          if (!a.running) throw new Error(`agent ${a.node} exited: ${a.stderr}`);
-          const done = doneWith(eventsOf(a.stateDir), image);
-          if (done && done.outcome !== 'running') throw new Error(`${a.node}: ${JSON.stringify(done)}\n${agentLogTail(a.stateDir)}`);
-          return done;
-        },
-        600_000,
-        500,
-      );
-    }
-    await waitUntil(
-      `reports of RUNNING ${pin.imageId}@${pin.version}`,
-      async () => (await fleetStatus(fleet.operator, fleetNodes)).every((s) => s.report?.status === 'RUNNING' && same(s.report.image, pin) && same(s.pin, pin)),
-      30_000,
-      500,
-    );
-  };
+  const deployed = (image: Image, pin: Image) => waitForDeployed(live(), fleet, fleetNodes, image, pin, 600_000);
 
   await deployed(v1, pin1);
   console.log(`3 agents (one killed and restarted) deployed and booted v1 from Glance/RBD under qemu in ${((Date.now() - started) / 1000).toFixed(1)} s`);

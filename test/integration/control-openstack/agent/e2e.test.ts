@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { requireExecutable } from '../../../../agent/index.js';
-import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleet, publishToFleet, type Fleet } from '../../../../control-openstack/index.js';
+import { agentFileFor, assignFleet, enrollFleet, openFleet, publishToFleet, type Fleet } from '../../../../control-openstack/index.js';
 import { LocalAgent, writeLocalAgentConfig } from '../../../../environments/index.js';
 import { bootMarker, buildAppliance, deltaPlan, findKernel, MiB, readPublicKey, readSealed, writeKeyFiles } from '../../../../pipeline/index.js';
 import { acquireStack, type TestStack } from '../stack.js';
-import { agentLogTail, alive, buildPrivateCli, callsOf, consoleLogs, doneWith, eventsOf, same, waitUntil, type Image } from './helpers.js';
+import { alive, buildPrivateCli, callsOf, consoleLogs, eventsOf, same, waitForDeployed, waitUntil, type Image } from './helpers.js';
 
 const run = randomUUID().slice(0, 6);
 let ts: TestStack;
@@ -79,28 +79,7 @@ it('three agents boot v1 under qemu through Keystone/Glance/Barbican, then updat
     agents.push(new LocalAgent(node.nodeId, config, stateDir, CLI));
   }
 
-  const deployed = async (image: Image, pin: Image) => {
-    for (const a of agents) {
-      await waitUntil(
-        `${a.node} to deploy ${image.imageId}@${image.version}`,
-        () => {
-          if (!a.running) throw new Error(`agent ${a.node} exited: ${a.stderr}`);
-          const done = doneWith(eventsOf(a.stateDir), image);
-          if (done && done.outcome !== 'running') throw new Error(`${a.node}: ${JSON.stringify(done)}\n${agentLogTail(a.stateDir)}`);
-          return done;
-        },
-        480_000,
-        500,
-      );
-    }
-    // what the operator sees: every node reports RUNNING the image it pinned (the Glance id)
-    await waitUntil(
-      `reports of RUNNING ${pin.imageId}@${pin.version}`,
-      async () => (await fleetStatus(fleet.operator, nodes)).every((s) => s.report?.status === 'RUNNING' && same(s.report.image, pin) && same(s.pin, pin)),
-      30_000,
-      500,
-    );
-  };
+  const deployed = (image: Image, pin: Image) => waitForDeployed(agents, fleet, nodes, image, pin, 480_000);
 
   await deployed(v1, pin1);
   console.log(`3 agents deployed and booted v1 under qemu in ${((Date.now() - started) / 1000).toFixed(1)} s`);

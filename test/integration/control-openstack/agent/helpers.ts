@@ -3,7 +3,8 @@
 // restarting one service of the stack these tests use (by the pid `up` recorded, nothing else).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isPortFree, loadOpenStackStack, upOpenStack, type OpenStackAgentFile, type ServiceName } from '../../../../control-openstack/index.js';
+import { fleetStatus, isPortFree, loadOpenStackStack, upOpenStack, type Fleet, type OpenStackAgentFile, type ServiceName } from '../../../../control-openstack/index.js';
+import type { LocalAgent } from '../../../../environments/index.js';
 import type { AgentEventLine } from '../../../../reports/index.js';
 import { parseAgentEvents } from '../../../../reports/index.js';
 
@@ -78,3 +79,30 @@ export function agentLogTail(stateDir: string, lines = 20): string {
 }
 
 export type { OpenStackAgentFile };
+
+/**
+ * Waits until every agent has deployed `image` (its `done` line, outcome running) and the operator
+ * sees every node report RUNNING the pinned image; an agent that exits or fails ends the wait.
+ */
+export async function waitForDeployed(agents: readonly LocalAgent[], fleet: Fleet, nodes: Parameters<typeof fleetStatus>[1], image: Image, pin: Image, timeoutMs: number): Promise<void> {
+  for (const a of agents) {
+    await waitUntil(
+      `${a.node} to deploy ${image.imageId}@${image.version}`,
+      () => {
+        if (!a.running) throw new Error(`agent ${a.node} exited: ${a.stderr}`);
+        const done = doneWith(eventsOf(a.stateDir), image);
+        if (done && done.outcome !== 'running') throw new Error(`${a.node}: ${JSON.stringify(done)}\n${agentLogTail(a.stateDir)}`);
+        return done;
+      },
+      timeoutMs,
+      500,
+    );
+  }
+  // what the operator sees: every node reports RUNNING the image it pinned (the Glance id)
+  await waitUntil(
+    `reports of RUNNING ${pin.imageId}@${pin.version}`,
+    async () => (await fleetStatus(fleet.operator, nodes)).every((s) => s.report?.status === 'RUNNING' && same(s.report.image, pin) && same(s.pin, pin)),
+    30_000,
+    500,
+  );
+}
