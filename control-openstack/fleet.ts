@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { Assignment } from '../agent/machine/index.js';
 import { EnvironmentError, InputError, silentLogger, type Logger } from '../common/index.js';
-import { preparePublishInput, writeSealedBlob, type ChunkingSpec } from '../pipeline/index.js';
+import { preparePublishInput, writeSealedBlob, type PublishInputOptions } from '../pipeline/index.js';
 import { OpenStackOperator, type EnrolledNode, type PublishedImage } from './client/operator.js';
 import type { NodeConfig } from './client/node.js';
 import { ProjectListSchema } from './client/schemas.js';
@@ -58,16 +58,8 @@ export function openFleet(stateDir: string): Fleet & { stack: RunningStack } {
 
 // ---- publish ----
 
-export interface PublishOptions {
-  /** a raw image file (sealed first) or a sealed directory (manifest.json + chunks/) */
-  source: string;
-  imageId: string;
-  version: string;
-  /** publisher.key, publisher.pub, data.key; generated here when the folder has none (raw images only) */
-  keysDir: string;
-  /** where a raw image is sealed (default: a temporary folder, removed afterwards) */
-  sealedDir?: string;
-  chunking?: ChunkingSpec;
+/** What `publishToFleet` takes: the publish input (a raw image or a sealed directory, and its keys) and a logger. */
+export interface PublishOptions extends Omit<PublishInputOptions, 'workDir' | 'keyRef'> {
   logger?: Logger;
 }
 

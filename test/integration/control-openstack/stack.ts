@@ -25,9 +25,14 @@ export async function freePorts(): Promise<StackPorts> {
 export async function acquireStack(): Promise<TestStack> {
   const shared = process.env.EDGEPLANE_OPENSTACK_STATE;
   if (shared) return { stack: loadStack(shared), release: async () => {} };
-  const dir = mkdtempSync(join(tmpdir(), 'edgeplane-openstack-'));
+  return startOwnStack(false);
+}
+
+/** A stack of the test's own in a temp dir on free ports, stopped and removed on release. */
+async function startOwnStack(withCeph: boolean): Promise<TestStack> {
+  const dir = mkdtempSync(join(tmpdir(), withCeph ? 'edgeplane-openstack-ceph-' : 'edgeplane-openstack-'));
   try {
-    const stack = await up({ stateDir: dir, ports: await freePorts() });
+    const stack = await up({ stateDir: dir, ports: await freePorts(), ...(withCeph ? { withCeph: true, cephPortBase: await freeCephPortBase() } : {}) });
     return {
       stack,
       release: async () => {
@@ -62,18 +67,5 @@ export async function acquireCephStack(): Promise<TestStack> {
     if (!stack.state.withCeph) throw new Error(`EDGEPLANE_OPENSTACK_CEPH_STATE=${shared} is a file-store stack: start one with \`edgeplane up openstack --with-ceph\``);
     return { stack, release: async () => {} };
   }
-  const dir = mkdtempSync(join(tmpdir(), 'edgeplane-openstack-ceph-'));
-  try {
-    const stack = await up({ stateDir: dir, ports: await freePorts(), withCeph: true, cephPortBase: await freeCephPortBase() });
-    return {
-      stack,
-      release: async () => {
-        await down(dir);
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await down(dir).catch(() => {});
-    throw err;
-  }
+  return startOwnStack(true);
 }
