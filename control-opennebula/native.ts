@@ -6,6 +6,12 @@
 // Resuming: a call whose connection failed may have been applied (oned committed, the answer was
 // lost), so before allocating again the VM is looked up by its unique name, and before deploying
 // again its state is read: a restart of oned mid-rollout never duplicates a VM.
+// A restart can also lose the action oned had queued for a VM (a deploy accepted just before a
+// SIGTERM leaves it in ACTIVE/LCM_INIT for good; the TM or VMM driver's answer for PROLOG or BOOT
+// dies with the old drivers). After oned was unreachable, a VM that stays in such a state for
+// `stuckMs` gets what an operator would give it: `onevm recover --recreate` (delete-recreate, same
+// VM id: LCM_INIT -> CLEANUP_RESUBMIT, then once more -> PENDING), and when pinned it is held and
+// deployed on its host again.
 import { ConnectionError, type CallRecord, CallRecorder, NO_RETRY } from '../adapters/transport/index.js';
 import { OneClient } from './client/api.js';
 import { OneError } from './client/errors.js';
@@ -42,6 +48,8 @@ export interface NativeDeployment {
   calls: CallRecord[];
   /** calls that found oned unreachable (the deployment waited and resumed) */
   unreachable: number;
+  /** one.vm.recover calls made for a VM a restart of oned left stuck */
+  recoveries: number;
 }
 
 export interface NativeRolloutOptions {
@@ -56,8 +64,13 @@ export interface NativeRolloutOptions {
   t0: number;
   pollMs?: number;
   timeoutMs?: number;
+  /** after oned was unreachable: how long a VM may sit in LCM_INIT, PROLOG, BOOT or CLEANUP_RESUBMIT before it is recovered (default 30 s) */
+  stuckMs?: number;
   onStateChange?: (node: string, change: VmStateChange) => void;
 }
+
+/** LCM states a lost driver action or a lost deploy trigger can leave a VM in for good */
+const STUCK_AFTER_RESTART: ReadonlySet<number> = new Set([LCM_STATE.LCM_INIT, LCM_STATE.PROLOG, LCM_STATE.BOOT, LCM_STATE.CLEANUP_RESUBMIT]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const unreachable = (err: unknown) => err instanceof ConnectionError;
@@ -94,6 +107,7 @@ export async function deployOne(o: NativeRolloutOptions, target: NativeTarget): 
     phases: {},
     calls: [],
     unreachable: 0,
+    recoveries: 0,
   };
   const note = (state: string) => {
     if (d.states.at(-1)?.state === state) return;
@@ -130,8 +144,8 @@ export async function deployOne(o: NativeRolloutOptions, target: NativeTarget): 
       }
     });
     note(hold ? 'HOLD' : 'PENDING');
-    if (hold) {
-      await persist(async () => {
+    const deployPinned = () =>
+      persist(async () => {
         try {
           await client.vmDeploy(d.vmId!, target.hostId, true, -1);
         } catch (err) {
@@ -142,10 +156,21 @@ export async function deployOne(o: NativeRolloutOptions, target: NativeTarget): 
           throw err;
         }
       });
-    }
+    if (hold) await deployPinned();
+    const stuckMs = o.stuckMs ?? 30_000;
+    let seenUnreachable = 0;
+    let resumedAt = Number.NaN; // when oned answered again after being unreachable
+    let stateSince = performance.now();
+    let recovering = false;
     for (;;) {
       const vm = await persist(() => client.vmInfo(d.vmId!));
-      note(vmStateName(vm.STATE, vm.LCM_STATE));
+      if (d.unreachable > seenUnreachable) {
+        seenUnreachable = d.unreachable;
+        resumedAt = performance.now();
+      }
+      const name = vmStateName(vm.STATE, vm.LCM_STATE);
+      if (d.states.at(-1)?.state !== name) stateSince = performance.now();
+      note(name);
       const last = vm.HISTORY_RECORDS?.HISTORY.at(-1);
       if (last) d.placedHostId = last.HID;
       if (vm.STATE === VM_STATE.ACTIVE && vm.LCM_STATE === LCM_STATE.RUNNING) {
@@ -159,8 +184,24 @@ export async function deployOne(o: NativeRolloutOptions, target: NativeTarget): 
         break;
       }
       if (performance.now() > deadline) {
-        d.reason = `timeout in ${vmStateName(vm.STATE, vm.LCM_STATE)}`;
+        d.reason = `timeout in ${name}`;
         break;
+      }
+      if (recovering && hold && vm.STATE === VM_STATE.PENDING) {
+        // resubmitted: back on its host before mm_sched places it anywhere
+        recovering = false;
+        try {
+          await persist(() => client.vmAction('hold', d.vmId!));
+          note('HOLD');
+          await deployPinned();
+        } catch (err) {
+          if (!(err instanceof OneError && err.errorName === 'ACTION')) throw err; // mm_sched was first
+        }
+      } else if (vm.STATE === VM_STATE.ACTIVE && STUCK_AFTER_RESTART.has(vm.LCM_STATE) && performance.now() - Math.max(resumedAt, stateSince) > stuckMs) {
+        await persist(() => client.vmRecover(d.vmId!, 4));
+        d.recoveries++;
+        recovering = true;
+        stateSince = performance.now();
       }
       await sleep(pollMs);
     }

@@ -225,6 +225,10 @@ export class OneClient {
   async vmAction(action: string, vmId: number): Promise<void> {
     await this.call('one.vm.action', [action, vmId]);
   }
+  /** one.vm.recover: 0 failure, 1 success, 2 retry, 3 delete, 4 delete-recreate, 5 delete-db */
+  async vmRecover(vmId: number, operation: 0 | 1 | 2 | 3 | 4 | 5): Promise<void> {
+    await this.call('one.vm.recover', [vmId, operation]);
+  }
   async vmInfo(vmId: number): Promise<OneVm> {
     return parseOneXml('one.vm.info', asString('one.vm.info', await this.call('one.vm.info', [vmId, false])), 'VM', VmSchema);
   }

@@ -140,7 +140,7 @@ export function templateText(t: Record<string, unknown> | undefined, key: string
 
 // States (include/VirtualMachine.h, Image.h, Host.h)
 export const VM_STATE = { INIT: 0, PENDING: 1, HOLD: 2, ACTIVE: 3, STOPPED: 4, SUSPENDED: 5, DONE: 6, POWEROFF: 8, UNDEPLOYED: 9, CLONING: 10, CLONING_FAILURE: 11 } as const;
-export const LCM_STATE = { LCM_INIT: 0, PROLOG: 1, BOOT: 2, RUNNING: 3, PROLOG_FAILURE: 39, BOOT_FAILURE: 36 } as const;
+export const LCM_STATE = { LCM_INIT: 0, PROLOG: 1, BOOT: 2, RUNNING: 3, CLEANUP_RESUBMIT: 15, PROLOG_FAILURE: 39, BOOT_FAILURE: 36 } as const;
 export const IMAGE_STATE = { INIT: 0, READY: 1, USED: 2, DISABLED: 3, LOCKED: 4, ERROR: 5 } as const;
 export const HOST_STATE = { INIT: 0, MONITORED: 2, ERROR: 3, DISABLED: 4, OFFLINE: 8 } as const;
 
@@ -153,6 +153,7 @@ const LCM_NAMES: Record<number, string> = {
   4: 'MIGRATE',
   11: 'EPILOG',
   12: 'SHUTDOWN',
+  15: 'CLEANUP_RESUBMIT',
   16: 'UNKNOWN',
   36: 'BOOT_FAILURE',
   39: 'PROLOG_FAILURE',

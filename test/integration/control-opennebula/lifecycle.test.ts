@@ -48,7 +48,7 @@ describe('the local front-end', () => {
       const image = await registerImage(admin, 'restart-image', 64);
       const tag = `restart-${signal}-${Date.now()}`;
       const targets = hosts.map((hostId, i) => ({ node: `n${i}`, hostId, vmName: `${tag}-vm${i}` }));
-      const rollout = rollOut({ ...credentials, targets, placement: 'pinned', vmTemplate: vmTemplateBody(image), t0: performance.now(), pollMs: 20, timeoutMs: 300_000 });
+      const rollout = rollOut({ ...credentials, targets, placement: 'pinned', vmTemplate: vmTemplateBody(image), t0: performance.now(), pollMs: 20, timeoutMs: 300_000, stuckMs: 10_000 });
       // stop oned while the VMs are on their way (right after the first allocations)
       await new Promise((r) => setTimeout(r, 30));
       process.kill(state.pids.oned!, signal);

@@ -99,6 +99,75 @@ describe('a native rollout whose allocate answer is lost', () => {
   });
 });
 
+describe('a native rollout whose deploy trigger a restart of oned lost', () => {
+  // oned stopped right after committing a deploy: the VM sits in ACTIVE/LCM_INIT for good (the LCM
+  // trigger died with the old oned). The rollout recovers it as an operator would: delete-recreate
+  // (-> CLEANUP_RESUBMIT, then -> PENDING, same id), hold, deploy on its host again.
+  it('recovers the stuck VM with one.vm.recover delete-recreate and deploys it on its host again', async () => {
+    const vm = { id: 0, name: 'vm-a', state: 2, lcm: 0, polls: 0 };
+    const calls: string[] = [];
+    let deploys = 0;
+    const url = await fakeOned((m, a, res) => {
+      calls.push(m === 'one.vm.recover' || m === 'one.vm.action' ? `${m}(${a.slice(1).join(',')})` : m);
+      if (m === 'one.vm.allocate') return [true, 0, 0];
+      if (m === 'one.vm.deploy') {
+        vm.state = 3;
+        if (deploys++ === 0) {
+          vm.lcm = 0; // committed; the answer and the LCM trigger are lost
+          res.destroy();
+          return null;
+        }
+        vm.lcm = 1;
+        return [true, 0, 0];
+      }
+      if (m === 'one.vm.recover') {
+        if (a[2] !== 4) return [false, '[one.vm.recover] not in the fake', 0x0800, 0];
+        if (vm.lcm === 0) vm.lcm = 15;
+        else if (vm.lcm === 15) Object.assign(vm, { state: 1, lcm: 0 });
+        return [true, 0, 0];
+      }
+      if (m === 'one.vm.action' && a[1] === 'hold') {
+        vm.state = 2;
+        return [true, 0, 0];
+      }
+      if (m === 'one.vm.info') {
+        if (vm.state === 3 && vm.lcm === 1 && ++vm.polls > 2) vm.lcm = 3;
+        return [true, vmXml(vm), 0];
+      }
+      return [false, `[${m}] not in the fake`, 0x1000, -1];
+    });
+    const [d] = await rollOut({ endpoint: url, username: 'oneadmin', password: 'pw', targets: [{ node: 'n0', hostId: 0, vmName: 'vm-a' }], placement: 'pinned', vmTemplate: 'CPU = "0.01"', t0: performance.now(), pollMs: 1, stuckMs: 20 });
+    expect(d!.outcome, d!.reason).toBe('running');
+    expect(d!.vmId).toBe(0);
+    expect(d!.recoveries).toBe(2);
+    expect(d!.intended).toBe(true);
+    expect(d!.states.map((s) => s.state)).toEqual(['HOLD', 'ACTIVE/LCM_INIT', 'ACTIVE/CLEANUP_RESUBMIT', 'PENDING', 'HOLD', 'ACTIVE/PROLOG', 'ACTIVE/RUNNING']);
+    expect(calls.filter((c) => c.startsWith('one.vm.recover') || c.startsWith('one.vm.action'))).toEqual(['one.vm.recover(0,4)', 'one.vm.recover(0,4)', 'one.vm.action(hold,0)']);
+    expect(calls.filter((c) => c === 'one.vm.deploy')).toHaveLength(2);
+  });
+  it('leaves a VM alone in LCM_INIT when oned was never unreachable (no restart, nothing lost)', async () => {
+    const vm = { id: 0, name: 'vm-b', state: 2, lcm: 0, polls: 0 };
+    const calls: string[] = [];
+    const url = await fakeOned((m) => {
+      calls.push(m);
+      if (m === 'one.vm.allocate') return [true, 0, 0];
+      if (m === 'one.vm.deploy') {
+        vm.state = 3;
+        return [true, 0, 0];
+      }
+      if (m === 'one.vm.info') {
+        if (++vm.polls > 30) vm.lcm = 3;
+        return [true, vmXml(vm), 0];
+      }
+      return [false, `[${m}] not in the fake`, 0x1000, -1];
+    });
+    const [d] = await rollOut({ endpoint: url, username: 'oneadmin', password: 'pw', targets: [{ node: 'n0', hostId: 0, vmName: 'vm-b' }], placement: 'pinned', vmTemplate: 'CPU = "0.01"', t0: performance.now(), pollMs: 1, stuckMs: 1 });
+    expect(d!.outcome).toBe('running');
+    expect(d!.recoveries).toBe(0);
+    expect(calls).not.toContain('one.vm.recover');
+  });
+});
+
 /** one.vm.info's VM document; `short`: as one.vmpool.info has it (the history without its times) */
 function vmXml(v: { id: number; name: string; state: number; lcm: number }, short = false): string {
   const times = short
