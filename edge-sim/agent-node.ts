@@ -298,7 +298,7 @@ export class AgentFleet {
     }
   }
 
-  /** A site lost its WAN: transfers crossing it stop where they are; peers on the LAN go on. */
+  /** A site cut stalled the transfers crossing its WAN for STALL_TIMEOUT_US: they are abandoned where they are; peers on the LAN go on. */
   private siteCut(site: number): void {
     const { world } = this.ctx;
     const strategy = world.scenario.strategy;

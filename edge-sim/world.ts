@@ -11,6 +11,12 @@ import { StationSim } from './stations.js';
 
 /** How long a request to an unreachable centre takes to fail (connect timeout). */
 export const CONNECT_TIMEOUT_US = 3_000_000;
+/**
+ * How long a transfer crossing a cut WAN stalls before it is abandoned: TCP keeps an established
+ * connection through a short cut (its bytes so far stay delivered, it resumes when the link comes
+ * back), and the agent's request times out after `fetch.requestTimeoutS` (60 s by default).
+ */
+export const STALL_TIMEOUT_US = 60_000_000;
 /** RTT inside a site LAN (cache or peer to node). */
 export const LAN_RTT_US = 1_000;
 
@@ -32,6 +38,8 @@ export class World {
   private readonly nodeUp: LinkId[] = [];
   /** count of active partition / WAN-down windows per site */
   private readonly siteCut: Int32Array;
+  /** per site: how many cuts began (a stall timer belongs to one cut) */
+  private readonly cutEpoch: Int32Array;
   private readonly siteCaches: SiteCache[];
   private readonly peers: PeerSwarm[];
   private readonly faultListeners: ((site: number) => void)[] = [];
@@ -52,6 +60,7 @@ export class World {
       for (const n of fleet.nodes) this.nodeUp.push(this.net.addLink(`${n.id}-up`, n.access.upBitsPerS, { private: true }));
     }
     this.siteCut = new Int32Array(fleet.sites.length);
+    this.cutEpoch = new Int32Array(fleet.sites.length);
     this.siteCaches = fleet.sites.map((_, i) => new SiteCache(this, i));
     this.peers = fleet.sites.map(() => new PeerSwarm());
   }
@@ -71,11 +80,25 @@ export class World {
     return this.siteCut[site] > 0;
   }
 
+  /**
+   * A cut takes the site's WAN link to 0 bits/s: flows crossing it stall where they are and go on
+   * when it comes back. A cut that lasts STALL_TIMEOUT_US tells the listeners, which abandon the
+   * stalled transfers as a timed-out request would.
+   */
   setSiteCut(site: number, cut: boolean): void {
     this.siteCut[site] += cut ? 1 : -1;
-    if (cut && this.siteCut[site] === 1) for (const l of this.faultListeners) l(site);
+    if (cut && this.siteCut[site] === 1) {
+      this.net.setLinkCapacity(this.wanDown[site], 0);
+      const epoch = ++this.cutEpoch[site];
+      this.sim.after(STALL_TIMEOUT_US, () => {
+        if (this.siteCut[site] > 0 && this.cutEpoch[site] === epoch) for (const l of this.faultListeners) l(site);
+      });
+    } else if (!cut && this.siteCut[site] === 0) {
+      this.net.setLinkCapacity(this.wanDown[site], this.fleet.sites[site].wan.downBitsPerS);
+    }
   }
 
+  /** `listener(site)` when a cut of the site has stalled its WAN transfers for STALL_TIMEOUT_US. */
   onSiteCut(listener: (site: number) => void): void {
     this.faultListeners.push(listener);
   }
@@ -192,7 +215,7 @@ export class SiteCache {
     });
   }
 
-  /** The site lost its WAN: an ongoing fill stops where it is (resumed by the next request). */
+  /** The site cut stalled the fill for STALL_TIMEOUT_US: it stops where it is (resumed by the next request). */
   interrupt(): void {
     this.fill?.cancel();
   }

@@ -140,9 +140,9 @@ describe('run --env emulate', () => {
 });
 
 describe('edgeplane agreement', () => {
-  // At 4 nodes the emulated transfer phase was 2-3x the simulated one while the machine ran at load
-  // 12-160 (+77% to +239%); at load 6-9 it agrees within 3.4% (makespan) and 2.1% (p50). The agents
-  // share the machine's two cores with the emulation, so a heavily loaded machine can fail this.
+  // Quiet machine: +5.3% makespan, +2.7% p50 (docs/emulate.md). Before the simulator stalled
+  // transfers through a cut (it aborted them) this was -10.6% / -10.2%. The agents share the
+  // machine's two cores with the emulation, so a heavily loaded machine can fail this.
   it('the simulator, calibrated to the stand-in, agrees with the emulation within 10% (makespan, p50) at a small size', async () => {
     const file = join(work, 'agree.yaml');
     await writeFile(file, tiny('emu-agree', 'faults:\n  linkDown: [{sites: [site-000], from: 2s, to: 4s}]').replace('size: 16MiB', 'size: 24MiB'));

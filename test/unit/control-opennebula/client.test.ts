@@ -136,7 +136,17 @@ describe('a native rollout whose deploy trigger a restart of oned lost', () => {
       }
       return [false, `[${m}] not in the fake`, 0x1000, -1];
     });
-    const [d] = await rollOut({ endpoint: url, username: 'oneadmin', password: 'pw', targets: [{ node: 'n0', hostId: 0, vmName: 'vm-a' }], placement: 'pinned', vmTemplate: 'CPU = "0.01"', t0: performance.now(), pollMs: 1, stuckMs: 20 });
+    const [d] = await rollOut({
+      endpoint: url,
+      username: 'oneadmin',
+      password: 'pw',
+      targets: [{ node: 'n0', hostId: 0, vmName: 'vm-a' }],
+      placement: 'pinned',
+      vmTemplate: 'CPU = "0.01"',
+      t0: performance.now(),
+      pollMs: 1,
+      stuckMs: 20,
+    });
     expect(d!.outcome, d!.reason).toBe('running');
     expect(d!.vmId).toBe(0);
     expect(d!.recoveries).toBe(2);
@@ -161,7 +171,17 @@ describe('a native rollout whose deploy trigger a restart of oned lost', () => {
       }
       return [false, `[${m}] not in the fake`, 0x1000, -1];
     });
-    const [d] = await rollOut({ endpoint: url, username: 'oneadmin', password: 'pw', targets: [{ node: 'n0', hostId: 0, vmName: 'vm-b' }], placement: 'pinned', vmTemplate: 'CPU = "0.01"', t0: performance.now(), pollMs: 1, stuckMs: 1 });
+    const [d] = await rollOut({
+      endpoint: url,
+      username: 'oneadmin',
+      password: 'pw',
+      targets: [{ node: 'n0', hostId: 0, vmName: 'vm-b' }],
+      placement: 'pinned',
+      vmTemplate: 'CPU = "0.01"',
+      t0: performance.now(),
+      pollMs: 1,
+      stuckMs: 1,
+    });
     expect(d!.outcome).toBe('running');
     expect(d!.recoveries).toBe(0);
     expect(calls).not.toContain('one.vm.recover');
