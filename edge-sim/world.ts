@@ -17,6 +17,8 @@ export const CONNECT_TIMEOUT_US = 3_000_000;
  * back), and the agent's request times out after `fetch.requestTimeoutS` (60 s by default).
  */
 export const STALL_TIMEOUT_US = 60_000_000;
+/** Linux's TCP_RTO_MIN: a flow stalled by a cut resumes at a retransmission at least this long after its last one. */
+export const TCP_MIN_RTO_US = 200_000;
 /** RTT inside a site LAN (cache or peer to node). */
 export const LAN_RTT_US = 1_000;
 
@@ -82,7 +84,7 @@ export class World {
 
   /**
    * A cut takes the site's WAN link to 0 bits/s: flows crossing it stall where they are and go on
-   * when it comes back. A cut that lasts STALL_TIMEOUT_US tells the listeners, which abandon the
+   * a retransmission timeout after it comes back (tcpResumeUs). A cut that lasts STALL_TIMEOUT_US tells the listeners, which abandon the
    * stalled transfers as a timed-out request would.
    */
   setSiteCut(site: number, cut: boolean): void {
@@ -94,8 +96,17 @@ export class World {
         if (this.siteCut[site] > 0 && this.cutEpoch[site] === epoch) for (const l of this.faultListeners) l(site);
       });
     } else if (!cut && this.siteCut[site] === 0) {
-      this.net.setLinkCapacity(this.wanDown[site], this.fleet.sites[site].wan.downBitsPerS);
+      // a stalled TCP flow goes on at its next retransmission, not when the link returns
+      const epoch = this.cutEpoch[site];
+      this.sim.after(this.tcpResumeUs(site), () => {
+        if (this.siteCut[site] === 0 && this.cutEpoch[site] === epoch) this.net.setLinkCapacity(this.wanDown[site], this.fleet.sites[site].wan.downBitsPerS);
+      });
     }
+  }
+
+  /** Linux's minimum retransmission timeout (200 ms) plus the site's round trip to the centre. */
+  private tcpResumeUs(site: number): number {
+    return TCP_MIN_RTO_US + this.fleet.sites[site].wan.rttUs + this.scenario.origin.rttUs;
   }
 
   /** `listener(site)` when a cut of the site has stalled its WAN transfers for STALL_TIMEOUT_US. */
