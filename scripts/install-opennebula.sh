@@ -8,6 +8,11 @@
 # --cache-root DIR or EDGEPLANE_OPENNEBULA_CACHE): CACHE/opennebula-<sha256>/prefix is a complete
 # `install.sh -d` prefix (stripped binaries), CACHE/opennebula-<sha256>/BUILD-OK records the build.
 # A valid cache is reused; a different tarball gets its own folder. --print-cache prints the folder.
+#
+# With --build TARBALL --install-system ROOT it then installs the cached build the way OpenNebula's
+# own packages lay it out (its install.sh without -d: /usr/bin, /usr/lib/one, /etc/one,
+# /var/lib/one/remotes, /usr/share/one) under ROOT (install.sh's DESTDIR; ROOT must not be /): a
+# system-wide installation to test `edgeplane up opennebula --prefix ROOT` on.
 # Figures (research/opennebula-build.md): ~1,000 CPU-seconds, ~10 min on two idle cores.
 set -eu
 
@@ -16,11 +21,12 @@ RUNTIME_PACKAGES="ruby ruby-xmlrpc ruby-sqlite3 ruby-ffi-rzmq ruby-nokogiri ruby
 PACKAGES="$BUILD_PACKAGES $RUNTIME_PACKAGES"
 SCONS_FLAGS="sqlite=yes mysql=no new_xmlrpc=yes systemd=no svncterm=no sunstone=no fireedge=no rubygems=no context=no parsers=no"
 
-usage() { echo "usage: $0 [--runtime-only] [--build TARBALL] [--cache-root DIR] [--print-cache] [--jobs N]"; }
+usage() { echo "usage: $0 [--runtime-only] [--build TARBALL] [--cache-root DIR] [--print-cache] [--install-system ROOT] [--jobs N]"; }
 
 TARBALL=""
 CACHE_ROOT="${EDGEPLANE_OPENNEBULA_CACHE:-/var/cache/edgeplane}"
 PRINT_CACHE=no
+SYSTEM_ROOT=""
 JOBS="$(nproc 2>/dev/null || echo 2)"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,6 +35,7 @@ while [ $# -gt 0 ]; do
     --cache-root) [ $# -ge 2 ] || { usage >&2; exit 2; }; CACHE_ROOT="$2"; shift ;;
     --jobs) [ $# -ge 2 ] || { usage >&2; exit 2; }; JOBS="$2"; shift ;;
     --print-cache) PRINT_CACHE=yes ;;
+    --install-system) [ $# -ge 2 ] || { usage >&2; exit 2; }; SYSTEM_ROOT="$2"; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install-opennebula: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -40,6 +47,18 @@ cache_dir() {
   sha="$(sha256sum "$TARBALL" | cut -d' ' -f1)"
   echo "$CACHE_ROOT/opennebula-$sha"
 }
+
+# absolute: the build and the system install change directory
+[ -z "$TARBALL" ] || [ ! -f "$TARBALL" ] || TARBALL="$(realpath "$TARBALL")"
+
+if [ -n "$SYSTEM_ROOT" ]; then
+  [ -n "$TARBALL" ] || { echo "install-opennebula: --install-system needs --build TARBALL" >&2; exit 2; }
+  case "$SYSTEM_ROOT" in
+    /*) ;;
+    *) echo "install-opennebula: --install-system needs an absolute path" >&2; exit 2 ;;
+  esac
+  [ "$(realpath -m "$SYSTEM_ROOT")" != / ] || { echo "install-opennebula: --install-system / would install over the system: give a staging root" >&2; exit 2; }
+fi
 
 if [ "$PRINT_CACHE" = yes ]; then
   [ -n "$TARBALL" ] || { echo "install-opennebula: --print-cache needs --build TARBALL" >&2; exit 2; }
@@ -75,12 +94,35 @@ fi
 
 [ -n "$TARBALL" ] || exit 0
 
+# the three programs install.sh takes from a build tree (src/...) and where the cache keeps them
+PROGRAMS="src/nebula/oned:bin/oned src/scheduler/src/sched/mm_sched:bin/mm_sched src/monitor/src/monitor/onemonitord:lib/mads/onemonitord"
+
+# ---- a system-wide installation of the cached build under $SYSTEM_ROOT (install.sh without -d) ----
+install_system() {
+  work="$(mktemp -d "${TMPDIR:-/tmp}/opennebula-system.XXXXXX")"
+  tar -xzf "$TARBALL" -C "$work" --strip-components=1
+  for p in $PROGRAMS; do cp "$CACHE/prefix/${p#*:}" "$work/${p%%:*}"; done
+  mkdir -p "$SYSTEM_ROOT"
+  echo "install-opennebula: installing $CACHE system-wide under $SYSTEM_ROOT (install.sh, DESTDIR=$SYSTEM_ROOT)"
+  # install.sh reports (and goes past) the files this build does not make (man pages, Sunstone's dist)
+  ( cd "$work" && DESTDIR="$SYSTEM_ROOT" ./install.sh ) > "$work.install.log" 2>&1 || {
+    echo "install-opennebula: install.sh failed; last lines:" >&2; tail -20 "$work.install.log" >&2; rm -rf "$work"; exit 3
+  }
+  rm -rf "$work" "$work.install.log"
+  for b in usr/bin/oned usr/bin/mm_sched usr/lib/one/mads/onemonitord etc/one/oned.conf var/lib/one/remotes; do
+    [ -e "$SYSTEM_ROOT/$b" ] || { echo "install-opennebula: $SYSTEM_ROOT/$b missing after install.sh" >&2; exit 3; }
+  done
+  echo "install-opennebula: installed system-wide under $SYSTEM_ROOT"
+}
+
 # ---- build into the cache ----
 CACHE="$(cache_dir)"
 SHA="${CACHE##*/opennebula-}"
 if [ -f "$CACHE/BUILD-OK" ] && grep -q "^sha256=$SHA\$" "$CACHE/BUILD-OK" \
    && [ -x "$CACHE/prefix/bin/oned" ] && [ -x "$CACHE/prefix/bin/mm_sched" ] && [ -x "$CACHE/prefix/lib/mads/onemonitord" ]; then
   echo "install-opennebula: build cache valid: $CACHE"
+  [ -n "$SYSTEM_ROOT" ] || exit 0
+  install_system
   exit 0
 fi
 
@@ -106,7 +148,8 @@ sed -i 's/^    "-g",$//; s/LINKFLAGS=\[.-g., /LINKFLAGS=[/' SConstruct
   exit 3
 }
 # onemonitord is a driver: install.sh puts it in lib/mads
-for b in bin/oned bin/mm_sched lib/mads/onemonitord; do
+for p in $PROGRAMS; do
+  b="${p#*:}"
   [ -x "$WORK/prefix/$b" ] || { echo "install-opennebula: $b missing after install" >&2; exit 3; }
   strip "$WORK/prefix/$b"
 done
@@ -128,3 +171,4 @@ rm -rf "$WORK/src"
 mv "$WORK/BUILD-OK.tmp" "$WORK/BUILD-OK"
 mv "$WORK" "$CACHE"
 echo "install-opennebula: built in $((end - start)) s: $CACHE"
+[ -z "$SYSTEM_ROOT" ] || install_system

@@ -1,7 +1,9 @@
 // The build cache: oned, mm_sched and onemonitord built from the source tarball once by
 // scripts/install-opennebula.sh --build (which also installs the Debian packages), into
 // <cache root>/opennebula-<sha256 of the tarball>/prefix. A valid cache (BUILD-OK naming the same
-// checksum, binaries present) is reused; another tarball gets its own folder and build.
+// checksum, binaries present) is reused; another tarball gets its own folder and build. With
+// installSystemUnder the script also installs the cached build system-wide under a staging root
+// (OpenNebula's install.sh without -d, DESTDIR=ROOT: the layout of its packages).
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -68,8 +70,8 @@ export function cacheValid(dir: string, sha: string): boolean {
   return r?.sha256 === sha && ['bin/oned', 'bin/mm_sched', 'lib/mads/onemonitord'].every((b) => existsSync(join(dir, 'prefix', b)));
 }
 
-/** The cache for `tarball`, built first when missing or invalid (~1,000 CPU-seconds). */
-export async function ensureBuild(tarball: string, o: { log: Logger; onProgress: (m: string) => void; logFile: string }): Promise<BuildCache> {
+/** The cache for `tarball`, built first when missing or invalid (~1,000 CPU-seconds); then installed system-wide under `installSystemUnder` when given. */
+export async function ensureBuild(tarball: string, o: { log: Logger; onProgress: (m: string) => void; logFile: string; installSystemUnder?: string }): Promise<BuildCache> {
   const file = resolve(tarball);
   if (!existsSync(file)) throw new InputError(`OpenNebula source tarball not found: ${file}`, ['give --source FILE (the 6.10.5 release tarball), or --prefix DIR for an installed OpenNebula']);
   const sha = await sha256File(file);
@@ -81,7 +83,12 @@ export async function ensureBuild(tarball: string, o: { log: Logger; onProgress:
   o.log.info({ tarball: file, sha, dir, valid }, 'build cache');
   try {
     // also when valid: the script checks the runtime packages (a no-op when all are present)
-    await execa('sh', [installScript(), '--build', file, '--cache-root', root], { stdout: { file: o.logFile, append: true }, stderr: { file: o.logFile, append: true }, env: { EDGEPLANE_OPENNEBULA_CACHE: root } });
+    const system = o.installSystemUnder === undefined ? [] : ['--install-system', resolve(o.installSystemUnder)];
+    await execa('sh', [installScript(), '--build', file, '--cache-root', root, ...system], {
+      stdout: { file: o.logFile, append: true },
+      stderr: { file: o.logFile, append: true },
+      env: { EDGEPLANE_OPENNEBULA_CACHE: root },
+    });
   } catch (err) {
     const code = (err as { exitCode?: number }).exitCode;
     let tail = '';

@@ -1,7 +1,8 @@
 // `edgeplane up|down|status opennebula`: a real OpenNebula 6.10 front-end (oned, mm_sched,
 // onemonitord and the Ruby drivers, dummy host/VM drivers) in a self-contained prefix under the
 // state folder. Three ways to get it: built from the source tarball into the build cache (default),
-// copied from an installed prefix (--prefix), or an existing front-end (--endpoint + --credentials:
+// copied from an installed OpenNebula (--prefix: a self-contained prefix, or assembled from a
+// system-wide installation, see installed.ts), or an existing front-end (--endpoint + --credentials:
 // nothing is started). `up` is idempotent; `down` stops exactly what `up` started, the dummy IM's
 // detached monitoring client included.
 import { randomBytes } from 'node:crypto';
@@ -17,7 +18,8 @@ import { HOST_STATE } from '../client/schemas.js';
 import { defaultSource, ensureBuild } from './build.js';
 import { edgeServicesMarker, startEdgeServices } from './edge-launch.js';
 import { monitordClientControl, monitordConf, onedConf, schedConf } from './configs.js';
-import { DEFAULT_HOSTS, DEFAULT_PORT, oneLayout, stockPath, portsFrom, TESTBED_SCHED_INTERVAL_S, type DaemonName, type OneLayout } from './layout.js';
+import { assemblyPlan, detectInstallation, installationId, selfContainedPrefix, type Installation } from './installed.js';
+import { DEFAULT_HOSTS, DEFAULT_PORT, oneLayout, stockPath, portsFrom, STOCK_FILES, TESTBED_SCHED_INTERVAL_S, type DaemonName, type OneLayout } from './layout.js';
 import { commandLine, isRunning, processesMatching, startDetached, stop } from './processes.js';
 import { parseCredentialsText, readCredentials, readOneState, writeCredentials, writeOneState, type OneCredentials, type OneState } from './state.js';
 
@@ -25,7 +27,7 @@ export interface UpOptions {
   stateDir: string;
   /** the source tarball (default: ../shared/vendor/opennebula-6.10.5.tar.gz) */
   source?: string;
-  /** an installed self-contained OpenNebula prefix (ONE_LOCATION layout) to copy instead of building */
+  /** an installed OpenNebula to copy instead of building: a self-contained prefix (ONE_LOCATION layout), or the root or usr folder of a system-wide one (the packages' layout) */
   prefix?: string;
   /** an existing front-end: nothing is started */
   endpoint?: string;
@@ -43,7 +45,7 @@ export interface RunningFrontEnd {
   version: string;
 }
 
-const STOCK = ['etc/oned.conf', 'etc/monitord.conf', 'etc/sched.conf', 'var/remotes/im/dummy.d/monitord-client_control.sh'] as const;
+const STOCK = STOCK_FILES;
 const API_WAIT_MS = 180_000;
 const HOSTS_WAIT_MS = 180_000;
 
@@ -98,14 +100,25 @@ export function loadFrontEnd(stateDir: string): { layout: OneLayout; state: OneS
   return { layout, state, credentials };
 }
 
-async function copyPrefix(from: string, l: OneLayout, onProgress: (m: string) => void): Promise<void> {
-  onProgress(`installing the prefix ${l.prefix} (from ${from})`);
+/** the prefix under the state folder: a copy of `from` (only read), assembled into the ONE_LOCATION layout when it is system-wide */
+async function copyPrefix(from: Installation, l: OneLayout, onProgress: (m: string) => void): Promise<void> {
+  onProgress(`installing the prefix ${l.prefix} (from ${installationId(from)})`);
   const tmp = `${l.prefix}.partial`;
   await execa('rm', ['-rf', tmp]);
-  await execa('cp', ['-a', from, tmp]);
+  const plan = assemblyPlan(from);
+  for (const step of plan.copies) {
+    const into = join(tmp, step.into);
+    mkdirSync(into, { recursive: true });
+    try {
+      await execa('cp', ['-a', ...step.sources, `${into}/`]);
+    } catch (err) {
+      throw new EnvironmentError(`copying ${installationId(from)} into ${tmp} failed`, [((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n').slice(-4).join('\n')]);
+    }
+  }
+  for (const d of plan.dirs) mkdirSync(join(tmp, d), { recursive: true });
   for (const f of STOCK) {
     const file = join(tmp, f);
-    if (!existsSync(file)) throw new EnvironmentError(`${from} is not an OpenNebula 6.10 prefix: ${f} missing`);
+    if (!existsSync(file)) throw new EnvironmentError(`${installationId(from)} is not an OpenNebula 6.10 installation: ${f} missing`);
     mkdirSync(dirname(stockPath(tmp, f)), { recursive: true });
     copyFileSync(file, stockPath(tmp, f));
   }
@@ -252,6 +265,8 @@ export async function up(o: UpOptions): Promise<RunningFrontEnd> {
   if (o.endpoint) return upEndpoint(o, l);
   if (o.prefix && o.source) throw new InputError('--prefix uses an installed OpenNebula: --source does not apply');
   if (o.credentials) throw new InputError('--credentials goes with --endpoint');
+  // before anything is written: --prefix names an installation in one of the two layouts
+  const installed = o.prefix ? detectInstallation(o.prefix) : undefined;
   mkdirSync(l.logs, { recursive: true });
   const base = o.port ?? previous?.portBase ?? DEFAULT_PORT;
   if (previous?.portBase !== undefined && base !== previous.portBase && isRunning(previous.pids.oned, markerOf(l, 'oned'))) {
@@ -267,19 +282,16 @@ export async function up(o: UpOptions): Promise<RunningFrontEnd> {
   state.schedIntervalS = TESTBED_SCHED_INTERVAL_S;
 
   // the prefix: from the build cache (built when the tarball is new) or the user's installation
-  let from: string;
-  if (o.prefix) {
-    from = resolve(o.prefix);
-    if (!existsSync(join(from, 'bin', 'oned')) || !existsSync(join(from, 'etc', 'oned.conf'))) {
-      throw new InputError(`--prefix ${from}: not a self-contained OpenNebula installation (bin/oned and etc/oned.conf, as \`install.sh -d DIR\` makes)`, [
-        'system packages (/usr/bin/oned, /etc/one) are not supported: see docs/opennebula.md',
-      ]);
-    }
+  let source: Installation;
+  if (installed) {
+    source = installed;
+    log.info({ kind: installed.kind, root: installed.root }, 'installed OpenNebula');
   } else {
     const cache = await ensureBuild(o.source ?? defaultSource(), { log, onProgress: o.onProgress, logFile: join(l.logs, 'build.log') });
     state.source = { tarball: cache.tarball, sha256: cache.sha256, cacheDir: cache.dir };
-    from = cache.prefix;
+    source = selfContainedPrefix(cache.prefix);
   }
+  const from = installationId(source);
   let onedUp = isRunning(state.pids.oned, markerOf(l, 'oned'));
   if (!existsSync(l.prefix) || (state.prefixFrom !== undefined && state.prefixFrom !== from && !onedUp)) {
     if (existsSync(l.prefix)) {
@@ -287,7 +299,7 @@ export async function up(o: UpOptions): Promise<RunningFrontEnd> {
       await execa('rm', ['-rf', l.prefix]);
       state.initialized = [];
     }
-    await copyPrefix(from, l, o.onProgress);
+    await copyPrefix(source, l, o.onProgress);
   }
   state.prefixFrom = from;
   mkdirSync(l.remoteScripts, { recursive: true });

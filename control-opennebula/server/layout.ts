@@ -66,6 +66,9 @@ export function oneLayout(stateDir: string): OneLayout {
 export const DAEMONS = ['oned', 'mm_sched', 'edge-services'] as const;
 export type DaemonName = (typeof DAEMONS)[number];
 
+/** the prefix's files `up` rewrites (oned, monitord and sched configs, the dummy IM's monitoring client control): their stock copies are kept */
+export const STOCK_FILES = ['etc/oned.conf', 'etc/monitord.conf', 'etc/sched.conf', 'var/remotes/im/dummy.d/monitord-client_control.sh'] as const;
+
 /** the stock copy of a prefix file (outside the folders OpenNebula globs: a `*.stock` beside a remote script would be run) */
 export function stockPath(prefix: string, file: string): string {
   return join(prefix, '.edgeplane-stock', file);

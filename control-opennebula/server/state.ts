@@ -12,7 +12,7 @@ export const OneStateSchema = z.object({
   mode: z.enum(['local', 'prefix', 'endpoint']),
   endpoint: z.string(),
   portBase: z.number().int().optional(),
-  /** where the prefix was copied from (the build cache's prefix, or --prefix) */
+  /** where the prefix was copied from (the build cache's prefix, --prefix DIR, or "the system-wide installation under ROOT") */
   prefixFrom: z.string().optional(),
   source: z.object({ tarball: z.string(), sha256: z.string(), cacheDir: z.string() }).optional(),
   hosts: z.number().int().nonnegative(),
