@@ -15,7 +15,10 @@ const server: PlaneServer = {
   summary: 'opennebula: oned 6.10.5, mm_sched and onemonitord built from source (build cache), dummy host/VM drivers, on loopback',
   upFlags: [
     { flags: '--source <tarball>', description: 'opennebula: the OpenNebula source tarball to build (default ../shared/vendor/opennebula-6.10.5.tar.gz)' },
-    { flags: '--prefix <dir>', description: 'opennebula: use an installed self-contained OpenNebula (install.sh -d DIR) instead of building' },
+    {
+      flags: '--prefix <dir>',
+      description: 'opennebula: an installed OpenNebula 6.10 instead of building: self-contained (install.sh -d DIR) or system-wide, as its packages install it (/ or /usr); copied, never changed',
+    },
     { flags: '--endpoint <url>', description: 'opennebula: an existing front-end (http://host:2633/RPC2); nothing is started' },
     { flags: '--credentials <file>', description: 'opennebula, with --endpoint: user:password (ONE_AUTH format) or JSON {username, password}' },
     { flags: '--port <port>', description: 'opennebula: oned XML-RPC port; hooks +1/+2, monitord +3, edge services +10 (default 46000)', parse: wholeNumberFlag(1024, 65525, 'expected a TCP port (1024-65525)') },

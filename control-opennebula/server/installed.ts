@@ -95,7 +95,9 @@ export function detectInstallation(dir: string): Installation {
   if (missing.length > 0) {
     throw new EnvironmentError(`--prefix ${abs}: ${what} lacks ${missing.join(', ')}`, [
       'the front-end needs oned, mm_sched, onemonitord, the dummy drivers, the Ruby OCA and the stock oned.conf, monitord.conf and sched.conf of OpenNebula 6.10',
-      ...(found.kind === 'system' ? ["the packages: opennebula (the server), opennebula-common, opennebula-rubygems/opennebula-libs; or OpenNebula's install.sh without -d"] : []),
+      ...(found.kind === 'system'
+        ? ["the places are those of OpenNebula's install.sh without -d, which its own packages use (the server package and its Ruby libraries); a distribution that moves them elsewhere is not this layout"]
+        : []),
     ]);
   }
   if (unreadable.length > 0) throw new EnvironmentError(`--prefix ${abs}: this user cannot read ${unreadable.join(', ')}`, ['run as a user who can (e.g. in the oneadmin group), or as root']);

@@ -4,10 +4,11 @@
 // (scripts/install-opennebula.sh --install-system, through ensureBuild); `up --prefix ROOT` (port base
 // TEST_PORTS+60) and `up --prefix ROOT/usr` (+80) each assemble their own prefix in their state folder,
 // answer 6.10.5 and run a VM to RUNNING on a dummy host; `down` stops everything; no file of the
-// installation is written (a checksum listing before and after). Without the build cache (or a
-// build from ../shared/vendor) it fails.
+// installation is written (a checksum listing before and after). A self-contained prefix (a copy of
+// the cache's `install.sh -d` prefix, +64) goes the same way. Without the build cache (or a build
+// from ../shared/vendor) it fails.
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +35,8 @@ import { START_TIMEOUT_MS, startFrontEnd, type TestFrontEnd } from './frontend.j
 let work: string;
 let root: string;
 let before: string[];
+let selfContained: string;
+let beforeSelfContained: string[];
 
 /** every entry under `dir`: path, type, mode, owner, size, mtime, and the content's sha256 or the link's target */
 function listing(dir: string): string[] {
@@ -56,32 +59,35 @@ function listing(dir: string): string[] {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'edgeplane-one-system-'));
   root = join(work, 'root');
-  await ensureBuild(defaultSource(), { log: silentLogger, onProgress: () => {}, logFile: join(work, 'install.log'), installSystemUnder: root });
+  const cache = await ensureBuild(defaultSource(), { log: silentLogger, onProgress: () => {}, logFile: join(work, 'install.log'), installSystemUnder: root });
   before = listing(root);
+  selfContained = join(work, 'one-location');
+  cpSync(cache.prefix, selfContained, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  beforeSelfContained = listing(selfContained);
 }, START_TIMEOUT_MS);
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 /** a front-end from `prefix`: the API, a VM on a dummy host to RUNNING with the installation moved away (the state folder's copy is what runs), then down */
-async function frontEndFrom(prefix: string, offset: number): Promise<void> {
+async function frontEndFrom(prefix: string, offset: number, installation = root, from = `the system-wide installation under ${root}`): Promise<void> {
   let fe: TestFrontEnd | undefined;
   try {
     fe = await startFrontEnd(offset, 1, { prefix });
     const { state } = loadFrontEnd(fe.stateDir);
     const l = oneLayout(fe.stateDir);
     expect(state.mode).toBe('prefix');
-    expect(state.prefixFrom).toBe(`the system-wide installation under ${root}`);
+    expect(state.prefixFrom).toBe(from);
     const st = await status(fe.stateDir);
     expect(st.version).toBe('6.10.5');
     expect(st.daemons.every((d) => d.running)).toBe(true);
     // oned and mm_sched are the state folder's copies; nothing runs from the installation
     expect(commandLine(state.pids.oned!)?.split(' ')[0]).toBe(join(l.prefix, 'bin', 'oned'));
     expect(commandLine(state.pids.mm_sched!)?.split(' ')[0]).toBe(join(l.prefix, 'bin', 'mm_sched'));
-    expect(processesMatching(`${root}/`)).toEqual([]);
+    expect(processesMatching(`${installation}/`)).toEqual([]);
 
     const admin = new OneClient({ ...fe.credentials });
-    renameSync(root, `${root}.away`);
+    renameSync(installation, `${installation}.away`);
     try {
       const [host] = await poolHosts(admin, [`sys-${offset}-host`], `sys-${offset}`);
       const image = await registerImage(admin, `sys-${offset}-image`, 64);
@@ -97,7 +103,7 @@ async function frontEndFrom(prefix: string, offset: number): Promise<void> {
       expect(d!.intended).toBe(true);
       expect(d!.states.at(-1)?.state).toBe('ACTIVE/RUNNING');
     } finally {
-      renameSync(`${root}.away`, root);
+      renameSync(`${installation}.away`, installation);
       await admin.close();
     }
 
@@ -138,4 +144,16 @@ describe('up opennebula --prefix on a system-wide installation (install.sh witho
     expect(after.filter((l) => !before.includes(l))).toEqual([]);
     expect(before.filter((l) => !after.includes(l))).toEqual([]);
   });
+});
+
+describe('up opennebula --prefix on a self-contained prefix (install.sh -d DIR)', () => {
+  it(
+    'API 6.10.5, a VM RUNNING on a dummy host, down stops everything; the prefix is unchanged',
+    async () => {
+      expect(detectInstallation(selfContained)).toMatchObject({ kind: 'self-contained', root: selfContained });
+      await frontEndFrom(selfContained, 64, selfContained, selfContained);
+      expect(listing(selfContained)).toEqual(beforeSelfContained);
+    },
+    START_TIMEOUT_MS,
+  );
 });
