@@ -1,4 +1,5 @@
 // The instrumented HTTP transport (I/O: loads node:http). Import it from here, never through
+export { parseResponseHead } from './raw-get.js';
 // adapters/index.ts, which stays free of I/O. The senders and body preparation are internal.
 export { CallRecorder, type CallRecord } from './records.js';
 export {

@@ -1,6 +1,6 @@
 // The instrumented HTTP transport every real control-plane client goes through: one retry loop
-// over the two senders (senders.ts: `fetch` for JSON/control calls, node:http keep-alive for the
-// data path). Each attempt of each call becomes one CallRecord (records.ts).
+// over the senders (senders.ts: `fetch` for JSON/control calls, node:http keep-alive for ranges;
+// raw-get.ts: a plain socket for whole-body streams). Each attempt of each call becomes one CallRecord (records.ts).
 // Retries (retry.ts): on 5xx and connection failures, capped exponential backoff with full jitter,
 // up to the policy's maxAttempts; never on 4xx (a 401 re-auth is the session's business, one level
 // up). Node clients pass NO_RETRY (the agent's machine retries); operator-side ones DEFAULT_RETRY.
@@ -17,6 +17,7 @@ import { ConnectionError, describeCause, HttpError, isRetryableNetworkError, Res
 import { CallRecorder } from './records.js';
 import { buildUrl, prepareBody, type RangeSpec, type RequestSpec } from './request.js';
 import { backoffDelayMs, DEFAULT_RETRY, isRetryableStatus, type RetryPolicy } from './retry.js';
+import { rawGetSender } from './raw-get.js';
 import { NodeHttpSender, readExactly, sendFetch, type Answer, type Sender } from './senders.js';
 
 export interface BufferedResponse {
@@ -61,6 +62,7 @@ export class Transport {
   private readonly log: Logger;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly http: NodeHttpSender;
+  private readonly rawGet: ReturnType<typeof rawGetSender>;
 
   constructor(opts: TransportOptions) {
     this.plane = opts.plane;
@@ -70,6 +72,7 @@ export class Transport {
     this.log = opts.logger ?? silentLogger;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.http = new NodeHttpSender(opts.maxSockets ?? 32);
+    this.rawGet = rawGetSender(this.http);
   }
 
   /** One call, body read into memory. Throws HttpError on an unexpected status. */
@@ -120,12 +123,12 @@ export class Transport {
     });
   }
 
-  /** A call whose body is handed out as a byte-counting stream (whole-file downloads); data path (node:http). */
+  /** A call whose body is handed out as a byte-counting stream (whole-file downloads); data path (raw-get.ts: a plain socket for http: GETs, else node:http). */
   async stream(baseUrl: string, spec: RequestSpec): Promise<StreamedResponse> {
     return this.withRetries(
       baseUrl,
       spec,
-      this.http.send,
+      this.rawGet,
       async (res, record) => {
         let bytes = 0;
         const source = res.raw;
