@@ -15,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { ChunkKeys } from './chunk-crypto.js';
 import { TamperedError } from './errors.js';
 
-export const UPDATE_BYTES = 1024 * 1024;
+export const UPDATE_BYTES = 256 * 1024;
 
 const WORKER_SOURCE = `
 'use strict';

@@ -41,6 +41,14 @@ export function agentConfigSchemaFor(clients: readonly NodeClientFactory[]) {
         requestTimeoutS: seconds.default(60),
         /** how often landed chunks are handed to the machine (and persisted) during a fetch */
         batchMs: z.number().int().min(1).max(10_000).default(200),
+        /**
+         * stream the blob whole (one GET, sliced by the manifest's offsets; held chunks read past)
+         * instead of ranged GETs when at least this fraction of its bytes is missing and the plane
+         * can stream; `never`: ranges unless the store refuses them. One stream avoids the per-request
+         * cost of a store like Glance (auth, policy, image lookup: ~140 MiB/s in 4 MiB ranges where
+         * one GET of the file gives ~1 GB/s here); a delta of a few changed chunks stays ranged.
+         */
+        wholeStreamAt: z.union([z.number().min(0).max(1), z.literal('never')]).default(0.5),
         /** worker threads that verify and decrypt chunks (default: one per core, at most 4) */
         cryptoWorkers: z.number().int().min(1).max(16).optional(),
       })

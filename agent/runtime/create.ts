@@ -23,6 +23,7 @@ export async function createAgent(c: AgentFileConfig, log: Logger, clients: read
     machine: machineConfig(c),
     seed: seedFor(c),
     rangesInFlight: c.fetch.rangesInFlight,
+    wholeStreamAt: c.fetch.wholeStreamAt,
     batchMs: c.fetch.batchMs,
     ...(c.fetch.cryptoWorkers ? { cryptoPool: new CryptoPool(c.fetch.cryptoWorkers) } : {}),
     bootTimeoutMs: c.hypervisor.bootTimeoutS * 1000,

@@ -8,7 +8,7 @@
 import { rename, unlink, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../../common/index.js';
-import { TamperedError, type CryptoPool, type ImageManifest } from '../../pipeline/index.js';
+import { TamperedError, type CryptoPool, type ImageManifest, type Lease } from '../../pipeline/index.js';
 import type { ChunkStore } from './chunk-store.js';
 import { fsyncDir, tempPathFor } from './durable.js';
 
@@ -55,12 +55,25 @@ export class DirectStage {
    * offset of every index that holds it. TamperedError when it fails verification.
    */
   async land(indices: readonly number[], blob: Buffer): Promise<void> {
-    const entry = this.manifest.chunks[indices[0]];
-    let lease = this.pool.tryLease(blob.length);
-    lease ??= await this.pool.lease(blob.length);
+    const lease = await this.lease(blob.length);
     try {
       blob.copy(lease.input);
-      const plain = await this.pool.open(this.keys, this.manifest.imageId, entry, lease, blob.length);
+      await this.landLeased(indices, lease, blob.length);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** Crypto working memory for a blob of `bytes` (a caller filling it itself saves a copy: `landLeased`). */
+  async lease(bytes: number): Promise<Lease> {
+    return this.pool.tryLease(bytes) ?? (await this.pool.lease(bytes));
+  }
+
+  /** `land` for a blob already in `lease.input[0, length)`; the caller keeps the lease (and releases it). */
+  async landLeased(indices: readonly number[], lease: Lease, length: number): Promise<void> {
+    const entry = this.manifest.chunks[indices[0]];
+    try {
+      const plain = await this.pool.open(this.keys, this.manifest.imageId, entry, lease, length);
       const fh = await this.file();
       for (const i of indices) {
         await fh.write(plain, 0, plain.length, this.offsets[i]);
@@ -69,8 +82,6 @@ export class DirectStage {
     } catch (err) {
       if (!(err instanceof TamperedError)) this.broken ??= err as Error;
       throw err;
-    } finally {
-      lease.release();
     }
   }
 

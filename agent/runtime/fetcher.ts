@@ -3,7 +3,8 @@
 // before it is written into the chunk store. Outcomes are handed back in
 // batches (one directory fsync per batch), so persisting them stays cheap for big images.
 //
-// Whole-stream mode, for a store that refuses ranges (Glance on Ceph RBD answers 400 to any
+// Whole-stream mode, when most of the blob is missing (`wholeStreamAt`: one GET avoids the store's
+// per-request cost) or for a store that refuses ranges (Glance on Ceph RBD answers 400 to any
 // Range; the plane says so with `rangesRefused`, or a range throws such an error): the blob is
 // read once from its start and sliced by the manifest's blob offsets. The bytes of chunks the node
 // holds already are read past (neither verified nor stored again); each missing chunk goes
@@ -12,7 +13,7 @@
 // chunks it did not deliver unavailable (the machine backs off; the next round streams again and
 // skips what was stored); a stream that ends cleanly inside a chunk delivered wrong bytes (corrupt).
 import type { Logger } from '../../common/index.js';
-import { TamperedError, verifyChunk } from '../../pipeline/index.js';
+import { TamperedError, verifyChunk, type Lease } from '../../pipeline/index.js';
 import { isRangesRefused, type NodePlane } from '../../adapters/index.js';
 import { describeCause, ResponseLengthError } from '../../adapters/transport/index.js';
 import type { ChunkRef } from '../machine/index.js';
@@ -39,6 +40,8 @@ export interface FetchChunksOptions {
   store: ChunkStore;
   /** ranges in flight; in whole-stream mode, chunks being verified and stored while the stream goes on */
   rangesInFlight: number;
+  /** stream the blob whole when at least this fraction of `blobBytes` is missing and the plane can (default 0.5; `never`: only when ranges are refused) */
+  wholeStreamAt?: number | 'never';
   batchMs: number;
   onBatch: (batch: ChunkBatch) => void;
   /** stop starting new requests once aborted (a crash or shutdown is coming) */
@@ -53,8 +56,10 @@ export interface FetchChunksOptions {
 
 /** How a fetch round read its bytes (for the runtime's `fetch` event). */
 export interface FetchSummary {
-  /** `whole` when (part of) the round streamed the blob whole because its store refuses ranges */
+  /** `whole` when (part of) the round streamed the blob whole */
   mode: 'ranges' | 'whole';
+  /** why it streamed whole: most of the blob was missing (`wholeStreamAt`), or the store refuses ranges */
+  why?: 'most-missing' | 'ranges-refused';
   /** ranged GETs asked of the plane in this round (a refused one included) */
   ranges: number;
   /** whole-stream mode: bytes read off the stream; of those, bytes of chunks not asked for (held already: read past) */
@@ -73,18 +78,27 @@ class Round {
   pending: Outcomes = none();
   private lastFlush = performance.now();
   private flushing: Promise<void> = Promise.resolve();
+  private busy = false;
+  private failed: unknown = null;
 
   constructor(private readonly opts: FetchChunksOptions) {}
 
-  /** hands the batch over when `batchMs` has passed since the last one */
+  /** hands the batch over when `batchMs` has passed since the last one; never waits for a flush under way (its syncs go on beside the fetch) */
   async maybeFlush(): Promise<void> {
-    if (performance.now() - this.lastFlush < this.opts.batchMs) return;
-    await this.flushing;
-    if (performance.now() - this.lastFlush >= this.opts.batchMs) this.flushing = this.flush(false);
+    if (this.busy || performance.now() - this.lastFlush < this.opts.batchMs) return;
+    this.busy = true;
+    this.flushing = this.flush(false)
+      .catch((err: unknown) => {
+        this.failed ??= err; // rethrown at the end of the round
+      })
+      .finally(() => {
+        this.busy = false;
+      });
   }
 
   async end(): Promise<void> {
     await this.flushing;
+    if (this.failed !== null) throw this.failed;
     await this.flush(true);
   }
 
@@ -97,13 +111,26 @@ class Round {
     this.opts.onBatch({ ...batch, final });
   }
 
-  /** Verifies (and decrypts into the staged image) then stores one blob that arrived, by range or off the stream. */
-  async land(refs: readonly ChunkRef[], blob: Buffer): Promise<void> {
+  /**
+   * Verifies (and decrypts into the staged image) then stores one blob that arrived, by range or off
+   * the stream. With `lease` the blob is `lease.input[0, blob.length)` (filled off the stream, no
+   * copy); the lease is released here.
+   */
+  async land(refs: readonly ChunkRef[], blob: Buffer, lease?: Lease): Promise<void> {
+    try {
+      await this.landOnce(refs, blob, lease);
+    } finally {
+      lease?.release();
+    }
+  }
+
+  private async landOnce(refs: readonly ChunkRef[], blob: Buffer, lease: Lease | undefined): Promise<void> {
     const { direct, log, store } = this.opts;
     const ref = refs[0];
     if (direct) {
       try {
-        await direct.land(indicesOf(refs), blob);
+        if (lease) await direct.landLeased(indicesOf(refs), lease, blob.length);
+        else await direct.land(indicesOf(refs), blob);
       } catch (err) {
         if (err instanceof TamperedError) {
           log.warn({ chunk: ref.index, err: err.message }, 'chunk failed verification');
@@ -140,9 +167,12 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<FetchSummar
   const work = [...byDigest.values()];
   const summary: FetchSummary = { mode: 'ranges', ranges: 0, streamedBytes: 0, skippedBytes: 0, stoppedEarly: false };
   const round = new Round(opts);
-  const whole = opts.plane.rangesRefused?.(opts.blobRef) === true ? work : await fetchRanges(opts, work, summary, round);
+  const refused = opts.plane.rangesRefused?.(opts.blobRef) === true;
+  const streamAll = refused || mostMissing(opts, work);
+  const whole = streamAll ? work : await fetchRanges(opts, work, summary, round);
   if (whole.length > 0) {
     summary.mode = 'whole';
+    summary.why = streamAll && !refused ? 'most-missing' : 'ranges-refused';
     if (opts.plane.downloadBlob) await fetchWhole(opts, opts.plane.downloadBlob.bind(opts.plane), whole, summary, round);
     else {
       opts.log.error({ blob: opts.blobRef }, 'the store refuses ranges and this plane cannot stream a blob whole');
@@ -151,6 +181,14 @@ export async function fetchChunks(opts: FetchChunksOptions): Promise<FetchSummar
   }
   await round.end();
   return summary;
+}
+
+/** Is enough of the blob missing (and can the plane stream it) that one whole GET beats ranges? */
+function mostMissing(opts: FetchChunksOptions, work: readonly ChunkRef[][]): boolean {
+  const at = opts.wholeStreamAt ?? 0.5;
+  if (at === 'never' || !opts.plane.downloadBlob || !opts.blobBytes) return false;
+  const missing = work.reduce((n, refs) => n + refs[0].size, 0);
+  return missing > 0 && missing >= at * opts.blobBytes;
 }
 
 /** The ranged round; returns the chunks a refusal of ranges left over (to stream whole). */
@@ -232,6 +270,7 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
   const most = Math.max(1, opts.rangesInFlight);
   let pos = 0; // blob offset of the next byte off the stream
   let buf: Buffer | null = null;
+  let lease: Lease | undefined;
   let filled = 0;
   let cutShort: unknown = null;
   // a store that stalls mid-image must not hold the round forever (the transport times out headers only)
@@ -257,7 +296,9 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
             summary.skippedBytes += skip;
             continue;
           }
-          buf = Buffer.allocUnsafe(s.size);
+          // with a staged image, the stream fills the crypto lease itself (no per-chunk buffer, no copy into the lease)
+          lease = opts.direct ? await opts.direct.lease(s.size) : undefined;
+          buf = lease ? lease.input.subarray(0, s.size) : Buffer.allocUnsafe(s.size);
           filled = 0;
         }
         const n = Math.min(part.length - at, s.size - filled);
@@ -266,9 +307,10 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
         at += n;
         pos += n;
         if (filled === s.size) {
-          const p = round.land(s.refs, buf).finally(() => landing.delete(p));
+          const p = round.land(s.refs, buf, lease).finally(() => landing.delete(p));
           landing.add(p);
           buf = null;
+          lease = undefined;
           k++;
         }
       }
@@ -291,6 +333,7 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
   } finally {
     clearTimeout(idle);
   }
+  lease?.release(); // a chunk the stream did not finish
   await Promise.all(landing);
   if (k >= slices.length) return;
   if (cutShort !== null || opts.signal?.aborted) {

@@ -34,6 +34,8 @@ export interface AgentRuntimeOptions {
   /** seed of the machine's backoff jitter */
   seed: number;
   rangesInFlight?: number;
+  /** see the agent config's `fetch.wholeStreamAt` (default 0.5) */
+  wholeStreamAt?: number | 'never';
   batchMs?: number;
   /** a whole-blob stream (a store refusing ranges) that brings no byte for this long is dropped (default 60 s) */
   streamIdleMs?: number;
@@ -390,6 +392,7 @@ export class AgentRuntime {
         chunks: action.chunks,
         store: this.store,
         rangesInFlight: this.opts.rangesInFlight ?? 4,
+        wholeStreamAt: this.opts.wholeStreamAt,
         batchMs: this.opts.batchMs ?? 200,
         signal: this.abort.signal,
         log: this.log,
@@ -420,8 +423,8 @@ export class AgentRuntime {
       cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       peakRssMiB: peakRssMiB(),
       direct: direct !== undefined,
-      // the store refused ranges: the blob was streamed whole (held chunks read past, not verified or stored again)
-      ...(how?.mode === 'whole' ? { mode: 'whole', streamedBytes: how.streamedBytes, skippedBytes: how.skippedBytes, stoppedEarly: how.stoppedEarly } : {}),
+      // streamed whole (most of the blob missing, or the store refused ranges): held chunks read past, not verified or stored again
+      ...(how?.mode === 'whole' ? { mode: 'whole', why: how.why, streamedBytes: how.streamedBytes, skippedBytes: how.skippedBytes, stoppedEarly: how.stoppedEarly } : {}),
     });
   }
 

@@ -134,6 +134,7 @@ describe('tampering never reaches the hypervisor', () => {
     const store = new ChunkStore(join(await tempDir(), 'chunks'));
     await store.init();
     for (const c of img.manifest.chunks) await store.put(c.digest, await readFile(join(img.sealedDir, 'chunks', c.digest)));
+    await store.sync();
     const victim = img.manifest.chunks[3];
     await writeFile(store.pathOf(victim.digest), flipBit(await readFile(store.pathOf(victim.digest)), 99));
     const { chunkKeysFor } = await import('../../../../pipeline/index.js');

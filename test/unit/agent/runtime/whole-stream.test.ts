@@ -58,7 +58,8 @@ class GlanceDataPlane implements NodePlane {
 interface Setup {
   r: Rig;
   glance: FakeGlance;
-  agent(stateDir: string, opts?: { hv?: RecordingHypervisor; batchMs?: number; streamIdleMs?: number }): AgentRuntime;
+  /** `wholeStreamAt` defaults to 'never' here: these cases test the path a refusal of ranges takes */
+  agent(stateDir: string, opts?: { hv?: RecordingHypervisor; batchMs?: number; streamIdleMs?: number; wholeStreamAt?: number | 'never' }): AgentRuntime;
   /** makes the published image's blob readable from the fake Glance, by the test-plane node */
   serve(img: PublishedImage): Promise<Buffer>;
 }
@@ -85,6 +86,7 @@ async function setup(): Promise<Setup> {
         rangesInFlight: 4,
         batchMs: opts.batchMs ?? 20,
         streamIdleMs: opts.streamIdleMs,
+        wholeStreamAt: opts.wholeStreamAt ?? 'never',
         bootTimeoutMs: 5_000,
       });
       cleanups.push(() => a.stop());
@@ -113,6 +115,36 @@ async function events(stateDir: string): Promise<Line[]> {
 const fetches = (lines: Line[]) => lines.filter((l) => l.type === 'fetch') as (Line & { chunks: number; bytes: number; mode?: string; streamedBytes: number; skippedBytes: number; stoppedEarly: boolean })[];
 const downloads = (lines: Line[]) => lines.filter((l) => l.type === 'call' && l.op === 'glance.image.download_whole') as (Line & { status: number; bytesIn: number; error?: string; stopped?: string })[];
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe('agent runtime, whole-stream policy (fetch.wholeStreamAt)', () => {
+  it('streams a fresh image whole at once (no range asked), and fetches a small delta by ranges', async () => {
+    const s = await setup();
+    const v1 = bytes(3 * MiB + 5000, 'p1');
+    const v2 = Buffer.from(v1);
+    bytes(100 * KiB, 'patch').copy(v2, 1 * MiB + 10); // one 256 KiB chunk of 13 changes
+    const a1 = await publish(s.r.planeDir, s.r.pub, { imageId: 'pol', version: '1' }, v1);
+    const a2 = await publish(s.r.planeDir, s.r.pub, { imageId: 'pol', version: '2' }, v2);
+    await s.serve(a1);
+    await s.serve(a2);
+    await assignInTestPlane({ dir: s.r.planeDir, node: s.r.node, pin: a1.image });
+    const stateDir = await tempDir();
+    const agent = s.agent(stateDir, { wholeStreamAt: 0.5 });
+    await agent.start();
+    await agent.until(running(a1.image), 15_000);
+    expect(sha256(await readFile(join(stateDir, 'staged', 'pol@1.img')))).toBe(sha256(v1));
+    expect(s.glance.ranges('pol@1')).toHaveLength(0);
+    expect(s.glance.streams('pol@1')).toHaveLength(1);
+    const [f1] = fetches(await events(stateDir));
+    expect(f1).toMatchObject({ mode: 'whole', why: 'most-missing', chunks: a1.manifest.chunks.length });
+    // v2: 1 of 13 chunks missing, far below half: a range first (this store refuses it, so one stream follows)
+    await assignInTestPlane({ dir: s.r.planeDir, node: s.r.node, pin: a2.image });
+    await agent.until(running(a2.image), 15_000);
+    expect(sha256(await readFile(join(stateDir, 'staged', 'pol@2.img')))).toBe(sha256(v2));
+    expect(s.glance.ranges('pol@2')).toHaveLength(1);
+    const f2 = fetches(await events(stateDir)).at(-1)!;
+    expect(f2).toMatchObject({ mode: 'whole', why: 'ranges-refused' });
+  });
+});
 
 describe('agent runtime, whole-stream mode (a store that refuses ranges)', () => {
   it('deploys from one 400 and one stream; a v2 reads past held chunks and stops the stream after the changed chunk', async () => {
