@@ -35,6 +35,8 @@ export interface LocalAgentSettings {
   /** qemu acceleration (default auto: KVM when it works, else TCG) */
   accel?: 'auto' | 'kvm' | 'tcg';
   rangesInFlight?: number;
+  /** the agent's `fetch.wholeStreamAt` (default: the agent's, 0.5) */
+  wholeStreamAt?: number | 'never';
   /** machine timing (seconds); defaults suit a local run */
   pollIntervalS?: number;
   backoffBaseS?: number;
@@ -52,7 +54,7 @@ export function writeLocalAgentConfig(node: Pick<EnrolledFleetNode, 'nodeId' | '
     plane: node.agentPlane,
     trust: s.trust.map((t) => resolve(t)),
     hypervisor: { kind: s.hypervisor, accel: s.accel ?? 'auto', bootTimeoutS: s.bootTimeoutS ?? 240 },
-    fetch: { rangesInFlight: s.rangesInFlight ?? 4 },
+    fetch: { rangesInFlight: s.rangesInFlight ?? 4, ...(s.wholeStreamAt !== undefined ? { wholeStreamAt: s.wholeStreamAt } : {}) },
     machine: { pollIntervalS: s.pollIntervalS ?? 2, backoffBaseS: s.backoffBaseS ?? 0.5, backoffCapS: s.backoffCapS ?? 5 },
   };
   writeFileSync(file, `# edgeplane agent configuration (edgeplane run --env real)\n${toYaml(body)}`, { mode: 0o600 });

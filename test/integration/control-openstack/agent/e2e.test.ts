@@ -88,8 +88,18 @@ it('three agents boot v1 under qemu through Keystone/Glance/Barbican, then updat
     expect(lines.some((l) => l.type === 'status' && l.status === 'RUNNING' && same(l.running, v1))).toBe(true);
     expect(consoleLogs(a.stateDir)).toContain(bootMarker(v1));
     expect(readFileSync(join(a.stateDir, 'staged', `${lineage}@1.img`)).equals(readFileSync(a1.path))).toBe(true);
-    // one ranged GET per chunk, from the pinned Glance image
-    expect(callsOf(lines, 'glance.image.download_range').filter((c) => c.status === 206)).toHaveLength(pub1.chunks);
+    // nothing held: one whole GET of the pinned Glance image's file (fetch.wholeStreamAt), no range
+    const whole = callsOf(lines, 'glance.image.download_whole');
+    expect(whole.map((c) => c.status)).toEqual([200]);
+    expect(whole[0]!.bytesIn).toBe(pub1.blobBytes);
+    expect(String(whole[0]!.url)).toContain(pub1.imageId);
+    expect(callsOf(lines, 'glance.image.download_range')).toEqual([]);
+    const fetchLine = readFileSync(join(a.stateDir, 'events.ndjson'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.type === 'fetch');
+    expect(fetchLine).toMatchObject({ mode: 'whole', why: 'most-missing', chunks: pub1.chunks });
   }
 
   // v2: the same appliance lineage (new version: new boot marker and header), same data key
@@ -121,6 +131,7 @@ it('three agents boot v1 under qemu through Keystone/Glance/Barbican, then updat
     expect(ok.reduce((s, c) => s + c.bytesIn, 0)).toBe(delta.fetchBytes);
     expect(ranges.every((c) => String(c.url).includes(pub2.imageId))).toBe(true);
     expect(ranges.length).toBe(ok.length); // no failed or repeated range on a quiet stack
+    expect(callsOf(lines, 'glance.image.download_whole').filter((c) => c.t > pinnedAt)).toEqual([]); // a small delta is ranged
   }
 
   // stopping the agents stops their VMs

@@ -60,6 +60,7 @@ it('survives a Glance outage mid-rollout, restarts a verified VM without Keyston
       trust: [join(keys, 'publisher.pub')],
       hypervisor: 'sim',
       rangesInFlight: 1, // slow enough to be caught mid-transfer
+      wholeStreamAt: 'never', // the ranged path's retry rounds (the whole stream's resume: agent/whole-stream.test.ts, ceph.test.ts)
       pollIntervalS: 1,
       backoffBaseS: 0.2,
       backoffCapS: 2,
