@@ -2,9 +2,11 @@
 // (>= 256 MiB) in one Glance, fetched in the same run by
 //   curl             GET /v2/images/{id}/file with the node's token, to /dev/null
 //   glance client    `glance image-download` (python3-glanceclient, OS_* from the stack's openrc)
-//   fetch only       the agent's ranged GETs (node client, node:http), bytes dropped
+//   fetch only       the agent's ranged GETs (node client, node:http), bytes dropped; and one
+//                    whole GET of the file (the agent's default for a fresh image: plain socket)
 //   + verify         ... and each blob's size + SHA-256 checked on the crypto workers
 //   + decrypt        ... and decrypted there (AES-256-GCM), plaintext dropped
+//   disk             256 MiB written and fdatasynced: the bound of any to-disk path
 //   agent, to disk   the real `edgeplane agent` process deploying the image (sim hypervisor):
 //                    figures from its own events (the `fetch` line and the transfer..decrypt marks)
 // then seal and open of the same image size against the openssl reference (bench/pipeline.ts),
@@ -14,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -184,6 +186,16 @@ export async function benchOpenStack(opts: BenchOpenStackOptions): Promise<strin
       if (got !== bytes) throw new Error(`fetched ${got} bytes, expected ${bytes}`);
     };
     await measure(`agent data path: fetch only (${n} ranges in flight)`, async () => expectBytes(await rangedFetch(client, pub.imageId, manifest, n)), 'self');
+    await measure(
+      'agent data path: fetch only (one whole GET, plain socket)',
+      async () => {
+        const blob = await client.downloadBlob(pub.imageId);
+        let got = 0;
+        for await (const part of blob.stream as AsyncIterable<Buffer>) got += part.length;
+        expectBytes(got);
+      },
+      'self',
+    );
     const onWorkers = (decrypt: boolean) => async (i: number, blob: Buffer) => {
       const entry = manifest.chunks[i]!;
       const lease = pool.tryLease(blob.length) ?? (await pool.lease(blob.length));
@@ -198,6 +210,22 @@ export async function benchOpenStack(opts: BenchOpenStackOptions): Promise<strin
     await measure(`agent data path: + verify (SHA-256 on ${pool.size} crypto workers)`, async () => expectBytes(await rangedFetch(client, pub.imageId, manifest, n, onWorkers(false))), 'self');
     await measure('agent data path: + decrypt (AES-256-GCM, plaintext dropped)', async () => expectBytes(await rangedFetch(client, pub.imageId, manifest, n, onWorkers(true))), 'self');
 
+    // the disk's bound for any to-disk path: the agent writes the image twice (ciphertext chunk store + staged plaintext), durably
+    const scratch = join(work, 'disk-probe');
+    const probe = Buffer.alloc(4 * MiB, 1);
+    await measure(
+      `disk: write + fdatasync ${(bytes / MiB).toFixed(0)} MiB (the agent writes it twice)`,
+      async () => {
+        const fh = await open(scratch, 'w');
+        try {
+          for (let at = 0; at < bytes; at += probe.length) await fh.write(probe, 0, Math.min(probe.length, bytes - at));
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      },
+      'self',
+    );
     // the real agent process, as a node runs it: fresh state dir each run, figures from its events
     const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
     const trust = join(keysDir, 'publisher.pub');

@@ -282,14 +282,16 @@ describe('agent runtime, whole-stream mode (a store that refuses ranges)', () =>
     const v1 = bytes(6 * MiB, 'restart');
     const a1 = await publish(s.r.planeDir, s.r.pub, { imageId: 'app', version: '1' }, v1);
     const blob = await s.serve(a1);
-    // the first process's stream dies at 50 %: it stores what came, then is stopped while it backs off
-    s.glance.cut = { after: Math.floor(blob.length / 2), streams: 1 };
+    // the first process's streams all die at 50 % (so however fast it retries, it never holds more):
+    // it stores what came, then is stopped while it backs off
+    s.glance.cut = { after: Math.floor(blob.length / 2), streams: 1_000 };
     await assignInTestPlane({ dir: s.r.planeDir, node: s.r.node, pin: a1.image });
     const stateDir = await tempDir();
     const first = s.agent(stateDir, { batchMs: 1 });
     await first.start();
-    await expect.poll(async () => fetches(await events(stateDir)).length, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => fetches(await events(stateDir)).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
     await first.stop();
+    s.glance.cut = null;
     const held = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')).verifiedChunks.length as number;
     expect(held).toBeGreaterThan(0);
     expect(held).toBeLessThan(a1.manifest.chunks.length);
