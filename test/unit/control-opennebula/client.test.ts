@@ -13,6 +13,10 @@ async function fakeOned(handler: Parameters<typeof startFake>[0]): Promise<strin
   return server.url;
 }
 
+/** One pinned VM (host 0) rolled out against the fake, polling every millisecond. */
+const pinnedRollout = (url: string, vmName: string, extra: { stuckMs?: number } = {}) =>
+  rollOut({ endpoint: url, username: 'oneadmin', password: 'pw', targets: [{ node: 'n0', hostId: 0, vmName }], placement: 'pinned', vmTemplate: 'CPU = "0.01"', t0: performance.now(), pollMs: 1, ...extra });
+
 describe('login tokens', () => {
   it('revokes the held token before a new login, so a session never holds more than one', async () => {
     const live = new Set<string>();
@@ -81,16 +85,7 @@ describe('a native rollout whose allocate answer is lost', () => {
       }
       return [false, `[${m}] not in the fake`, 0x1000, -1];
     });
-    const [d] = await rollOut({
-      endpoint: url,
-      username: 'oneadmin',
-      password: 'pw',
-      targets: [{ node: 'n0', hostId: 0, vmName: 'vm-a' }],
-      placement: 'pinned',
-      vmTemplate: 'CPU = "0.01"',
-      t0: performance.now(),
-      pollMs: 1,
-    });
+    const [d] = await pinnedRollout(url, 'vm-a');
     expect(d!.outcome).toBe('running');
     expect(vms).toHaveLength(1);
     expect(d!.unreachable).toBe(1);
@@ -136,17 +131,7 @@ describe('a native rollout whose deploy trigger a restart of oned lost', () => {
       }
       return [false, `[${m}] not in the fake`, 0x1000, -1];
     });
-    const [d] = await rollOut({
-      endpoint: url,
-      username: 'oneadmin',
-      password: 'pw',
-      targets: [{ node: 'n0', hostId: 0, vmName: 'vm-a' }],
-      placement: 'pinned',
-      vmTemplate: 'CPU = "0.01"',
-      t0: performance.now(),
-      pollMs: 1,
-      stuckMs: 20,
-    });
+    const [d] = await pinnedRollout(url, 'vm-a', { stuckMs: 20 });
     expect(d!.outcome, d!.reason).toBe('running');
     expect(d!.vmId).toBe(0);
     expect(d!.recoveries).toBe(2);
@@ -171,17 +156,7 @@ describe('a native rollout whose deploy trigger a restart of oned lost', () => {
       }
       return [false, `[${m}] not in the fake`, 0x1000, -1];
     });
-    const [d] = await rollOut({
-      endpoint: url,
-      username: 'oneadmin',
-      password: 'pw',
-      targets: [{ node: 'n0', hostId: 0, vmName: 'vm-b' }],
-      placement: 'pinned',
-      vmTemplate: 'CPU = "0.01"',
-      t0: performance.now(),
-      pollMs: 1,
-      stuckMs: 1,
-    });
+    const [d] = await pinnedRollout(url, 'vm-b', { stuckMs: 1 });
     expect(d!.outcome).toBe('running');
     expect(d!.recoveries).toBe(0);
     expect(calls).not.toContain('one.vm.recover');
