@@ -94,7 +94,7 @@ function rawGet(target: URL, headers: Record<string, string>, signal: AbortSigna
       const at = bytes.indexOf('\r\n\r\n');
       if (at < 0) {
         if (bytes.length > MAX_HEAD_BYTES) fail(Object.assign(new Error(`response head longer than ${MAX_HEAD_BYTES} bytes`), { code: 'HPE_HEADER_OVERFLOW' }));
-        else head = bytes;
+        else head = Buffer.from(bytes); // a copy: `bytes` is the reused read buffer
         return true;
       }
       head = null;

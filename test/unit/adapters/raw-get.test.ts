@@ -32,6 +32,10 @@ function answer(sock: Socket, path: string): void {
       sock.write(head('200 OK', []));
       sock.write(BODY.subarray(0, 123_456));
       return void sock.end();
+    case '/split-head':
+      // the head in two reads (the first read's bytes must survive the buffer's reuse)
+      sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Le');
+      return void setTimeout(() => sock.end('ngth: 11\r\n\r\nhello world'), 30);
     case '/garbage':
       return void sock.end('HTTX/9 what\r\n\r\n');
     case '/bad-length':
@@ -86,6 +90,12 @@ describe('whole-body GET over a plain socket', () => {
     expect(sent).toMatch(/^GET \/whole HTTP\/1\.1\r\nHost: 127\.0\.0\.1:\d+\r\n/);
     expect(sent).toContain('\r\nX-Auth-Token: tok\r\n');
     expect(sent).toContain('\r\nConnection: close');
+  });
+  it('a head split over two reads', async () => {
+    const { t } = transport();
+    const res = await t.stream(base, { op: 'x.split', method: 'GET', path: '/split-head', expect: [200] });
+    expect(res.headers.get('content-type')).toBe('text/plain');
+    expect((await read(res.stream)).toString()).toBe('hello world');
   });
   it('a body without a length ends with its connection', async () => {
     const { t } = transport();
