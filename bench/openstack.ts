@@ -198,7 +198,7 @@ export async function benchOpenStack(opts: BenchOpenStackOptions): Promise<strin
     );
     const onWorkers = (decrypt: boolean) => async (i: number, blob: Buffer) => {
       const entry = manifest.chunks[i]!;
-      const lease = pool.tryLease(blob.length) ?? (await pool.lease(blob.length));
+      const lease = await pool.lease(blob.length);
       try {
         blob.copy(lease.input);
         if (decrypt) await pool.open(keys, manifest.imageId, entry, lease, blob.length);

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileInto } from '../../pipeline/index.js';
-import { fsyncDir, isTempName, tempPathFor } from './durable.js';
+import { fsyncDir, isTempName, writeTemp } from './durable.js';
 
 const DIGEST_RE = /^[0-9a-f]{64}$/;
 
@@ -33,15 +33,7 @@ export class ChunkStore {
    */
   async put(digest: string, blob: Uint8Array): Promise<void> {
     const path = this.pathOf(digest);
-    const tmp = tempPathFor(path);
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(blob);
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    const { fh, tmp } = await writeTemp(path, blob);
     this.unsynced.push({ fh, tmp, path });
   }
 

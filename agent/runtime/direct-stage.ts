@@ -66,7 +66,7 @@ export class DirectStage {
 
   /** Crypto working memory for a blob of `bytes` (a caller filling it itself saves a copy: `landLeased`). */
   async lease(bytes: number): Promise<Lease> {
-    return this.pool.tryLease(bytes) ?? (await this.pool.lease(bytes));
+    return this.pool.lease(bytes);
   }
 
   /** `land` for a blob already in `lease.input[0, length)`; the caller keeps the lease (and releases it). */

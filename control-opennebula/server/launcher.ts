@@ -19,7 +19,7 @@ import { defaultSource, ensureBuild } from './build.js';
 import { edgeServicesMarker, startEdgeServices } from './edge-launch.js';
 import { monitordClientControl, monitordConf, onedConf, schedConf } from './configs.js';
 import { assemblyPlan, detectInstallation, installationId, selfContainedPrefix, type Installation } from './installed.js';
-import { DEFAULT_HOSTS, DEFAULT_PORT, oneLayout, stockPath, portsFrom, STOCK_FILES, TESTBED_SCHED_INTERVAL_S, type DaemonName, type OneLayout } from './layout.js';
+import { DEFAULT_HOSTS, DEFAULT_PORT, oneLayout, stockPath, portsFrom, STOCK_FILES as STOCK, TESTBED_SCHED_INTERVAL_S, type DaemonName, type OneLayout } from './layout.js';
 import { commandLine, isRunning, processesMatching, startDetached, stop } from './processes.js';
 import { parseCredentialsText, readCredentials, readOneState, writeCredentials, writeOneState, type OneCredentials, type OneState } from './state.js';
 
@@ -45,7 +45,6 @@ export interface RunningFrontEnd {
   version: string;
 }
 
-const STOCK = STOCK_FILES;
 const API_WAIT_MS = 180_000;
 const HOSTS_WAIT_MS = 180_000;
 
