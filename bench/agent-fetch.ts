@@ -1,25 +1,26 @@
 // Agent fetch throughput on loopback against `curl` fetching the same blob in the same run, and
 // the agent's peak memory while deploying a big image.
-//   fetch+verify+store    the runtime's fetch phase: ranged GETs (4 in flight), SHA-256 of every
-//                         blob, temp file + fsync + rename into the chunk store
+//   fetch to the part     the runtime's fetch phase: ranged GETs (4 in flight), SHA-256 + AES-256-GCM
+//                         of every blob on the crypto workers, plaintext written once into the
+//                         partial staged image, fdatasync + journal per batch
 //   fetch+verify+decrypt  the data path without the disk: ranged GETs, SHA-256, AES-256-GCM open
-//   deploy (store+stage)  the runtime's whole path: fetch+verify+store, then staging (re-verify,
-//                         decrypt, plaintext SHA-256, fsync)
+//   deploy (fetch+finish) the runtime's whole path: the fetch phase, then finishing the image
+//                         (whole-plaintext SHA-256 on a worker, fsync, rename)
 // The test plane is served by a separate `edgeplane test-plane serve` process for all of them.
 // Peak RSS: the real `edgeplane agent` process (sim hypervisor) deploying a big image, read from
 // /proc/<pid>/status (VmHWM) once it is RUNNING.
 //   node dist/bench/agent-fetch.js [sizeMiB=1024] [rssSizeMiB=2048]
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { blobOffsets } from '../adapters/index.js';
 import { assignInTestPlane, publishToTestPlane, TestPlaneClient } from '../control-test-plane/index.js';
-import { ChunkStore, fetchChunks, stageImage } from '../agent/index.js';
+import { DirectStage, fetchChunks } from '../agent/index.js';
 import { silentLogger } from '../common/index.js';
-import { chunkKeysFor, decryptChunk, generateDataKey, generatePublisherKeys, sealImage, type ImageManifest } from '../pipeline/index.js';
+import { chunkKeysFor, decryptChunk, generateDataKey, generatePublisherKeys, sealImage, sharedCryptoPool, type ImageManifest } from '../pipeline/index.js';
 import { writeRandomFile } from './random-file.js';
 
 const MiB = 1024 * 1024;
@@ -61,7 +62,7 @@ const seconds = async (fn: () => Promise<unknown>): Promise<number> => {
 };
 
 async function dropCaches(dir: string): Promise<void> {
-  // the chunk store from a previous round would only cost page cache: remove it
+  // the staged image of a previous round would only cost page cache: remove it
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -86,26 +87,39 @@ export async function benchAgentFetch(opts: { sizeMiB?: number; rssSizeMiB?: num
     const dataKey = await client.getKey('bench@1');
     const chunkKeys = chunkKeysFor(manifest, dataKey);
     const offsets = blobOffsets(manifest.chunks);
-    const storeDir = join(work, 'agent', 'chunks');
+    const storeDir = join(work, 'agent');
 
     const best = { curl: Infinity, fetchOnly: Infinity, store: Infinity, decrypt: Infinity, stage: Infinity };
     for (let round = 0; round < rounds; round++) {
       best.curl = Math.min(best.curl, await seconds(() => execa('curl', ['-s', '-f', '-o', '/dev/null', '-H', `Authorization: Bearer ${session}`, `${plane!.url}/blobs/bench%401`])));
 
       await dropCaches(storeDir);
-      const store = new ChunkStore(storeDir);
-      await store.init();
+      await mkdir(storeDir, { recursive: true });
+      const outPath = join(storeDir, 'bench@1.img');
+      const direct = await DirectStage.open(manifest, outPath, sharedCryptoPool(), chunkKeys, silentLogger);
       let stored = 0;
       best.store = Math.min(
         best.store,
-        await seconds(() => fetchChunks({ plane: client, blobRef: 'bench@1', offsets, chunks: manifest.chunks, store, rangesInFlight: 4, batchMs: 200, log: silentLogger, onBatch: (b) => (stored += b.stored.length) })),
+        await seconds(() =>
+          fetchChunks({
+            plane: client,
+            blobRef: 'bench@1',
+            offsets,
+            chunks: manifest.chunks,
+            direct,
+            rangesInFlight: 4,
+            wholeStreamAt: 'never',
+            batchMs: 200,
+            log: silentLogger,
+            onBatch: (b) => (stored += b.stored.length),
+          }),
+        ),
       );
       if (stored !== manifest.chunks.length) throw new Error(`bench: stored ${stored} of ${manifest.chunks.length} chunks`);
-      const outPath = join(work, 'agent', 'bench@1.img');
       best.stage = Math.min(
         best.stage,
         await seconds(async () => {
-          const r = await stageImage({ manifest, keys: chunkKeys, store, outPath, log: silentLogger });
+          const r = await direct.finish(() => undefined);
           if (!r.ok) throw new Error(`bench: staging failed: ${r.message}`);
         }),
       );
@@ -139,10 +153,10 @@ export async function benchAgentFetch(opts: { sizeMiB?: number; rssSizeMiB?: num
     lines.push(`agent fetch, ${sizeMiB} MiB image (${manifest.chunks.length} chunks of ${manifest.chunking.algorithm === 'fixed' ? manifest.chunking.size / MiB : '?'} MiB), loopback, best of ${rounds}:`);
     lines.push(`  curl (one stream, to /dev/null)   ${rate(best.curl)}  ${best.curl.toFixed(2)} s`);
     lines.push(`  fetch only (4 ranges, no checks)  ${rate(best.fetchOnly)}  ${best.fetchOnly.toFixed(2)} s  ${vsCurl(best.fetchOnly)}`);
-    lines.push(`  fetch+verify+store (4 ranges)     ${rate(best.store)}  ${best.store.toFixed(2)} s  ${vsCurl(best.store)}`);
+    lines.push(`  fetch to the part (4 ranges)      ${rate(best.store)}  ${best.store.toFixed(2)} s  ${vsCurl(best.store)}`);
     lines.push(`  fetch+verify+decrypt (4 ranges)   ${rate(best.decrypt)}  ${best.decrypt.toFixed(2)} s  ${vsCurl(best.decrypt)}`);
-    lines.push(`  stage alone (re-verify, decrypt, sha256, fsync)  ${rate(best.stage)}  ${best.stage.toFixed(2)} s`);
-    lines.push(`  deploy data path (store, then stage)  ${rate(best.store + best.stage)}  ${vsCurl(best.store + best.stage)}`);
+    lines.push(`  finish alone (plaintext sha256, fsync, rename)  ${rate(best.stage)}  ${best.stage.toFixed(2)} s`);
+    lines.push(`  deploy data path (fetch, then finish)  ${rate(best.store + best.stage)}  ${vsCurl(best.store + best.stage)}`);
     await rm(join(planeDir, 'images'), { recursive: true, force: true });
 
     if (rssSizeMiB > 0) lines.push(await peakRss(work, planeDir, plane.url, rssSizeMiB, keys));

@@ -1,23 +1,22 @@
 // Executes a `fetchChunks` action: range GETs with a bounded number in flight, each blob verified
-// against its digest (and, with a DirectStage, decrypted into the staged image on a crypto worker)
-// before it is written into the chunk store. Outcomes are handed back in
-// batches (one directory fsync per batch), so persisting them stays cheap for big images.
+// against its digest and decrypted on a crypto worker, its plaintext written into the partial
+// staged image (DirectStage; no ciphertext is kept). Outcomes are handed back in batches (one
+// fdatasync of the part and one journal append per batch), so persisting them stays cheap.
 //
 // Whole-stream mode, when most of the blob is missing (`wholeStreamAt`: one GET avoids the store's
 // per-request cost) or for a store that refuses ranges (Glance on Ceph RBD answers 400 to any
 // Range; the plane says so with `rangesRefused`, or a range throws such an error): the blob is
 // read once from its start and sliced by the manifest's blob offsets. The bytes of chunks the node
-// holds already are read past (neither verified nor stored again); each missing chunk goes
-// through exactly the path a range does (verify, decrypt into the staged image, store); the
+// holds already are read past (neither verified nor written again); each missing chunk goes
+// through exactly the path a range does (verify, decrypt into the staged image, journal); the
 // stream is stopped as soon as the last missing chunk has arrived. A stream cut short leaves the
 // chunks it did not deliver unavailable (the machine backs off; the next round streams again and
 // skips what was stored); a stream that ends cleanly inside a chunk delivered wrong bytes (corrupt).
 import type { Logger } from '../../common/index.js';
-import { TamperedError, verifyChunk, type Lease } from '../../pipeline/index.js';
+import { TamperedError, type Lease } from '../../pipeline/index.js';
 import { isRangesRefused, type NodePlane } from '../../adapters/index.js';
 import { describeCause, ResponseLengthError } from '../../adapters/transport/index.js';
 import type { ChunkRef } from '../machine/index.js';
-import type { ChunkStore } from './chunk-store.js';
 import type { DirectStage } from './direct-stage.js';
 
 export interface ChunkBatch {
@@ -37,7 +36,6 @@ export interface FetchChunksOptions {
   /** whole-stream mode: a stream that brings no byte for this long is dropped (cut short; default 60 s) */
   streamIdleMs?: number;
   chunks: readonly ChunkRef[];
-  store: ChunkStore;
   /** ranges in flight; in whole-stream mode, chunks being verified and stored while the stream goes on */
   rangesInFlight: number;
   /** stream the blob whole when at least this fraction of `blobBytes` is missing and the plane can (default 0.5; `never`: only when ranges are refused) */
@@ -48,10 +46,10 @@ export interface FetchChunksOptions {
   signal?: AbortSignal;
   log: Logger;
   /**
-   * verify + decrypt each blob on a crypto worker as it arrives and write its plaintext into the
-   * staged image at once (no second pass); without it, blobs are only verified (SHA-256) here
+   * where each blob goes as it arrives: verified + decrypted on a crypto worker, its plaintext
+   * written into the partial staged image (the only copy the node keeps), journaled at each batch
    */
-  direct?: DirectStage;
+  direct: DirectStage;
 }
 
 /** How a fetch round read its bytes (for the runtime's `fetch` event). */
@@ -106,13 +104,13 @@ class Round {
     const batch = this.pending;
     this.pending = none();
     this.lastFlush = performance.now();
-    // the renames of this batch's chunks are durable before the machine may persist them
-    if (batch.stored.length > 0) await this.opts.store.sync();
+    // this batch's chunks are durable (part fdatasynced, then journaled) before the machine may persist them
+    if (batch.stored.length > 0) await this.opts.direct.sync();
     this.opts.onBatch({ ...batch, final });
   }
 
   /**
-   * Verifies (and decrypts into the staged image) then stores one blob that arrived, by range or off
+   * Verifies and decrypts into the staged image one blob that arrived, by range or off
    * the stream. With `lease` the blob is `lease.input[0, blob.length)` (filled off the stream, no
    * copy); the lease is released here.
    */
@@ -125,33 +123,20 @@ class Round {
   }
 
   private async landOnce(refs: readonly ChunkRef[], blob: Buffer, lease: Lease | undefined): Promise<void> {
-    const { direct, log, store } = this.opts;
+    const { direct, log } = this.opts;
     const ref = refs[0];
-    if (direct) {
-      try {
-        if (lease) await direct.landLeased(indicesOf(refs), lease, blob.length);
-        else await direct.land(indicesOf(refs), blob);
-      } catch (err) {
-        if (err instanceof TamperedError) {
-          log.warn({ chunk: ref.index, err: err.message }, 'chunk failed verification');
-          this.pending.corrupt.push(...indicesOf(refs));
-        } else {
-          log.error({ chunk: ref.index, err: (err as Error).message }, 'cannot decrypt or stage chunk');
-          this.pending.unavailable.push(...indicesOf(refs));
-        }
-        return;
-      }
-    } else if (!verifyChunk(ref, blob)) {
-      log.warn({ chunk: ref.index, bytes: blob.length, expected: ref.size }, 'chunk failed verification');
-      this.pending.corrupt.push(...indicesOf(refs));
-      return;
-    }
     try {
-      await store.put(ref.digest, blob);
+      if (lease) await direct.landLeased(indicesOf(refs), lease, blob.length);
+      else await direct.land(indicesOf(refs), blob);
       this.pending.stored.push(...indicesOf(refs));
     } catch (err) {
-      log.error({ chunk: ref.index, err: (err as Error).message }, 'cannot store chunk');
-      this.pending.unavailable.push(...indicesOf(refs));
+      if (err instanceof TamperedError) {
+        log.warn({ chunk: ref.index, err: err.message }, 'chunk failed verification');
+        this.pending.corrupt.push(...indicesOf(refs));
+      } else {
+        log.error({ chunk: ref.index, err: (err as Error).message }, 'cannot decrypt or stage chunk');
+        this.pending.unavailable.push(...indicesOf(refs));
+      }
     }
   }
 }
@@ -296,9 +281,9 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
             summary.skippedBytes += skip;
             continue;
           }
-          // with a staged image, the stream fills the crypto lease itself (no per-chunk buffer, no copy into the lease)
-          lease = opts.direct ? await opts.direct.lease(s.size) : undefined;
-          buf = lease ? lease.input.subarray(0, s.size) : Buffer.allocUnsafe(s.size);
+          // the stream fills the crypto lease itself (no per-chunk buffer, no copy into the lease)
+          lease = await opts.direct.lease(s.size);
+          buf = lease.input.subarray(0, s.size);
           filled = 0;
         }
         const n = Math.min(part.length - at, s.size - filled);

@@ -4,7 +4,7 @@
 // the order they complete; persist, mark and done are executed in line, in order, before the
 // next event is looked at, so the state on disk is never behind what the machine acted on.
 import { createReadStream, readFileSync } from 'node:fs';
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { blobOffsets, type NodePlane } from '../../adapters/index.js';
@@ -12,12 +12,11 @@ import { toControlError } from '../../adapters/transport/index.js';
 import { silentLogger, type Logger } from '../../common/index.js';
 import { chunkKeysFor, sharedCryptoPool, toManifestInfo, verifyManifest, type CryptoPool, type PublicKeyInput } from '../../pipeline/index.js';
 import type { Hypervisor } from '../hypervisor/index.js';
-import { initialState, step, type PersistedState, type Action, type AgentConfig, type AgentState, type AgentStatus, type Assignment, type ControlResult, type Event } from '../machine/index.js';
-import { ChunkStore } from './chunk-store.js';
+import { initialState, step, type Action, type AgentConfig, type AgentState, type AgentStatus, type Assignment, type ControlResult, type Event } from '../machine/index.js';
 import { EventsLog } from './events-log.js';
 import { fetchChunks, type FetchSummary } from './fetcher.js';
 import { reconcile, stagedFileName, type ReconcileReport } from './reconcile.js';
-import { DirectStage } from './direct-stage.js';
+import { DirectStage, plainOffsets, type PlainSource, type SourceOf } from './direct-stage.js';
 import { refOf, StateStore, type AcceptedManifest } from './state-store.js';
 import { VmController } from './vm.js';
 
@@ -60,7 +59,6 @@ export interface AgentSnapshot {
 
 export class AgentRuntime {
   readonly stateDir: string;
-  readonly store: ChunkStore;
   readonly states: StateStore;
   readonly events: EventsLog;
   private readonly stagedDir: string;
@@ -78,7 +76,7 @@ export class AgentRuntime {
   /** derived chunk keys by image ref: in memory only, never written */
   private readonly keys = new Map<string, ChunkKeys>();
   private readonly listeners = new Set<(s: AgentSnapshot) => void>();
-  /** staged images being written as their chunks arrive, by image ref */
+  /** partial staged images (written as chunks arrive, kept for resume and deltas), by image ref */
   private readonly direct = new Map<string, DirectStage>();
   private readonly pool: CryptoPool;
   private halt: { promise: Promise<AgentHalt>; resolve: (h: AgentHalt) => void };
@@ -90,7 +88,6 @@ export class AgentRuntime {
     this.stateDir = opts.stateDir;
     this.log = opts.logger ?? silentLogger;
     this.pool = opts.cryptoPool ?? sharedCryptoPool();
-    this.store = new ChunkStore(join(opts.stateDir, 'chunks'));
     this.states = new StateStore(opts.stateDir, opts.trusted);
     this.stagedDir = join(opts.stateDir, 'staged');
     this.events = new EventsLog(join(opts.stateDir, 'events.ndjson'), () => this.machineState?.persisted.boots ?? 0);
@@ -144,14 +141,15 @@ export class AgentRuntime {
   /** Prepares the state directory, reconciles it, and starts the event loop. */
   async start(): Promise<void> {
     await mkdir(this.stagedDir, { recursive: true });
-    await this.store.init();
+    // the ciphertext chunk store of earlier versions: the partial staged image replaced it
+    await rm(join(this.stateDir, 'chunks'), { recursive: true, force: true });
     await this.states.init();
     const loaded = await this.states.load((why) => this.log.error({ why }, 'state.json is damaged: starting afresh'));
     await this.vm.reapOrphan();
     let persisted = loaded;
     if (loaded !== null) {
-      const r = await reconcile(loaded, this.store, this.stagedDir);
-      persisted = await this.recheckStaged(r.state, r.report);
+      const r = await reconcile(loaded, this.stagedDir, { checkStaged: (staged, path) => this.checkStaged(staged, path) });
+      persisted = r.state;
       this.reconciled = r.report;
       this.log.info({ ...r.report }, 'reconciled the state directory');
       await this.states.pruneManifests([loaded.assignment, loaded.staged].filter((a): a is Assignment => a !== null));
@@ -164,20 +162,16 @@ export class AgentRuntime {
 
   /**
    * The staged image is what boots without the plane: it is hashed again against its signed
-   * manifest before anything runs it. A file changed on disk is refused (deleted, logged), and the
-   * state forgets it, so the machine stages it again from the verified chunks (or fetches them).
+   * manifest before anything runs it. A file changed on disk is refused (reconcile deletes it and
+   * the state forgets it and its chunks), so the machine stages it again (fetching what it lacks).
+   * Returns the manifest's blob digests when the file matches.
    */
-  private async recheckStaged(p: PersistedState, report: ReconcileReport): Promise<PersistedState> {
-    if (p.staged === null) return p;
-    const path = join(this.stagedDir, stagedFileName(p.staged));
-    const accepted = await this.states.loadManifest(p.staged).catch(() => null);
+  private async checkStaged(staged: Assignment, path: string): Promise<string[] | null> {
+    const accepted = await this.states.loadManifest(staged).catch(() => null);
     const expected = accepted?.manifest.plaintext;
-    const ok = expected !== undefined && (await fileMatches(path, expected.size, expected.sha256));
-    if (ok) return p;
-    this.log.error({ image: refOf(p.staged), path, manifest: accepted ? 'verified' : 'missing' }, 'staged image does not match its signed manifest: refused, staging again');
-    await unlink(path).catch(() => undefined);
-    report.stagedRefused = true;
-    return { ...p, staged: null, pendingBoot: false };
+    if (expected !== undefined && (await fileMatches(path, expected.size, expected.sha256))) return accepted!.manifest.chunks.map((c) => c.digest);
+    this.log.error({ image: refOf(staged), path, manifest: accepted ? 'verified' : 'missing' }, 'staged image does not match its signed manifest: refused, staging again');
+    return null;
   }
 
   /** Resolves when the loop ends after `stop()`; rejects if it died (e.g. state.json cannot be written). */
@@ -195,8 +189,8 @@ export class AgentRuntime {
     this.wake?.();
     await this.loopDone?.catch(() => undefined);
     await Promise.race([Promise.allSettled([...this.tasks]), new Promise((r) => setTimeout(r, opts.graceMs ?? 5_000).unref())]);
-    // partial staged files are not kept (a restart deletes temp files anyway): close them
-    for (const d of this.direct.values()) await d.discard();
+    // partial staged images stay on disk with their journals: the next start resumes from them
+    for (const d of this.direct.values()) await d.close();
     this.direct.clear();
     if (opts.stopVm ?? true) await this.vm.stop().catch((err: Error) => this.log.error({ err: err.message }, 'cannot stop the VM'));
     this.events.append({ type: 'stop' });
@@ -256,13 +250,8 @@ export class AgentRuntime {
       case 'done':
         this.events.append(action);
         if (action.type === 'done') {
+          // a failed deployment keeps its partial image: its chunks are held (heldDigests) until the next boot collects them
           this.log.info({ image: action.image, outcome: action.outcome, reason: action.reason }, 'deployment ended');
-          // a failed deployment leaves no partial staged image behind
-          const partial = action.outcome === 'failed' ? this.direct.get(refOf(action.image)) : undefined;
-          if (partial) {
-            this.direct.delete(refOf(action.image));
-            await partial.discard();
-          }
         }
         return;
       case 'setTimer': {
@@ -374,11 +363,13 @@ export class AgentRuntime {
     const reported = new Set<number>();
     let final = false;
     const ref = refOf(action);
-    const keys = this.keys.get(ref);
-    let direct = this.direct.get(ref);
-    if (!direct && keys) {
-      direct = new DirectStage(accepted.manifest, join(this.stagedDir, stagedFileName(action)), this.pool, keys, this.log);
-      this.direct.set(ref, direct);
+    let direct: DirectStage;
+    try {
+      direct = await this.directStage(accepted);
+    } catch (err) {
+      this.log.warn({ image: ref, err: (err as Error).message }, 'cannot open the partial staged image');
+      this.post({ type: 'chunks', id: action.id, stored: [], corrupt: [], unavailable: all, final: true });
+      return;
     }
     let how: FetchSummary | null = null;
     try {
@@ -390,7 +381,6 @@ export class AgentRuntime {
         blobBytes: accepted.manifest.chunks.reduce((n, c) => n + c.size, 0),
         streamIdleMs: this.opts.streamIdleMs,
         chunks: action.chunks,
-        store: this.store,
         rangesInFlight: this.opts.rangesInFlight ?? 4,
         wholeStreamAt: this.opts.wholeStreamAt,
         batchMs: this.opts.batchMs ?? 200,
@@ -422,7 +412,7 @@ export class AgentRuntime {
       ms: Number(ms.toFixed(1)),
       cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       peakRssMiB: peakRssMiB(),
-      direct: direct !== undefined,
+      direct: true,
       // streamed whole (most of the blob missing, or the store refused ranges): held chunks read past, not verified or stored again
       ...(how?.mode === 'whole' ? { mode: 'whole', why: how.why, streamedBytes: how.streamedBytes, skippedBytes: how.skippedBytes, stoppedEarly: how.stoppedEarly } : {}),
     });
@@ -430,23 +420,63 @@ export class AgentRuntime {
 
   private async stage(action: ActionOf<'stage'>): Promise<void> {
     const ref = refOf(action.manifest);
-    const keys = this.keys.get(ref);
     let accepted: AcceptedManifest | null = null;
     try {
       accepted = await this.acceptedManifest(action.manifest);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'no manifest to stage with');
     }
-    if (!keys || !accepted) {
+    if (!this.keys.has(ref) || !accepted) {
       this.log.error({ image: ref }, 'cannot stage: data key or manifest not at hand');
       this.post({ type: 'staged', id: action.id, ok: false, reason: 'io' });
       return;
     }
-    // what arrived in this process is already in the staged file; the rest comes from the store
-    const direct = this.direct.get(ref) ?? new DirectStage(accepted.manifest, join(this.stagedDir, stagedFileName(action.manifest)), this.pool, keys, this.log);
-    this.direct.delete(ref);
-    const outcome = await direct.finish(this.store);
+    // what arrived is in the partial image already; unchanged chunks are copied from the staged image (or another partial one)
+    let outcome: Awaited<ReturnType<DirectStage['finish']>>;
+    try {
+      const direct = await this.directStage(accepted);
+      const sources = await this.sourcesBesides(ref);
+      this.direct.delete(ref);
+      outcome = await direct.finish(sources);
+    } catch (err) {
+      this.log.error({ image: ref, err: (err as Error).message }, 'staging failed (I/O)');
+      outcome = { ok: false, reason: 'io', message: (err as Error).message };
+    }
     this.post(outcome.ok ? { type: 'staged', id: action.id, ok: true } : { type: 'staged', id: action.id, ok: false, reason: outcome.reason });
+  }
+
+  /** The partial staged image of `accepted` (opened once per process, resuming from its journal). */
+  private async directStage(accepted: AcceptedManifest): Promise<DirectStage> {
+    const ref = refOf(accepted.manifest);
+    const keys = this.keys.get(ref);
+    if (!keys) throw new Error(`no data key at hand for ${ref}`);
+    let direct = this.direct.get(ref);
+    if (!direct) {
+      direct = await DirectStage.open(accepted.manifest, join(this.stagedDir, stagedFileName(accepted.manifest)), this.pool, keys, this.log);
+      this.direct.set(ref, direct);
+    }
+    return direct;
+  }
+
+  /** Where plaintext of a held chunk can be copied from, for the image `ref`: the staged image, or another partial one. */
+  private async sourcesBesides(ref: string): Promise<SourceOf> {
+    const found = new Map<string, PlainSource>();
+    const staged = this.state.persisted.staged;
+    if (staged && refOf(staged) !== ref) {
+      const m = (await this.states.loadManifest(staged).catch(() => null))?.manifest;
+      if (m) {
+        const path = join(this.stagedDir, stagedFileName(staged));
+        const offsets = plainOffsets(m);
+        m.chunks.forEach((c, position) => {
+          if (!found.has(c.digest)) found.set(c.digest, { path, offset: offsets[position], size: c.plainSize });
+        });
+      }
+    }
+    for (const [other, d] of this.direct) {
+      if (other === ref) continue;
+      for (const digest of d.held) if (!found.has(digest)) found.set(digest, d.sourceOf(digest)!);
+    }
+    return (digest) => found.get(digest);
   }
 
   private async startVm(action: ActionOf<'startVm'>): Promise<void> {
@@ -457,23 +487,25 @@ export class AgentRuntime {
   }
 
   /**
-   * Once a VM runs from `image`: older staged images, their manifests, and chunks that neither the
-   * held digests nor the current manifest name are of no further use.
+   * Once a VM runs from `image`: older staged images, partial images of other deployments, and
+   * their manifests are of no further use (the machine's held digests are the staged manifest's now).
    */
   private async collectGarbage(image: Assignment): Promise<void> {
     const keep = stagedFileName(image);
     const p = this.state.persisted;
     // staged files of abandoned deployments (another image was assigned meanwhile)
+    const building = p.assignment && refOf(p.assignment) !== refOf(image) ? stagedFileName(p.assignment) : null;
     for (const [ref, d] of this.direct) {
       if (p.assignment && ref === refOf(p.assignment)) continue;
       this.direct.delete(ref);
       await d.discard();
     }
     try {
-      for (const name of await readdir(this.stagedDir)) if (name.endsWith('.img') && name !== keep) await unlink(join(this.stagedDir, name));
+      for (const name of await readdir(this.stagedDir)) {
+        const ofBuilding = building !== null && name.startsWith(`${building}.`);
+        if ((name.endsWith('.img') && name !== keep) || ((name.endsWith('.img.part') || name.endsWith('.img.journal')) && !ofBuilding)) await unlink(join(this.stagedDir, name));
+      }
       await this.states.pruneManifests(p.assignment ? [image, p.assignment] : [image]);
-      const needed = new Set([...(p.heldDigests ?? []), ...(p.manifest?.chunks.map((c) => c.digest) ?? [])]);
-      for (const digest of await this.store.digests()) if (!needed.has(digest)) await this.store.remove(digest);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cannot collect old staged images and chunks');
     }

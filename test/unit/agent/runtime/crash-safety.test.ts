@@ -1,14 +1,15 @@
 // Crash safety (slow, ~2 min): the real agent process (`node <build>/cli/main.js agent`) is
 // SIGKILLed at seeded random points of deployments — first deployments on fresh nodes and updates
 // of a node already running the other image — then restarted, and must converge every time to the
-// assigned image RUNNING, bit-identical, without fetching again any chunk that was in its store
-// (stored verified) when it was killed. Two nodes run their trials side by side.
+// assigned image RUNNING, bit-identical, without fetching again any chunk it held when it was
+// killed: journaled in a partial staged image, or part of a complete staged image. Two nodes run
+// their trials side by side.
 import { execa, type ResultPromise } from 'execa';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assignInTestPlane, type RangeLogEntry } from '../../../../control-test-plane/index.js';
-import { nextRandom, type Assignment } from '../../../../agent/index.js';
+import { nextRandom, readJournal, type Assignment } from '../../../../agent/index.js';
 import { bytes, KiB, MiB, newRig, publish, sha256, tempDir, type PublishedImage, type Rig } from './helpers.js';
 import { buildPrivateDist } from './private-build.js';
 
@@ -76,7 +77,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class AgentNode {
   child: ResultPromise | null = null;
-  /** after each kill: the digests then in the store, and where the range log stood */
+  /** after each kill: the digests the node then held on disk, and where the range log stood */
   readonly heldAtKill: { held: Set<string>; logMark: number; image: PublishedImage }[] = [];
 
   private constructor(
@@ -126,7 +127,7 @@ class AgentNode {
     await this.child;
     this.child = null;
     if (image) {
-      const held = new Set(await readdir(join(this.stateDir, 'chunks')).catch(() => [] as string[]));
+      const held = await heldOnDisk(this.stateDir);
       this.heldAtKill.push({ held, logMark: rig.server.rangeLog.length, image });
     }
   }
@@ -135,6 +136,18 @@ class AgentNode {
     const v = image.image.version;
     await waitFor(async () => (await eventsSince(this.stateDir, from)).some((l) => l.type === 'status' && l.status === 'RUNNING' && l.running?.version === v), 30_000, `${this.name} to run version ${v}`);
   }
+}
+
+/** Digests whose plaintext the node's staged folder holds: journaled in a partial image, or in a complete image. */
+async function heldOnDisk(stateDir: string): Promise<Set<string>> {
+  const held = new Set<string>();
+  const dir = join(stateDir, 'staged');
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name.endsWith('.img.journal')) for (const d of await readJournal(join(dir, name))) held.add(d);
+    const whole = images.find((i) => name === `${i.image.imageId}@${i.image.version}.img`);
+    if (whole) for (const c of whole.manifest.chunks) held.add(c.digest);
+  }
+  return held;
 }
 
 interface Lane {

@@ -4,9 +4,9 @@ import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assignInTestPlane, testPlanePaths } from '../../../../control-test-plane/index.js';
-import { ChunkStore, stageImage } from '../../../../agent/index.js';
+import { DirectStage } from '../../../../agent/index.js';
 import { silentLogger } from '../../../../common/index.js';
-import { generateDataKey, signManifest, type ImageManifest } from '../../../../pipeline/index.js';
+import { chunkKeysFor, generateDataKey, sharedCryptoPool, signManifest, type ImageManifest } from '../../../../pipeline/index.js';
 import { bytes, MiB, newAgent, newPublisher, newRig, publish, RecordingHypervisor, running, sha256, tempDir, type Rig } from './helpers.js';
 
 const V1 = { imageId: 'app', version: '1' };
@@ -111,7 +111,8 @@ describe('tampering never reaches the hypervisor', () => {
     expect(hv.status()).toBe('running');
     expect(agent.state.running).toEqual(V1);
     expect(agent.state.lastFailure).toBe(reason);
-    expect(await readdir(join(stateDir, 'staged'))).toEqual(['app@1.img']);
+    // no image of v2 (a partial one may stay: it holds only chunks that passed verification, for the retry)
+    expect((await readdir(join(stateDir, 'staged'))).filter((n) => n.endsWith('.img'))).toEqual(['app@1.img']);
     await expect
       .poll(async () =>
         (await readFile(testPlanePaths.reports(r.planeDir, r.node), 'utf8'))
@@ -127,21 +128,22 @@ describe('tampering never reaches the hypervisor', () => {
       });
   });
 
-  it('a stored chunk damaged on local disk after verification is caught at staging, removed, and no image file appears', async () => {
+  it('a journaled chunk damaged in the partial image on local disk is caught at staging: the part goes, no image file appears', async () => {
     const pub = newPublisher();
-    const rigless = await tempDir();
-    const img = await publish(rigless, pub, V1, bytes(1 * MiB, 'disk'), CHUNK);
-    const store = new ChunkStore(join(await tempDir(), 'chunks'));
-    await store.init();
-    for (const c of img.manifest.chunks) await store.put(c.digest, await readFile(join(img.sealedDir, 'chunks', c.digest)));
-    await store.sync();
-    const victim = img.manifest.chunks[3];
-    await writeFile(store.pathOf(victim.digest), flipBit(await readFile(store.pathOf(victim.digest)), 99));
-    const { chunkKeysFor } = await import('../../../../pipeline/index.js');
-    const out = join(await tempDir(), 'app@1.img');
-    const outcome = await stageImage({ manifest: img.manifest, keys: chunkKeysFor(img.manifest, pub.dataKey), store, outPath: out, log: silentLogger });
+    const img = await publish(await tempDir(), pub, V1, bytes(1 * MiB, 'disk'), CHUNK);
+    const keys = chunkKeysFor(img.manifest, pub.dataKey);
+    const dir = await tempDir();
+    const out = join(dir, 'app@1.img');
+    const first = await DirectStage.open(img.manifest, out, sharedCryptoPool(), keys, silentLogger);
+    for (const c of img.manifest.chunks) await first.land([c.index], await readFile(join(img.sealedDir, 'chunks', c.digest)));
+    await first.sync();
+    await first.close();
+    // someone edits the partial image between two starts of the agent
+    await writeFile(first.part, flipBit(await readFile(first.part), 3 * CHUNK + 99));
+    const second = await DirectStage.open(img.manifest, out, sharedCryptoPool(), keys, silentLogger);
+    expect(second.held.size).toBe(new Set(img.manifest.chunks.map((c) => c.digest)).size);
+    const outcome = await second.finish(() => undefined);
     expect(outcome).toMatchObject({ ok: false, reason: 'tampered' });
-    expect(await readdir(join(out, '..'))).toEqual([]);
-    expect(await store.digests()).not.toContain(victim.digest);
+    expect(await readdir(dir)).toEqual([]);
   });
 });
