@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ChunkKeys } from './chunk-crypto.js';
 import { TamperedError } from './errors.js';
+import { raiseMallocTrimThreshold } from './malloc-tuning.js';
 
 export const UPDATE_BYTES = 256 * 1024;
 
@@ -175,6 +176,7 @@ export class CryptoPool {
   ) {
     if (!Number.isInteger(size) || size < 1 || size > 64) throw new RangeError(`crypto pool size must be 1..64, got ${size}`);
     this.leases = opts.leases ?? size * 2 + 2;
+    raiseMallocTrimThreshold(); // else every cipher output's memory is trimmed and faulted in again
     this.workers = Array.from({ length: size }, () => this.spawn());
   }
 
