@@ -76,7 +76,7 @@ function openrcEnv(text: string): Record<string, string> {
 }
 
 interface AgentRun {
-  /** the agent's fetch round (ranges + verify + decrypt into the staged file + ciphertext store) */
+  /** the agent's fetch round (whole GET or ranges + verify + decrypt into the partial staged image + journal) */
   fetchS: number;
   fetchCpuS: number;
   /** transfer start to the staged image verified and renamed (fsync and the whole-image SHA-256 included) */
@@ -210,11 +210,11 @@ export async function benchOpenStack(opts: BenchOpenStackOptions): Promise<strin
     await measure(`agent data path: + verify (SHA-256 on ${pool.size} crypto workers)`, async () => expectBytes(await rangedFetch(client, pub.imageId, manifest, n, onWorkers(false))), 'self');
     await measure('agent data path: + decrypt (AES-256-GCM, plaintext dropped)', async () => expectBytes(await rangedFetch(client, pub.imageId, manifest, n, onWorkers(true))), 'self');
 
-    // the disk's bound for any to-disk path: the agent writes the image twice (ciphertext chunk store + staged plaintext), durably
+    // the disk's bound for any to-disk path: the agent writes the image once (the staged plaintext), durably
     const scratch = join(work, 'disk-probe');
     const probe = Buffer.alloc(4 * MiB, 1);
     await measure(
-      `disk: write + fdatasync ${(bytes / MiB).toFixed(0)} MiB (the agent writes it twice)`,
+      `disk: write + fdatasync ${(bytes / MiB).toFixed(0)} MiB (the agent writes it once)`,
       async () => {
         const fh = await open(scratch, 'w');
         try {
