@@ -5,6 +5,7 @@
 //   npm run bench -- network       network model micro-benchmark
 //   npm run bench -- pipeline      seal/open throughput vs openssl and sha256sum
 //   npm run bench -- agent         agent fetch (+verify, +decrypt) vs curl on loopback; agent peak RSS on 2 GiB
+//   npm run bench -- emulate       emulate-fleet (200 real agents in agent hosts; 50 one process each): memory per agent (root; not in `npm run bench`)
 //   npm run bench -- openstack     Glance downloads (curl, glance client, agent) and control-plane overhead (needs a stack)
 //   npm run bench -- openstack     Glance download (curl, glance client, node client, agent fetch) on the
 //                                  running stack (EDGEPLANE_OPENSTACK_STATE or .state/openstack)
@@ -84,6 +85,8 @@ if (want('agent')) {
   const { benchAgentFetch } = await import('./agent-fetch.js');
   for (const line of await benchAgentFetch({ sizeMiB: 1024, rssSizeMiB: 2048 })) console.log(line);
 }
+// minutes of real agents on emulated links (root): only when asked for by name
+if (wanted.has('emulate')) for (const line of await (await import('./emulate.js')).benchEmulate({ nodes: 200, soloNodes: 50 })) console.log(line);
 if (want('openstack')) {
   const { existsSync } = await import('node:fs');
   const stateDir = process.env.EDGEPLANE_OPENSTACK_STATE ?? '.state/openstack';

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { EnvironmentError, InputError, NotSupportedError, safeFolderName } from '../../common/index.js';
 import { expandFleet, streamRng, type Fleet } from '../../edge-sim/index.js';
-import { deploymentFromEvents, parseAgentEvents, recordsFromDeployments, type Deployment, type DeploymentRun } from '../../reports/index.js';
+import { deploymentFromEvents, recordsFromDeployments, type Deployment, type DeploymentRun } from '../../reports/index.js';
 import type { PlaneRegistry } from '../../adapters/index.js';
 import type { Scenario } from '../../scenarios/index.js';
 import { thisMachine } from '../machine.js';
@@ -26,8 +26,9 @@ import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
 import type { MeasuredCall } from './agreement.js';
 import { planFaults, type FaultAction } from './faults.js';
 import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, probeNetem, shAsync, type BuiltTopology } from './netns.js';
-import { NsProcess } from './processes.js';
+import { namespaceLauncher, NsProcess, type AgentLauncher, type AgentProcess } from './processes.js';
 import type { RelayConfig } from './relay.js';
+import { EventsTail } from './events-tail.js';
 import { ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, wanCut, type EmulatedNode } from './topology.js';
 
 /** Agent processes on one machine: ~60 MiB each (measured, docs/emulate.md); above this, the machine is the limit. */
@@ -50,6 +51,13 @@ export interface EmulateEnvironmentOptions {
   timeoutMs?: number;
   /** `auto` probes the kernel; `off` uses the relay for delay even where netem exists */
   netem?: 'auto' | 'off';
+  /**
+   * agent machines per agent process (1: a process per node); default 1 up to
+   * SOLO_FLEET_MAX nodes, DEFAULT_AGENTS_PER_HOST above. Nodes a crash fault hits always run alone.
+   */
+  agentsPerProcess?: number;
+  /** how agent processes are started in their namespaces (default: plain processes; environments/containers: containers) */
+  launcher?: AgentLauncher;
   /** receives every repeat's successful first-attempt control calls (for calibrating the simulator to the stand-in) */
   onCalls?: (plane: string, calls: MeasuredCall[]) => void;
 }
@@ -75,6 +83,12 @@ export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: n
 
 /** One agent's private memory apart from its chunk buffers (measured ~41-53 MiB idle), for the up-front check. */
 const AGENT_BASE_BYTES = 48 * 2 ** 20;
+/** An agent host process's own private memory, and each agent machine's in it (measured, docs/emulate.md), for the up-front check. */
+const HOST_BASE_BYTES = 64 * 2 ** 20;
+const HOSTED_AGENT_BYTES = 8 * 2 ** 20;
+/** Up to this many nodes, a process per node (as the agreement was measured); above, agent hosts. */
+export const SOLO_FLEET_MAX = 50;
+export const DEFAULT_AGENTS_PER_HOST = 20;
 
 function availableMemoryBytes(): number | null {
   try {
@@ -167,7 +181,16 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   if (cleaned.length > 0) say(`removed ${cleaned.length} namespace(s) left by an earlier emulation`);
   const fleet = expandFleet(scenario);
   const n = o.nodes ?? fleet.nodes.length;
-  const topology = planTopology(scenario, n, fleet);
+  // nodes a crash fault hits (in any repeat) run alone, so the crash is a real SIGKILL of their process
+  const solo = new Set<number>();
+  const firstN = fleet.nodes.slice(0, n).map((x) => x.index);
+  for (let r = 0; r < scenario.repeat; r++) {
+    const plan = planFaults(scenario, fleet, { emulated: firstN, sites: fleet.sites.length, repeat: r, horizonUs: (o.timeoutMs ?? 600_000) * 1000, services: ctx.descriptor.services });
+    for (const a of plan.actions) if (a.kind === 'crash') solo.add(a.node);
+  }
+  const agentsPerProcess = o.agentsPerProcess ?? (n <= SOLO_FLEET_MAX ? 1 : DEFAULT_AGENTS_PER_HOST);
+  const topology = planTopology(scenario, n, fleet, { agentsPerProcess, solo });
+  const soloNodes = topology.nodes.filter((x) => !x.hosted);
   const netem = o.netem === 'off' ? false : probeNetem();
   const cliPath = o.cliPath ?? new URL('../../cli/main.js', import.meta.url).pathname;
   const relayMain = new URL('./relay-main.js', import.meta.url).pathname;
@@ -203,15 +226,16 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   const pollS = topology.nodes.length <= 50 ? 0.25 : Math.min(5, topology.nodes.length / 100);
   // a big fleet: a smaller V8 young generation per agent (~12 MiB less each, measured), recorded in the assumptions
   const agentFlags = topology.nodes.length > 50 ? ['--max-semi-space-size=1'] : [];
-  const agentBudget = AGENT_BASE_BYTES + 2 * Math.min(64, scenario.concurrency.rangesInFlight) * Math.min(scenario.image.chunkBytes, MAX_EMULATED_IMAGE_BYTES);
+  const buffers = 2 * Math.min(64, scenario.concurrency.rangesInFlight) * Math.min(scenario.image.chunkBytes, MAX_EMULATED_IMAGE_BYTES);
+  const needBytes = soloNodes.length * (AGENT_BASE_BYTES + buffers) + topology.hosts.length * HOST_BASE_BYTES + (topology.nodes.length - soloNodes.length) * (HOSTED_AGENT_BYTES + buffers);
   const available = availableMemoryBytes();
-  if (available !== null && available < topology.nodes.length * agentBudget + 1024 ** 3) {
+  if (available !== null && available < needBytes + 1024 ** 3) {
     throw new EnvironmentError(
-      `${topology.nodes.length} agents need about ${Math.round((topology.nodes.length * agentBudget) / 2 ** 20)} MiB (${Math.round(agentBudget / 2 ** 20)} MiB each: measured base and chunk buffers) and 1 GiB to spare; this machine has ${Math.round(available / 2 ** 20)} MiB available`,
+      `${topology.nodes.length} agents (${soloNodes.length} alone, the rest in ${topology.hosts.length} agent host(s)) need about ${Math.round(needBytes / 2 ** 20)} MiB (measured bases and chunk buffers) and 1 GiB to spare; this machine has ${Math.round(available / 2 ** 20)} MiB available`,
     );
   }
   say(
-    `building ${topology.namespaces.length} namespaces (${topology.sites.length} site(s), ${topology.nodes.length} node(s)), ${topology.egresses.length} shaped egresses; netem ${netem ? 'present' : 'absent: delay by relay, loss not reproduced'}`,
+    `building ${topology.namespaces.length} namespaces (${topology.sites.length} site(s), ${topology.nodes.length} node(s)${topology.hosts.length > 0 ? `: ${topology.nodes.length - soloNodes.length} in ${topology.hosts.length} agent host(s) of up to ${agentsPerProcess}, ${soloNodes.length} alone` : ''}), ${topology.egresses.length} shaped egresses; netem ${netem ? 'present' : 'absent: delay by relay, loss not reproduced'}`,
   );
   // guarded from before the first namespace exists (a signal during the build removes what it made)
   let built: BuiltTopology | null = null;
@@ -235,6 +259,14 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     });
   };
   let stoppingService = false;
+  // the service's CPU time so far: that of the processes stopped (outages) plus the running one's
+  let stoppedServiceCpuMs = 0;
+  const serviceCpuMs = () => stoppedServiceCpuMs + ((service as NsProcess | null)?.cpuMs() ?? 0);
+  const stopService = async () => {
+    const s = service as NsProcess | null;
+    stoppedServiceCpuMs += s?.cpuMs() ?? 0;
+    await s?.stop(2_000);
+  };
   const counters = {
     fleetUpMs: 0,
     assignMsMax: 0,
@@ -248,13 +280,18 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     peakRssSumBytes: 0,
     privateMaxBytes: 0,
     privateSumBytes: 0,
+    pssSumBytes: 0,
     rssSamples: 0,
   };
   const timeoutMs = o.timeoutMs ?? 600_000;
   const startedAt = new Date().toISOString();
+  const launcher = o.launcher ?? namespaceLauncher;
   try {
     await startService();
+    await launcher.prepare?.({ workDir, cliPath, logger: log });
   } catch (err) {
+    await (service as NsProcess | null)?.stop(2_000);
+    await launcher.close?.().catch(() => {});
     release();
     built.destroy();
     throw err;
@@ -265,7 +302,8 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     const delays: Record<string, number> = {};
     for (const node of topology.nodes) if (node.site === site) delays[node.ip] = netem ? 0 : pathOneWayUs(topology, node);
     return {
-      listen: { host: s.lanIp, port: EMULATE_SERVICE_PORT },
+      // every address of the router: its LAN address (nodes alone) and its aliases (hosted nodes)
+      listen: { host: '0.0.0.0', port: EMULATE_SERVICE_PORT },
       target: { host: ORIGIN_IP, port: EMULATE_SERVICE_PORT },
       delayUs: delays,
       defaultDelayUs: 0,
@@ -282,6 +320,9 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       mkdirSync(join(repeatDir, 'agents'), { recursive: true });
       // relays: one per site router, fresh per repeat (their corruption draws are per repeat)
       const relays: NsProcess[] = [];
+      let relayCpuMs = 0;
+      const serviceCpuStartMs = serviceCpuMs();
+      let serviceCpuEndMs = serviceCpuStartMs;
       let stoppingRelays = false;
       for (const s of topology.sites) {
         const file = join(repeatDir, `relay-${s.index}.json`);
@@ -302,7 +343,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         agentConfig(file, {
           node: standIn.nodeName(node.id),
           stateDir,
-          plane: { ...planeSection.get(node.index)!, url: `http://${topology.sites[node.site]!.lanIp}:${EMULATE_SERVICE_PORT}${TEST_PLANE_PATH}` },
+          plane: { ...planeSection.get(node.index)!, url: `http://${node.routerIp}:${EMULATE_SERVICE_PORT}${TEST_PLANE_PATH}` },
           trust: trustFile,
           rangesInFlight: Math.min(64, scenario.concurrency.rangesInFlight),
           bootMs: bootDelayMs(scenario, fleet, node.index, r),
@@ -311,50 +352,80 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         });
         configs.set(node.index, { file, stateDir });
       }
+      const byIndex = new Map(topology.nodes.map((x) => [x.index, x]));
       const faults = planFaults(scenario, fleet, { emulated: topology.nodes.map((x) => x.index), sites: topology.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: ctx.descriptor.services });
-      const agents = new Map<number, NsProcess>();
-      const start = (node: EmulatedNode) => {
-        agents.set(node.index, new NsProcess(node.ns, [cliPath, 'agent', '--config', configs.get(node.index)!.file], `agent ${node.id}`, agentFlags));
-        counters.agentStarts++;
+      // agent processes: one per node alone, one per agent host; `procOf` maps a node to the process running it
+      const procOf = new Map<number, AgentProcess>();
+      const units: { key: string; nodes: number[]; start: () => AgentProcess }[] = [
+        ...soloNodes.map((node) => ({
+          key: `n${node.index}`,
+          nodes: [node.index],
+          start: () => launcher.start({ ns: node.ns, args: [cliPath, 'agent', '--config', configs.get(node.index)!.file], what: `agent ${node.id}`, nodeFlags: agentFlags }),
+        })),
+        ...topology.hosts.map((h, i) => ({
+          key: `h${i}`,
+          nodes: h.nodes,
+          start: () =>
+            launcher.start({
+              ns: h.ns,
+              args: [cliPath, 'agent', '--config', ...h.nodes.map((x) => configs.get(x)!.file)],
+              what: `agent host ${i} (${topology.sites[h.site]!.id}, ${h.nodes.length} agent machines)`,
+              nodeFlags: [],
+            }),
+        })),
+      ];
+      const unitOf = new Map(units.flatMap((u) => u.nodes.map((x) => [x, u] as const)));
+      const procs = new Map<string, AgentProcess>();
+      const startUnit = (u: (typeof units)[number]) => {
+        const p = u.start();
+        procs.set(u.key, p);
+        for (const x of u.nodes) procOf.set(x, p);
+        counters.agentStarts += u.nodes.length;
       };
+      const tails = new Map(topology.nodes.map((x) => [x.index, new EventsTail(join(configs.get(x.index)!.stateDir, 'events.ndjson'))]));
       const eventsOf = (node: EmulatedNode) => {
-        try {
-          return parseAgentEvents(readFileSync(join(configs.get(node.index)!.stateDir, 'events.ndjson'), 'utf8'));
-        } catch {
-          return [];
-        }
+        const tail = tails.get(node.index)!;
+        tail.poll();
+        return tail.lines;
       };
       const isDone = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'done' && l.image.imageId === pin.imageId && l.image.version === pin.version);
-      const memory = new Map<number, number>();
-      const privateMem = new Map<number, number>();
+      // per process (unit), the largest figures sampled; divided by its agent machines at the end
+      const memory = new Map<string, { peak: number; priv: number; pss: number }>();
       let sampledAt = 0;
-      const sampleMemory = (node: EmulatedNode) => {
-        const m = agents.get(node.index)?.memory();
+      const cpu = new Map<AgentProcess, number>();
+      const sampleMemory = (u: (typeof units)[number]) => {
+        const p = procs.get(u.key);
+        const c = p?.cpuMs();
+        if (p && c != null) cpu.set(p, c);
+        const m = p?.memory();
         if (!m) return;
-        memory.set(node.index, Math.max(memory.get(node.index) ?? 0, m.peakRssBytes));
-        privateMem.set(node.index, Math.max(privateMem.get(node.index) ?? 0, m.privateBytes));
+        const was = memory.get(u.key) ?? { peak: 0, priv: 0, pss: 0 };
+        memory.set(u.key, { peak: Math.max(was.peak, m.peakRssBytes), priv: Math.max(was.priv, m.privateBytes), pss: Math.max(was.pss, m.pssBytes) });
       };
 
       // the fleet comes up idle (logged in, polling, no pin): agent start-up (~1 CPU-second each
       // here) is not part of the rollout, which begins at t0 when every node is pinned at once
       await operator.revoke(enrolled.map((e) => e.nodeId));
-      say(`repeat ${r + 1}/${scenario.repeat}: starting ${topology.nodes.length} agent(s) in their namespaces`);
+      say(`repeat ${r + 1}/${scenario.repeat}: starting ${topology.nodes.length} agent(s) in ${units.length} process(es)`);
       const idle = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'call' && l.op === 'test-plane.assignment.show' && l.status === 200);
       const upStart = Date.now();
-      // in waves: a Node process costs ~1 CPU-second to start here; starting hundreds at once
-      // starves this process (and the agents' first calls) on 2 cores
-      for (let w = 0; w < topology.nodes.length; w += START_WAVE) {
-        const wave = topology.nodes.slice(w, w + START_WAVE);
-        for (const node of wave) start(node);
+      // in waves of processes: a Node process costs ~1 CPU-second to start here; starting hundreds
+      // at once starves this process (and the agents' first calls) on 2 cores
+      let upSoFar = 0;
+      for (let w = 0; w < units.length; w += START_WAVE) {
+        const wave = units.slice(w, w + START_WAVE);
+        for (const u of wave) startUnit(u);
+        const waveNodes = wave.flatMap((u) => u.nodes.map((x) => byIndex.get(x)!));
         const waveStart = Date.now();
         for (;;) {
-          const dead = wave.find((x) => !agents.get(x.index)!.running);
-          if (dead) throw new EnvironmentError(`agent ${dead.id} exited while the fleet came up: ${agents.get(dead.index)!.stderr.trim().slice(-1500)}`);
-          const up = wave.filter(idle).length;
-          if (up === wave.length) break;
-          if (Date.now() - waveStart > 600_000) throw new EnvironmentError(`only ${w + up} of ${topology.nodes.length} agents came up (logged in and polled) in time`);
+          const dead = wave.find((u) => !procs.get(u.key)!.running);
+          if (dead) throw new EnvironmentError(`${procs.get(dead.key)!.what} exited while the fleet came up: ${procs.get(dead.key)!.stderr.trim().slice(-1500)}`);
+          const up = waveNodes.filter(idle).length;
+          if (up === waveNodes.length) break;
+          if (Date.now() - waveStart > 600_000) throw new EnvironmentError(`only ${upSoFar + up} of ${topology.nodes.length} agents came up (logged in and polled) in time`);
           await sleep(200);
         }
+        upSoFar += waveNodes.length;
         ctx.onProgress?.(r, 0, topology.nodes.length);
       }
       const fleetUpMs = Date.now() - upStart;
@@ -367,23 +438,25 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       );
       const assignMs = Date.now() - t0Ms;
       counters.assignMsMax = Math.max(counters.assignMsMax, assignMs);
-      const byIndex = new Map(topology.nodes.map((x) => [x.index, x]));
       const crashed = new Set<number>();
       const cutDepth = new Map<number, number>();
       let outageDepth = 0;
       const applied: Promise<void>[] = [];
       const apply = async (a: FaultAction): Promise<void> => {
         if (a.kind === 'crash') {
-          const p = agents.get(a.node);
+          const u = unitOf.get(a.node)!;
+          const p = procOf.get(a.node);
+          // crash nodes were planned to run alone (planTopology's solo set)
+          if (u.nodes.length !== 1) throw new EnvironmentError(`node ${byIndex.get(a.node)!.id} runs in an agent host: a crash would kill its neighbours`);
           if (!p?.running || crashed.has(a.node)) return;
           crashed.add(a.node);
-          sampleMemory(byIndex.get(a.node)!);
+          sampleMemory(u);
           p.kill('SIGKILL');
           counters.crashes++;
         } else if (a.kind === 'reboot') {
           if (!crashed.delete(a.node)) return;
-          await agents.get(a.node)?.exited;
-          start(byIndex.get(a.node)!);
+          await procOf.get(a.node)?.exited;
+          startUnit(unitOf.get(a.node)!);
         } else if (a.kind === 'cut' || a.kind === 'restore') {
           const depth = (cutDepth.get(a.site) ?? 0) + (a.kind === 'cut' ? 1 : -1);
           cutDepth.set(a.site, depth);
@@ -395,7 +468,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           if (a.kind === 'outage-start' && outageDepth === 1) {
             counters.outages++;
             stoppingService = true;
-            await (service as NsProcess | null)?.stop(2_000);
+            await stopService();
             stoppingService = false;
           } else if (a.kind === 'outage-end' && outageDepth === 0) await startService();
         }
@@ -417,18 +490,18 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           const sample = Date.now() - sampledAt >= 1_000;
           if (sample) sampledAt = Date.now();
           for (const node of topology.nodes) {
-            const p = agents.get(node.index)!;
+            const p = procOf.get(node.index)!;
             if (isDone(node)) finished++;
             else if (!p.running && !crashed.has(node.index)) finished++;
-            if (sample) sampleMemory(node);
           }
+          if (sample) for (const u of units) sampleMemory(u);
           ctx.onProgress?.(r, finished, topology.nodes.length);
           if (finished === topology.nodes.length || Date.now() - t0Ms >= timeoutMs) break;
           await sleep(250);
         }
         for (const node of topology.nodes) {
-          const p = agents.get(node.index)!;
-          if (!p.running && !crashed.has(node.index) && !isDone(node)) log.error({ node: node.id, stderr: p.stderr.slice(-2000) }, 'agent exited early');
+          const p = procOf.get(node.index)!;
+          if (!p.running && !crashed.has(node.index) && !isDone(node)) log.error({ node: node.id, process: p.what, stderr: p.stderr.slice(-2000) }, 'agent exited early');
         }
         // the plane's view: a RUNNING report for the pin, after t0 (reports follow `done`)
         const deadline = Date.now() + 15_000;
@@ -452,11 +525,13 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       } finally {
         for (const t of timers) clearTimeout(t);
         await Promise.all(applied);
-        for (const node of topology.nodes) sampleMemory(node);
-        await Promise.all([...agents.values()].map((a) => a.stop()));
+        for (const u of units) sampleMemory(u);
+        await Promise.all([...procs.values()].map((a) => a.stop()));
         // undo what the timeline left applied: links back up, the service running
         for (const [site, depth] of cutDepth) if (depth > 0) for (const step of wanCut(topology, site, false)) await shAsync('ip', ['-n', step.ns, '-batch', '-'], `${step.lines.join('\n')}\n`).catch(() => {});
         if (outageDepth > 0 || !(service as NsProcess | null)?.running) await startService();
+        relayCpuMs = relays.reduce((a, p) => a + (p.cpuMs() ?? 0), 0);
+        serviceCpuEndMs = serviceCpuMs();
         stoppingRelays = true;
         await Promise.all(relays.map((p) => p.stop(2_000)));
       }
@@ -468,17 +543,24 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           counters.relayConnections += c.connections;
         }
       }
-      const peaks = [...memory.values()];
-      const privates = [...privateMem.values()];
-      for (const p of peaks) {
-        counters.peakRssMaxBytes = Math.max(counters.peakRssMaxBytes, p);
-        counters.peakRssSumBytes += p;
-        counters.rssSamples++;
-      }
-      for (const p of privates) {
-        counters.privateMaxBytes = Math.max(counters.privateMaxBytes, p);
-        counters.privateSumBytes += p;
-      }
+      // per agent machine: its process's figures divided by the machines in it (1 for a node alone)
+      const perAgent = units.flatMap((u) => {
+        const m = memory.get(u.key);
+        return m ? [{ machines: u.nodes.length, peak: m.peak / u.nodes.length, priv: m.priv / u.nodes.length, pss: m.pss / u.nodes.length }] : [];
+      });
+      const machines = perAgent.reduce((a, x) => a + x.machines, 0);
+      const weighted = (f: (x: (typeof perAgent)[number]) => number) => (machines > 0 ? perAgent.reduce((a, x) => a + f(x) * x.machines, 0) / machines : 0);
+      const peakMean = weighted((x) => x.peak);
+      const privMean = weighted((x) => x.priv);
+      const pssMean = weighted((x) => x.pss);
+      const peakMax = Math.max(0, ...perAgent.map((x) => x.peak));
+      const privMax = Math.max(0, ...perAgent.map((x) => x.priv));
+      counters.peakRssMaxBytes = Math.max(counters.peakRssMaxBytes, peakMax);
+      counters.peakRssSumBytes += peakMean * machines;
+      counters.privateMaxBytes = Math.max(counters.privateMaxBytes, privMax);
+      counters.privateSumBytes += privMean * machines;
+      counters.pssSumBytes += pssMean * machines;
+      counters.rssSamples += machines;
       if (o.onCalls) {
         const calls: MeasuredCall[] = [];
         for (const node of topology.nodes) {
@@ -497,7 +579,6 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       say(`repeat ${r + 1}/${scenario.repeat}: ${ok}/${topology.nodes.length} RUNNING`);
       // the nodes built, as the simulator's fleet type (for the bound)
       const sub: Fleet = { sites: fleet.sites.slice(0, topology.sites.length), nodes: fleet.nodes.slice(0, topology.nodes.length), byId: fleet.byId };
-      const mean = (xs: number[]) => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
       return {
         labels: runLabels(scenario, plane, env, topology.nodes.length, r),
         records,
@@ -510,11 +591,17 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         deltaSavedBytes: null,
         faults: faults.windows,
         envCounters: [
-          { metric: 'emulate_agent_peak_rss', value: Math.round(mean(peaks)), unit: 'B' },
-          { metric: 'emulate_agent_peak_rss_max', value: Math.max(0, ...peaks), unit: 'B' },
-          { metric: 'emulate_agent_private_memory', value: Math.round(mean(privates)), unit: 'B' },
-          { metric: 'emulate_agent_private_memory_max', value: Math.max(0, ...privates), unit: 'B' },
+          { metric: 'emulate_agent_peak_rss', value: Math.round(peakMean), unit: 'B' },
+          { metric: 'emulate_agent_peak_rss_max', value: Math.round(peakMax), unit: 'B' },
+          { metric: 'emulate_agent_private_memory', value: Math.round(privMean), unit: 'B' },
+          { metric: 'emulate_agent_private_memory_max', value: Math.round(privMax), unit: 'B' },
+          { metric: 'emulate_agent_pss', value: Math.round(pssMean), unit: 'B' },
+          { metric: 'emulate_agent_processes', value: units.length, unit: 'count' },
           { metric: 'emulate_fleet_up', value: fleetUpMs / 1000, unit: 's' },
+          // CPU seconds of the whole repeat (fleet start-up included): per agent machine, and of the relays and the plane's service
+          { metric: 'emulate_agent_cpu', value: [...cpu.values()].reduce((a, b) => a + b, 0) / 1000 / topology.nodes.length, unit: 's' },
+          { metric: 'emulate_relay_cpu', value: relayCpuMs / 1000, unit: 's' },
+          { metric: 'emulate_service_cpu', value: (serviceCpuEndMs - serviceCpuStartMs) / 1000, unit: 's' },
         ],
         sla: scenario.sla,
       };
@@ -530,8 +617,12 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
             name: 'nodes run',
             value: topology.nodes.length,
             unit: 'agents',
-            source: `the scenario's first ${topology.nodes.length} of ${fleet.nodes.length} nodes, one edgeplane agent process each in its own network namespace`,
+            source:
+              topology.hosts.length === 0
+                ? `the scenario's first ${topology.nodes.length} of ${fleet.nodes.length} nodes, one edgeplane agent process each in its own network namespace`
+                : `the scenario's first ${topology.nodes.length} of ${fleet.nodes.length} nodes: ${topology.nodes.length - soloNodes.length} as agent machines in ${topology.hosts.length} agent host process(es) of up to ${agentsPerProcess} (one per site at least; each machine with its own address, shaped access link, sockets and state directory), ${soloNodes.length} as a process of their own in their own network namespace (every node a crash fault hits)`,
           },
+          { plane: p, name: 'agent processes', value: soloNodes.length + topology.hosts.length, unit: 'processes', source: `${soloNodes.length} alone, ${topology.hosts.length} agent host(s)` },
           { plane: p, name: 'image size', value: published.blobBytes, unit: 'B', source: `random bytes, sealed: min(scenario image ${scenario.image.sizeBytes} B, ${MAX_EMULATED_IMAGE_BYTES} B)` },
           {
             plane: p,
@@ -539,20 +630,28 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
             value: netem ? 'tbf + netem' : 'tbf + relay',
             source: netem ? 'every link shaped by tbf, delay and loss by netem' : 'every link shaped by tbf; no netem in this kernel: path delay added by a relay in each site router, packet loss not reproduced',
           },
+          { plane: p, name: 'agent runtime', value: launcher.describe, source: 'how each agent process (or agent host) runs inside its network namespace' },
           { plane: p, name: 'hypervisor', value: 'sim', source: "the agent's timed fake VM; boot time drawn from the scenario's boot distribution" },
           {
             plane: p,
             name: 'agent peak RSS (mean)',
             value: counters.rssSamples > 0 ? Math.round(counters.peakRssSumBytes / counters.rssSamples) : 0,
             unit: 'B',
-            source: 'VmHWM of each agent process (the shared Node binary pages included), mean over nodes and repeats',
+            source: "VmHWM of each agent process (the shared Node binary pages included; an agent host's divided by its agent machines), mean over nodes and repeats",
           },
           {
             plane: p,
             name: 'agent private memory (mean)',
             value: counters.rssSamples > 0 ? Math.round(counters.privateSumBytes / counters.rssSamples) : 0,
             unit: 'B',
-            source: `largest Private_Clean + Private_Dirty (smaps_rollup) of each agent process, sampled once a second, mean over nodes and repeats${agentFlags.length > 0 ? `; agents run with node ${agentFlags.join(' ')}` : ''}`,
+            source: `largest Private_Clean + Private_Dirty (smaps_rollup) of each agent process (an agent host's divided by its agent machines), sampled once a second, mean over nodes and repeats${agentFlags.length > 0 ? `; agents alone run with node ${agentFlags.join(' ')}` : ''}`,
+          },
+          {
+            plane: p,
+            name: 'agent PSS (mean)',
+            value: counters.rssSamples > 0 ? Math.round(counters.pssSumBytes / counters.rssSamples) : 0,
+            unit: 'B',
+            source: "largest Pss (smaps_rollup: each shared page split among the processes mapping it) of each agent process, an agent host's divided by its agent machines: the fleet's memory per node",
           },
           { plane: p, name: 'poll interval', value: pollS, unit: 's', source: 'the fleet comes up idle before t0; at t0 every node is pinned and notices at its next poll' },
         ],
@@ -565,6 +664,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     async close() {
       stoppingService = true;
       await (service as NsProcess | null)?.stop(2_000);
+      await launcher.close?.().catch((err: Error) => log.error({ err: err.message }, 'could not remove what the agent launcher made'));
       active.release();
       active.built.destroy();
     },

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EnvironmentError } from '../../common/index.js';
-import { creationCommands, namespaceCommands, NS_PREFIX, shapingCommands, type Topology } from './topology.js';
+import { creationCommands, namespaceCommands, NS_PREFIX, shapingCommands, sysctlWrites, type Topology } from './topology.js';
 
 export const DEFAULT_STATE_FILE = '/run/edgeplane-emulate/state.json';
 
@@ -154,8 +154,8 @@ export function buildTopology(t: Topology, o: { netem: boolean; file?: string })
     const byNs = new Map<string, string[]>();
     for (const e of t.egresses) byNs.set(e.ns, [...(byNs.get(e.ns) ?? []), ...shapingCommands(e, o.netem)]);
     for (const [ns, lines] of byNs) sh('tc', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`);
-    // routers forward
-    for (const ns of [t.namespaces[1]!, ...t.sites.map((s) => s.ns)]) sh('ip', ['netns', 'exec', ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
+    // routers forward; host namespaces answer ARP per interface
+    for (const [ns, writes] of sysctlWrites(t)) sh('ip', ['netns', 'exec', ns, 'sh', '-c', writes.map((w) => `echo ${w.value} > /proc/sys/net/${w.key}`).join(' && ')]);
   } catch (err) {
     destroy();
     throw err;

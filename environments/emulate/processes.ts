@@ -3,9 +3,81 @@
 // its own pid only; whatever survives is killed with its namespace (netns.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { EnvironmentError } from '../../common/index.js';
+import { EnvironmentError, type Logger } from '../../common/index.js';
 
-export class NsProcess {
+/** An agent process (or agent host) as the emulation drives it, whatever runs it: a process in a namespace, a container. */
+export interface AgentProcess {
+  readonly what: string;
+  readonly running: boolean;
+  /** resolves with the exit code (null: killed by a signal, or never started) */
+  readonly exited: Promise<number | null>;
+  /** the last of its standard error (and why it could not start) */
+  readonly stderr: string;
+  kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM, SIGKILL after `graceMs`; resolves when it has exited */
+  stop(graceMs?: number): Promise<number | null>;
+  memory(): ProcessMemory | null;
+  cpuMs(): number | null;
+}
+
+/** Starts agent processes inside the emulated namespaces: as plain processes (the default) or otherwise (containers). */
+export interface AgentLauncher {
+  /** for the results' assumptions: how agents run */
+  readonly describe: string;
+  /** once, before the first start: e.g. an image built and imported */
+  prepare?(o: { workDir: string; cliPath: string; logger: Logger }): Promise<void>;
+  /** `args` after the Node binary (the CLI and its arguments), run with `nodeFlags` inside network namespace `ns` */
+  start(o: { ns: string; args: string[]; what: string; nodeFlags: readonly string[] }): AgentProcess;
+  /** after the last stop (and on the next start after a crash): removes whatever it made */
+  close?(): Promise<void>;
+}
+
+export interface ProcessMemory {
+  peakRssBytes: number;
+  privateBytes: number;
+  pssBytes: number;
+}
+
+/**
+ * VmHWM (peak RSS), the private bytes (Private_Clean + Private_Dirty of smaps_rollup: what
+ * this process alone costs; the Node binary's pages are shared by all agents) and the PSS (its
+ * share of every page: the PSS of all processes adds up to the memory they use) of process `pid`
+ * in bytes, or null when it is gone.
+ */
+export function processMemory(pid: number): ProcessMemory | null {
+  try {
+    const kb = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const peak = kb(status, 'VmHWM');
+    const priv = kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty');
+    const pss = kb(rollup, 'Pss');
+    return Number.isFinite(peak) && Number.isFinite(priv) && Number.isFinite(pss) ? { peakRssBytes: peak, privateBytes: priv, pssBytes: pss } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system, ms) process `pid` has used so far, or null when it is gone. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14 and 15 (utime, stime) in clock ticks, 100 per second on Linux
+    const ticks = Number(f[11]) + Number(f[12]);
+    return Number.isFinite(ticks) ? ticks * 10 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The default launcher: `ip netns exec <ns> node ...`. */
+export const namespaceLauncher: AgentLauncher = {
+  describe: 'processes',
+  start: (o) => new NsProcess(o.ns, o.args, o.what, o.nodeFlags),
+};
+
+export class NsProcess implements AgentProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
   stderr = '';
@@ -50,22 +122,12 @@ export class NsProcess {
     }
   }
 
-  /**
-   * VmHWM (peak RSS) and the private bytes (Private_Clean + Private_Dirty of smaps_rollup: what
-   * this process alone costs; the Node binary's pages are shared by all agents) in bytes, or null
-   * when it is gone.
-   */
-  memory(): { peakRssBytes: number; privateBytes: number } | null {
-    try {
-      const kb = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
-      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const rollup = readFileSync(`/proc/${this.pid}/smaps_rollup`, 'utf8');
-      const peak = kb(status, 'VmHWM');
-      const priv = kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty');
-      return Number.isFinite(peak) && Number.isFinite(priv) ? { peakRssBytes: peak, privateBytes: priv } : null;
-    } catch {
-      return null;
-    }
+  memory(): ProcessMemory | null {
+    return processMemory(this.pid);
+  }
+
+  cpuMs(): number | null {
+    return processCpuMs(this.pid);
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -10,6 +10,14 @@
 // the access link at the node's down/up rates. Propagation delay and loss go on the same egresses
 // as netem children when the kernel has netem; otherwise delay is added by a relay (relay.ts) in
 // each site router, and loss is not reproduced.
+//
+// Hosted nodes (an agent host process drives several agent machines, docs/emulate.md): the node
+// end of each hosted node's access veth sits in its site's host namespace epem-h<s> instead of a
+// namespace of its own, with the node's address (/32). Each hosted node talks to its own alias of
+// the site router (10.78.<s>.<2+slot>, on the router's lo), and the host namespace routes that
+// alias out of the node's own veth with the node's address as source: the agent machine needs no
+// socket binding, its packets take its own shaped access link both ways (arp_ignore=1 in the host
+// namespace, so only the node's veth answers for its address).
 import { InputError } from '../../common/index.js';
 import { expandFleet, type Fleet, type LinkParams } from '../../edge-sim/index.js';
 import type { Scenario } from '../../scenarios/index.js';
@@ -57,6 +65,24 @@ export interface EmulatedNode {
   ip: string;
   access: LinkParams;
   accessDevs: { site: string; node: string };
+  /** run by an agent host process in the site's host namespace (`ns` is that namespace) */
+  hosted: boolean;
+  /** the address of the site router this node's plane URL names: the router's LAN address, or the node's own alias of it when hosted */
+  routerIp: string;
+}
+
+/** One agent host process: the hosted nodes of one site it drives (at most agentsPerProcess). */
+export interface AgentHost {
+  site: number;
+  ns: string;
+  /** node indexes (in the scenario's fleet) */
+  nodes: number[];
+}
+
+/** Which nodes share a process: `agentsPerProcess` 1 is a process per node; `solo` nodes always get their own (e.g. the ones a crash fault SIGKILLs). */
+export interface Hosting {
+  agentsPerProcess: number;
+  solo?: ReadonlySet<number>;
 }
 
 export interface Topology {
@@ -68,7 +94,14 @@ export interface Topology {
   egresses: ShapedEgress[];
   /** every namespace, origin and core first */
   namespaces: string[];
+  /** agent host processes (empty when every node runs alone) */
+  hosts: AgentHost[];
 }
+
+/** The namespace of the site's agent hosts. */
+export const hostNamespace = (site: number) => `${NS_PREFIX}h${site}`;
+/** The alias of site `site`'s router that the hosted node in `slot` talks to. */
+const routerAlias = (site: number, slot: number) => `10.78.${site}.${2 + slot}`;
 
 function wanPair(s: number): { core: string; site: string } {
   const base = 4 * s; // 10.77.2.0/23 cut into /30s
@@ -84,8 +117,9 @@ const oneWay = (rttUs: number) => Math.round(rttUs / 2);
  * The topology of the scenario's first `nodes` nodes (site-major, as the simulator orders them),
  * with every site that holds one of them.
  */
-export function planTopology(scenario: Scenario, nodes: number, fleet: Fleet = expandFleet(scenario)): Topology {
+export function planTopology(scenario: Scenario, nodes: number, fleet: Fleet = expandFleet(scenario), hosting: Hosting = { agentsPerProcess: 1 }): Topology {
   if (!Number.isInteger(nodes) || nodes < 1) throw new InputError('--nodes must be a whole number of at least 1');
+  if (!Number.isInteger(hosting.agentsPerProcess) || hosting.agentsPerProcess < 1) throw new InputError('--agents-per-process must be a whole number of at least 1');
   if (nodes > fleet.nodes.length) throw new InputError(`--nodes ${nodes}: scenario ${scenario.name} has only ${fleet.nodes.length} nodes`);
   const chosen = fleet.nodes.slice(0, nodes);
   const siteCount = chosen[chosen.length - 1]!.site + 1;
@@ -104,16 +138,24 @@ export function planTopology(scenario: Scenario, nodes: number, fleet: Fleet = e
     wanIps: wanPair(s.index),
     bridge: `epem-br${s.index}`,
   }));
+  const hostedNode = (index: number) => hosting.agentsPerProcess > 1 && !hosting.solo?.has(index);
   const emuNodes: EmulatedNode[] = chosen.map((n) => ({
     index: n.index,
     id: n.id,
     site: n.site,
     slot: n.slot,
-    ns: `${NS_PREFIX}n${n.index}`,
+    ns: hostedNode(n.index) ? hostNamespace(n.site) : `${NS_PREFIX}n${n.index}`,
     ip: `10.77.${128 + n.site}.${2 + n.slot}`,
     access: n.access,
     accessDevs: { site: `epem-n${n.index}s`, node: `epem-n${n.index}n` },
+    hosted: hostedNode(n.index),
+    routerIp: hostedNode(n.index) ? routerAlias(n.site, n.slot) : sites[n.site]!.lanIp,
   }));
+  const hosts: AgentHost[] = [];
+  for (const s of sites) {
+    const mine = emuNodes.filter((n) => n.hosted && n.site === s.index).map((n) => n.index);
+    for (let i = 0; i < mine.length; i += hosting.agentsPerProcess) hosts.push({ site: s.index, ns: hostNamespace(s.index), nodes: mine.slice(i, i + hosting.agentsPerProcess) });
+  }
   const o = scenario.origin;
   const egresses: ShapedEgress[] = [
     { ns: ORIGIN_NS, dev: 'epem-uo', bitsPerS: o.uplinkBitsPerS, delayUs: oneWay(o.rttUs), loss: 0 },
@@ -134,7 +176,8 @@ export function planTopology(scenario: Scenario, nodes: number, fleet: Fleet = e
     originUplinkBitsPerS: o.uplinkBitsPerS,
     originRttUs: o.rttUs,
     egresses,
-    namespaces: [ORIGIN_NS, CORE_NS, ...sites.map((s) => s.ns), ...emuNodes.map((n) => n.ns)],
+    namespaces: [ORIGIN_NS, CORE_NS, ...sites.map((s) => s.ns), ...new Set(hosts.map((h) => h.ns)), ...emuNodes.filter((n) => !n.hosted).map((n) => n.ns)],
+    hosts,
   };
 }
 
@@ -187,10 +230,31 @@ export function namespaceCommands(t: Topology): Map<string, string[]> {
       `link set ${s.bridge} up`,
     );
   }
+  for (const ns of new Set(t.hosts.map((h) => h.ns))) add(ns, 'link set lo up');
   for (const n of t.nodes) {
     const s = t.sites[n.site]!;
     add(s.ns, `link set ${n.accessDevs.site} master ${s.bridge}`, `link set ${n.accessDevs.site} up`);
-    add(n.ns, 'link set lo up', `addr add ${n.ip}/24 dev ${n.accessDevs.node}`, `link set ${n.accessDevs.node} up`, `route add default via ${s.lanIp}`);
+    if (n.hosted) {
+      add(s.ns, `addr add ${n.routerIp}/32 dev lo`);
+      add(n.ns, `addr add ${n.ip}/32 dev ${n.accessDevs.node}`, `link set ${n.accessDevs.node} up`, `route add ${n.routerIp}/32 via ${s.lanIp} dev ${n.accessDevs.node} src ${n.ip} onlink`);
+    } else add(n.ns, 'link set lo up', `addr add ${n.ip}/24 dev ${n.accessDevs.node}`, `link set ${n.accessDevs.node} up`, `route add default via ${s.lanIp}`);
+  }
+  return m;
+}
+
+/**
+ * Sysctls per namespace (written under /proc/sys/net inside it): routers forward; a host
+ * namespace answers ARP for an address only on the interface that has it and announces it from
+ * there (several node veths share the site's LAN).
+ */
+export function sysctlWrites(t: Topology): Map<string, { key: string; value: string }[]> {
+  const m = new Map<string, { key: string; value: string }[]>();
+  for (const ns of [CORE_NS, ...t.sites.map((s) => s.ns)]) m.set(ns, [{ key: 'ipv4/ip_forward', value: '1' }]);
+  for (const ns of new Set(t.hosts.map((h) => h.ns))) {
+    m.set(ns, [
+      { key: 'ipv4/conf/all/arp_ignore', value: '1' },
+      { key: 'ipv4/conf/all/arp_announce', value: '2' },
+    ]);
   }
   return m;
 }
