@@ -9,6 +9,7 @@ export {
   realScenario,
   scenarioNodes,
   writeLocalAgentConfig,
+  agentConfigBody,
   defaultCliPath,
   LocalAgent,
   MAX_REAL_NODES,
@@ -16,6 +17,10 @@ export {
   type RealEnvironmentOptions,
   type RealHypervisor,
   type LocalAgentSettings,
+  type AgentHosts,
+  type AgentHostsRun,
+  type RealAgent,
 } from './real.js';
 export { estimateRun, checkBudget, parseBudget, DEFAULT_BUDGET, type Budget, type RunEstimate } from './budget.js';
 export { emulateEnvironment, emulateScenario, MAX_EMULATED_NODES, type EmulateEnvironmentOptions } from './emulate/index.js';
+export * from './ssh/index.js';

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import type { EnrolledFleetNode, PlaneRegistry } from '../adapters/index.js';
-import { InputError, NotSupportedError, safeFolderName } from '../common/index.js';
+import { EnvironmentError, InputError, NotSupportedError, safeFolderName } from '../common/index.js';
 import { buildAppliance, buildPayloadImage, MiB } from '../pipeline/index.js';
 import { deploymentFromEvents, parseAgentEvents, recordsFromDeployments, type AgentEventLine, type Deployment, type DeploymentRun } from '../reports/index.js';
 import { nodeId as scenarioNodeId, siteId, type Scenario } from '../scenarios/index.js';
@@ -44,19 +44,24 @@ export interface LocalAgentSettings {
   bootTimeoutS?: number;
 }
 
-/** Writes `<dir>/<node>.agent.yaml` (mode 0600: it holds the node credential) for an enrolled node. */
-export function writeLocalAgentConfig(node: Pick<EnrolledFleetNode, 'nodeId' | 'agentPlane'>, dir: string, s: LocalAgentSettings): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${node.nodeId}.agent.yaml`);
-  const body = {
+/** An agent configuration's body for an enrolled node (paths as given: local ones resolved by the caller). */
+export function agentConfigBody(node: Pick<EnrolledFleetNode, 'nodeId' | 'agentPlane'>, s: LocalAgentSettings): Record<string, unknown> {
+  return {
     node: node.nodeId,
-    stateDir: resolve(s.stateDir),
+    stateDir: s.stateDir,
     plane: node.agentPlane,
-    trust: s.trust.map((t) => resolve(t)),
+    trust: s.trust,
     hypervisor: { kind: s.hypervisor, accel: s.accel ?? 'auto', bootTimeoutS: s.bootTimeoutS ?? 240 },
     fetch: { rangesInFlight: s.rangesInFlight ?? 4, ...(s.wholeStreamAt !== undefined ? { wholeStreamAt: s.wholeStreamAt } : {}) },
     machine: { pollIntervalS: s.pollIntervalS ?? 2, backoffBaseS: s.backoffBaseS ?? 0.5, backoffCapS: s.backoffCapS ?? 5 },
   };
+}
+
+/** Writes `<dir>/<node>.agent.yaml` (mode 0600: it holds the node credential) for an enrolled node. */
+export function writeLocalAgentConfig(node: Pick<EnrolledFleetNode, 'nodeId' | 'agentPlane'>, dir: string, s: LocalAgentSettings): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${node.nodeId}.agent.yaml`);
+  const body = agentConfigBody(node, { ...s, stateDir: resolve(s.stateDir), trust: s.trust.map((t) => resolve(t)) });
   writeFileSync(file, `# edgeplane agent configuration (edgeplane run --env real)\n${toYaml(body)}`, { mode: 0o600 });
   return file;
 }
@@ -115,7 +120,42 @@ export class LocalAgent {
 
 // ---- the rollout ----
 
+/** An agent of a real run, wherever it runs (a local process, or one on an SSH node). */
+export interface RealAgent {
+  readonly node: string;
+  readonly running: boolean;
+  readonly stderr: string;
+  events(): AgentEventLine[];
+  stop(): Promise<unknown>;
+}
+
+/** Where a real run's agents run instead of local processes (environments/ssh: the inventory's nodes). */
+export interface AgentHosts {
+  kind: string;
+  /** at most this many nodes */
+  maxNodes: number;
+  /** for messages: "3 SSH node(s) of the inventory" */
+  describe: string;
+  open(o: { nodes: { id: string; planeId: string }[]; sections: unknown[]; trustFile: string; say: (m: string) => void; log: PlaneRunContext['logger'] }): Promise<AgentHostsRun>;
+}
+
+export interface AgentHostsRun {
+  /** one agent per configuration (the i-th on the i-th host); each mirrors its events.ndjson under `localDir/<node>/` */
+  start(repeat: number, configs: Record<string, unknown>[], localDir: string): Promise<RealAgent[]>;
+  /** each host's machine, for the results' meta line */
+  machines(): Record<string, unknown>[];
+  assumptions(): { name: string; value: string | number; unit?: string; source: string }[];
+  close(): Promise<void>;
+}
+
 export interface RealEnvironmentOptions {
+  /** run the agents there instead of as local processes */
+  hosts?: AgentHosts;
+  /**
+   * serve the plane's node side with this plane instead (today: `test-plane`, started by edgeplane
+   * in the work directory, as --env emulate does): for trying nodes without a cloud
+   */
+  standIn?: 'test-plane';
   /** the plane's state directory (`edgeplane up <plane> --state`); default: the plane server's */
   stateDir?: string;
   /** an existing cloud instead of the local stack (clouds.yaml cloud, openrc file) */
@@ -132,10 +172,12 @@ export interface RealEnvironmentOptions {
 }
 
 /** The scenario's first `n` node ids, site-major (the simulator's order), with the plane's names for them. */
-export function scenarioNodes(scenario: Scenario, n: number, planeName: (id: string) => string = (id) => id): { id: string; planeId: string; site: string }[] {
+export function scenarioNodes(scenario: Scenario, n: number, planeName: (id: string) => string = (id) => id, maxNodes = MAX_REAL_NODES): { id: string; planeId: string; site: string }[] {
   const { sites, nodesPerSite } = scenario.fleet;
   if (!Number.isInteger(n) || n < 1) throw new InputError('--nodes must be a whole number of at least 1');
-  if (n > MAX_REAL_NODES) throw new InputError(`--nodes ${n}: a real run starts one agent process per node on this machine; at most ${MAX_REAL_NODES}`);
+  if (n > maxNodes) {
+    throw new InputError(maxNodes === MAX_REAL_NODES ? `--nodes ${n}: a real run starts one agent process per node on this machine; at most ${MAX_REAL_NODES}` : `--nodes ${n}: the inventory has ${maxNodes} node(s)`);
+  }
   if (n > sites * nodesPerSite) throw new InputError(`--nodes ${n}: scenario ${scenario.name} has only ${sites * nodesPerSite} nodes`);
   const out: { id: string; planeId: string; site: string }[] = [];
   for (let s = 0; s < sites && out.length < n; s++) {
@@ -164,12 +206,15 @@ export function realEnvironment(o: RealEnvironmentOptions): Environment {
  * The scenario as a real run takes it, checked before any plane starts: only the planes that can
  * run for real (an operator and a node client); with `--plane` naming others, NotSupportedError.
  */
-export function realScenario(scenario: Scenario, path: string, o: { registry: PlaneRegistry; nodes?: number; explicitPlanes: boolean }): Scenario {
+export function realScenario(scenario: Scenario, path: string, o: { registry: PlaneRegistry; nodes?: number; explicitPlanes: boolean; hostNodes?: number; standIn?: string }): Scenario {
   const size = scenario.fleet.sites * scenario.fleet.nodesPerSite;
-  if (o.nodes === undefined && size > MAX_REAL_NODES) {
+  if (o.hostNodes !== undefined) {
+    if (o.nodes !== undefined && o.nodes > o.hostNodes) throw new InputError(`--nodes ${o.nodes}: the inventory has ${o.hostNodes} node(s)`);
+  } else if (o.nodes === undefined && size > MAX_REAL_NODES) {
     throw new InputError(`${path}: ${size} nodes; a real run starts one agent process per node on this machine: give --nodes N (at most ${MAX_REAL_NODES})`);
   }
-  const runnable = (name: string) => o.registry.has(name) && o.registry.get(name).operator !== undefined && o.registry.get(name).nodeClient !== undefined;
+  const served = (name: string) => (o.standIn && o.registry.has(name) && o.registry.get(name).modes.includes('agent') ? o.standIn : name);
+  const runnable = (name: string) => o.registry.has(served(name)) && o.registry.get(served(name)).operator !== undefined && o.registry.get(served(name)).nodeClient !== undefined;
   const able = o.registry.descriptors.filter((d) => runnable(d.name)).map((d) => d.name);
   const unable = scenario.planes.filter((p) => !runnable(p.name)).map((p) => p.name);
   if (o.explicitPlanes && unable.length > 0) {
@@ -178,7 +223,7 @@ export function realScenario(scenario: Scenario, path: string, o: { registry: Pl
   const planes = scenario.planes.filter((p) => runnable(p.name));
   if (planes.length === 0) throw new InputError(`${path}: the scenario has none of the planes --env real runs (${able.join(', ')})`);
   for (const p of planes) {
-    const native = p.mode === 'native' && o.registry.get(p.name).operator?.native !== undefined;
+    const native = !o.standIn && p.mode === 'native' && o.registry.get(p.name).operator?.native !== undefined;
     if (p.mode !== 'agent' && !native) throw new NotSupportedError(`${path}: ${p.name} in ${p.mode} mode for real (the real edge agent is agent mode)`);
   }
   return { ...scenario, planes };
@@ -196,126 +241,199 @@ async function realImage(hypervisor: RealHypervisor, o: { outDir: string; imageI
   return { path: built.path, size: built.header.size, kind: 'appliance padded' };
 }
 
+/** The stand-in test plane's server (`edgeplane test-plane serve`), on loopback, on a free port. */
+async function startStandInServer(cliPath: string, dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [cliPath, 'test-plane', 'serve', '--dir', dir, '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    if (err.length < 8192) err += d.toString();
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // edgeplane leaving in any way (an interrupt's handler calls process.exit) takes the server along
+  const onExit = () => child.kill('SIGTERM');
+  process.once('exit', onExit);
+  void exited.then(() => process.off('exit', onExit));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const m = / at (http:\/\/\S+)/.exec(out);
+    if (m) {
+      return {
+        url: m[1]!,
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new EnvironmentError(`the stand-in test plane did not start: ${err.trim().slice(-1000)}`);
+    }
+    await sleep(50);
+  }
+}
+
 async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
   const { scenario, descriptor: d, say, logger: log } = ctx;
-  if (ctx.plane.mode === 'native' && d.operator?.native) return openNativeRealPlane(env, o, ctx);
+  if (!o.standIn && ctx.plane.mode === 'native' && d.operator?.native) return openNativeRealPlane(env, o, ctx);
   if (ctx.plane.mode !== 'agent') throw new NotSupportedError(`${d.name} in ${ctx.plane.mode} mode for real (the real edge agent is agent mode)`);
-  const planeOps = ctx.registry.with(d.name, 'operator', '--env real with plane');
-  const nodeClient = ctx.registry.with(d.name, 'nodeClient', '--env real with plane').nodeClient;
-  const stateDir = resolve(o.stateDir ?? d.server?.defaultStateDir ?? '.');
-  const nodes = scenarioNodes(scenario, o.nodes ?? scenario.fleet.sites * scenario.fleet.nodesPerSite, planeOps.operator.nodeName);
+  // the plane whose node side the agents talk to: the scenario's, or the stand-in
+  const served = o.standIn ?? d.name;
+  const planeOps = ctx.registry.with(served, 'operator', '--env real with plane');
+  const nodeClient = ctx.registry.with(served, 'nodeClient', '--env real with plane').nodeClient;
+  const fleetSize = scenario.fleet.sites * scenario.fleet.nodesPerSite;
+  const nodes = scenarioNodes(scenario, o.nodes ?? (o.hosts ? Math.min(fleetSize, o.hosts.maxNodes) : fleetSize), planeOps.operator.nodeName, o.hosts?.maxNodes ?? MAX_REAL_NODES);
   const workDir = resolve(o.workDir, safeFolderName(scenario.name), d.name);
   mkdirSync(workDir, { recursive: true });
-  const operator = await planeOps.operator.open(stateDir, { cloud: o.cloud, openrc: o.openrc });
-
-  // the image: an appliance padded to the scenario's size (capped), chunked as the scenario says
-  const lineage = `ep-${scenario.name}`
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .slice(0, 100);
-  const version = `r${Date.now()}`;
-  const applianceDir = join(workDir, 'appliance');
-  const built = await realImage(o.hypervisor, { outDir: applianceDir, imageId: lineage, version, size: Math.min(scenario.image.sizeBytes, MAX_REAL_IMAGE_BYTES) });
-  const chunkBytes = Math.min(scenario.image.chunkBytes, built.size);
-  say(`publishing ${lineage}@${version} (${built.size} bytes, ${chunkBytes}-byte chunks)`);
-  const published = await operator.publish({
-    source: built.path,
-    imageId: lineage,
-    version,
-    keysDir: join(workDir, 'keys'),
-    chunking: { algorithm: 'fixed', size: chunkBytes },
-    logger: log,
-  });
-  log.info({ lineage, version, pin: published.pin, chunks: published.chunks, blobBytes: published.blobBytes }, 'published');
-
-  say(`enrolling ${nodes.length} node(s) and pinning ${published.pin.imageId}@${published.pin.version}`);
-  const enrolled = await operator.enroll(nodes.map((n) => n.planeId));
-  const byId = new Map(enrolled.map((e) => [e.nodeId, e]));
-  const pin = published.pin;
-  await operator.assign(
-    pin,
-    nodes.map((n) => n.planeId),
-  );
-
-  const startedAt = new Date().toISOString();
-  const timeoutMs = o.timeoutMs ?? (o.hypervisor === 'qemu' ? 600_000 : 300_000);
-  const image = { imageId: lineage, version };
-
-  return {
-    nodes: nodes.length,
-    async repeat(r): Promise<DeploymentRun> {
-      const repeatDir = join(workDir, `repeat-${r}`);
-      const configs = nodes.map((n) =>
-        writeLocalAgentConfig(byId.get(n.planeId)!, join(repeatDir, 'agents'), {
-          stateDir: join(repeatDir, 'nodes', n.planeId),
-          trust: [join(published.keysDir, 'publisher.pub')],
-          hypervisor: o.hypervisor,
-          rangesInFlight: Math.min(64, scenario.concurrency.rangesInFlight),
-        }),
-      );
-      say(`repeat ${r + 1}/${scenario.repeat}: starting ${nodes.length} agent(s) (${o.hypervisor} hypervisor)`);
-      const t0Ms = Date.now();
-      const agents = nodes.map((n, i) => new LocalAgent(n.planeId, configs[i]!, join(repeatDir, 'nodes', n.planeId), o.cliPath));
-      let placed: Record<string, boolean> = {};
-      let deployments: Deployment[];
-      try {
-        const doneOf = (a: LocalAgent) => a.events().some((l) => l.type === 'done' && l.image.imageId === lineage && l.image.version === version);
-        for (;;) {
-          const finished = agents.filter((a) => !a.running || doneOf(a)).length;
-          ctx.onProgress?.(r, finished, agents.length);
-          if (finished === agents.length || Date.now() - t0Ms >= timeoutMs) break;
-          await sleep(250);
-        }
-        for (const a of agents) if (!a.running) log.error({ node: a.node, stderr: a.stderr.slice(-2000) }, 'agent exited early');
-        // what the operator sees: each node's last report (written after `done`), newer than t0
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-          const status = await operator.status(nodes.map((n) => n.planeId));
-          placed = Object.fromEntries(
-            status.map((s) => [s.nodeId, s.report !== null && s.report.status === 'RUNNING' && s.report.seq >= t0Ms && s.report.image?.imageId === pin.imageId && s.report.image.version === pin.version]),
-          );
-          const running = agents.filter((a) => a.events().some((l) => l.type === 'done' && l.outcome === 'running' && l.image.imageId === lineage));
-          if (running.every((a) => placed[a.node]) || Date.now() > deadline) break;
-          await sleep(500);
-        }
-        deployments = agents.map((a, i) => deploymentFromEvents(a.events(), { node: nodes[i]!.id, site: nodes[i]!.site, t0Ms, image, dataOps: nodeClient.dataOps, reportOps: nodeClient.reportOps }));
-      } finally {
-        await Promise.all(agents.map((a) => a.stop()));
-      }
-      const { records, originEgressBytes } = recordsFromDeployments(
-        deployments,
-        nodes.map((n) => placed[n.planeId] === true),
-      );
-      const ok = deployments.filter((x) => x.outcome === 'running').length;
-      say(`repeat ${r + 1}/${scenario.repeat}: ${ok}/${nodes.length} RUNNING`);
-      log.info({ repeat: r, running: ok, nodes: nodes.length }, 'repeat done');
-      return unshapedRun(ctx, env, nodes, r, { records, originEgressBytes, bytesPerNode: published.blobBytes, dataRequestsPerRoundTrip: Math.min(64, scenario.concurrency.rangesInFlight) });
-    },
-    meta() {
-      const p = d.name;
-      return {
-        assumptions: [
-          { plane: p, name: 'control plane', value: `the running ${p} plane in ${stateDir}`, source: 'edgeplane run --env real' },
-          {
-            plane: p,
-            name: 'nodes run',
-            value: nodes.length,
-            unit: 'agents',
-            source: `the scenario's first ${nodes.length} of ${scenario.fleet.sites * scenario.fleet.nodesPerSite} nodes, one agent process each on this machine`,
-          },
-          { plane: p, name: 'image size', value: built.size, unit: 'B', source: `${built.kind} of min(scenario image ${scenario.image.sizeBytes} B, ${MAX_REAL_IMAGE_BYTES} B)` },
-          { plane: p, name: 'chunk size', value: chunkBytes, unit: 'B', source: 'scenario image.chunk' },
-          { plane: p, name: 'hypervisor', value: o.hypervisor, source: o.hypervisor === 'qemu' ? 'qemu (KVM when usable, else TCG); boot ends at the image boot marker' : 'sim: a timed fake VM (no boot cost)' },
-          { plane: p, name: 'network', value: 'loopback', source: 'no link shaping: the scenario network, strategy and faults are not applied; data from the plane only (strategy origin); no physical bound applies' },
-        ],
-        machine: thisMachine(),
-        startedAt,
-      };
-    },
-    profile: () => d.profile?.() ?? null,
-    counters: () => ({}),
-    async close() {},
+  let standIn: { url: string; stop: () => Promise<void> } | null = null;
+  const stateDir = o.standIn ? join(workDir, 'stand-in') : resolve(o.stateDir ?? d.server?.defaultStateDir ?? '.');
+  if (o.standIn) {
+    mkdirSync(stateDir, { recursive: true });
+    standIn = await startStandInServer(o.cliPath ?? defaultCliPath(), stateDir);
+    say(`stand-in ${o.standIn} serving at ${standIn.url}`);
+  }
+  let hostsRun: AgentHostsRun | null = null;
+  const closeAll = async () => {
+    await hostsRun?.close();
+    await standIn?.stop();
   };
+  try {
+    const operator = await planeOps.operator.open(stateDir, { cloud: o.cloud, openrc: o.openrc });
+
+    // the image: an appliance padded to the scenario's size (capped), chunked as the scenario says
+    const lineage = `ep-${scenario.name}`
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .slice(0, 100);
+    const version = `r${Date.now()}`;
+    const applianceDir = join(workDir, 'appliance');
+    const built = await realImage(o.hypervisor, { outDir: applianceDir, imageId: lineage, version, size: Math.min(scenario.image.sizeBytes, MAX_REAL_IMAGE_BYTES) });
+    const chunkBytes = Math.min(scenario.image.chunkBytes, built.size);
+    say(`publishing ${lineage}@${version} (${built.size} bytes, ${chunkBytes}-byte chunks)`);
+    const published = await operator.publish({
+      source: built.path,
+      imageId: lineage,
+      version,
+      keysDir: join(workDir, 'keys'),
+      chunking: { algorithm: 'fixed', size: chunkBytes },
+      logger: log,
+    });
+    log.info({ lineage, version, pin: published.pin, chunks: published.chunks, blobBytes: published.blobBytes }, 'published');
+
+    say(`enrolling ${nodes.length} node(s) and pinning ${published.pin.imageId}@${published.pin.version}`);
+    const enrolled = (await operator.enroll(nodes.map((n) => n.planeId))).map((e) => (standIn ? { ...e, agentPlane: { ...e.agentPlane, url: standIn.url } } : e));
+    const byId = new Map(enrolled.map((e) => [e.nodeId, e]));
+    const pin = published.pin;
+    const trustFile = join(published.keysDir, 'publisher.pub');
+    if (o.hosts) hostsRun = await o.hosts.open({ nodes, sections: enrolled.map((e) => e.agentPlane), trustFile, say, log });
+    await operator.assign(
+      pin,
+      nodes.map((n) => n.planeId),
+    );
+
+    const startedAt = new Date().toISOString();
+    const timeoutMs = o.timeoutMs ?? (o.hypervisor === 'qemu' ? 600_000 : 300_000);
+    const image = { imageId: lineage, version };
+    const settings = (n: { planeId: string }, repeatDir: string): LocalAgentSettings => ({
+      stateDir: join(repeatDir, 'nodes', n.planeId),
+      trust: [trustFile],
+      hypervisor: o.hypervisor,
+      rangesInFlight: Math.min(64, scenario.concurrency.rangesInFlight),
+    });
+    const where = o.hosts ? o.hosts.describe : 'this machine';
+
+    return {
+      nodes: nodes.length,
+      async repeat(r): Promise<DeploymentRun> {
+        const repeatDir = join(workDir, `repeat-${r}`);
+        say(`repeat ${r + 1}/${scenario.repeat}: starting ${nodes.length} agent(s) (${o.hypervisor} hypervisor) on ${where}`);
+        let t0Ms = Date.now();
+        let agents: RealAgent[];
+        if (hostsRun) {
+          const bodies = nodes.map((n) => agentConfigBody(byId.get(n.planeId)!, settings(n, repeatDir)));
+          t0Ms = Date.now();
+          agents = await hostsRun.start(r, bodies, join(repeatDir, 'nodes'));
+        } else {
+          const configs = nodes.map((n) => writeLocalAgentConfig(byId.get(n.planeId)!, join(repeatDir, 'agents'), settings(n, repeatDir)));
+          t0Ms = Date.now();
+          agents = nodes.map((n, i) => new LocalAgent(n.planeId, configs[i]!, join(repeatDir, 'nodes', n.planeId), o.cliPath));
+        }
+        let placed: Record<string, boolean> = {};
+        let deployments: Deployment[];
+        try {
+          const doneOf = (a: RealAgent) => a.events().some((l) => l.type === 'done' && l.image.imageId === lineage && l.image.version === version);
+          for (;;) {
+            const finished = agents.filter((a) => !a.running || doneOf(a)).length;
+            ctx.onProgress?.(r, finished, agents.length);
+            if (finished === agents.length || Date.now() - t0Ms >= timeoutMs) break;
+            await sleep(250);
+          }
+          for (const a of agents) if (!a.running) log.error({ node: a.node, stderr: a.stderr.slice(-2000) }, 'agent exited early');
+          // what the operator sees: each node's last report (written after `done`), newer than t0
+          const deadline = Date.now() + 30_000;
+          for (;;) {
+            const status = await operator.status(nodes.map((n) => n.planeId));
+            placed = Object.fromEntries(
+              status.map((s) => [s.nodeId, s.report !== null && s.report.status === 'RUNNING' && s.report.seq >= t0Ms && s.report.image?.imageId === pin.imageId && s.report.image.version === pin.version]),
+            );
+            const running = nodes.filter((_, i) => agents[i]!.events().some((l) => l.type === 'done' && l.outcome === 'running' && l.image.imageId === lineage));
+            if (running.every((n) => placed[n.planeId]) || Date.now() > deadline) break;
+            await sleep(500);
+          }
+          deployments = agents.map((a, i) => deploymentFromEvents(a.events(), { node: nodes[i]!.id, site: nodes[i]!.site, t0Ms, image, dataOps: nodeClient.dataOps, reportOps: nodeClient.reportOps }));
+        } finally {
+          await Promise.all(agents.map((a) => a.stop()));
+        }
+        const { records, originEgressBytes } = recordsFromDeployments(
+          deployments,
+          nodes.map((n) => placed[n.planeId] === true),
+        );
+        const ok = deployments.filter((x) => x.outcome === 'running').length;
+        say(`repeat ${r + 1}/${scenario.repeat}: ${ok}/${nodes.length} RUNNING`);
+        log.info({ repeat: r, running: ok, nodes: nodes.length }, 'repeat done');
+        return unshapedRun(ctx, env, nodes, r, { records, originEgressBytes, bytesPerNode: published.blobBytes, dataRequestsPerRoundTrip: Math.min(64, scenario.concurrency.rangesInFlight) });
+      },
+      meta() {
+        const p = d.name;
+        return {
+          assumptions: [
+            o.standIn
+              ? { plane: p, name: 'control plane', value: `${o.standIn} (stand-in)`, source: `edgeplane test-plane serve in the work directory stands in for ${p}'s node side (--stand-in)` }
+              : { plane: p, name: 'control plane', value: `the running ${p} plane in ${stateDir}`, source: 'edgeplane run --env real' },
+            {
+              plane: p,
+              name: 'nodes run',
+              value: nodes.length,
+              unit: 'agents',
+              source: `the scenario's first ${nodes.length} of ${fleetSize} nodes, one agent process each on ${o.hosts ? 'its own SSH node' : 'this machine'}`,
+            },
+            ...(hostsRun ? hostsRun.assumptions().map((a) => ({ plane: p, ...a })) : []),
+            { plane: p, name: 'image size', value: built.size, unit: 'B', source: `${built.kind} of min(scenario image ${scenario.image.sizeBytes} B, ${MAX_REAL_IMAGE_BYTES} B)` },
+            { plane: p, name: 'chunk size', value: chunkBytes, unit: 'B', source: 'scenario image.chunk' },
+            { plane: p, name: 'hypervisor', value: o.hypervisor, source: o.hypervisor === 'qemu' ? 'qemu (KVM when usable, else TCG); boot ends at the image boot marker' : 'sim: a timed fake VM (no boot cost)' },
+            {
+              plane: p,
+              name: 'network',
+              value: o.hosts ? 'as the nodes are connected' : 'loopback',
+              source: 'no link shaping: the scenario network, strategy and faults are not applied; data from the plane only (strategy origin); no physical bound applies',
+            },
+          ],
+          machine: { ...thisMachine(), ...(hostsRun ? { nodes: hostsRun.machines() } : {}) },
+          startedAt,
+        };
+      },
+      profile: () => d.profile?.() ?? null,
+      counters: () => ({}),
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll().catch(() => {});
+    throw err;
+  }
 }
 
 /**

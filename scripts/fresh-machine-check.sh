@@ -113,14 +113,12 @@ if [ ${#COMMANDS[@]} -eq 0 ]; then echo "fresh-machine-check: no commands found 
 echo "README commands:"; printf '  %s\n' "${COMMANDS[@]}"
 
 # --- 1. the cached Debian root
+# shellcheck source=lib/debian-root.sh
+. "$REPO/scripts/lib/debian-root.sh"
 build_root() { # DIR
-  local dir="$1"
-  debootstrap --variant="$VARIANT" "$SUITE" "$dir" "$MIRROR"
-  chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -q --no-install-recommends "${EXTRA_PACKAGES[@]}"
-  chroot "$dir" apt-get clean
+  debian_root_build "$1" "$SUITE" "$VARIANT" "$MIRROR" "${EXTRA_PACKAGES[@]}"
 }
-KEY=$(printf '%s\n' "$SUITE" "$VARIANT" "$MIRROR" "${EXTRA_PACKAGES[*]}" "$(declare -f build_root)" | sha256sum | cut -c1-16)
+KEY=$(printf '%s\n' "$SUITE" "$VARIANT" "$MIRROR" "${EXTRA_PACKAGES[*]}" "$(declare -f build_root debian_root_build)" | sha256sum | cut -c1-16)
 BASE="$CACHE_DIR/debootstrap-$SUITE-$KEY"
 
 ensure_base() {
@@ -145,18 +143,16 @@ BASE_TMP=
 # --- 2. the throw-away machine
 mkdir -p "$WORK_PARENT"
 ROOT="$(mktemp -d "$WORK_PARENT/edgeplane-fresh.XXXXXX")"
-NODE_BIN="$(readlink -f "$(command -v node)")"
 NPM_DIR="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")" # .../node_modules/npm
 prepare_root() {
   cp -a "$BASE/." "$ROOT/"
   rm -f "$ROOT/.complete"
   # Node 20 is one binary; npm is a folder of JavaScript with bin/npm-cli.js
-  install -m 0755 "$NODE_BIN" "$ROOT/usr/bin/node"
+  debian_root_add_node "$ROOT"
   mkdir -p "$ROOT/usr/lib/node_modules"
   cp -a "$NPM_DIR" "$ROOT/usr/lib/node_modules/npm"
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/bin/npx"
-  "$ROOT/usr/bin/node" --version >/dev/null
   # the host's extra CA certificates (this network's egress needs them), and npm pointed at them
   if compgen -G '/usr/local/share/ca-certificates/*' >/dev/null; then
     cp -a /usr/local/share/ca-certificates/. "$ROOT/usr/local/share/ca-certificates/"

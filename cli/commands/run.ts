@@ -16,15 +16,19 @@ import {
   MAX_EMULATED_NODES,
   parseBudget,
   MAX_REAL_NODES,
+  loadInventory,
   realEnvironment,
   realScenario,
+  sshHosts,
   runScenario,
   simEnvironment,
   type Budget,
   type EnvName,
   type Environment,
+  type Inventory,
   type ScenarioResult,
 } from '../../environments/index.js';
+import { containerLauncher } from '../../environments/containers/index.js';
 import { planes, reportPlanes, scenarios, simWorkerEntry } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
 import { COUNT_LIMITS, type Scenario } from '../../scenarios/index.js';
@@ -51,6 +55,10 @@ interface RunFlags {
   hypervisor: 'sim' | 'qemu';
   nodes?: number;
   agentsPerProcess?: number;
+  runtime: 'processes' | 'containers';
+  engine?: string[];
+  inventory?: string;
+  standIn?: 'test-plane';
   budget?: Partial<Budget>;
   threads?: number;
 }
@@ -75,39 +83,67 @@ export function register(program: Command): void {
       `--env real, emulate: run the scenario's first N nodes (real: at most ${MAX_REAL_NODES}, emulate: at most ${MAX_EMULATED_NODES}; default: all, if that many)`,
       integerOption('--nodes', 1, MAX_EMULATED_NODES),
     )
+    .addOption(new Option('--runtime <kind>', '--env emulate: run each agent process as a plain process or in a container (Docker Engine API, see --engine)').choices(['processes', 'containers']).default('processes'))
+    .option('--engine <url...>', '--runtime containers: Docker Engine API endpoints on this machine (Docker, or `podman system service`), e.g. unix:///run/podman/podman.sock; agents are spread over them')
     .option(
       '--agents-per-process <n>',
       '--env emulate: agent machines per agent process (1: a process per node; default 1 up to 50 nodes, 20 above; nodes a crash fault hits run alone)',
       integerOption('--agents-per-process', 1, 253),
     )
+    .option('--inventory <file>', '--env real: run the agents on the SSH nodes of this inventory (YAML, see README "SSH nodes") instead of this machine')
+    .addOption(new Option('--stand-in <plane>', "--env real: serve the plane's node side with a test plane edgeplane starts (no cloud needed)").choices(['test-plane']))
     .option('--json', 'print the summary as JSON instead of a table')
     .option('--no-report', 'do not render the HTML/Markdown report')
     .option('--verbose', 'logs to stderr as well as to the log file')
     .option('--budget <key=value,...>', 'raise the simulated run budget on purpose: events, total-events, instant-events, node-chunks, runs, memory (e.g. events=2e8,memory=16GiB)', parseBudget)
     .option('--threads <n>', 'simulator threads for repeats and planes (default: one per CPU; 1: main thread only; same results for any N)', integerOption('--threads', 1, 256))
-    .addHelpText('after', '\nExit codes: 0 ok, 1 an SLA in a scenario was missed, 2 bad usage or invalid scenario, 3 environment error.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 an SLA in a scenario was missed, 2 bad usage, invalid scenario or inventory, 3 environment error (e.g. an SSH node unreachable, refusing the key, or without Node.js >= 20).',
+    )
     .action(async (names: string[], flags: RunFlags) => {
       process.exitCode = await run(names, flags);
     });
 }
 
 /** The environment the flags ask for; flags that do not apply to it are usage errors. */
-function environmentFor(flags: RunFlags, outDir: string): Environment {
+function environmentFor(flags: RunFlags, outDir: string, inventory: Inventory | undefined): Environment {
   const realOnly = [
+    ['--inventory', flags.inventory !== undefined],
+    ['--stand-in', flags.standIn !== undefined],
     ['--state', flags.state !== undefined],
     ['--nodes', flags.nodes !== undefined],
     ['--cloud', flags.cloud !== undefined],
     ['--openrc', flags.openrc !== undefined],
   ] as const;
-  if (flags.env !== 'emulate' && flags.agentsPerProcess !== undefined) throw new InputError('--agents-per-process applies to --env emulate only');
+  if (flags.env !== 'emulate' && (flags.agentsPerProcess !== undefined || flags.runtime !== 'processes' || flags.engine !== undefined)) {
+    throw new InputError('--agents-per-process, --runtime and --engine apply to --env emulate only');
+  }
   if (flags.env === 'real') {
     if (flags.calibration) throw new InputError('--calibration feeds the simulator; it does not apply to --env real');
-    return realEnvironment({ stateDir: flags.state, cloud: flags.cloud, openrc: flags.openrc, workDir: outDir, hypervisor: flags.hypervisor, nodes: flags.nodes });
+    if (flags.standIn && flags.state !== undefined) throw new InputError('--stand-in serves its own test plane: --state does not apply');
+    return realEnvironment({
+      stateDir: flags.state,
+      cloud: flags.cloud,
+      openrc: flags.openrc,
+      workDir: outDir,
+      hypervisor: flags.hypervisor,
+      nodes: flags.nodes,
+      ...(inventory ? { hosts: sshHosts(inventory) } : {}),
+      ...(flags.standIn ? { standIn: flags.standIn } : {}),
+    });
   }
   if (flags.env === 'emulate') {
+    if (flags.inventory !== undefined || flags.standIn !== undefined) throw new InputError('--inventory and --stand-in apply to --env real only');
     if (flags.state !== undefined) throw new InputError('--state applies to --env real only (the emulation serves its own stand-in plane)');
     if (flags.hypervisor !== 'sim') throw new NotSupportedError('--env emulate with --hypervisor qemu (emulated nodes run the sim hypervisor: one qemu per node does not fit 2 cores)');
-    return emulateEnvironment({ workDir: outDir, nodes: flags.nodes, ...(flags.agentsPerProcess !== undefined ? { agentsPerProcess: flags.agentsPerProcess } : {}) });
+    if (flags.engine !== undefined && flags.runtime !== 'containers') throw new InputError('--engine applies to --runtime containers');
+    return emulateEnvironment({
+      workDir: outDir,
+      nodes: flags.nodes,
+      ...(flags.agentsPerProcess !== undefined ? { agentsPerProcess: flags.agentsPerProcess } : {}),
+      ...(flags.runtime === 'containers' ? { launcher: containerLauncher({ engines: flags.engine ?? [] }) } : {}),
+    });
   }
   for (const [flag, set] of realOnly) if (set) throw new InputError(`${flag} applies to --env real only`);
   return simEnvironment;
@@ -116,6 +152,7 @@ function environmentFor(flags: RunFlags, outDir: string): Environment {
 async function run(names: string[], flags: RunFlags): Promise<number> {
   configureSimThreads({ threads: flags.threads, workerEntry: simWorkerEntry });
   const calibration = flags.calibration ? await readCalibration(flags.calibration) : undefined;
+  const inventory = flags.env === 'real' && flags.inventory ? await loadInventory(flags.inventory) : undefined;
   const loaded = [];
   for (const name of names) loaded.push(await scenarios.load(name));
   const prepared = loaded.map(({ scenario, text, path }) => {
@@ -123,7 +160,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
     if (flags.env === 'sim') checkBudget(estimateRun(s), flags.budget, path);
     if (flags.env === 'emulate') return { scenario: emulateScenario(s, path, { nodes: flags.nodes }), text, path };
     if (flags.env !== 'real') return { scenario: s, text, path };
-    const real = realScenario(s, path, { registry: planes, nodes: flags.nodes, explicitPlanes: flags.plane !== undefined });
+    const real = realScenario(s, path, { registry: planes, nodes: flags.nodes, explicitPlanes: flags.plane !== undefined, hostNodes: inventory?.nodes.length, standIn: flags.standIn });
     const left = s.planes.filter((p) => !real.planes.includes(p)).map((p) => p.name);
     if (left.length > 0 && !flags.json) process.stderr.write(`${path}: left out of the real run (not runnable for real yet): ${[...new Set(left)].join(', ')}\n`);
     return { scenario: real, text, path };
@@ -133,7 +170,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
   const outDir = out.dir;
   let env: Environment;
   try {
-    env = environmentFor(flags, out.path('work'));
+    env = environmentFor(flags, out.path('work'), inventory);
   } catch (err) {
     out.discard();
     throw err;
