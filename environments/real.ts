@@ -136,10 +136,13 @@ export interface AgentHosts {
   maxNodes: number;
   /** for messages: "3 SSH node(s) of the inventory" */
   describe: string;
-  open(o: { nodes: { id: string; planeId: string }[]; sections: unknown[]; trustFile: string; say: (m: string) => void; log: PlaneRunContext['logger'] }): Promise<AgentHostsRun>;
+  /** connects and checks every host and copies the agent (before any plane work, so a bad host fails fast) */
+  open(o: { nodes: { id: string; planeId: string }[]; say: (m: string) => void; log: PlaneRunContext['logger'] }): Promise<AgentHostsRun>;
 }
 
 export interface AgentHostsRun {
+  /** after publish and enroll: the trust key copied, the plane made reachable (the nodes' plane sections) */
+  prepare(o: { sections: unknown[]; trustFile: string }): Promise<void>;
   /** one agent per configuration (the i-th on the i-th host); each mirrors its events.ndjson under `localDir/<node>/` */
   start(repeat: number, configs: Record<string, unknown>[], localDir: string): Promise<RealAgent[]>;
   /** each host's machine, for the results' meta line */
@@ -302,6 +305,7 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
     await standIn?.stop();
   };
   try {
+    if (o.hosts) hostsRun = await o.hosts.open({ nodes, say, log });
     const operator = await planeOps.operator.open(stateDir, { cloud: o.cloud, openrc: o.openrc });
 
     // the image: an appliance padded to the scenario's size (capped), chunked as the scenario says
@@ -329,7 +333,7 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
     const byId = new Map(enrolled.map((e) => [e.nodeId, e]));
     const pin = published.pin;
     const trustFile = join(published.keysDir, 'publisher.pub');
-    if (o.hosts) hostsRun = await o.hosts.open({ nodes, sections: enrolled.map((e) => e.agentPlane), trustFile, say, log });
+    await hostsRun?.prepare({ sections: enrolled.map((e) => e.agentPlane), trustFile });
     await operator.assign(
       pin,
       nodes.map((n) => n.planeId),

@@ -55,24 +55,36 @@ export function sshHosts(inventory: Inventory): AgentHosts {
       };
       const release = guard(closeAll);
       o.say(`copying the agent (${(bundle.bytes / 2 ** 20).toFixed(1)} MiB bundle) to ${nodes.length} SSH node(s)`);
-      const prepared = await Promise.allSettled(nodes.map((node) => SshHost.prepare(node, { inventory, tag, bundle: bundle.path, trustFile: o.trustFile, log: o.log })));
+      const prepared = await Promise.allSettled(nodes.map((node) => SshHost.prepare(node, { inventory, tag, bundle: bundle.path, log: o.log })));
       for (const p of prepared) if (p.status === 'fulfilled') hosts.push(p.value);
       const failed = prepared.flatMap((p) => (p.status === 'rejected' ? [p.reason as Error] : []));
       const tunnelled = inventory.plane.access === 'tunnel';
-      const ports = tunnelled ? [...new Set([...o.sections.flatMap(loopbackPorts), ...inventory.plane.ports])] : [];
-      try {
-        if (failed.length > 0) {
-          const detail = failed.map((e) => e.message);
-          throw failed[0] instanceof EnvironmentError || failed[0] instanceof InputError ? Object.assign(failed[0], { details: detail }) : new EnvironmentError(`SSH node: ${failed[0]!.message}`, detail);
-        }
-        for (const h of hosts) await h.tunnel(ports);
-      } catch (err) {
+      let ports: number[] = [];
+      const failing = async (err: unknown): Promise<never> => {
         await closeAll();
         release();
         throw err;
+      };
+      if (failed.length > 0) {
+        const detail = failed.map((e) => e.message);
+        await failing(failed[0] instanceof EnvironmentError || failed[0] instanceof InputError ? Object.assign(failed[0], { details: detail }) : new EnvironmentError(`SSH node: ${failed[0]!.message}`, detail));
       }
-      o.log.info({ nodes: hosts.map((h) => h.node.name), ports, tag }, 'ssh nodes ready');
+      o.log.info({ nodes: hosts.map((h) => h.node.name), tag }, 'ssh nodes connected, agent copied');
       return {
+        async prepare(p) {
+          try {
+            ports = tunnelled ? [...new Set([...p.sections.flatMap(loopbackPorts), ...inventory.plane.ports])] : [];
+            await Promise.all(
+              hosts.map(async (h) => {
+                await h.copyTrust(p.trustFile);
+                await h.tunnel(ports);
+              }),
+            );
+            o.log.info({ ports }, 'ssh nodes ready');
+          } catch (err) {
+            await failing(err);
+          }
+        },
         async start(repeat, configs, localDir) {
           const agents = await Promise.all(
             configs.map(async (c, i) => {

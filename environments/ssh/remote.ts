@@ -52,8 +52,8 @@ export class SshHost {
     readonly dir: string,
   ) {}
 
-  /** Connects, checks Node, makes `<workDir>/edgeplane-<tag>-<node>` and copies the agent bundle and trust file into it. */
-  static async prepare(node: SshNode, o: { inventory: Inventory; tag: string; bundle: string; trustFile: string; log: Logger }): Promise<SshHost> {
+  /** Connects, checks Node, makes `<workDir>/edgeplane-<tag>-<node>` and copies the agent bundle into it. */
+  static async prepare(node: SshNode, o: { inventory: Inventory; tag: string; bundle: string; log: Logger }): Promise<SshHost> {
     const conn = await SshConnection.open(node, { timeoutS: o.inventory.connectTimeoutS });
     try {
       const { machine, nodePath } = await requireAgentHost(conn);
@@ -64,13 +64,17 @@ export class SshHost {
       const host = new SshHost(node, conn, machine, nodePath, dir);
       await conn.put(o.bundle, `${dir}/agent.mjs`, 0o644);
       await conn.write(`${dir}/package.json`, BUNDLE_PACKAGE_JSON, 0o644);
-      await conn.put(o.trustFile, `${dir}/trust/publisher.pub`, 0o644);
       o.log.info({ node: node.name, host: node.host, dir, machine }, 'ssh node prepared');
       return host;
     } catch (err) {
       conn.close();
       throw err;
     }
+  }
+
+  /** The publisher's public key, which the agent's manifests must verify against. */
+  async copyTrust(trustFile: string): Promise<void> {
+    await this.conn.put(trustFile, `${this.dir}/trust/publisher.pub`, 0o644);
   }
 
   /** Forwards the host's 127.0.0.1:port to this machine's, for every port. */
