@@ -31,7 +31,7 @@ import type { RelayConfig } from './relay.js';
 import { EventsTail } from './events-tail.js';
 import { ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, wanCut, type EmulatedNode } from './topology.js';
 
-/** Agent processes on one machine: ~60 MiB each (measured, docs/emulate.md); above this, the machine is the limit. */
+/** Agent machines on one machine: in agent hosts ~9 MiB each, alone ~73 MiB (measured, docs/emulate.md); 200 emulated here, 400 allowed (the CPU is the limit above). */
 export const MAX_EMULATED_NODES = 400;
 /** The emulated image is at most this big: every node stores its chunks and a staged copy on this disk. */
 export const MAX_EMULATED_IMAGE_BYTES = 512 * 1024 * 1024;
