@@ -4,3 +4,4 @@ export * from './log.js';
 export * from './output.js';
 export * from './package.js';
 export * from './quantile.js';
+export * from './process.js';

@@ -4,7 +4,7 @@
 // the node never runs two.
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../../common/index.js';
+import { pidAlive, type Logger } from '../../common/index.js';
 import type { Hypervisor } from '../hypervisor/index.js';
 import type { Assignment } from '../machine/index.js';
 import { writeDurable } from './durable.js';
@@ -40,8 +40,8 @@ export class VmController {
         } catch {
           break;
         }
-        for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-        if (!alive(pid)) break;
+        for (let i = 0; i < 50 && pidAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+        if (!pidAlive(pid)) break;
       }
     }
     await unlink(this.pidFile).catch(() => undefined);
@@ -73,15 +73,6 @@ export class VmController {
 
   current(): Assignment | null {
     return this.running;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

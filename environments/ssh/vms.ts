@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import ssh2 from 'ssh2';
 import { probeKvm } from '../../agent/index.js';
-import { EnvironmentError, InputError, type Logger } from '../../common/index.js';
+import { EnvironmentError, InputError, pidAlive, type Logger } from '../../common/index.js';
 import { PACKAGE_ROOT } from '../../scenarios/index.js';
 import { SshConnection } from './connection.js';
 import { inventoryText, type SshNode } from './inventory.js';
@@ -59,15 +59,6 @@ function freePort(): Promise<number> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Is `pid` the qemu of this VM (its command line names the VM's disk)? Nothing else is signalled. */
 function isOurQemu(pid: number, disk: string): boolean {
   try {
@@ -105,7 +96,7 @@ export async function nodeVmsUp(o: NodeVmsUpOptions): Promise<{ inventory: strin
   const stateDir = resolve(o.stateDir);
   if (existsSync(stateFile(stateDir))) {
     const prev = JSON.parse(readFileSync(stateFile(stateDir), 'utf8')) as VmsState;
-    if (prev.vms.some((v) => alive(v.pid) && isOurQemu(v.pid, v.disk))) throw new InputError(`node VMs are already up in ${stateDir}: \`edgeplane nodes vms down --state ${o.stateDir}\` first`);
+    if (prev.vms.some((v) => pidAlive(v.pid) && isOurQemu(v.pid, v.disk))) throw new InputError(`node VMs are already up in ${stateDir}: \`edgeplane nodes vms down --state ${o.stateDir}\` first`);
   }
   for (const tool of [QEMU, 'qemu-img']) {
     if (spawnSync(tool, ['--version']).status !== 0) throw new EnvironmentError(`${tool} is missing (apt-get install qemu-system-x86 qemu-utils)`);
@@ -182,7 +173,7 @@ export async function nodeVmsUp(o: NodeVmsUpOptions): Promise<{ inventory: strin
       started.map(async (vm) => {
         const node: SshNode = { name: vm.name, host: '127.0.0.1', port: vm.port, user: 'root', key: keyFile, workDir: '/tmp', node: 'node' };
         for (;;) {
-          if (!alive(vm.pid)) throw new EnvironmentError(`node VM ${vm.name} exited while booting (console: ${vm.console}): ${tail(vm.console)}`);
+          if (!pidAlive(vm.pid)) throw new EnvironmentError(`node VM ${vm.name} exited while booting (console: ${vm.console}): ${tail(vm.console)}`);
           if (Date.now() - vm.t0 > deadlineMs) throw new EnvironmentError(`node VM ${vm.name}: no sshd after ${deadlineMs / 1000} s (console: ${vm.console}): ${tail(vm.console)}`);
           if (/EPVM-READY/.test(safeRead(vm.console))) {
             try {
@@ -236,11 +227,11 @@ export async function nodeVmsDown(stateDirIn: string): Promise<{ name: string; p
   const out: { name: string; pid: number; result: string }[] = [];
   for (const vm of state.vms) {
     let result = 'not running';
-    if (alive(vm.pid) && isOurQemu(vm.pid, vm.disk)) {
+    if (pidAlive(vm.pid) && isOurQemu(vm.pid, vm.disk)) {
       process.kill(vm.pid, 'SIGTERM');
       const deadline = Date.now() + 10_000;
-      while (alive(vm.pid) && Date.now() < deadline) await sleep(100);
-      if (alive(vm.pid)) process.kill(vm.pid, 'SIGKILL');
+      while (pidAlive(vm.pid) && Date.now() < deadline) await sleep(100);
+      if (pidAlive(vm.pid)) process.kill(vm.pid, 'SIGKILL');
       result = 'stopped';
     }
     for (const f of [vm.disk, join(stateDir, `${vm.name}.pid`)]) rmSync(f, { force: true });
