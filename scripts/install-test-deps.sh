@@ -4,7 +4,7 @@
 # and boot), debootstrap (scripts/fresh-machine-check.sh; the node-VM guest image), python3-simpy3 (SimPy 3 for `npm run bench -- simpy`),
 # openssh-server (the SSH-node tests start their own sshds in network namespaces; the node-VM guests). Idempotent.
 set -euo pipefail
-PACKAGES=(chromium qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio openssl curl procps iproute2 debootstrap python3-simpy3 openssh-server)
+PACKAGES=(chromium qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio openssl curl procps iproute2 debootstrap python3-simpy3 openssh-server podman runc)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "test dependencies: all installed"; exit 0; fi
