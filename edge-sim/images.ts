@@ -14,8 +14,6 @@ export interface RolloutImages {
   previous: { assignment: Assignment; manifest: ManifestInfo } | null;
   /** bytes a node must fetch: all chunks, or for a delta only those not in the previous version */
   fetchBytesPerNode: number;
-  /** the chunks a node must fetch, in manifest order */
-  fetchList: ChunkRef[];
   /** bytes of the whole sealed image */
   sealedBytes: number;
 }
@@ -34,17 +32,13 @@ export function rolloutImages(scenario: Scenario, seed: number): RolloutImages {
   const prevChunks: ChunkRef[] = [];
   let fetchBytes = 0;
   let sealed = 0;
-  const fetchList: ChunkRef[] = [];
   for (let i = 0; i < count; i++) {
     const size = sizeOf(i);
     const digest = shared[i] ? `v1-${i}` : `${target.version}-${i}`;
     chunks.push({ index: i, digest, size });
     prevChunks.push({ index: i, digest: `v1-${i}`, size });
     sealed += size;
-    if (!shared[i]) {
-      fetchBytes += size;
-      fetchList.push(chunks[i]);
-    }
+    if (!shared[i]) fetchBytes += size;
   }
   const manifest: ManifestInfo = { imageId: target.imageId, version: target.version, size: sizeBytes, chunks, keyRef: 'kms:appliance' };
   return {
@@ -57,7 +51,6 @@ export function rolloutImages(scenario: Scenario, seed: number): RolloutImages {
         }
       : null,
     fetchBytesPerNode: fetchBytes,
-    fetchList,
     sealedBytes: sealed,
   };
 }

@@ -18,7 +18,6 @@ fleet:
 origin: {uplink: 1Gbit, rtt: 1ms}
 image: {size: 16MiB, chunk: 4MiB}
 planes: [openstack]
-clients: {startJitter: 0s}
 ${faults}
 `;
 
