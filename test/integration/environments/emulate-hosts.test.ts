@@ -3,14 +3,13 @@
 // state directory, beside a node a crash fault hits (its own process, SIGKILLed). Needs root and
 // iproute2 (CI runs as root): it FAILS, never skips, without them. ~1-3 min on 2 shared cores.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStale, listEmulationNamespaces } from '../../../environments/emulate/index.js';
-import { MetaSchema, SampleSchema, type Meta, type Sample } from '../../../reports/index.js';
+import { readResults } from '../../../reports/index.js';
 import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
 
 let CLI = '';
@@ -31,17 +30,6 @@ afterAll(async () => {
   await removeDist();
   if (work && !process.env.EDGEPLANE_KEEP_TEST_DIRS) await rm(work, { recursive: true, force: true });
 });
-
-function parse(file: string): { metas: Meta[]; samples: Sample[] } {
-  const metas: Meta[] = [];
-  const samples: Sample[] = [];
-  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
-    const raw = JSON.parse(line) as { type?: string };
-    if (raw.type === 'meta') metas.push(MetaSchema.parse(raw));
-    else samples.push(SampleSchema.parse(raw));
-  }
-  return { metas, samples };
-}
 
 const MiB = 2 ** 20;
 
@@ -80,7 +68,7 @@ describe('run --env emulate with agent hosts', () => {
     expect(plane.counters.crashes).toBe(1);
     expect(plane.counters.agentStarts).toBe(7);
 
-    const { metas, samples } = parse(join(out, 'results.ndjson'));
+    const { metas, samples } = await readResults([join(out, 'results.ndjson')]);
     const value = (metric: string) => samples.find((s) => s.metric === metric && s.labels.repeat === 0 && s.labels.node === undefined)!.value;
     // site-000: one host of 3; site-001: one host of 2 and the crashed node alone
     expect(value('emulate_agent_processes')).toBe(3);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStale, listEmulationNamespaces } from '../../../environments/emulate/index.js';
-import { MetaSchema, SampleSchema, type Meta, type Sample } from '../../../reports/index.js';
+import { readResults } from '../../../reports/index.js';
 import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
 
 let CLI = '';
@@ -33,17 +33,6 @@ afterAll(async () => {
 });
 
 const cli = (...args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false, cwd: work, env: { NO_COLOR: '1' } });
-
-function parse(file: string): { metas: Meta[]; samples: Sample[] } {
-  const metas: Meta[] = [];
-  const samples: Sample[] = [];
-  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
-    const raw = JSON.parse(line) as { type?: string };
-    if (raw.type === 'meta') metas.push(MetaSchema.parse(raw));
-    else samples.push(SampleSchema.parse(raw));
-  }
-  return { metas, samples };
-}
 
 const tiny = (name: string, extra = '') =>
   [
@@ -95,7 +84,7 @@ describe('run --env emulate', () => {
     // corrupted chunks were fetched again: more bytes left the origin than nodes x image
     expect(plane.metrics.origin_egress_ratio).toBeGreaterThan(1);
 
-    const { metas, samples } = parse(join(out, 'results.ndjson'));
+    const { metas, samples } = await readResults([join(out, 'results.ndjson')]);
     expect(metas).toHaveLength(1);
     expect(metas[0]!.env).toBe('emulate');
     expect(metas[0]!.machine?.cpus).toBeGreaterThan(0);
@@ -156,7 +145,7 @@ describe('edgeplane agreement', () => {
     for (const row of a.rows) expect(Math.abs(row.diffPct), `${row.metric}: sim ${row.sim} s, emulate ${row.emulate} s`).toBeLessThanOrEqual(10);
     expect(r.exitCode, r.stderr).toBe(0);
     // both environments' lines in one results file, in the simulator's format
-    const { metas } = parse(join(out, 'results.ndjson'));
+    const { metas } = await readResults([join(out, 'results.ndjson')]);
     expect(metas.map((m) => m.env).sort()).toEqual(['emulate', 'sim']);
   }, 900_000);
 });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MetaSchema, SampleSchema, type Meta, type Sample } from '../../../reports/index.js';
+import { readResults } from '../../../reports/index.js';
 import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
 
 let CLI = '';
@@ -64,13 +64,7 @@ it('boots two node VMs, deploys on them over SSH, and stops them', async () => {
   const r = await cli('run', scenario, '--env', 'real', '--inventory', inventory, '--stand-in', 'test-plane', '--out', out, '--no-report');
   console.log(`run on 2 node VMs: ${((performance.now() - t) / 1000).toFixed(1)} s\n${r.stdout}`);
   expect(r.exitCode, r.stderr).toBe(0);
-  const metas: Meta[] = [];
-  const samples: Sample[] = [];
-  for (const line of readFileSync(join(out, 'results.ndjson'), 'utf8').trim().split('\n')) {
-    const raw = JSON.parse(line) as { type?: string };
-    if (raw.type === 'meta') metas.push(MetaSchema.parse(raw));
-    else samples.push(SampleSchema.parse(raw));
-  }
+  const { metas, samples } = await readResults([join(out, 'results.ndjson')]);
   const nodes = (metas[0]!.machine as unknown as { nodes: { name: string; hostname: string }[] }).nodes;
   expect(nodes.map((n) => n.hostname)).toEqual(['vm-0', 'vm-1']);
   const of = (m: string) => samples.filter((s) => s.metric === m && s.labels.repeat === 0);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MetaSchema, SampleSchema, type Meta, type Sample } from '../../../reports/index.js';
+import { readResults } from '../../../reports/index.js';
 import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
 import { inventoryYaml, SSHD, startSshds, type SshdFleet } from './ssh-sshd.js';
 
@@ -60,17 +60,6 @@ const scenarioFile = async (name: string) => {
   return file;
 };
 
-function parse(file: string): { metas: Meta[]; samples: Sample[] } {
-  const metas: Meta[] = [];
-  const samples: Sample[] = [];
-  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
-    const raw = JSON.parse(line) as { type?: string };
-    if (raw.type === 'meta') metas.push(MetaSchema.parse(raw));
-    else samples.push(SampleSchema.parse(raw));
-  }
-  return { metas, samples };
-}
-
 /** agent processes of this test still running anywhere (the namespaces share this machine's processes) */
 const leftAgents = () => {
   const pids = (spawnSync('pgrep', ['-f', `${remoteWork}/edgeplane-`], { encoding: 'utf8' }).stdout ?? '').trim();
@@ -113,7 +102,7 @@ describe('SSH nodes', () => {
     const r = await cli('run', await scenarioFile('ssh-two'), '--env', 'real', '--inventory', join(work, 'good.yaml'), '--stand-in', 'test-plane', '--hypervisor', 'sim', '--out', out);
     console.log(`ssh run: ${((performance.now() - t) / 1000).toFixed(1)} s\n${r.stderr}`);
     expect(r.exitCode, r.stderr).toBe(0);
-    const { metas, samples } = parse(join(out, 'results.ndjson'));
+    const { metas, samples } = await readResults([join(out, 'results.ndjson')]);
     expect(metas).toHaveLength(1);
     expect(metas[0]).toMatchObject({ env: 'real', plane: 'openstack', mode: 'agent', nodes: 2 });
     const machine = metas[0]!.machine as unknown as { node: string; nodes: { name: string; host: string; site: string; node: string; arch: string }[] };
