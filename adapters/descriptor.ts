@@ -112,6 +112,8 @@ export interface PlaneOperator {
   open(stateDir: string, target?: CloudSelection): Promise<FleetOperator>;
   /** native mode for real (`run --env real` with mode native): the plane itself deploys each node, no edgeplane agent */
   native?(o: NativeRealRequest): Promise<NativeRealRun>;
+  /** native() takes `sshFleet`: the plane's own transfers reach hosts over ssh (`run --env emulate` in native mode) */
+  nativeOverSsh?: boolean;
 }
 
 export interface NativeRealRequest {
@@ -123,6 +125,20 @@ export interface NativeRealRequest {
   workDir: string;
   logger: Logger;
   say: (message: string) => void;
+  /** the nodes as hosts over ssh (`run --env emulate`): the plane's own copies move the image to them; without, its drivers move no bytes */
+  sshFleet?: NativeSshFleet;
+}
+
+/** An emulated fleet's nodes as hosts a plane's own transfers reach over ssh. */
+export interface NativeSshFleet {
+  /** ssh's ProxyCommand for the machine the plane's copies start from: it runs in the fleet's origin, so the bytes cross the fleet's links */
+  originProxyCommand: string;
+  /** every node, by the plane's id for it, and its sshd as the origin reaches it */
+  hosts: ReadonlyMap<string, { address: string; port: number }>;
+  user: string;
+  identityFile: string;
+  /** known_hosts that pins the sshds' host key */
+  knownHostsFile: string;
 }
 
 /** One node's native deployment, in the shape real agents' deployments have (seconds since the repeat's t0). */

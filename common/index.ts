@@ -5,3 +5,4 @@ export * from './output.js';
 export * from './package.js';
 export * from './quantile.js';
 export * from './process.js';
+export * from './random-file.js';

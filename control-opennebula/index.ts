@@ -10,6 +10,6 @@ export { OneNodePlane, EDGE_ATTRS, parsePin, type OneNodeConfig } from './client
 export { opennebulaNodeClient, opennebulaAgentPlaneSchema, type OpenNebulaAgentPlane } from './agent-config.js';
 export { OneFleet, openOneFleet, oneNodeName, parseAssignment, FLEET_GROUP, imageRule, parseImageRule, writeAgentFiles } from './fleet.js';
 export { rollOut, deployOne, phasesOf, vmTemplateBody, type NativeDeployment, type NativeTarget, type VmStateChange, type NativeRolloutOptions } from './native.js';
-export { openNativeRun, ensureHosts, registerImage, toRealDeployment, NO_BYTES_NOTE } from './native-run.js';
+export { openNativeRun, ensureHosts, registerImage, toRealDeployment, NO_BYTES_NOTE, SSH_BYTES_NOTE } from './native-run.js';
 export { calibrateOpenNebula, CALIBRATED_OPS as ONE_CALIBRATED_OPS, DUMMY_OPS, CALIBRATION_NODE as ONE_CALIBRATION_NODE, type OneCalibrationFile } from './calibrate.js';
 export { measurePlacement, poolHosts, poolRequirement, POOL_ATTR, type PlacementMeasurement } from './placement.js';

@@ -60,6 +60,8 @@ export interface NativeRolloutOptions {
   placement: 'pinned' | 'scheduler';
   /** the VM template body without NAME (CPU, MEMORY, DISK = [ IMAGE_ID = ... ], ...) */
   vmTemplate: string;
+  /** the system datastore pinned deploys go to (default -1: oned picks the cluster's) */
+  datastoreId?: number;
   /** performance.now() of the rollout start */
   t0: number;
   pollMs?: number;
@@ -147,7 +149,7 @@ export async function deployOne(o: NativeRolloutOptions, target: NativeTarget): 
     const deployPinned = () =>
       persist(async () => {
         try {
-          await client.vmDeploy(d.vmId!, target.hostId, true, -1);
+          await client.vmDeploy(d.vmId!, target.hostId, true, o.datastoreId ?? -1);
         } catch (err) {
           if (!unreachable(err)) throw err;
           d.unreachable++;

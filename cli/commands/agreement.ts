@@ -53,7 +53,7 @@ export function register(program: Command): void {
 async function agreement(name: string, flags: AgreementFlags): Promise<number> {
   const loaded = await scenarios.load(name);
   let scenario = flags.repeat !== undefined ? { ...loaded.scenario, repeat: flags.repeat } : loaded.scenario;
-  scenario = emulateScenario(scenario, loaded.path, {});
+  scenario = emulateScenario(scenario, loaded.path, { registry: planes });
   const unable = scenario.planes.filter((p) => !calibratablePlanes().includes(p.name)).map((p) => p.name);
   if (unable.length > 0) throw new InputError(`${loaded.path}: the stand-in calibrates ${calibratablePlanes().join(', ')} only, not ${unable.join(', ')}`);
   const out = openOutput(flags.out ?? join('out', `${safeFolderName(scenario.name)}-agreement`), { what: 'output folder', owns: OWNS });

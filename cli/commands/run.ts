@@ -74,7 +74,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output folder (default: out/<first scenario name>, with -<env> for other environments than sim)')
     .addOption(new Option('--env <env>', 'where to run').choices(['sim', 'emulate', 'real']).default('sim'))
     .option('--calibration <file>', 'service times measured by `edgeplane calibrate` (applies to that plane)')
-    .option('--state <dir>', "--env real: the plane's state directory (default: the one `edgeplane up <plane>` uses)")
+    .option('--state <dir>', "--env real, and --env emulate in native mode: the plane's state directory (default: the one `edgeplane up <plane>` uses)")
     .option('--cloud <name>', '--env real, openstack: a cloud of clouds.yaml (default $OS_CLOUD) instead of the local stack')
     .option('--openrc <file>', '--env real, openstack: an openrc file instead of the local stack')
     .addOption(new Option('--hypervisor <kind>', "--env real: the agents' hypervisor").choices(['sim', 'qemu']).default('sim'))
@@ -135,12 +135,12 @@ function environmentFor(flags: RunFlags, outDir: string, inventory: Inventory | 
   }
   if (flags.env === 'emulate') {
     if (flags.inventory !== undefined || flags.standIn !== undefined) throw new InputError('--inventory and --stand-in apply to --env real only');
-    if (flags.state !== undefined) throw new InputError('--state applies to --env real only (the emulation serves its own stand-in plane)');
     if (flags.hypervisor !== 'sim') throw new NotSupportedError('--env emulate with --hypervisor qemu (emulated nodes run the sim hypervisor: one qemu per node does not fit 2 cores)');
     if (flags.engine !== undefined && flags.runtime !== 'containers') throw new InputError('--engine applies to --runtime containers');
     return emulateEnvironment({
       workDir: outDir,
       nodes: flags.nodes,
+      ...(flags.state !== undefined ? { stateDir: flags.state } : {}),
       ...(flags.agentsPerProcess !== undefined ? { agentsPerProcess: flags.agentsPerProcess } : {}),
       ...(flags.runtime === 'containers' ? { launcher: containerLauncher({ engines: flags.engine ?? [] }) } : {}),
     });
@@ -158,7 +158,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
   const prepared = loaded.map(({ scenario, text, path }) => {
     const s = applyOverrides(scenario, flags, path);
     if (flags.env === 'sim') checkBudget(estimateRun(s), flags.budget, path);
-    if (flags.env === 'emulate') return { scenario: emulateScenario(s, path, { nodes: flags.nodes }), text, path };
+    if (flags.env === 'emulate') return { scenario: emulateScenario(s, path, { nodes: flags.nodes, registry: planes }), text, path };
     if (flags.env !== 'real') return { scenario: s, text, path };
     const real = realScenario(s, path, { registry: planes, nodes: flags.nodes, explicitPlanes: flags.plane !== undefined, hostNodes: inventory?.nodes.length, standIn: flags.standIn });
     const left = s.planes.filter((p) => !real.planes.includes(p)).map((p) => p.name);

@@ -9,6 +9,7 @@ import { asInt, asString, OneRpc } from './rpc.js';
 import {
   AclPoolSchema,
   DatastorePoolSchema,
+  DatastoreSchema,
   HostPoolSchema,
   HostSchema,
   ImagePoolSchema,
@@ -172,6 +173,15 @@ export class OneClient {
   async datastoreUpdate(id: number, template: string, merge = true): Promise<void> {
     await this.call('one.datastore.update', [id, template, merge ? 1 : 0]);
   }
+  async datastoreAllocate(template: string, clusterId = -1): Promise<number> {
+    return asInt('one.datastore.allocate', await this.call('one.datastore.allocate', [template, clusterId]));
+  }
+  async datastoreInfo(id: number): Promise<OneDatastore> {
+    return parseOneXml('one.datastore.info', asString('one.datastore.info', await this.call('one.datastore.info', [id, false])), 'DATASTORE', DatastoreSchema);
+  }
+  async datastoreDelete(id: number): Promise<void> {
+    await this.call('one.datastore.delete', [id]);
+  }
   async datastorePool(): Promise<OneDatastore[]> {
     return parseOneXml('one.datastorepool.info', asString('one.datastorepool.info', await this.call('one.datastorepool.info')), 'DATASTORE_POOL', DatastorePoolSchema).DATASTORE_POOL.DATASTORE;
   }
@@ -186,6 +196,9 @@ export class OneClient {
   async imagePool(): Promise<OneImage[]> {
     return parseOneXml('one.imagepool.info', asString('one.imagepool.info', await this.call('one.imagepool.info', [-2, -1, -1])), 'IMAGE_POOL', ImagePoolSchema).IMAGE_POOL.IMAGE;
   }
+  async imageDelete(id: number, force = false): Promise<void> {
+    await this.call('one.image.delete', [id, force]);
+  }
   async imageUpdate(id: number, template: string, merge = true): Promise<void> {
     await this.call('one.image.update', [id, template, merge ? 1 : 0]);
   }
@@ -197,6 +210,9 @@ export class OneClient {
   // ---- templates ----
   async templateAllocate(template: string): Promise<number> {
     return asInt('one.template.allocate', await this.call('one.template.allocate', [template]));
+  }
+  async templateDelete(id: number, withImages = false): Promise<void> {
+    await this.call('one.template.delete', [id, withImages]);
   }
   async templateInstantiate(templateId: number, name: string, onHold = false, extra = ''): Promise<number> {
     return asInt('one.template.instantiate', await this.call('one.template.instantiate', [templateId, name, onHold, extra, false]));

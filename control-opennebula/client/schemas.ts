@@ -101,6 +101,7 @@ export const DatastoreSchema = z.looseObject({
   TM_MAD: text,
   TOTAL_MB: int,
   FREE_MB: int,
+  BASE_PATH: text.optional(),
   TEMPLATE: template,
 });
 export type OneDatastore = z.infer<typeof DatastoreSchema>;

@@ -54,6 +54,8 @@ export interface OnedConfInputs {
   hookPub: number;
   hookRep: number;
   remoteScripts: string;
+  /** HOSTNAME: the front-end's name in the drivers' transfers */
+  hostname: string;
 }
 
 export function onedConf(stock: string, o: OnedConfInputs): string {
@@ -62,6 +64,7 @@ export function onedConf(stock: string, o: OnedConfInputs): string {
   t = replaceOnce(f, t, /^PORT = 2633$/m, `PORT = ${o.port}`, 'PORT = 2633');
   t = replaceOnce(f, t, /^LISTEN_ADDRESS = "0\.0\.0\.0"$/m, 'LISTEN_ADDRESS = "127.0.0.1"', 'LISTEN_ADDRESS');
   t = replaceOnce(f, t, /^(DB = \[ BACKEND = "sqlite",\s*\n\s*)TIMEOUT = 2500 \]/m, '$1TIMEOUT = 10000 ]', 'the sqlite DB TIMEOUT = 2500');
+  t = replaceOnce(f, t, /^# HOSTNAME = "one-hostname"$/m, `HOSTNAME = "${o.hostname}"`, 'the HOSTNAME example');
   t = replaceOnce(f, t, /^SCRIPTS_REMOTE_DIR=\/var\/tmp\/one$/m, `SCRIPTS_REMOTE_DIR=${o.remoteScripts}`, 'SCRIPTS_REMOTE_DIR');
   t = replaceOnce(f, t, /^MONITORING_INTERVAL_DATASTORE = 300$/m, 'MONITORING_INTERVAL_DATASTORE = 30', 'MONITORING_INTERVAL_DATASTORE');
   t = replaceOnce(f, t, /^DATASTORE_CAPACITY_CHECK = "yes"$/m, 'DATASTORE_CAPACITY_CHECK = "no"', 'DATASTORE_CAPACITY_CHECK');

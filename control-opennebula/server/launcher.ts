@@ -19,7 +19,8 @@ import { defaultSource, ensureBuild } from './build.js';
 import { edgeServicesMarker, startEdgeServices } from './edge-launch.js';
 import { monitordClientControl, monitordConf, onedConf, schedConf } from './configs.js';
 import { assemblyPlan, detectInstallation, installationId, selfContainedPrefix, type Installation } from './installed.js';
-import { DEFAULT_HOSTS, DEFAULT_PORT, oneLayout, stockPath, portsFrom, STOCK_FILES as STOCK, TESTBED_SCHED_INTERVAL_S, type DaemonName, type OneLayout } from './layout.js';
+import { DEFAULT_HOSTS, DEFAULT_PORT, FRONTEND_SSH_NAME, oneLayout, stockPath, portsFrom, STOCK_FILES as STOCK, TESTBED_SCHED_INTERVAL_S, type DaemonName, type OneLayout } from './layout.js';
+import { writeSshConfig } from './ssh-config.js';
 import { commandLine, isRunning, processesMatching, startDetached, stop } from './processes.js';
 import { parseCredentialsText, readCredentials, readOneState, writeCredentials, writeOneState, type OneCredentials, type OneState } from './state.js';
 
@@ -60,8 +61,13 @@ export function daemonEnv(l: OneLayout, endpoint: string): NodeJS.ProcessEnv {
     ONE_LOCATION: l.prefix,
     ONE_AUTH: l.oneAuth,
     ONE_XMLRPC: endpoint,
-    PATH: `${join(l.prefix, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    // as the packages' opennebula.service: the drivers' ssh wrapper (ControlMaster=auto) first
+    PATH: `${join(l.prefix, 'lib', 'sh', 'override')}:${join(l.prefix, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     RUBYLIB: join(l.prefix, 'lib', 'ruby'),
+    // the drivers' ssh (src/mad/sh/scripts_common.sh) with the front-end's own configuration:
+    // hosts over ssh (an emulated fleet) are reached as it says; without hosts it names none
+    SSH: `ssh -F ${l.sshConfig}`,
+    SSH_FWD: `ssh -F ${l.sshConfig} -o ForwardAgent=yes -o ControlMaster=no -o ControlPath=none`,
   };
 }
 
@@ -127,7 +133,7 @@ async function copyPrefix(from: Installation, l: OneLayout, onProgress: (m: stri
 function writeConfigs(l: OneLayout, base: number, schedIntervalS: number): void {
   const ports = portsFrom(base);
   const stock = (f: (typeof STOCK)[number]) => readFileSync(stockPath(l.prefix, f), 'utf8');
-  writeFileSync(join(l.prefix, STOCK[0]), onedConf(stock(STOCK[0]), { port: ports.oned, hookPub: ports.hookPub, hookRep: ports.hookRep, remoteScripts: l.remoteScripts }));
+  writeFileSync(join(l.prefix, STOCK[0]), onedConf(stock(STOCK[0]), { port: ports.oned, hookPub: ports.hookPub, hookRep: ports.hookRep, remoteScripts: l.remoteScripts, hostname: FRONTEND_SSH_NAME }));
   writeFileSync(join(l.prefix, STOCK[1]), monitordConf(stock(STOCK[1]), { port: ports.monitord }));
   writeFileSync(join(l.prefix, STOCK[2]), schedConf(stock(STOCK[2]), { onedPort: ports.oned, intervalS: schedIntervalS }));
   writeFileSync(join(l.prefix, STOCK[3]), monitordClientControl(stock(STOCK[3])), { mode: 0o755 });
@@ -302,6 +308,7 @@ export async function up(o: UpOptions): Promise<RunningFrontEnd> {
   }
   state.prefixFrom = from;
   mkdirSync(l.remoteScripts, { recursive: true });
+  writeSshConfig(l.sshConfig, null);
   writeConfigs(l, base, TESTBED_SCHED_INTERVAL_S);
   if (!existsSync(l.oneAuth)) writeFileSync(l.oneAuth, `oneadmin:${randomBytes(12).toString('hex')}\n`, { mode: 0o600 });
   const [username, password] = readFileSync(l.oneAuth, 'utf8').trim().split(':') as [string, string];

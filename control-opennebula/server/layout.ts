@@ -41,7 +41,12 @@ export interface OneLayout {
   logs: string;
   edgeData: string;
   envFile: string;
+  /** the ssh client configuration every driver's ssh reads (`SSH`/`SSH_FWD` point at it): how the TM ssh copies reach hosts over ssh */
+  sshConfig: string;
 }
+
+/** oned.conf HOSTNAME: the name the TM drivers' copies start from (`<front-end>:<image path>`), an alias in the ssh configuration */
+export const FRONTEND_SSH_NAME = 'edgeplane-frontend';
 
 export function oneLayout(stateDir: string): OneLayout {
   const dir = resolve(stateDir);
@@ -59,6 +64,7 @@ export function oneLayout(stateDir: string): OneLayout {
     logs: join(dir, 'logs'),
     edgeData: join(dir, 'edge'),
     envFile: join(dir, 'env.sh'),
+    sshConfig: join(dir, 'ssh', 'config'),
   };
 }
 

@@ -10,11 +10,10 @@
 // Node side: the test plane, standing in for the scenario's plane (agent mode). OpenStack's own
 // node side is not emulated yet: its service catalog names 127.0.0.1, which a node namespace cannot
 // reach; OpenNebula and CloudStack have no node side here yet.
-import { randomFillSync } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { EnvironmentError, InputError, NotSupportedError, safeFolderName } from '../../common/index.js';
+import { EnvironmentError, InputError, NotSupportedError, safeFolderName, writeRandomFile } from '../../common/index.js';
 import { expandFleet, streamRng, type Fleet } from '../../edge-sim/index.js';
 import { deploymentFromEvents, recordsFromDeployments, type Deployment, type DeploymentRun } from '../../reports/index.js';
 import type { PlaneRegistry } from '../../adapters/index.js';
@@ -25,11 +24,12 @@ import { simBoundInputs } from '../sim.js';
 import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
 import type { MeasuredCall } from './agreement.js';
 import { planFaults, type FaultAction } from './faults.js';
-import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, probeNetem, shAsync, type BuiltTopology } from './netns.js';
+import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, setWanCut, type BuiltTopology } from './netns.js';
 import { namespaceLauncher, NsProcess, type AgentLauncher, type AgentProcess } from './processes.js';
 import type { RelayConfig } from './relay.js';
 import { EventsTail } from './events-tail.js';
-import { ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, wanCut, type EmulatedNode } from './topology.js';
+import { openEmulatedNative } from './native.js';
+import { ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, type EmulatedNode } from './topology.js';
 
 /** Agent machines on one machine: in agent hosts ~9 MiB each, alone ~73 MiB (measured, docs/emulate.md); 200 emulated here, 400 allowed (the CPU is the limit above). */
 export const MAX_EMULATED_NODES = 400;
@@ -58,12 +58,14 @@ export interface EmulateEnvironmentOptions {
   agentsPerProcess?: number;
   /** how agent processes are started in their namespaces (default: plain processes; environments/containers: containers) */
   launcher?: AgentLauncher;
+  /** native mode: the plane's state directory (default: the one `edgeplane up <plane>` uses) */
+  stateDir?: string;
   /** receives every repeat's successful first-attempt control calls (for calibrating the simulator to the stand-in) */
   onCalls?: (plane: string, calls: MeasuredCall[]) => void;
 }
 
 /** The scenario as the emulation takes it: agent-mode planes, the origin strategy, a fleet this machine holds. */
-export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: number }): Scenario {
+export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: number; registry: PlaneRegistry }): Scenario {
   const size = scenario.fleet.sites * scenario.fleet.nodesPerSite;
   const n = o.nodes ?? size;
   if (o.nodes === undefined && size > MAX_EMULATED_NODES) {
@@ -76,7 +78,11 @@ export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: n
   }
   if (scenario.image.previous) throw new NotSupportedError('--env emulate with image.previous (a delta update needs the previous version staged on every node first)');
   for (const p of scenario.planes) {
-    if (p.mode !== 'agent') throw new NotSupportedError(`--env emulate with ${p.name} in ${p.mode} mode (the emulated nodes run the edge agent: agent mode only)`);
+    if (p.mode === 'native' && o.registry.get(p.name).operator?.nativeOverSsh === true) continue;
+    if (p.mode !== 'agent')
+      throw new NotSupportedError(
+        `--env emulate with ${p.name} in ${p.mode} mode (the emulated nodes run the edge agent, or a plane's own native deployment where it has one: ${nativePlanes(o.registry).join(', ') || 'none'})`,
+      );
   }
   return scenario;
 }
@@ -104,22 +110,6 @@ const START_WAVE = 25;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A file of `bytes` random bytes (so no two chunks share a digest). */
-function randomImage(path: string, bytes: number): void {
-  const fd = openSync(path, 'w');
-  try {
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (let done = 0; done < bytes; ) {
-      const n = Math.min(buf.length, bytes - done);
-      randomFillSync(buf, 0, n);
-      writeSync(fd, buf, 0, n);
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** The simulator's boot time for a node, drawn from the scenario's distribution on the emulation's own stream. */
 function bootDelayMs(scenario: Scenario, fleet: Fleet, index: number, repeat: number): number {
   const b = fleet.nodes[index]!.boot;
@@ -130,24 +120,6 @@ function bootDelayMs(scenario: Scenario, fleet: Fleet, index: number, repeat: nu
 interface ActiveTopology {
   built: BuiltTopology;
   release: () => void;
-}
-
-/** Tears the topology down on Ctrl-C / SIGTERM / exit of edgeplane itself. */
-function guard(destroy: () => void): () => void {
-  const onSignal = (sig: NodeJS.Signals) => {
-    destroy();
-    process.stderr.write(`edgeplane: ${sig}: emulated topology removed\n`);
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  const onExit = () => destroy();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', onExit);
-  return () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', onExit);
-  };
 }
 
 export function emulateEnvironment(o: EmulateEnvironmentOptions): Environment {
@@ -175,6 +147,7 @@ function agentConfig(file: string, o: { node: string; stateDir: string; plane: R
 
 async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
   const { scenario, plane, say, logger: log } = ctx;
+  if (plane.mode === 'native') return openEmulatedNative(env, { workDir: o.workDir, nodes: o.nodes, stateDir: o.stateDir, timeoutMs: o.timeoutMs, netem: o.netem, maxImageBytes: MAX_EMULATED_IMAGE_BYTES }, ctx);
   if (plane.mode !== 'agent') throw new NotSupportedError(`--env emulate with ${plane.name} in ${plane.mode} mode`);
   checkPrerequisites();
   const cleaned = cleanupStale();
@@ -214,7 +187,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     .replace(/[^a-z0-9._-]+/g, '-')
     .slice(0, 100);
   const raw = join(workDir, 'image.raw');
-  randomImage(raw, imageBytes);
+  writeRandomFile(raw, imageBytes);
   const published = await operator.publish({ source: raw, imageId, version: 'emulated', keysDir: join(workDir, 'keys'), chunking: { algorithm: 'fixed', size: chunkBytes }, logger: log });
   rmSync(raw, { force: true });
   const pin = published.pin;
@@ -239,7 +212,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   );
   // guarded from before the first namespace exists (a signal during the build removes what it made)
   let built: BuiltTopology | null = null;
-  const release = guard(() => (built ? built.destroy() : destroyNamespaces(topology.namespaces)));
+  const release = guardTeardown(() => (built ? built.destroy() : destroyNamespaces(topology.namespaces)));
   try {
     built = buildTopology(topology, { netem });
   } catch (err) {
@@ -462,7 +435,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           cutDepth.set(a.site, depth);
           if ((a.kind === 'cut' && depth !== 1) || (a.kind === 'restore' && depth !== 0)) return;
           if (a.kind === 'cut') counters.cuts++;
-          for (const step of wanCut(topology, a.site, a.kind === 'cut')) await shAsync('ip', ['-n', step.ns, '-batch', '-'], `${step.lines.join('\n')}\n`);
+          await setWanCut(topology, a.site, a.kind === 'cut');
         } else {
           outageDepth += a.kind === 'outage-start' ? 1 : -1;
           if (a.kind === 'outage-start' && outageDepth === 1) {
@@ -528,7 +501,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         for (const u of units) sampleMemory(u);
         await Promise.all([...procs.values()].map((a) => a.stop()));
         // undo what the timeline left applied: links back up, the service running
-        for (const [site, depth] of cutDepth) if (depth > 0) for (const step of wanCut(topology, site, false)) await shAsync('ip', ['-n', step.ns, '-batch', '-'], `${step.lines.join('\n')}\n`).catch(() => {});
+        for (const [site, depth] of cutDepth) if (depth > 0) await setWanCut(topology, site, false).catch(() => {});
         if (outageDepth > 0 || !(service as NsProcess | null)?.running) await startService();
         relayCpuMs = relays.reduce((a, p) => a + (p.cpuMs() ?? 0), 0);
         serviceCpuEndMs = serviceCpuMs();
@@ -669,6 +642,11 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       active.built.destroy();
     },
   };
+}
+
+/** Planes whose native mode is emulated (their operator deploys natively to hosts over ssh). */
+export function nativePlanes(registry: PlaneRegistry): string[] {
+  return registry.descriptors.filter((d) => d.modes.includes('native') && d.operator?.nativeOverSsh === true).map((d) => d.name);
 }
 
 /** For checks before anything runs: the planes an emulation can serve (all agent-mode planes, through the stand-in). */

@@ -33,3 +33,4 @@ export { cleanupStale, probeNetem, checkPrerequisites, listEmulationNamespaces, 
 export { Relay, ResponseCorrupter, relayConfigSchema, type RelayConfig, type RelayCounters } from './relay.js';
 export { standInCalibration, calibratablePlanes, compareRuns, agreementMarkdown, type AgreementRow, type MeasuredCall } from './agreement.js';
 export { namespaceLauncher, processCpuMs, processMemory, type AgentLauncher, type AgentProcess, type ProcessMemory } from './processes.js';
+export { sshdConfig, makeKeys, SSHD, type SshKeys } from './sshd.js';

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EnvironmentError } from '../../common/index.js';
-import { creationCommands, namespaceCommands, NS_PREFIX, shapingCommands, sysctlWrites, type Topology } from './topology.js';
+import { creationCommands, namespaceCommands, NS_PREFIX, shapingCommands, sysctlWrites, wanCut, type Topology } from './topology.js';
 
 export const DEFAULT_STATE_FILE = '/run/edgeplane-emulate/state.json';
 
@@ -161,4 +161,27 @@ export function buildTopology(t: Topology, o: { netem: boolean; file?: string })
     throw err;
   }
   return { topology: t, netem: o.netem, buildMs: Math.round(performance.now() - started), destroy };
+}
+
+/** Takes site `site`'s WAN link down (both ends) or brings it back with its routes. */
+export async function setWanCut(t: Topology, site: number, down: boolean): Promise<void> {
+  for (const step of wanCut(t, site, down)) await shAsync('ip', ['-n', step.ns, '-batch', '-'], `${step.lines.join('\n')}\n`);
+}
+
+/** Tears the topology down on Ctrl-C / SIGTERM / exit of edgeplane itself. */
+export function guardTeardown(destroy: () => void): () => void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    destroy();
+    process.stderr.write(`edgeplane: ${sig}: emulated topology removed\n`);
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  const onExit = () => destroy();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', onExit);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
+  };
 }

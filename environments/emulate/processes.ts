@@ -88,8 +88,11 @@ export class NsProcess implements AgentProcess {
     readonly args: string[],
     readonly what: string,
     nodeFlags: readonly string[] = [],
+    /** the program run with `args` (default: this Node with `nodeFlags`) */
+    program?: string,
   ) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = program === undefined ? [process.execPath, ...nodeFlags, ...args] : [program, ...args];
+    this.child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.on('error', (err) => {
       this.stderr += `cannot start: ${err.message}\n`;
     });
@@ -110,11 +113,11 @@ export class NsProcess implements AgentProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Resolves with the first stdout line matching `re` (EnvironmentError if the process exits first or after `timeoutMs`). */
-  async waitFor(re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+  /** Resolves with the first line of `stream` (default stdout) matching `re` (EnvironmentError if the process exits first or after `timeoutMs`). */
+  async waitFor(re: RegExp, timeoutMs = 30_000, stream: 'stdout' | 'stderr' = 'stdout'): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = re.exec(this.stdoutText);
+      const m = re.exec(stream === 'stdout' ? this.stdoutText : this.stderr);
       if (m) return m;
       if (!this.running) throw new EnvironmentError(`${this.what} in ${this.ns} exited before it was ready: ${this.stderr.trim().slice(-1500)}`);
       if (Date.now() > deadline) throw new EnvironmentError(`${this.what} in ${this.ns} not ready after ${timeoutMs / 1000} s: ${this.stderr.trim().slice(-1500)}`);

@@ -5,8 +5,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SSHD, sshdConfig } from '../../../environments/emulate/index.js';
 
-export const SSHD = '/usr/sbin/sshd';
+export { SSHD };
 
 export interface SshdNode {
   ns: string;
@@ -78,26 +79,7 @@ export async function startSshds(dir: string, o: { count: number; noNode?: numbe
       sh('ip', ['-n', ns, 'link', 'set', nsIf, 'up']);
       sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       const conf = join(dir, `sshd-${i}.conf`);
-      writeFileSync(
-        conf,
-        [
-          'Port 2222',
-          `ListenAddress ${ip}`,
-          `HostKey ${hostKey}`,
-          `PidFile ${join(dir, `sshd-${i}.pid`)}`,
-          `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-          'StrictModes no',
-          'UsePAM no',
-          'PasswordAuthentication no',
-          'KbdInteractiveAuthentication no',
-          'PermitRootLogin prohibit-password',
-          'AllowTcpForwarding yes',
-          'Subsystem sftp internal-sftp',
-          'LogLevel VERBOSE',
-          ...(o.noNode?.includes(i) ? [`SetEnv PATH=${bin}`] : []),
-          '',
-        ].join('\n'),
-      );
+      writeFileSync(conf, sshdConfig({ hostKey, authorizedKeys: join(dir, 'authorized_keys') }, { address: ip, port: 2222 }, ['Subsystem sftp internal-sftp', ...(o.noNode?.includes(i) ? [`SetEnv PATH=${bin}`] : [])]));
       const child = spawn('ip', ['netns', 'exec', ns, SSHD, '-D', '-e', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
       let log = '';
       child.stderr!.on('data', (d: Buffer) => {

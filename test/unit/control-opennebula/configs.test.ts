@@ -10,6 +10,7 @@ const ONED = [
   'DB = [ BACKEND = "sqlite",\n       TIMEOUT = 2500 ]',
   'PORT = 2633',
   'LISTEN_ADDRESS = "0.0.0.0"',
+  '# HOSTNAME = "one-hostname"',
   'DATASTORE_CAPACITY_CHECK = "yes"',
   vmMad('kvm'),
   vmMad('qemu'),
@@ -25,7 +26,7 @@ const MONITORD = `NETWORK = [\n    ADDRESS         = "0.0.0.0",\n    MONITOR_ADD
 const SCHED = 'ONE_XMLRPC = "http://localhost:2633/RPC2"\nSCHED_INTERVAL = 15\nMAX_DISPATCH = 30\n';
 
 describe('oned.conf', () => {
-  const conf = onedConf(ONED, { port: 46000, hookPub: 46001, hookRep: 46002, remoteScripts: '/st/remote-scripts' });
+  const conf = onedConf(ONED, { port: 46000, hookPub: 46001, hookRep: 46002, remoteScripts: '/st/remote-scripts', hostname: 'fe' });
   it('has the required changes: dummy VM driver, dummy system datastore, SQLite timeout', () => {
     expect(conf).toMatch(/^VM_MAD = \[ NAME = "dummy", .*EXECUTABLE = "one_vmm_dummy"/m);
     expect(conf).toContain('-s dummy,shared,ssh,');
@@ -37,6 +38,8 @@ describe('oned.conf', () => {
     expect(conf).toContain('-p 46001 -l 46002 -b 127.0.0.1');
     expect(conf).toMatch(/^SCRIPTS_REMOTE_DIR=\/st\/remote-scripts$/m);
     expect(conf).toContain('-m http,s3"');
+    // the name the TM copies start from: an alias in the drivers' ssh configuration
+    expect(conf).toMatch(/^HOSTNAME = "fe"$/m);
   });
   it('drops the kvm, qemu and lxc VM drivers (brackets inside quotes do not end a block)', () => {
     expect(blocks(ONED, 'VM_MAD')).toHaveLength(3);
@@ -46,11 +49,11 @@ describe('oned.conf', () => {
   });
   it('counts what an operator writes on top of the stock file', () => {
     // PORT, LISTEN_ADDRESS, TIMEOUT, SCRIPTS_REMOTE_DIR, MONITORING_INTERVAL_DATASTORE, DATASTORE_CAPACITY_CHECK,
-    // the DATASTORE_MAD, MARKET_MAD and HM_MAD argument lines, and the dummy VM_MAD line
-    expect(changedLines(ONED, conf)).toBe(10);
+    // HOSTNAME, the DATASTORE_MAD, MARKET_MAD and HM_MAD argument lines, and the dummy VM_MAD line
+    expect(changedLines(ONED, conf)).toBe(11);
   });
   it('refuses a stock file it was not written for', () => {
-    expect(() => onedConf(ONED.replace('PORT = 2633', 'PORT = 9'), { port: 1, hookPub: 2, hookRep: 3, remoteScripts: '/x' })).toThrow(ConfigTemplateError);
+    expect(() => onedConf(ONED.replace('PORT = 2633', 'PORT = 9'), { port: 1, hookPub: 2, hookRep: 3, remoteScripts: '/x', hostname: 'fe' })).toThrow(ConfigTemplateError);
   });
 });
 

@@ -4,6 +4,7 @@ import { InputError, NotSupportedError } from '../../../common/index.js';
 import { expandFleet } from '../../../edge-sim/index.js';
 import { creationCommands, namespaceCommands, pathOneWayUs, planFaults, planTopology, shapingCommands, wanCut } from '../../../environments/emulate/index.js';
 import { emulateScenario } from '../../../environments/index.js';
+import { planes } from '../../../planes/index.js';
 import { scenario } from './helpers.js';
 
 const base = (extra = '') =>
@@ -86,14 +87,17 @@ describe('emulated topology', () => {
   });
 
   it('takes agent-mode, origin-strategy scenarios; says what it does not emulate', () => {
-    expect(emulateScenario(base(), 'x.yaml', {}).name).toBe('emu');
-    expect(() => emulateScenario(base('strategy: peer'), 'x.yaml', {})).toThrow(NotSupportedError);
-    expect(() => emulateScenario(base('strategy: site-cache'), 'x.yaml', {})).toThrow(/site cache or peer/);
+    expect(emulateScenario(base(), 'x.yaml', { registry: planes }).name).toBe('emu');
+    expect(() => emulateScenario(base('strategy: peer'), 'x.yaml', { registry: planes })).toThrow(NotSupportedError);
+    expect(() => emulateScenario(base('strategy: site-cache'), 'x.yaml', { registry: planes })).toThrow(/site cache or peer/);
     const native = scenario(base().name === 'emu' ? 'name: n\nfleet: {sites: 1, nodesPerSite: 2}\nplanes: [{name: opennebula, mode: native}]\n' : '');
-    expect(() => emulateScenario(native, 'x.yaml', {})).toThrow(/agent mode only/);
+    // a plane's own native deployment is emulated where the plane has one (OpenNebula over ssh), not elsewhere
+    expect(emulateScenario(native, 'x.yaml', { registry: planes }).planes[0]!.mode).toBe('native');
+    const csNative = scenario('name: n\nfleet: {sites: 1, nodesPerSite: 2}\nplanes: [{name: cloudstack, mode: native}]\n');
+    expect(() => emulateScenario(csNative, 'x.yaml', { registry: planes })).toThrow(/cloudstack in native mode .*opennebula/);
     const big = scenario('name: big\nfleet: {sites: 20, nodesPerSite: 50}\nplanes: [openstack]\n');
-    expect(() => emulateScenario(big, 'big.yaml', {})).toThrow(/give --nodes/);
-    expect(() => emulateScenario(big, 'big.yaml', { nodes: 500 })).toThrow(/at most 400/);
+    expect(() => emulateScenario(big, 'big.yaml', { registry: planes })).toThrow(/give --nodes/);
+    expect(() => emulateScenario(big, 'big.yaml', { nodes: 500, registry: planes })).toThrow(/at most 400/);
   });
 });
 

@@ -1,0 +1,208 @@
+// `run --env emulate` for a plane in native mode (today OpenNebula): the plane itself deploys every
+// node, with no edgeplane agent, and its own transfers move the image. The scenario's topology is
+// built as for agents (namespaces, shaped links), every node runs an sshd (sshd.ts), and the
+// plane's native run gets the nodes as hosts over ssh (NativeSshFleet): its copies start in the
+// origin namespace and cross origin uplink, site WAN, site LAN and the node's access link.
+// Faults: WAN link cuts and partitions are applied to the links; node crashes, service outages and
+// chunk corruption are not supported here yet (the copy is the plane's own ssh stream).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { NotSupportedError, safeFolderName } from '../../common/index.js';
+import { expandFleet, type Fleet } from '../../edge-sim/index.js';
+import { recordsFromDeployments, type DeploymentRun } from '../../reports/index.js';
+import { thisMachine } from '../machine.js';
+import { runLabels } from '../run.js';
+import { simBoundInputs } from '../sim.js';
+import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
+import { planFaults } from './faults.js';
+import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, setWanCut, type BuiltTopology } from './netns.js';
+import type { NsProcess } from './processes.js';
+import { checkSshd, makeKeys, sshFleetOf, startNodeSshds } from './sshd.js';
+import { planTopology, type Topology } from './topology.js';
+
+export interface EmulatedNativeOptions {
+  workDir: string;
+  nodes?: number;
+  /** the plane's state directory (default: the one `edgeplane up <plane>` uses) */
+  stateDir?: string;
+  timeoutMs?: number;
+  netem?: 'auto' | 'off';
+  maxImageBytes: number;
+}
+
+/** Bytes each node's access link has received (its namespace's end of the veth). */
+function rxBytes(t: Topology): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const node of t.nodes) {
+    const r = spawnSync('ip', ['netns', 'exec', node.ns, 'cat', `/sys/class/net/${node.accessDevs.node}/statistics/rx_bytes`], { encoding: 'utf8' });
+    out.set(node.index, Number(r.stdout.trim()) || 0);
+  }
+  return out;
+}
+
+export async function openEmulatedNative(env: Environment, o: EmulatedNativeOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
+  const { scenario, plane, descriptor: d, say, logger: log } = ctx;
+  const operator = d.operator;
+  if (!operator?.native || operator.nativeOverSsh !== true) throw new NotSupportedError(`--env emulate with ${plane.name} in native mode (${plane.name} has no native deployment of its own here; agent mode is emulated)`);
+  if (scenario.faults.chunkCorruption > 0) throw new NotSupportedError(`--env emulate with ${plane.name} native and chunkCorruption (the image moves in the plane's own ssh stream, which edgeplane does not alter)`);
+  checkPrerequisites();
+  checkSshd();
+  const cleaned = cleanupStale();
+  if (cleaned.length > 0) say(`removed ${cleaned.length} namespace(s) left by an earlier emulation`);
+  const fleet = expandFleet(scenario);
+  const n = o.nodes ?? fleet.nodes.length;
+  const timeoutMs = o.timeoutMs ?? 600_000;
+  const firstN = fleet.nodes.slice(0, n).map((x) => x.index);
+  for (let r = 0; r < scenario.repeat; r++) {
+    const plan = planFaults(scenario, fleet, { emulated: firstN, sites: fleet.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: d.services });
+    const other = plan.actions.find((a) => a.kind !== 'cut' && a.kind !== 'restore');
+    if (other) throw new NotSupportedError(`--env emulate with ${plane.name} native and a ${other.kind} fault (link cuts and partitions are emulated for native planes; node crashes and service outages are not yet)`);
+  }
+  const topology = planTopology(scenario, n, fleet, { agentsPerProcess: 1 });
+  const netem = o.netem === 'off' ? false : probeNetem();
+  const workDir = resolve(o.workDir, safeFolderName(scenario.name), plane.name);
+  rmSync(workDir, { recursive: true, force: true });
+  mkdirSync(workDir, { recursive: true });
+  const model = ctx.registry.model(plane.name, plane.mode, { placement: plane.placement, flags: plane.flags, calibration: ctx.calibration });
+  const stateDir = resolve(o.stateDir ?? d.server?.defaultStateDir ?? '.');
+  const imageBytes = Math.min(scenario.image.sizeBytes, o.maxImageBytes);
+  const named = topology.nodes.map((node) => ({ planeId: operator.nodeName(node.id), node }));
+
+  say(
+    `building ${topology.namespaces.length} namespaces (${topology.sites.length} site(s), ${topology.nodes.length} node(s) with an sshd each), ${topology.egresses.length} shaped egresses; netem ${netem ? 'present' : "absent: no path delay on the plane's ssh copies"}`,
+  );
+  let built: BuiltTopology | null = null;
+  const release = guardTeardown(() => (built ? built.destroy() : destroyNamespaces(topology.namespaces)));
+  let sshds: NsProcess[] = [];
+  const teardown = async () => {
+    await Promise.all(sshds.map((p) => p.stop(2_000)));
+    release();
+    if (built) built.destroy();
+  };
+  let run: Awaited<ReturnType<NonNullable<typeof operator.native>>>;
+  try {
+    built = buildTopology(topology, { netem });
+    const keys = makeKeys(join(workDir, 'ssh'));
+    sshds = await startNodeSshds(keys, topology.nodes);
+    const sshFleet = sshFleetOf(keys, named);
+    run = await operator.native({
+      stateDir,
+      nodes: named.map((x) => ({ id: x.node.id, planeId: x.planeId, site: topology.sites[x.node.site]!.id })),
+      placement: plane.placement,
+      imageBytes,
+      workDir,
+      logger: log,
+      say,
+      sshFleet,
+    });
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  log.info({ namespaces: topology.namespaces.length, buildMs: built.buildMs, netem, stateDir }, 'emulated hosts over ssh ready');
+  const startedAt = new Date().toISOString();
+  const counters = { cuts: 0, rxBytesSum: 0, rxSamples: 0 };
+  const sub: Fleet = { sites: fleet.sites.slice(0, topology.sites.length), nodes: fleet.nodes.slice(0, topology.nodes.length), byId: fleet.byId };
+
+  return {
+    nodes: topology.nodes.length,
+    async repeat(r): Promise<DeploymentRun> {
+      say(`repeat ${r + 1}/${scenario.repeat}: ${topology.nodes.length} node(s), ${d.name} native (${plane.placement}), transfers over ssh`);
+      const faults = planFaults(scenario, fleet, { emulated: topology.nodes.map((x) => x.index), sites: topology.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: d.services });
+      const before = rxBytes(topology);
+      const cutDepth = new Map<number, number>();
+      const applied: Promise<void>[] = [];
+      const t0Ms = Date.now();
+      const timers = faults.actions.map((a) =>
+        setTimeout(
+          () => {
+            if (a.kind !== 'cut' && a.kind !== 'restore') return;
+            const depth = (cutDepth.get(a.site) ?? 0) + (a.kind === 'cut' ? 1 : -1);
+            cutDepth.set(a.site, depth);
+            if ((a.kind === 'cut' && depth !== 1) || (a.kind === 'restore' && depth !== 0)) return;
+            if (a.kind === 'cut') counters.cuts++;
+            applied.push(setWanCut(topology, a.site, a.kind === 'cut').catch((err: Error) => log.error({ err: err.message, action: a }, 'fault action failed')));
+          },
+          Math.max(0, t0Ms + a.atUs / 1000 - Date.now()),
+        ),
+      );
+      let deployments;
+      try {
+        deployments = await run.repeat(r);
+      } finally {
+        for (const t of timers) clearTimeout(t);
+        await Promise.all(applied);
+        for (const [site, depth] of cutDepth) if (depth > 0) await setWanCut(topology, site, false).catch(() => {});
+      }
+      const after = rxBytes(topology);
+      const received = topology.nodes.map((x) => (after.get(x.index) ?? 0) - (before.get(x.index) ?? 0));
+      counters.rxBytesSum += received.reduce((a, b) => a + b, 0);
+      counters.rxSamples += received.length;
+      // physics: no host holds more image bytes than its access link carried
+      deployments.forEach((x, i) => {
+        if (x.dataBytesIn > received[i]!) log.error({ node: x.node, dataBytesIn: x.dataBytesIn, received: received[i] }, 'a host holds more image bytes than its access link received');
+      });
+      const { records, originEgressBytes } = recordsFromDeployments(
+        deployments,
+        deployments.map((x) => x.intended),
+      );
+      const ok = deployments.filter((x) => x.outcome === 'running').length;
+      say(`repeat ${r + 1}/${scenario.repeat}: ${ok}/${topology.nodes.length} RUNNING`);
+      return {
+        labels: runLabels(scenario, plane, env, topology.nodes.length, r),
+        records,
+        nodeId: (i) => topology.nodes[i]!.id,
+        siteId: (i) => topology.sites[topology.nodes[i]!.site]!.id,
+        bytesPerNode: imageBytes,
+        originEgressBytes,
+        dataRequestsPerRoundTrip: 1,
+        bound: simBoundInputs(scenario, sub, model, imageBytes),
+        deltaSavedBytes: null,
+        faults: faults.windows,
+        envCounters: [{ metric: 'emulate_node_rx', value: Math.round(received.reduce((a, b) => a + b, 0) / Math.max(1, received.length)), unit: 'B' }],
+        sla: scenario.sla,
+      };
+    },
+    meta() {
+      const p = plane.name;
+      return {
+        assumptions: [
+          { plane: p, name: 'control plane', value: `the running ${p} plane in ${stateDir} (native mode: the plane deploys, no edgeplane agent)`, source: 'edgeplane run --env emulate' },
+          {
+            plane: p,
+            name: 'nodes run',
+            value: topology.nodes.length,
+            unit: 'hosts',
+            source: `the scenario's first ${topology.nodes.length} of ${fleet.nodes.length} nodes, each an sshd in its own network namespace, reached by the plane over the fleet's shaped links`,
+          },
+          ...run.assumptions.map((a) => ({ plane: p, ...a })),
+          {
+            plane: p,
+            name: 'network',
+            value: netem ? 'tbf + netem' : 'tbf',
+            source: netem ? 'every link shaped by tbf, delay and loss by netem' : "every link shaped by tbf; no netem in this kernel: the plane's ssh copies see no path delay and no loss (bandwidth only)",
+          },
+          {
+            plane: p,
+            name: 'bytes received per node (mean)',
+            value: counters.rxSamples > 0 ? Math.round(counters.rxBytesSum / counters.rxSamples) : 0,
+            unit: 'B',
+            source: "rx_bytes of each node's access veth over each repeat: the image, ssh framing and the control commands",
+          },
+        ],
+        machine: thisMachine(),
+        startedAt,
+      };
+    },
+    profile: () => d.profile?.() ?? model.profile,
+    counters: () => ({ cuts: counters.cuts }),
+    async close() {
+      try {
+        await run.close();
+      } finally {
+        await teardown();
+      }
+    },
+  };
+}
