@@ -6,8 +6,7 @@
 // fleet's origin) and untarred on the host by its sshd, over the fleet's shaped links. The VM
 // manager stays the dummy one (no hypervisor boots), so a VM counts as deployed only when its
 // disk.0 on the host holds the image's bytes (size and SHA-256 checked).
-import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -15,7 +14,7 @@ import type { NativeSshFleet } from '../adapters/index.js';
 import { EnvironmentError, NotSupportedError, writeRandomFile, type Logger } from '../common/index.js';
 import { type OneClient, templateValue } from './client/api.js';
 import { IMAGE_STATE, VM_STATE } from './client/schemas.js';
-import { FRONTEND_SSH_NAME, writeSshConfig, type OneLayout, type OneState } from './server/index.js';
+import { FRONTEND_SSH_NAME, sha256File, writeSshConfig, type OneLayout, type OneState } from './server/index.js';
 
 /** The control sockets of one run's multiplexed ssh connections (short: a socket path has at most 107 bytes). */
 export const controlDirOf = (tag: string) => join(tmpdir(), 'ep-one-ssh', tag);
@@ -105,12 +104,6 @@ export async function prepareSshDatastores(
   }
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 /** What the TM copy left on the host for `vmId`: null when disk.0 holds the image, else why not. */
 export async function diskProblem(ds: SshDatastores, vmId: number): Promise<string | null> {
   const disk = join(ds.systemBasePath, String(vmId), 'disk.0');
@@ -121,7 +114,7 @@ export async function diskProblem(ds: SshDatastores, vmId: number): Promise<stri
     return `no ${disk} on the host`;
   }
   if (size !== ds.imageBytes) return `${disk} holds ${size} of ${ds.imageBytes} bytes`;
-  if ((await sha256Of(disk)) !== ds.imageSha256) return `${disk} differs from the image (SHA-256)`;
+  if ((await sha256File(disk)) !== ds.imageSha256) return `${disk} differs from the image (SHA-256)`;
   return null;
 }
 

@@ -211,9 +211,6 @@ export class OneClient {
   async templateAllocate(template: string): Promise<number> {
     return asInt('one.template.allocate', await this.call('one.template.allocate', [template]));
   }
-  async templateDelete(id: number, withImages = false): Promise<void> {
-    await this.call('one.template.delete', [id, withImages]);
-  }
   async templateInstantiate(templateId: number, name: string, onHold = false, extra = ''): Promise<number> {
     return asInt('one.template.instantiate', await this.call('one.template.instantiate', [templateId, name, onHold, extra, false]));
   }

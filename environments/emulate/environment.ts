@@ -9,7 +9,8 @@
 //
 // Node side: the test plane, standing in for the scenario's plane (agent mode). OpenStack's own
 // node side is not emulated yet: its service catalog names 127.0.0.1, which a node namespace cannot
-// reach; OpenNebula and CloudStack have no node side here yet.
+// reach; CloudStack has no node side here yet. OpenNebula in native mode brings its own (native.ts:
+// the nodes as hosts over ssh).
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -24,7 +25,7 @@ import { simBoundInputs } from '../sim.js';
 import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
 import type { MeasuredCall } from './agreement.js';
 import { planFaults, type FaultAction } from './faults.js';
-import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, setWanCut, type BuiltTopology } from './netns.js';
+import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, WanCuts, type BuiltTopology } from './netns.js';
 import { namespaceLauncher, NsProcess, type AgentLauncher, type AgentProcess } from './processes.js';
 import type { RelayConfig } from './relay.js';
 import { EventsTail } from './events-tail.js';
@@ -412,7 +413,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       const assignMs = Date.now() - t0Ms;
       counters.assignMsMax = Math.max(counters.assignMsMax, assignMs);
       const crashed = new Set<number>();
-      const cutDepth = new Map<number, number>();
+      const cuts = new WanCuts(topology);
       let outageDepth = 0;
       const applied: Promise<void>[] = [];
       const apply = async (a: FaultAction): Promise<void> => {
@@ -431,11 +432,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           await procOf.get(a.node)?.exited;
           startUnit(unitOf.get(a.node)!);
         } else if (a.kind === 'cut' || a.kind === 'restore') {
-          const depth = (cutDepth.get(a.site) ?? 0) + (a.kind === 'cut' ? 1 : -1);
-          cutDepth.set(a.site, depth);
-          if ((a.kind === 'cut' && depth !== 1) || (a.kind === 'restore' && depth !== 0)) return;
-          if (a.kind === 'cut') counters.cuts++;
-          await setWanCut(topology, a.site, a.kind === 'cut');
+          if (await cuts.apply(a.site, a.kind === 'cut')) counters.cuts++;
         } else {
           outageDepth += a.kind === 'outage-start' ? 1 : -1;
           if (a.kind === 'outage-start' && outageDepth === 1) {
@@ -501,7 +498,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         for (const u of units) sampleMemory(u);
         await Promise.all([...procs.values()].map((a) => a.stop()));
         // undo what the timeline left applied: links back up, the service running
-        for (const [site, depth] of cutDepth) if (depth > 0) await setWanCut(topology, site, false).catch(() => {});
+        await cuts.restoreAll();
         if (outageDepth > 0 || !(service as NsProcess | null)?.running) await startService();
         relayCpuMs = relays.reduce((a, p) => a + (p.cpuMs() ?? 0), 0);
         serviceCpuEndMs = serviceCpuMs();

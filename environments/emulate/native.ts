@@ -16,7 +16,7 @@ import { runLabels } from '../run.js';
 import { simBoundInputs } from '../sim.js';
 import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
 import { planFaults } from './faults.js';
-import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, setWanCut, type BuiltTopology } from './netns.js';
+import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, WanCuts, type BuiltTopology } from './netns.js';
 import type { NsProcess } from './processes.js';
 import { checkSshd, makeKeys, sshFleetOf, startNodeSshds } from './sshd.js';
 import { planTopology, type Topology } from './topology.js';
@@ -111,18 +111,21 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
       say(`repeat ${r + 1}/${scenario.repeat}: ${topology.nodes.length} node(s), ${d.name} native (${plane.placement}), transfers over ssh`);
       const faults = planFaults(scenario, fleet, { emulated: topology.nodes.map((x) => x.index), sites: topology.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: d.services });
       const before = rxBytes(topology);
-      const cutDepth = new Map<number, number>();
+      const cuts = new WanCuts(topology);
       const applied: Promise<void>[] = [];
       const t0Ms = Date.now();
       const timers = faults.actions.map((a) =>
         setTimeout(
           () => {
             if (a.kind !== 'cut' && a.kind !== 'restore') return;
-            const depth = (cutDepth.get(a.site) ?? 0) + (a.kind === 'cut' ? 1 : -1);
-            cutDepth.set(a.site, depth);
-            if ((a.kind === 'cut' && depth !== 1) || (a.kind === 'restore' && depth !== 0)) return;
-            if (a.kind === 'cut') counters.cuts++;
-            applied.push(setWanCut(topology, a.site, a.kind === 'cut').catch((err: Error) => log.error({ err: err.message, action: a }, 'fault action failed')));
+            applied.push(
+              cuts.apply(a.site, a.kind === 'cut').then(
+                (down) => {
+                  if (down) counters.cuts++;
+                },
+                (err: Error) => log.error({ err: err.message, action: a }, 'fault action failed'),
+              ),
+            );
           },
           Math.max(0, t0Ms + a.atUs / 1000 - Date.now()),
         ),
@@ -133,7 +136,7 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
       } finally {
         for (const t of timers) clearTimeout(t);
         await Promise.all(applied);
-        for (const [site, depth] of cutDepth) if (depth > 0) await setWanCut(topology, site, false).catch(() => {});
+        await cuts.restoreAll();
       }
       const after = rxBytes(topology);
       const received = topology.nodes.map((x) => (after.get(x.index) ?? 0) - (before.get(x.index) ?? 0));

@@ -164,8 +164,28 @@ export function buildTopology(t: Topology, o: { netem: boolean; file?: string })
 }
 
 /** Takes site `site`'s WAN link down (both ends) or brings it back with its routes. */
-export async function setWanCut(t: Topology, site: number, down: boolean): Promise<void> {
+async function setWanCut(t: Topology, site: number, down: boolean): Promise<void> {
   for (const step of wanCut(t, site, down)) await shAsync('ip', ['-n', step.ns, '-batch', '-'], `${step.lines.join('\n')}\n`);
+}
+
+/** A repeat's WAN cuts: windows of one site may overlap, so its link goes down at the first cut and comes back at the last restore. */
+export class WanCuts {
+  private readonly depth = new Map<number, number>();
+  constructor(private readonly t: Topology) {}
+
+  /** A cut or restore of the fault timeline; true when it took a link down. */
+  async apply(site: number, cut: boolean): Promise<boolean> {
+    const depth = (this.depth.get(site) ?? 0) + (cut ? 1 : -1);
+    this.depth.set(site, depth);
+    if (depth !== (cut ? 1 : 0)) return false;
+    await setWanCut(this.t, site, cut);
+    return cut;
+  }
+
+  /** Brings back every link the timeline left down (at the end of a repeat). */
+  async restoreAll(): Promise<void> {
+    for (const [site, depth] of this.depth) if (depth > 0) await setWanCut(this.t, site, false).catch(() => {});
+  }
 }
 
 /** Tears the topology down on Ctrl-C / SIGTERM / exit of edgeplane itself. */
