@@ -165,6 +165,9 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
     if (left.length > 0 && !flags.json) process.stderr.write(`${path}: left out of the real run (not runnable for real yet): ${[...new Set(left)].join(', ')}\n`);
     return { scenario: real, text, path };
   });
+  if (flags.env === 'emulate' && flags.state !== undefined && !prepared.some((p) => p.scenario.planes.some((x) => x.mode === 'native'))) {
+    throw new InputError('--state applies to --env real, and to --env emulate with a plane in native mode (the agents of an emulation talk to its own stand-in plane)');
+  }
   const folder = safeFolderName(loaded[0].scenario.name);
   const out = openOutput(flags.out ?? join('out', flags.env === 'sim' ? folder : `${folder}-${flags.env}`), { what: 'output folder', owns: RUN_OUTPUT });
   const outDir = out.dir;

@@ -61,6 +61,8 @@ describe('edgeplane CLI', () => {
       ['run', 'default', '--plane', 'nova'],
       ['run', 'default', '--repeat', '0'],
       ['run', 'default', '--env', 'emulate'],
+      // an agent-mode emulation talks to its stand-in: a plane's state directory does not apply
+      ['run', 'emulate-agreement', '--env', 'emulate', '--state', '/nonexistent'],
       ['run', 'default', '--bogus'],
     ]) {
       const r = await edgeplane(...args);
