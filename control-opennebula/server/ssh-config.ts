@@ -16,6 +16,9 @@ const quoted = (v: string) => (/^[\w./@%:=+-]+$/.test(v) ? v : `"${v.replace(/["
  * OpenNebula's packages give oneadmin (share/ssh/etc/config: ControlMaster no, which the drivers'
  * ssh wrapper lib/sh/override/ssh turns into auto; ControlPersist 70s), with the control sockets in
  * `controlDir`.
+ * No ConnectTimeout, as in the packages' file: behind ProxyJump it also bounds the wait for the
+ * host's banner, so a copy begun while a link is cut fails on its SYN back-off instead of
+ * resuming when the link returns. Keep-alives (10 s × ServerAliveCountMax 3) outlast short cuts.
  */
 export function sshConfigText(fleet: NativeSshFleet | null, controlDir?: string): string {
   const lines = ['# edgeplane: the ssh configuration of the OpenNebula drivers (SSH="ssh -F <this file>")'];
@@ -27,15 +30,14 @@ export function sshConfigText(fleet: NativeSshFleet | null, controlDir?: string)
     `  UserKnownHostsFile ${quoted(fleet.knownHostsFile)}`,
     '  StrictHostKeyChecking yes',
     '  BatchMode yes',
-    '  ConnectTimeout 15',
-    '  ServerAliveInterval 15',
   ];
   lines.push(`Host ${FRONTEND_SSH_NAME}`, `  ProxyCommand ${fleet.originProxyCommand}`, ...common);
   for (const [name, h] of fleet.hosts) {
     if (!/^[\w.-]+$/.test(name)) throw new Error(`host name ${JSON.stringify(name)} cannot be an ssh alias`);
     lines.push(`Host ${name}`, `  HostName ${h.address}`, `  Port ${h.port}`, `  ProxyJump ${FRONTEND_SSH_NAME}`, ...common);
   }
-  if (controlDir !== undefined) lines.push('Host *', '  ServerAliveInterval 10', '  ControlMaster no', '  ControlPersist 70s', `  ControlPath ${quoted(join(controlDir, 'ctl-M-%C.sock'))}`);
+  lines.push('Host *', '  ServerAliveInterval 10');
+  if (controlDir !== undefined) lines.push('  ControlMaster no', '  ControlPersist 70s', `  ControlPath ${quoted(join(controlDir, 'ctl-M-%C.sock'))}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -262,10 +262,13 @@ export function sysctlWrites(t: Topology): Map<string, { key: string; value: str
 /** The two ends of a site's WAN link, to cut it (link-down, partition) and bring it back. */
 export function wanCut(t: Topology, site: number, down: boolean): { ns: string; lines: string[] }[] {
   const s = t.sites[site]!;
+  // a silent cut, as the simulator models it (the WAN at 0 bits/s): blackhole routes drop what the
+  // routers forward without an ICMP unreachable, so a connection begun during the cut retries its
+  // SYN and goes through when the link returns instead of failing at once
   if (down) {
     return [
-      { ns: CORE_NS, lines: [`link set ${s.wanDevs.core} down`] },
-      { ns: s.ns, lines: [`link set ${s.wanDevs.site} down`] },
+      { ns: CORE_NS, lines: [`route replace blackhole 10.77.${128 + s.index}.0/24`, `link set ${s.wanDevs.core} down`] },
+      { ns: s.ns, lines: ['route replace blackhole default', `link set ${s.wanDevs.site} down`] },
     ];
   }
   // an admin-down link loses its routes: bring both ends up, then the routes back

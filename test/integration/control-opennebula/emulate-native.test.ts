@@ -97,12 +97,17 @@ describe('run --env emulate --plane opennebula (native, hosts over ssh)', () => 
     expect(listEmulationNamespaces()).toEqual([]);
   }, 400_000);
 
-  it('a WAN cut stalls the copies of that site: they resume when the link returns', async () => {
-    const { metric, log } = await runEmulated('one-emu-native-cut', 'faults:\n  linkDown:\n    - {sites: [site-000], from: 1s, to: 9s}\n');
+  it('a WAN cut stalls the copies of that site: those begun during the cut and those in flight go on when the link returns', async () => {
+    // site-000 is cut before its copies begin (their ssh connections retry their SYNs through the
+    // silent cut), site-001 while its copies are under way (its TCP connections stall)
+    const cuts = 'faults:\n  linkDown:\n    - {sites: [site-000], from: 0s, to: 9s}\n    - {sites: [site-001], from: 1s, to: 6s}\n';
+    const { metric, log } = await runEmulated('one-emu-native-cut', cuts);
     expect(metric('failures')).toEqual([0]);
     const runningAt = (node: string) => log.find((l) => l.type === 'state' && l.node === node && l.state === 'ACTIVE/RUNNING')!.ms!;
-    // site-000's copies cannot finish before the link is back (9 s) plus the bytes left
+    // no copy can finish before its site's link is back plus the bytes left
     expect(runningAt('site-000/node-0000')).toBeGreaterThan(9_000);
     expect(runningAt('site-000/node-0001')).toBeGreaterThan(9_000);
+    expect(runningAt('site-001/node-0000')).toBeGreaterThan(6_000);
+    expect(runningAt('site-001/node-0001')).toBeGreaterThan(6_000);
   }, 400_000);
 });

@@ -31,6 +31,14 @@ describe("the drivers' ssh configuration", () => {
       expect(b).toContain('IdentityFile /w/ssh/user_ed25519');
     }
   });
+  it('sets no connect timeout (a copy begun during a link cut waits for the link) and keeps connections alive', () => {
+    const text = sshConfigText(fleet, '/w/ssh/socks');
+    expect(text).not.toMatch(/ConnectTimeout/i);
+    const all = text.split(/^Host /m).find((b) => b.startsWith('*\n'))!;
+    expect(all).toContain('ServerAliveInterval 10');
+    expect(all).toContain('ControlPath /w/ssh/socks/ctl-M-%C.sock');
+    expect(text.match(/ServerAliveInterval/g)).toHaveLength(1);
+  });
   it('refuses a host name that is not a plain ssh alias', () => {
     expect(() => sshConfigText({ ...fleet, hosts: new Map([['a b', { address: '10.0.0.1', port: 22 }]]) })).toThrow(/ssh alias/);
   });

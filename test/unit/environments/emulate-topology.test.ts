@@ -69,13 +69,13 @@ describe('emulated topology', () => {
     expect(withNetem[1]).toBe('qdisc add dev epem-w0c parent 1:1 handle 10: netem delay 5000us loss 1.0000% limit 100000');
   });
 
-  it('routes: nodes via their site router, sites via the core, the origin via the core; a cut WAN link comes back with its routes', () => {
+  it('routes: nodes via their site router, sites via the core, the origin via the core; a cut WAN link drops silently (blackhole routes) and comes back with its routes', () => {
     const t = planTopology(base(), 5);
     const cmds = namespaceCommands(t);
     expect(cmds.get('epem-o')).toContain('route add default via 10.77.0.2');
     expect(cmds.get('epem-c')).toContain(`route add 10.77.129.0/24 via ${t.sites[1]!.wanIps.site}`);
     expect(cmds.get(t.nodes[4]!.ns)).toContain(`route add default via ${t.sites[1]!.lanIp}`);
-    expect(wanCut(t, 1, true).flatMap((s) => s.lines)).toEqual(['link set epem-w1c down', 'link set epem-w1s down']);
+    expect(wanCut(t, 1, true).flatMap((s) => s.lines)).toEqual(['route replace blackhole 10.77.129.0/24', 'link set epem-w1c down', 'route replace blackhole default', 'link set epem-w1s down']);
     const up = wanCut(t, 1, false);
     expect(up.map((s) => s.lines[0])).toEqual(['link set epem-w1c up', 'link set epem-w1s up', `route replace 10.77.129.0/24 via ${t.sites[1]!.wanIps.site}`, `route replace default via ${t.sites[1]!.wanIps.core}`]);
   });
