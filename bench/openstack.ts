@@ -11,7 +11,8 @@
 //                    figures from its own events (the `fetch` line and the transfer..decrypt marks)
 // then seal and open of the same image size against the openssl reference (bench/pipeline.ts),
 // and the control-plane overhead of one deployment (login + assignment + manifest + key) over
-// fresh node logins. MB = 10^6 bytes. Each throughput is the median of `repeats` runs; CPU time
+// fresh node logins (EDGEPLANE_BENCH_AGENT_PROF=DIR: V8 CPU profiles of the agent processes and
+// their crypto workers). MB = 10^6 bytes. Each throughput is the median of `repeats` runs; CPU time
 // is given beside wall time (children's from the kernel's counters, the agent's from its events).
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -91,7 +92,10 @@ async function agentDeploy(cli: string, work: string, name: string, config: Node
   const file = join(work, `${name}.agent.yaml`);
   const body = { ...agentFileFor({ nodeId: name, config } as Parameters<typeof agentFileFor>[0], [trust]), stateDir, hypervisor: { kind: 'sim' }, fetch: { rangesInFlight }, machine: { pollIntervalS: 1 } };
   writeFileSync(file, toYaml(body), { mode: 0o600 });
-  const child = spawn(process.execPath, [cli, 'agent', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // EDGEPLANE_BENCH_AGENT_PROF=DIR: each agent process writes a V8 CPU profile (its threads' too) there
+  const prof = process.env.EDGEPLANE_BENCH_AGENT_PROF;
+  const flags = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
+  const child = spawn(process.execPath, [...flags, cli, 'agent', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const events = join(stateDir, 'events.ndjson');
