@@ -57,6 +57,28 @@ export interface BlobStream {
   stream: Readable;
   /** stop reading: the rest of the body is not read (not a failure of the call) */
   stop(): void;
+  /**
+   * Optional, instead of `stream` (use one or the other): the body is read straight into the
+   * reader's memory, the socket filling the regions `sink.target()` gives (no copy on the data path).
+   */
+  readInto?(sink: BlobSink): BlobReads;
+}
+
+/** Where a blob read by `BlobStream.readInto` lands. */
+export interface BlobSink {
+  /** the region the next read fills (not empty); asked again after every `filled` */
+  target(): Buffer;
+  /** `n` bytes landed at the start of the last target; false: no more reads until `BlobReads.resume()` */
+  filled(n: number): boolean;
+  /** the body is complete (null) or cut short; called once, never after `stop()` */
+  end(err: Error | null): void;
+}
+
+export interface BlobReads {
+  /** reads go on after `filled` returned false */
+  resume(): void;
+  /** drops the connection as failed (`sink.end(err)` follows); `stop()` is the deliberate end */
+  abort(err: Error): void;
 }
 
 /** The store behind `blobRef` refuses ranged reads: read the blob whole (`downloadBlob`). */

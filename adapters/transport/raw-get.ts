@@ -5,9 +5,12 @@
 // Readable 0.11-0.25 s; curl 0.17 s. Every response is read with `Connection: close` on its own
 // connection, so there is no keep-alive state. What this parser does not do is left to node:http:
 // https, a request with a body, and an answer with a Transfer-Encoding (the request is sent
-// again there; it is a GET). Anything malformed is an error, never a guess.
+// again there; it is a GET). Anything malformed is an error, never a guess. A reader that has
+// memory of its own for the bytes (the agent's crypto leases) takes them with `readInto`: the
+// socket then reads into that memory, and no byte of the body is copied on the way.
 import net from 'node:net';
 import { Readable } from 'node:stream';
+import type { BlobReads, BlobSink } from '../node-plane.js';
 import type { PreparedBody } from './request.js';
 import type { Answer, NodeHttpSender, Sender } from './senders.js';
 
@@ -18,14 +21,108 @@ const MAX_HEAD_BYTES = 64 * 1024;
 /** how much of an unexpected answer's body is read for the error excerpt */
 const EXCERPT_READ_BYTES = 64 * 1024;
 
-/** The body of a raw GET: a Readable of copies of what the socket read, `complete` once it all arrived. */
+interface BodyHooks {
+  resume(): void;
+  pause(): void;
+  fail(err: Error): void;
+  destroy(): void;
+}
+
+/**
+ * The body of a raw GET: a Readable of copies of what the socket read, `complete` once it all
+ * arrived; or, after `readInto`, the socket reads straight into the sink's regions (the bytes read
+ * before it, and a read that was under way while the sink could take no more, are copied in).
+ */
 export class RawBody extends Readable {
   complete = false;
-  constructor(private readonly onRead: () => void) {
+  private sink: BlobSink | null = null;
+  private sinkOpen = false;
+  /** the sink takes bytes (its last `filled` did not say stop) */
+  private ready = false;
+  /** bytes read but not yet in the sink, in order */
+  private backlog: Buffer[] = [];
+
+  constructor(private readonly hooks: BodyHooks) {
     super({ highWaterMark: 4 * READ_BUFFER_BYTES });
   }
   override _read(): void {
-    this.onRead();
+    this.hooks.resume();
+  }
+
+  get direct(): boolean {
+    return this.sink !== null;
+  }
+
+  readInto(sink: BlobSink): BlobReads {
+    if (this.sink !== null) throw new Error('readInto: the body is already read into a sink');
+    this.hooks.pause();
+    for (let c = this.read() as Buffer | null; c !== null; c = this.read() as Buffer | null) this.backlog.push(c);
+    this.sink = sink;
+    this.sinkOpen = true;
+    this.resumeReads();
+    return { resume: () => this.resumeReads(), abort: (err) => this.hooks.fail(err) };
+  }
+
+  /** Where the socket's next read goes: the sink's region when it takes bytes and nothing waits before them. */
+  directTarget(): Buffer | null {
+    return this.sinkOpen && this.ready && this.backlog.length === 0 ? this.sink!.target() : null;
+  }
+
+  /** `n` bytes the socket read into the last `directTarget()`; false pauses the socket. */
+  filledDirect(n: number): boolean {
+    if (!this.sinkOpen) return false;
+    if (!this.sink!.filled(n)) this.ready = false;
+    return this.ready && this.sinkOpen;
+  }
+
+  /** Bytes read into the socket's own buffer while a sink is attached: copied into it in order. */
+  copyIn(bytes: Buffer): boolean {
+    if (bytes.length > 0) this.backlog.push(Buffer.from(bytes));
+    this.pump();
+    return this.sinkOpen && this.ready && this.backlog.length === 0;
+  }
+
+  /** The body arrived whole. */
+  finish(): void {
+    this.complete = true;
+    if (this.sink) this.pump();
+    else this.push(null);
+  }
+
+  /** The body failed: the sink is told, or the stream errors. */
+  failReads(err: Error): void {
+    if (this.sink) this.endSink(err);
+    else if (!this.complete && !this.destroyed) this.destroy(err);
+  }
+
+  /** The reader stopped (BlobStream.stop): the sink hears nothing more. */
+  stopReads(): void {
+    this.sinkOpen = false;
+    this.hooks.destroy();
+  }
+
+  private resumeReads(): void {
+    if (!this.sinkOpen) return;
+    this.ready = true;
+    this.pump();
+    if (this.sinkOpen && this.ready && this.backlog.length === 0 && !this.complete) this.hooks.resume();
+  }
+
+  private pump(): void {
+    while (this.sinkOpen && this.ready && this.backlog.length > 0) {
+      const b = this.backlog[0]!;
+      const n = b.copy(this.sink!.target());
+      if (n === b.length) this.backlog.shift();
+      else this.backlog[0] = b.subarray(n);
+      if (!this.sink!.filled(n)) this.ready = false;
+    }
+    if (this.sinkOpen && this.complete && this.backlog.length === 0) this.endSink(null);
+  }
+
+  private endSink(err: Error | null): void {
+    if (!this.sinkOpen) return;
+    this.sinkOpen = false;
+    this.sink!.end(err);
   }
 }
 
@@ -68,26 +165,33 @@ function rawGet(target: URL, headers: Record<string, string>, signal: AbortSigna
     let remaining = Number.POSITIVE_INFINITY; // body bytes still to come (Infinity: until close)
     let settled = false;
     let handedOut = false; // the body is the caller's: its errors go to it
-    const body = new RawBody(() => socket.resume());
+    const body = new RawBody({ resume: () => socket.resume(), pause: () => socket.pause(), fail: (err) => fail(err), destroy: () => socket.destroy() });
     const fail = (err: Error): void => {
       if (!settled) {
         settled = true;
         reject(err);
-      } else if (handedOut && !body.complete && !body.destroyed) body.destroy(err);
+      } else if (handedOut && !body.complete) body.failReads(err);
       socket.destroy();
     };
     const deliver = (bytes: Buffer): boolean => {
       if (bytes.length === 0) return true;
       const take = Math.min(bytes.length, remaining);
       remaining -= take;
-      const more = body.push(Buffer.from(bytes.subarray(0, take)));
+      const more = body.direct ? body.copyIn(bytes.subarray(0, take)) : body.push(Buffer.from(bytes.subarray(0, take)));
+      if (remaining === 0) finish();
+      return more;
+    };
+    /** a read straight into the sink's region */
+    const landed = (n: number): boolean => {
+      const take = Math.min(n, remaining);
+      remaining -= take;
+      const more = body.filledDirect(take);
       if (remaining === 0) finish();
       return more;
     };
     const finish = (): void => {
       if (body.complete) return;
-      body.complete = true;
-      body.push(null);
+      body.finish();
       socket.destroy();
     };
     const onHead = (bytes: Buffer): boolean => {
@@ -129,11 +233,13 @@ function rawGet(target: URL, headers: Record<string, string>, signal: AbortSigna
       host: target.hostname.replace(/^\[|\]$/g, ''),
       port: Number(target.port || 80),
       onread: {
-        buffer,
+        // asked after every read for the next one's memory: the sink's region once it reads direct
+        buffer: () => body.directTarget() ?? buffer,
         callback: (n: number, buf: Uint8Array) => {
+          if (body.complete) return false;
+          if (buf !== buffer) return landed(n);
           const bytes = Buffer.from(buf.buffer, buf.byteOffset, n);
           if (head !== null) return onHead(head.length === 0 ? bytes : Buffer.concat([head, bytes]));
-          if (body.complete) return false;
           return deliver(bytes);
         },
       },

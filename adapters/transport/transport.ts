@@ -13,11 +13,12 @@
 import { Transform, type Readable } from 'node:stream';
 import { silentLogger, type Logger } from '../../common/index.js';
 import type { PlaneName } from '../model.js';
+import type { BlobReads, BlobSink } from '../node-plane.js';
 import { ConnectionError, describeCause, HttpError, isRetryableNetworkError, ResponseLengthError, ResponseShapeError } from './errors.js';
 import { CallRecorder } from './records.js';
 import { buildUrl, prepareBody, type RangeSpec, type RequestSpec } from './request.js';
 import { backoffDelayMs, DEFAULT_RETRY, isRetryableStatus, type RetryPolicy } from './retry.js';
-import { rawGetSender } from './raw-get.js';
+import { RawBody, rawGetSender } from './raw-get.js';
 import { NodeHttpSender, readExactly, sendFetch, type Answer, type Sender } from './senders.js';
 
 export interface BufferedResponse {
@@ -37,6 +38,8 @@ export interface StreamedResponse {
    * end is recorded with `error`.
    */
   stop(): void;
+  /** whole-body GETs over a plain socket: the body read straight into the caller's memory instead (BlobStream.readInto) */
+  readInto?(sink: BlobSink): BlobReads;
 }
 
 export interface TransportOptions {
@@ -132,37 +135,82 @@ export class Transport {
       async (res, record) => {
         let bytes = 0;
         const source = res.raw;
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            bytes += chunk.length;
-            cb(null, chunk);
-          },
-          flush(cb) {
-            const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-            record(bytes, Number.isFinite(declared) && declared !== bytes ? `short read: ${bytes} of ${declared} bytes` : undefined);
-            cb();
-          },
-        });
-        source.on('error', (err) => {
-          record(bytes, `body cut short after ${bytes} bytes: ${describeCause(err)}`);
-          counter.destroy(err);
-        });
+        const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+        const shortRead = (): string | undefined => (Number.isFinite(declared) && declared !== bytes ? `short read: ${bytes} of ${declared} bytes` : undefined);
         // a consumer that gives up early releases the connection and still leaves a record
         let stopped = false;
-        counter.on('close', () => {
-          // stopped once the body had fully arrived: a plain success (nothing was left unread)
-          if (stopped && source.complete) record(bytes);
-          if (!source.complete) {
-            if (stopped) record(bytes, undefined, `stopped by the reader after ${bytes} bytes`);
-            else record(bytes, `body not read to its end (${bytes} bytes)`);
-            source.destroy();
-          }
+        let counter: Transform | null = null;
+        let direct = false;
+        const piped = (): Transform => {
+          if (counter) return counter;
+          if (direct) throw new Error('the body is read into a sink: it has no stream');
+          const c = new Transform({
+            transform(chunk: Buffer, _enc, cb) {
+              bytes += chunk.length;
+              cb(null, chunk);
+            },
+            flush(cb) {
+              record(bytes, shortRead());
+              cb();
+            },
+          });
+          c.on('close', () => {
+            // stopped once the body had fully arrived: a plain success (nothing was left unread)
+            if (stopped && source.complete) record(bytes);
+            if (!source.complete) {
+              if (stopped) record(bytes, undefined, `stopped by the reader after ${bytes} bytes`);
+              else record(bytes, `body not read to its end (${bytes} bytes)`);
+              source.destroy();
+            }
+          });
+          counter = source.pipe(c);
+          if (failed) c.destroy(failed);
+          return c;
+        };
+        // from the answer on (a stream not yet read can fail too)
+        let failed: Error | null = null;
+        source.on('error', (err) => {
+          failed = err;
+          record(bytes, `body cut short after ${bytes} bytes: ${describeCause(err)}`);
+          counter?.destroy(err);
         });
         const stop = (): void => {
           stopped = true;
-          counter.destroy();
+          if (!direct) return void piped().destroy();
+          if (source instanceof RawBody) {
+            if (source.complete) record(bytes);
+            else record(bytes, undefined, `stopped by the reader after ${bytes} bytes`);
+            source.stopReads();
+          }
         };
-        return { status: res.status, headers: res.headers, stream: source.pipe(counter), stop };
+        const readInto =
+          source instanceof RawBody
+            ? (sink: BlobSink): BlobReads => {
+                if (counter) throw new Error('the body is read as a stream: it cannot be read into a sink');
+                direct = true;
+                return source.readInto({
+                  target: () => sink.target(),
+                  filled: (n) => {
+                    bytes += n;
+                    return sink.filled(n);
+                  },
+                  end: (err) => {
+                    if (err) record(bytes, `body cut short after ${bytes} bytes: ${describeCause(err)}`);
+                    else record(bytes, shortRead());
+                    sink.end(err);
+                  },
+                });
+              }
+            : undefined;
+        return {
+          status: res.status,
+          headers: res.headers,
+          get stream() {
+            return piped();
+          },
+          stop,
+          ...(readInto ? { readInto } : {}),
+        };
       },
       false,
     );

@@ -18,6 +18,7 @@ import { isRangesRefused, type NodePlane } from '../../adapters/index.js';
 import { describeCause, ResponseLengthError } from '../../adapters/transport/index.js';
 import type { ChunkRef } from '../machine/index.js';
 import type { DirectStage } from './direct-stage.js';
+import { readWholeInto, type Slice } from './whole-into.js';
 
 export interface ChunkBatch {
   stored: number[];
@@ -223,13 +224,6 @@ async function fetchRanges(opts: FetchChunksOptions, work: ChunkRef[][], summary
   return [];
 }
 
-/** A missing blob in the whole stream: its chunks (one digest) at the first offset that digest has. */
-interface Slice {
-  offset: number;
-  size: number;
-  refs: ChunkRef[];
-}
-
 /** Whole-stream mode for `work`: one GET of the whole blob, sliced by blob offset, stopped once the last missing chunk is in. */
 async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<NodePlane['downloadBlob']>, work: ChunkRef[][], summary: FetchSummary, round: Round): Promise<void> {
   const slices: Slice[] = work
@@ -250,16 +244,33 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
     opts.log.warn({ blob: opts.blobRef, err: (err as Error).message }, 'whole-blob stream unavailable: ending this fetch round');
     return unfinished('unavailable');
   }
+  const most = Math.max(1, opts.rangesInFlight);
+  const idleMs = opts.streamIdleMs ?? 60_000;
+  if (blob.readInto) {
+    // the socket reads into the crypto leases (no copy of the bytes on the way)
+    const r = await readWholeInto(blob as typeof blob & Required<Pick<typeof blob, 'readInto'>>, {
+      slices,
+      blobBytes: opts.blobBytes,
+      most,
+      idleMs,
+      signal: opts.signal,
+      lease: (bytes) => opts.direct.lease(bytes),
+      land: (refs, buf, lease) => round.land(refs, buf, lease),
+      flush: () => void round.maybeFlush(),
+      counts: summary,
+    });
+    k = r.k;
+    await Promise.all(r.landing);
+    return wholeEnded(opts, slices, r.k, r.pos, r.cutShort, unfinished, () => blob.stop());
+  }
   // blobs verified/stored while the stream goes on, at most `rangesInFlight` (the stream waits)
   const landing = new Set<Promise<void>>();
-  const most = Math.max(1, opts.rangesInFlight);
   let pos = 0; // blob offset of the next byte off the stream
   let buf: Buffer | null = null;
   let lease: Lease | undefined;
   let filled = 0;
   let cutShort: unknown = null;
   // a store that stalls mid-image must not hold the round forever (the transport times out headers only)
-  const idleMs = opts.streamIdleMs ?? 60_000;
   let idle: NodeJS.Timeout | undefined;
   const arm = (): void => {
     clearTimeout(idle);
@@ -320,10 +331,15 @@ async function fetchWhole(opts: FetchChunksOptions, downloadBlob: NonNullable<No
   }
   lease?.release(); // a chunk the stream did not finish
   await Promise.all(landing);
+  return wholeEnded(opts, slices, k, pos, cutShort, unfinished, () => blob.stream.destroy());
+}
+
+/** The end of a whole-stream round: every missing chunk in, cut short or aborted (unavailable), or a body shorter than its manifest (corrupt). */
+function wholeEnded(opts: FetchChunksOptions, slices: readonly Slice[], k: number, pos: number, cutShort: unknown, unfinished: (kind: 'unavailable' | 'corrupt') => void, drop: () => void): void {
   if (k >= slices.length) return;
   if (cutShort !== null || opts.signal?.aborted) {
     if (cutShort !== null) opts.log.warn({ blob: opts.blobRef, at: pos, err: describeCause(cutShort) }, 'whole-blob stream cut short: ending this fetch round');
-    blob.stream.destroy();
+    drop();
     return unfinished('unavailable');
   }
   // the stream ended cleanly inside (or before) a missing chunk: the store holds other bytes than the manifest says

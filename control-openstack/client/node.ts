@@ -124,7 +124,13 @@ export class OpenStackNodeClient {
   async downloadBlob(imageId: string): Promise<BlobStream> {
     const glance = await this.glance();
     const res = await this.session.authed((t) => glance.downloadStream(t, imageId, 'glance.image.download_whole'));
-    return { stream: res.stream, stop: res.stop };
+    return {
+      get stream() {
+        return res.stream;
+      },
+      stop: res.stop,
+      ...(res.readInto ? { readInto: res.readInto } : {}),
+    };
   }
 
   /** `keystone.credential.update`: the node's status, into the credential it owns. */

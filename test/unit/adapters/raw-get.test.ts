@@ -139,3 +139,96 @@ describe('whole-body GET over a plain socket', () => {
     await expect(t.stream(base, { op: 'x.h', method: 'GET', path: '/whole', headers: { 'X-Auth-Token': 'a\r\nEvil: 1' }, expect: [200] })).rejects.toThrow(/CR or LF/);
   });
 });
+
+/** Reads a body into fixed regions of `size` bytes, pausing after every `pauseEvery`-th fill and resuming on a timer. */
+function readIntoRegions(
+  res: { readInto?: (sink: import('../../../adapters/index.js').BlobSink) => import('../../../adapters/index.js').BlobReads },
+  size: number,
+  pauseEvery: number,
+): Promise<{ bytes: Buffer; err: Error | null; pauses: number }> {
+  return new Promise((resolve) => {
+    const regions: Buffer[] = [];
+    let cur = Buffer.alloc(size);
+    let at = 0;
+    let fills = 0;
+    let pauses = 0;
+    const reads = res.readInto!({
+      target: () => cur.subarray(at),
+      filled(n) {
+        at += n;
+        if (at === cur.length) {
+          regions.push(cur);
+          cur = Buffer.alloc(size);
+          at = 0;
+        }
+        if (++fills % pauseEvery === 0) {
+          pauses++;
+          setTimeout(() => reads.resume(), 5);
+          return false;
+        }
+        return true;
+      },
+      end(err) {
+        resolve({ bytes: Buffer.concat([...regions, cur.subarray(0, at)]), err, pauses });
+      },
+    });
+  });
+}
+
+describe("whole-body GET read straight into the caller's regions (readInto)", () => {
+  it('fills the regions in order across pauses and resumes, byte-identical, one complete record', async () => {
+    const { t, rec } = transport();
+    const res = await t.stream(base, { op: 'x.into', method: 'GET', path: '/whole', expect: [200] });
+    expect(res.readInto).toBeTypeOf('function');
+    const got = await readIntoRegions(res, 1_000_003, 3);
+    expect(got.err).toBeNull();
+    expect(got.pauses).toBeGreaterThan(0);
+    expect(sha(got.bytes)).toBe(sha(BODY));
+    await expect.poll(() => rec.records()).toHaveLength(1);
+    expect(rec.records()[0]).toMatchObject({ op: 'x.into', status: 200, bytesIn: BODY.length });
+    expect(rec.records()[0]!.error).toBeUndefined();
+  });
+  it("the bytes of the head's last read are not lost (a head split over reads, then into the sink)", async () => {
+    const { t } = transport();
+    const res = await t.stream(base, { op: 'x.into-split', method: 'GET', path: '/split-head', expect: [200] });
+    const got = await readIntoRegions(res, 4, 1);
+    expect(got.bytes.toString()).toBe('hello world');
+  });
+  it('a body cut short ends the sink with an error and is recorded as a failure', async () => {
+    const { t, rec } = transport();
+    const res = await t.stream(base, { op: 'x.into-cut', method: 'GET', path: '/cut', expect: [200] });
+    const got = await readIntoRegions(res, 65_536, 1_000_000);
+    expect(got.err).toBeInstanceOf(Error);
+    expect(got.bytes.length).toBeLessThanOrEqual(1_000_000);
+    expect(sha(got.bytes)).toBe(sha(BODY.subarray(0, got.bytes.length)));
+    await expect.poll(() => rec.records()).toHaveLength(1);
+    expect(rec.records()[0]!.error).toMatch(/cut short|short read|not read to its end/);
+  });
+  it('stop() ends the reads deliberately: the sink hears nothing more', async () => {
+    const { t } = transport();
+    const res = await t.stream(base, { op: 'x.into-stop', method: 'GET', path: '/whole', expect: [200] });
+    let ended = false;
+    let seen = 0;
+    await new Promise<void>((resolve) => {
+      const buf = Buffer.alloc(100_000);
+      res.readInto!({
+        target: () => buf,
+        filled(n) {
+          seen += n;
+          if (seen >= 300_000) {
+            res.stop();
+            setTimeout(resolve, 50);
+            return false;
+          }
+          return true;
+        },
+        end: () => {
+          ended = true;
+        },
+      });
+    });
+    expect(seen).toBeGreaterThanOrEqual(300_000);
+    expect(seen).toBeLessThan(BODY.length);
+    expect(ended).toBe(false);
+  });
+});
