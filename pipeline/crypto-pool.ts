@@ -58,7 +58,7 @@ function open(t) {
   decipher.setAAD(aadOf(t.imageId));
   decipher.setAuthTag(blob.subarray(blob.length - TAG));
   const end = blob.length - TAG;
-  const out = Buffer.from(t.output);
+  const out = Buffer.from(t.output, t.outAt || 0);
   let at = 0;
   for (let off = NONCE; off < end; off += UPDATE) at += decipher.update(blob.subarray(off, Math.min(off + UPDATE, end))).copy(out, at);
   try {
@@ -68,15 +68,50 @@ function open(t) {
   }
   return { ok: true, length: at };
 }
+const READ = 1024 * 1024;
+/** An O_DIRECT descriptor of path and a read buffer at an address it takes (found by trying reads), or null. */
+function directReader(fs, path) {
+  const flag = fs.constants.O_DIRECT;
+  if (flag === undefined) return null;
+  let fd;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | flag);
+  } catch {
+    return null;
+  }
+  const raw = Buffer.allocUnsafeSlow(READ + 4096);
+  for (let at = 0; at < 4096; at += 16) {
+    try {
+      fs.readSync(fd, raw, at, 4096, 0);
+      return { fd, buf: raw.subarray(at, at + READ) };
+    } catch {}
+  }
+  fs.closeSync(fd);
+  return null;
+}
 function hashFile(t) {
   const fs = require('node:fs');
-  const fd = fs.openSync(t.path, 'r');
   const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(UPDATE);
   let bytes = 0;
+  // past the page cache when asked (the file was written so): whole reads, then buffered from a short one on
+  const direct = t.direct ? directReader(fs, t.path) : null;
+  if (direct) {
+    try {
+      for (;;) {
+        const n = fs.readSync(direct.fd, direct.buf, 0, READ, bytes);
+        hash.update(direct.buf.subarray(0, n));
+        bytes += n;
+        if (n < READ) break;
+      }
+    } finally {
+      fs.closeSync(direct.fd);
+    }
+  }
+  const fd = fs.openSync(t.path, 'r');
+  const buf = Buffer.allocUnsafe(UPDATE);
   try {
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      const n = fs.readSync(fd, buf, 0, buf.length, bytes);
       if (n === 0) break;
       hash.update(buf.subarray(0, n));
       bytes += n;
@@ -110,13 +145,32 @@ parentPort.on('message', (t) => {
  */
 export interface Lease {
   readonly input: Buffer;
+  /**
+   * Places the plaintext `open` returns at the first offset (16-byte steps, within 4 KiB) of the
+   * output region whose memory `probe` accepts, e.g. an O_DIRECT write of its first 4 KiB (Node
+   * cannot tell a buffer's address). The offset is kept for the slot while the same probe asks.
+   * False when no offset is accepted (the output stays at 0).
+   */
+  alignOutput(probe: (view: Buffer) => boolean): boolean;
   release(): void;
 }
+
+/** room at the head of each output region to move the plaintext to an aligned address */
+const ALIGN_SLACK = 4096;
 
 interface Slot {
   input: SharedArrayBuffer;
   output: SharedArrayBuffer;
   leased: boolean;
+  /** where `open` puts the plaintext in `output` */
+  outAt: number;
+  /** the probe that chose `outAt` (null: not probed) and its verdict */
+  alignedBy: ((view: Buffer) => boolean) | null;
+  aligned: boolean;
+}
+
+function newSlot(bytes: number): Slot {
+  return { input: new SharedArrayBuffer(bytes + 64), output: new SharedArrayBuffer(bytes + 64 + ALIGN_SLACK), leased: false, outAt: 0, alignedBy: null, aligned: false };
 }
 
 class SlotLease implements Lease {
@@ -128,6 +182,22 @@ class SlotLease implements Lease {
     private readonly onRelease: (slot: Slot) => void,
   ) {
     this.input = Buffer.from(slot.input, 0, bytes);
+  }
+  alignOutput(probe: (view: Buffer) => boolean): boolean {
+    const slot = this.slot;
+    if (slot.alignedBy !== probe) {
+      slot.alignedBy = probe;
+      slot.aligned = false;
+      slot.outAt = 0;
+      for (let at = 0; at < ALIGN_SLACK; at += 16) {
+        if (probe(Buffer.from(slot.output, at, ALIGN_SLACK))) {
+          slot.outAt = at;
+          slot.aligned = true;
+          break;
+        }
+      }
+    }
+    return slot.aligned;
   }
   release(): void {
     if (this.released) return;
@@ -227,7 +297,7 @@ export class CryptoPool {
     if (this.waiting.length > 0) return null; // first come, first served
     let slot = this.slots.find((s) => !s.leased);
     if (!slot && this.slots.length < this.leases) {
-      slot = { input: new SharedArrayBuffer(bytes + 64), output: new SharedArrayBuffer(bytes + 64), leased: false };
+      slot = newSlot(bytes);
       this.slots.push(slot);
     }
     return slot ? this.grant(slot, bytes) : null;
@@ -235,10 +305,7 @@ export class CryptoPool {
 
   private grant(slot: Slot, bytes: number): Lease {
     slot.leased = true;
-    if (slot.input.byteLength < bytes + 64) {
-      slot.input = new SharedArrayBuffer(bytes + 64);
-      slot.output = new SharedArrayBuffer(bytes + 64);
-    }
+    if (slot.input.byteLength < bytes + 64) Object.assign(slot, newSlot(bytes), { leased: true });
     return new SlotLease(slot, bytes, (s) => this.giveBack(s));
   }
 
@@ -299,9 +366,10 @@ export class CryptoPool {
    * lease's output region).
    */
   async open(keys: ChunkKeys, imageId: string, entry: { index: number; digest: string; size: number }, lease: Lease, length: number): Promise<Buffer> {
-    const r = (await this.run('open', keys, lease, length, { imageId, digest: entry.digest, size: entry.size })) as { ok: boolean; detail?: string; length?: number };
+    const { outAt, output } = (lease as SlotLease).slot;
+    const r = (await this.run('open', keys, lease, length, { imageId, digest: entry.digest, size: entry.size, outAt })) as { ok: boolean; detail?: string; length?: number };
     if (!r.ok) throw new TamperedError(`chunk ${entry.index}: ${r.detail}`);
-    return Buffer.from((lease as SlotLease).slot.output, 0, r.length);
+    return Buffer.from(output, outAt, r.length);
   }
 
   /** Only the size and SHA-256 check of `open` (no decryption): TamperedError on a mismatch. */
@@ -310,8 +378,8 @@ export class CryptoPool {
     if (!r.ok) throw new TamperedError(`chunk ${entry.index}: ${r.detail}`);
   }
 
-  /** SHA-256 of a whole file, read and hashed on a worker thread. */
-  hashFile(path: string): Promise<{ bytes: number; digest: string }> {
+  /** SHA-256 of a whole file, read and hashed on a worker thread (`direct`: read past the page cache where the file system can). */
+  hashFile(path: string, opts: { direct?: boolean } = {}): Promise<{ bytes: number; digest: string }> {
     if (this.closed) return Promise.reject(new Error('crypto pool is closed'));
     const w = this.pick();
     const id = this.nextId++;
@@ -319,7 +387,7 @@ export class CryptoPool {
       this.pending.set(id, { resolve: resolve as (v: Record<string, unknown>) => void, reject });
       if (w.busy === 0) w.worker.ref();
       w.busy++;
-      w.worker.postMessage({ op: 'hashFile', id, path });
+      w.worker.postMessage({ op: 'hashFile', id, path, direct: opts.direct === true });
     });
   }
 

@@ -14,6 +14,7 @@ import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promise
 import { dirname } from 'node:path';
 import type { Logger } from '../../common/index.js';
 import { TamperedError, type CryptoPool, type ImageManifest, type Lease } from '../../pipeline/index.js';
+import { DirectWriter } from './direct-io.js';
 import { fsyncDir } from './durable.js';
 
 type ChunkKeys = Parameters<CryptoPool['open']>[0];
@@ -60,6 +61,8 @@ export class DirectStage {
   /** plaintext offset of each chunk, by position */
   readonly offsets: number[];
   private fh: Promise<FileHandle> | null = null;
+  /** the part's O_DIRECT descriptor (null where the file system has none) */
+  private dio: Promise<DirectWriter | null> | null = null;
   /** blob digests whose plaintext is in the part at every index holding them (journaled or landed in this process) */
   private readonly landedDigests: Set<string>;
   /** landed since the last `sync`: journaled there */
@@ -97,6 +100,11 @@ export class DirectStage {
     return this.fh;
   }
 
+  private direct(): Promise<DirectWriter | null> {
+    this.dio ??= this.file().then(() => DirectWriter.open(this.part));
+    return this.dio;
+  }
+
   /** Blob digests whose plaintext the part holds. */
   get held(): ReadonlySet<string> {
     return this.landedDigests;
@@ -132,9 +140,14 @@ export class DirectStage {
   async landLeased(indices: readonly number[], lease: Lease, length: number): Promise<void> {
     const entry = this.manifest.chunks[indices[0]];
     try {
+      const dio = await this.direct();
+      const aligned = dio !== null && lease.alignOutput(dio.probe);
       const plain = await this.pool.open(this.keys, this.manifest.imageId, entry, lease, length);
       const fh = await this.file();
-      for (const i of indices) await fh.write(plain, 0, plain.length, this.offsets[i]);
+      for (const i of indices) {
+        if (dio) await dio.write(fh, plain, this.offsets[i], aligned);
+        else await fh.write(plain, 0, plain.length, this.offsets[i]);
+      }
       if (!this.landedDigests.has(entry.digest)) {
         this.landedDigests.add(entry.digest);
         this.unjournaled.push(entry.digest);
@@ -176,8 +189,10 @@ export class DirectStage {
       await this.copyMissing(fh, sourceOf);
       await fh.truncate(this.manifest.plaintext.size);
       await fh.sync();
-      const whole = await this.pool.hashFile(this.part);
+      const whole = await this.pool.hashFile(this.part, { direct: (await this.direct()) !== null });
       if (whole.bytes !== this.manifest.plaintext.size || whole.digest !== this.manifest.plaintext.sha256) throw new TamperedError('decrypted image SHA-256 does not match the manifest');
+      await (await this.dio)?.close();
+      this.dio = null;
       await fh.close();
       this.fh = null;
       await rename(this.part, this.outPath);
@@ -227,7 +242,10 @@ export class DirectStage {
   /** Closes the part, keeping it and its journal (the resume store of a later round or start). */
   async close(): Promise<void> {
     const fh = this.fh;
+    const dio = this.dio;
     this.fh = null;
+    this.dio = null;
+    if (dio) await (await dio.catch(() => null))?.close().catch(() => undefined);
     if (fh) await (await fh.catch(() => null))?.close().catch(() => undefined);
   }
 
