@@ -29,7 +29,7 @@ import { stringify as toYaml } from 'yaml';
 import { DIRECT_BLOCK, DirectWriter } from '../agent/index.js';
 import { quantile } from '../common/index.js';
 import { agentFileFor, enrollFleet, openFleet, OpenStackNodeClient, publishToFleet, type NodeConfig } from '../control-openstack/index.js';
-import { chunkKeysFor, readDataKey, readPublicKey, sharedCryptoPool, verifyManifest, type ImageManifest } from '../pipeline/index.js';
+import { alignedOffset, chunkKeysFor, readDataKey, readPublicKey, sharedCryptoPool, verifyManifest, type ImageManifest } from '../pipeline/index.js';
 import { benchPipeline, childCpuS } from './pipeline.js';
 import { writeRandomFile } from './random-file.js';
 
@@ -240,15 +240,14 @@ export async function benchOpenStack(opts: BenchOpenStackOptions): Promise<strin
     if (dio) {
       // a region whose memory O_DIRECT takes (found as the agent finds it)
       const region = Buffer.alloc(probe.length + DIRECT_BLOCK, 1);
-      let at = 0;
-      while (at < DIRECT_BLOCK && !dio.probe(region.subarray(at, at + DIRECT_BLOCK))) at += 16;
-      const aligned = region.subarray(at, at + probe.length);
+      const at = alignedOffset(region, dio.probe);
+      const aligned = region.subarray(Math.max(0, at), Math.max(0, at) + probe.length);
       const fh = await open(scratch, 'r+');
       try {
         await measure(
           `disk: O_DIRECT write + fdatasync ${(bytes / MiB).toFixed(0)} MiB (the agent's staged image)`,
           async () => {
-            for (let pos = 0; pos < bytes; pos += aligned.length) await dio.write(fh, aligned.subarray(0, Math.min(aligned.length, bytes - pos)), pos, at < DIRECT_BLOCK);
+            for (let pos = 0; pos < bytes; pos += aligned.length) await dio.write(fh, aligned.subarray(0, Math.min(aligned.length, bytes - pos)), pos, at >= 0);
             await fh.datasync();
           },
           'self',

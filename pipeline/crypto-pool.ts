@@ -158,6 +158,15 @@ export interface Lease {
 /** room at the head of each output region to move the plaintext to an aligned address */
 const ALIGN_SLACK = 4096;
 
+/**
+ * The first offset of `region` (16-byte steps, below 4 KiB) whose next 4 KiB of memory `probe`
+ * accepts (e.g. an O_DIRECT write of them: Node cannot tell a buffer's address), or -1.
+ */
+export function alignedOffset(region: Buffer, probe: (view: Buffer) => boolean): number {
+  for (let at = 0; at < ALIGN_SLACK && at + ALIGN_SLACK <= region.length; at += 16) if (probe(region.subarray(at, at + ALIGN_SLACK))) return at;
+  return -1;
+}
+
 interface Slot {
   input: SharedArrayBuffer;
   output: SharedArrayBuffer;
@@ -186,16 +195,10 @@ class SlotLease implements Lease {
   alignOutput(probe: (view: Buffer) => boolean): boolean {
     const slot = this.slot;
     if (slot.alignedBy !== probe) {
+      const at = alignedOffset(Buffer.from(slot.output), probe);
       slot.alignedBy = probe;
-      slot.aligned = false;
-      slot.outAt = 0;
-      for (let at = 0; at < ALIGN_SLACK; at += 16) {
-        if (probe(Buffer.from(slot.output, at, ALIGN_SLACK))) {
-          slot.outAt = at;
-          slot.aligned = true;
-          break;
-        }
-      }
+      slot.aligned = at >= 0;
+      slot.outAt = Math.max(0, at);
     }
     return slot.aligned;
   }

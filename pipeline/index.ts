@@ -1,6 +1,6 @@
 // The image pipeline: appliance build, chunking, encryption, signing, manifest, delta.
 export { TamperedError } from './errors.js';
-export { CryptoPool, defaultCryptoWorkers, sharedCryptoPool, UPDATE_BYTES, type Lease, type SealedChunk } from './crypto-pool.js';
+export { alignedOffset, CryptoPool, defaultCryptoWorkers, sharedCryptoPool, UPDATE_BYTES, type Lease, type SealedChunk } from './crypto-pool.js';
 export { chunkFile, fastcdcCutter, fastcdcSpec, validateChunking, DEFAULT_CHUNKING, DEFAULT_CHUNK_SIZE, MiB, type ChunkingSpec } from './chunking.js';
 export { CHUNK_OVERHEAD, CIPHER_PARAMS, DATA_KEY_BYTES, deriveChunkKeys, encryptChunk, encryptChunkParts, decryptChunkParts, sha256Hex, type ChunkKeys } from './chunk-crypto.js';
 export {

@@ -139,6 +139,8 @@ export class Transport {
         const shortRead = (): string | undefined => (Number.isFinite(declared) && declared !== bytes ? `short read: ${bytes} of ${declared} bytes` : undefined);
         // a consumer that gives up early releases the connection and still leaves a record
         let stopped = false;
+        // stopped once the body had fully arrived: a plain success (nothing was left unread)
+        const recordStopped = (): void => (source.complete ? record(bytes) : record(bytes, undefined, `stopped by the reader after ${bytes} bytes`));
         let counter: Transform | null = null;
         let direct = false;
         const piped = (): Transform => {
@@ -155,13 +157,9 @@ export class Transport {
             },
           });
           c.on('close', () => {
-            // stopped once the body had fully arrived: a plain success (nothing was left unread)
-            if (stopped && source.complete) record(bytes);
-            if (!source.complete) {
-              if (stopped) record(bytes, undefined, `stopped by the reader after ${bytes} bytes`);
-              else record(bytes, `body not read to its end (${bytes} bytes)`);
-              source.destroy();
-            }
+            if (stopped) recordStopped();
+            else if (!source.complete) record(bytes, `body not read to its end (${bytes} bytes)`);
+            if (!source.complete) source.destroy();
           });
           counter = source.pipe(c);
           if (failed) c.destroy(failed);
@@ -177,11 +175,8 @@ export class Transport {
         const stop = (): void => {
           stopped = true;
           if (!direct) return void piped().destroy();
-          if (source instanceof RawBody) {
-            if (source.complete) record(bytes);
-            else record(bytes, undefined, `stopped by the reader after ${bytes} bytes`);
-            source.stopReads();
-          }
+          recordStopped();
+          (source as RawBody).stopReads(); // only a RawBody reads into a sink
         };
         const readInto =
           source instanceof RawBody

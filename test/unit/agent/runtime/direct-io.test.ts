@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIRECT_BLOCK, DirectWriter } from '../../../../agent/index.js';
-import { CryptoPool, deriveChunkKeys } from '../../../../pipeline/index.js';
+import { alignedOffset, CryptoPool, deriveChunkKeys } from '../../../../pipeline/index.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -39,8 +39,7 @@ describe('direct writes of the staged image', () => {
     try {
       // memory at an accepted offset: found by the probe within one block
       const region = Buffer.alloc(image.length + 2 * DIRECT_BLOCK);
-      let at = -1;
-      for (let o = 0; o < DIRECT_BLOCK && at < 0; o += 16) if (dio.probe(region.subarray(o, o + DIRECT_BLOCK))) at = o;
+      const at = alignedOffset(region, dio.probe);
       expect(at).toBeGreaterThanOrEqual(0);
       expect(dio.probe(region.subarray(at + 16, at + 16 + DIRECT_BLOCK))).toBe(false);
       const aligned = region.subarray(at);
