@@ -19,6 +19,10 @@ export interface Station {
   workers: number;
   /** default service time; an operation may override it */
   serviceTime: ServiceTime;
+  /** requests that may wait for a worker (listen backlog); more are refused at once (absent: no limit) */
+  queueLimit?: number;
+  /** worker processes the workers run in, each with its own in-process caches (absent: one per worker) */
+  processes?: number;
   /** where the figures come from: a documentation URL or a measurement */
   source: string;
 }
@@ -65,8 +69,13 @@ export type NativeStep =
   /** wait for a periodic centre cycle (scheduler, monitoring) of this period; at most
    *  `perCycleLimit` deployments pass per cycle (0: no limit) */
   | { kind: 'cycle'; name: string; periodUs: number; perCycleLimit: number }
-  /** image copy onto the host, from the origin or (cached) from the site's replica */
-  | { kind: 'transfer'; from: 'origin' | 'siteReplica'; op: ApiOp }
+  /**
+   * image copy onto the host, from the origin or (cached) from the site's replica. `worker`:
+   * `copy` when the op's station worker is held for the set-up and while the bytes move (a
+   * centre driver thread that blocks on scp, an HTTP server connection); `none` when the centre
+   * only dispatches the copy to the host (its set-up and bytes run there; the station must be up)
+   */
+  | { kind: 'transfer'; from: 'origin' | 'siteReplica'; op: ApiOp; worker: 'copy' | 'none' }
   | { kind: 'boot' };
 
 export interface ComplexityProfile {

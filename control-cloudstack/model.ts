@@ -42,6 +42,7 @@ const OP_TIMES: Record<string, OpDefault> = {
   'cs.getUserKeys': { time: lognormalMs(30, 80), source: `assumed: one user row read by the added KMS; ${CALIBRATE}` },
   'cs.listCapabilities': { time: lognormalMs(20, 60), source: `assumed: one signed read of configuration values (the node checks its keys at start); ${CALIBRATE}` },
   'cs.agent.copyTemplateToPrimary': { time: fixedMs(2000), source: 'assumed: KVM agent mounts secondary storage (NFS) and starts the copy (bytes at network speed)' },
+  'cs.agent.cloneVolumeFromBaseTemplate': { time: fixedMs(500), source: "assumed: KVM agent creates the root volume from the pool's template copy (qemu-img; bytes at LAN speed)" },
   'cs.agent.directDownload': { time: fixedMs(2000), source: `assumed: KVM agent download set-up and checksum check (bytes at network speed); ${DIRECT_DOWNLOAD}` },
   'http.manifest.download': { time: lognormalMs(5, 20), source: 'assumed: static-file server per-request overhead' },
   'http.image.download_range': { time: lognormalMs(5, 20), source: 'assumed: static-file server per-request overhead (bytes at network speed)' },
@@ -68,6 +69,7 @@ const OPS = {
   jobResult: op('cs.queryAsyncJobResult', 'cs-management', 'GET', api('queryAsyncJobResult'), 350, 4000),
   // image bytes are counted by the simulator from the raw image size (payload 'raw')
   copyToPrimary: op('cs.agent.copyTemplateToPrimary', 'secondary-storage', 'NFS', 'secondary:/template/tmpl/{account}/{template_id} -> primary:{pool}/{uuid}', 0, 0),
+  poolClone: op('cs.agent.cloneVolumeFromBaseTemplate', 'cs-management', 'LAN', 'primary:{pool}/{template_uuid} -> {host}:{root_volume}', 0, 0),
   directDownload: op('cs.agent.directDownload', 'template-http', 'GET', '{template_url}', 0, 0),
   validate: op('cs.getUserKeys', 'cs-management', 'GET', api('getUserKeys'), 400, 400),
   login: op('cs.listCapabilities', 'cs-management', 'GET', api('listCapabilities'), 400, 700),
@@ -131,7 +133,12 @@ function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
  * site; otherwise (host-local primary storage) every deployment copies it.
  */
 function nativeSteps(opts: PlaneOptions, siteCache: boolean, firstOnSite: boolean): NativeStep[] {
-  const copy: NativeStep[] = firstOnSite || !siteCache ? [{ kind: 'transfer', from: 'origin', op: opts.flags.directDownload ? OPS.directDownload : OPS.copyToPrimary }] : [];
+  // direct download holds a connection of the template server while the bytes move; an NFS copy
+  // is the host's own work (its KVM agent mounts secondary storage), the NFS server only serves it
+  const fromOrigin: NativeStep = opts.flags.directDownload ? { kind: 'transfer', from: 'origin', op: OPS.directDownload, worker: 'copy' } : { kind: 'transfer', from: 'origin', op: OPS.copyToPrimary, worker: 'none' };
+  // a site's shared primary pool gets the template once; each host then waits for that copy and
+  // clones its root volume from the pool over the site LAN
+  const copy: NativeStep[] = !siteCache ? [fromOrigin] : [...(firstOnSite ? [fromOrigin] : []), { kind: 'transfer', from: 'siteReplica', op: OPS.poolClone, worker: 'none' }];
   return [
     // with placement pinned the call carries hostid (root admin only); otherwise the allocator picks
     { kind: 'api', op: OPS.deploy },
@@ -167,14 +174,17 @@ function stations(mode: 'agent' | 'native', opts: PlaneOptions): Station[] {
 }
 
 function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumption[] {
-  const list: ModelAssumption[] = stations(mode, opts).map((s) => ({ name: `workers of ${s.name}`, value: String(s.workers), source: s.source }));
+  // the NFS server's threads serve the hosts' reads and are not held per copy: their count shapes nothing simulated
+  const list: ModelAssumption[] = stations(mode, opts)
+    .filter((s) => s !== SECONDARY)
+    .map((s) => ({ name: `workers of ${s.name}`, value: String(s.workers), source: s.source }));
   const used = new Set<string>();
   if (mode === 'agent') {
     for (const ops of Object.values(AGENT_OPS)) for (const o of ops) used.add(o.op);
     used.add(OPS.chunk.op);
     used.add(OPS.validate.op);
   } else {
-    for (const s of nativeSteps(opts, false, true)) if ('op' in s) used.add(s.op.op);
+    for (const s of [...nativeSteps(opts, false, true), ...nativeSteps(opts, true, true)]) if ('op' in s) used.add(s.op.op);
   }
   for (const name of [...used].sort()) {
     const d = OP_TIMES[name]!;

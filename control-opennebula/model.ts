@@ -114,6 +114,8 @@ const AGENT_OPS: Record<ControlOp, ApiOp[]> = {
 const ONED: Station = {
   name: 'oned',
   workers: 15,
+  // MAX_CONN_BACKLOG = 15 (oned.conf default): connections beyond it are refused by the OS
+  queueLimit: 15,
   serviceTime: OP_TIMES['one.vm.info']!.time,
   source: `${ONED_CONF} (XML-RPC MAX_CONN = 15); default time: one.vm.info, ${CALIBRATE}`,
 };
@@ -162,9 +164,9 @@ function checkOptions(mode: 'agent' | 'native', opts: PlaneOptions): void {
 
 /** Prolog transfers: every deployment copies front-end -> host, unless a site replica serves it. */
 function prolog(cacheOn: boolean, firstOnSite: boolean): NativeStep[] {
-  if (!cacheOn) return [{ kind: 'transfer', from: 'origin', op: OPS.clone }];
-  const fill: NativeStep[] = firstOnSite ? [{ kind: 'transfer', from: 'origin', op: OPS.replicaCopy }] : [];
-  return [...fill, { kind: 'transfer', from: 'siteReplica', op: OPS.clone }];
+  if (!cacheOn) return [{ kind: 'transfer', from: 'origin', op: OPS.clone, worker: 'copy' }];
+  const fill: NativeStep[] = firstOnSite ? [{ kind: 'transfer', from: 'origin', op: OPS.replicaCopy, worker: 'copy' }] : [];
+  return [...fill, { kind: 'transfer', from: 'siteReplica', op: OPS.clone, worker: 'copy' }];
 }
 
 /**
@@ -223,6 +225,7 @@ function stations(mode: 'agent' | 'native'): Station[] {
 
 function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumption[] {
   const list: ModelAssumption[] = stations(mode).map((s) => ({ name: `workers of ${s.name}`, value: String(s.workers), source: s.source }));
+  list.push({ name: 'listen backlog of oned', value: `${ONED.queueLimit} connections (MAX_CONN_BACKLOG), then refused`, source: ONED_CONF });
   const used = new Set<string>();
   if (mode === 'agent') {
     for (const ops of Object.values(AGENT_OPS)) for (const o of ops) used.add(o.op);

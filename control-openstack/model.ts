@@ -10,6 +10,9 @@ import { openstackProfile } from './profile.js';
 
 const ENV_MD = 'ENVIRONMENT.md (Debian 12, Keystone 22, Glance 25, Barbican 15, 2 cores)';
 const DEBIAN_UWSGI = 'measured here: Debian 12 package defaults';
+/** uwsgi's default socket listen queue (`listen`, 100): requests beyond it are refused */
+const UWSGI_LISTEN = 100;
+const UWSGI_DOCS = 'https://uwsgi-docs.readthedocs.io/en/latest/Options.html#listen (default 100)';
 const KEYSTONEMIDDLEWARE = 'https://docs.openstack.org/keystonemiddleware/latest/middlewarearchitecture.html';
 const CALIBRATE = 'replace with `edgeplane calibrate` on the live stack';
 
@@ -97,6 +100,8 @@ const STATIONS: Station[] = [
     name: 'keystone',
     // bcrypt and token work are CPU-bound Python: one request at a time per uwsgi process.
     workers: 8,
+    processes: 8,
+    queueLimit: UWSGI_LISTEN,
     serviceTime: OP_TIMES['keystone.token.validate']!.time,
     source: `${DEBIAN_UWSGI}: /etc/keystone/keystone-uwsgi.ini processes = 8 (threads = 32, GIL-bound); default time: measured token validation`,
   },
@@ -104,12 +109,16 @@ const STATIONS: Station[] = [
     name: 'glance-api',
     // image streaming is I/O-bound: every uwsgi thread can hold a download
     workers: 256,
+    processes: 8,
+    queueLimit: UWSGI_LISTEN,
     serviceTime: OP_TIMES['glance.image.show']!.time,
     source: `${DEBIAN_UWSGI}: /etc/glance/glance-api-uwsgi.ini processes = 8 x threads = 32 (I/O-bound streams)`,
   },
   {
     name: 'barbican',
     workers: 8,
+    processes: 8,
+    queueLimit: UWSGI_LISTEN,
     serviceTime: OP_TIMES['barbican.secret.payload']!.time,
     source: `${DEBIAN_UWSGI}: /etc/barbican/barbican-api-uwsgi.ini processes = 8 (threads = 32, GIL-bound)`,
   },
@@ -141,6 +150,9 @@ const DATA_PATH: DataPath = {
 function assumptions(): ModelAssumption[] {
   const list: ModelAssumption[] = [];
   for (const s of STATIONS) list.push({ name: `workers of ${s.name}`, value: String(s.workers), source: s.source });
+  for (const s of STATIONS) if (s.queueLimit) list.push({ name: `listen backlog of ${s.name}`, value: `${s.queueLimit} requests, then refused`, source: UWSGI_DOCS });
+  // where the token cache per process matters: the data service, which gets many requests per node
+  for (const s of STATIONS) if (s.processes && s.name === DATA_PATH.op.station) list.push({ name: `worker processes of ${s.name}`, value: `${s.processes} (each with its own token cache)`, source: s.source });
   for (const [name, d] of Object.entries(OP_TIMES)) list.push({ name: `service time of ${name}`, value: describe(d.time), source: d.source });
   list.push(
     { name: 'password hashing', value: 'bcrypt, 12 rounds (Keystone default)', source: OP_TIMES['keystone.token.issue']!.source },

@@ -1,13 +1,21 @@
 // Runs the ONE edge agent (agent/machine) for every node in virtual time: the simulator is the
 // agent's runtime here, executing its actions against the simulated world and feeding results
 // back as events. The same machine runs on real nodes with real I/O.
+//
+// Client behaviour is simulated as a real agent has it: a control request that gets no answer
+// within the request timeout fails (`unavailable`, the machine backs off and retries); a service
+// whose backlog is full refuses at once; services that check tokens with the identity service
+// (keystonemiddleware) do so per worker process with that process's cache.
 import type { Action, AgentConfig, AgentState, Assignment, ChunkRef, ControlOp, ControlResult, Event, ManifestInfo, PersistedState } from '../agent/machine/index.js';
 import { initialState, step } from '../agent/machine/index.js';
-import type { NodeInfo } from './fleet.js';
 import type { RunRecords } from '../reports/index.js';
-import type { Rng } from './rng.js';
+import type { NodeInfo } from './fleet.js';
+import { NodeStreams } from './rng.js';
+import type { StationSim } from './stations.js';
 import { drawServiceUs } from './stations.js';
-import { CONNECT_TIMEOUT_US, type Transfer, type World } from './world.js';
+import { Swarm } from './swarm.js';
+import { CONNECT_TIMEOUT_US, LAN_RTT_US, type Transfer, type World } from './world.js';
+import { mathisCapBitsPerS } from './network.js';
 
 export interface AgentRunContext {
   world: World;
@@ -15,7 +23,8 @@ export interface AgentRunContext {
   repeat: number;
   config: AgentConfig;
   manifest: ManifestInfo;
-  /** bytes a node without any previous chunk must fetch (what a site cache holds when full) */
+  /** the chunks a node without any previous chunk must fetch (what a site cache holds when full) */
+  fetchList: ChunkRef[];
   fullFetchBytes: number;
   rangesInFlight: number;
   chunkCorruption: number;
@@ -37,54 +46,143 @@ interface ActiveFetch {
   interrupt: (delivered: number) => void;
   /** the transfer crosses the site's WAN link (origin pulls) */
   crossesWan: boolean;
-  /** peer strategy: the node index serving this fetch */
-  sender: number | null;
+  /** peer strategy: the fetch is a member of the swarm */
+  inSwarm: boolean;
 }
 
 class SimAgent {
   state!: AgentState;
   persisted: PersistedState | null;
   gen = 0;
-  up = true;
+  /** the agent process runs */
+  up = false;
+  /** the host is crashed (until it reboots) */
+  down = false;
   fetch: ActiveFetch | null = null;
-  isHolder = false;
+  /** when the node's current token was issued (a new login: every cache misses) */
+  tokenAtUs = -1;
+  readonly rng: NodeStreams;
   constructor(
     readonly info: NodeInfo,
-    readonly rng: Rng,
+    rng: NodeStreams,
     persisted: PersistedState | null,
   ) {
+    this.rng = rng;
     this.persisted = persisted;
+  }
+}
+
+/** Per validating station and worker process: when each node's token was cached there (µs; NaN: never). */
+class TokenCaches {
+  private readonly at = new Map<string, Float64Array[]>();
+
+  constructor(
+    private readonly nodes: number,
+    private readonly ttlUs: number,
+  ) {}
+
+  private slot(station: string, process: number): Float64Array {
+    let list = this.at.get(station);
+    if (!list) this.at.set(station, (list = []));
+    let a = list[process];
+    if (!a) {
+      a = new Float64Array(this.nodes).fill(Number.NaN);
+      list[process] = a;
+    }
+    return a;
+  }
+
+  hit(station: string, process: number, node: number, tokenAtUs: number, nowUs: number): boolean {
+    const t = this.slot(station, process)[node];
+    return t >= tokenAtUs && nowUs - t < this.ttlUs;
+  }
+
+  store(station: string, process: number, node: number, nowUs: number): void {
+    this.slot(station, process)[node] = nowUs;
   }
 }
 
 export class AgentFleet {
   private readonly agents: SimAgent[];
   private readonly sim;
+  private readonly swarm: Swarm | null;
+  private readonly tokens: TokenCaches | null;
+  private readonly requestTimeoutUs: number;
 
   constructor(private readonly ctx: AgentRunContext) {
     const { world } = ctx;
     this.sim = world.sim;
-    this.agents = world.fleet.nodes.map((n) => new SimAgent(n, world.rngFor(ctx.repeat, 'node', n.id), ctx.initialPersisted(n.index)));
+    this.agents = world.fleet.nodes.map((n) => new SimAgent(n, new NodeStreams(world.seed, ctx.repeat, n.id), ctx.initialPersisted(n.index)));
+    this.requestTimeoutUs = world.scenario.clients.requestTimeoutUs;
+    const tv = world.model.tokenValidation;
+    this.tokens = tv ? new TokenCaches(world.fleet.nodes.length, tv.cacheTtlUs) : null;
+    this.swarm = world.scenario.strategy === 'peer' ? this.makeSwarm() : null;
     world.onSiteCut((site) => this.siteCut(site));
+    world.onSiteRestored(() => this.swarm?.wake());
+    const data = world.station(world.model.dataPath.op.station);
+    data.onUp(() => this.swarm?.wake());
+  }
+
+  /** Bytes the origin sent in this run (Network flows plus the swarm's seeding). */
+  get originEgressBytes(): number {
+    return this.ctx.world.originEgressBytes + (this.swarm?.originBytes ?? 0);
+  }
+
+  private makeSwarm(): Swarm {
+    const { world, rangesInFlight, chunkCorruption } = this.ctx;
+    const data = world.station(world.model.dataPath.op.station);
+    return new Swarm(
+      {
+        sim: world.sim,
+        fleet: world.fleet,
+        originUpBitsPerS: world.scenario.origin.uplinkBitsPerS,
+        siteIsCut: (site) => world.siteIsCut(site),
+        originUp: () => data.up,
+        originPath: (r) => {
+          const node = world.fleet.nodes[r];
+          return { capBitsPerS: world.originCapBitsPerS(node, rangesInFlight), rttUs: world.rttToCentreUs(node) };
+        },
+        peerPath: (s, r) => {
+          const a = world.fleet.nodes[s];
+          const b = world.fleet.nodes[r];
+          const loss = 1 - (1 - a.access.loss) * (1 - b.access.loss);
+          const crossSite = a.site !== b.site;
+          const rtt = crossSite ? a.access.rttUs + b.access.rttUs + world.fleet.sites[a.site].wan.rttUs + world.fleet.sites[b.site].wan.rttUs : LAN_RTT_US;
+          return { capBitsPerS: rangesInFlight * mathisCapBitsPerS(Math.max(1, rtt), loss), rttUs: rtt };
+        },
+        corrupt: (r) => chunkCorruption > 0 && this.agents[r].rng.of('corruption').bernoulli(chunkCorruption),
+        arrived: (r, bytes, from, to, fromOrigin) => world.checks.arrived(r, bytes, from, to, fromOrigin),
+      },
+      world.scenario.swarm,
+      this.ctx.fetchList,
+    );
+  }
+
+  /** The agent sees the rollout (its first poll): starts unless its host is down (the reboot starts it). */
+  start(node: number): void {
+    const a = this.agents[node];
+    if (!a.down && !a.up) this.boot(node);
   }
 
   /** Start (or restart after a crash) the agent process on a node. */
   boot(node: number): void {
     const a = this.agents[node];
+    if (a.up) return;
+    a.down = false;
     a.up = true;
-    a.state = initialState(this.ctx.config, a.persisted, a.rng.u32());
+    a.state = initialState(this.ctx.config, a.persisted, a.rng.of('machine').u32());
     this.deliver(a, a.gen, { type: 'start' });
   }
 
   crash(node: number): void {
     const a = this.agents[node];
-    if (!a.up) return;
-    this.interruptFetch(a);
-    if (a.isHolder && this.ctx.world.scenario.strategy === 'peer') {
-      a.isHolder = false;
-      this.ctx.world.swarm(a.info.site).removeHolder(node);
-      for (const other of this.siteAgents(a.info.site)) if (other.fetch?.sender === node) this.interruptFetch(other);
-    }
+    if (a.down) return;
+    a.down = true;
+    if (!a.up) return; // not started yet: the reboot starts it
+    if (this.swarm) {
+      a.fetch = null;
+      this.swarm.crash(node);
+    } else this.interruptFetch(a);
     // the partial delivery above may have made the machine start another fetch: drop it silently
     const restarted = a.fetch;
     a.fetch = null;
@@ -108,7 +206,7 @@ export class AgentFleet {
   }
 
   private execute(a: SimAgent, action: Action): void {
-    const { rec } = this.ctx;
+    const { rec, world } = this.ctx;
     const node = a.info.index;
     switch (action.type) {
       case 'control':
@@ -121,6 +219,7 @@ export class AgentFleet {
         this.stage(a, action.id, action.manifest);
         return;
       case 'startVm':
+        world.checks.vmStart(node, this.sim.now);
         this.later(a, this.bootUs(a), { type: 'vmStarted', id: action.id, ok: true });
         return;
       case 'stopVm':
@@ -145,18 +244,43 @@ export class AgentFleet {
 
   private bootUs(a: SimAgent): number {
     const b = a.info.boot;
-    return b.kind === 'fixed' ? b.us : a.rng.lognormalUs(b.medianUs, b.p99Us, 0.99);
+    return b.kind === 'fixed' ? b.us : a.rng.of('boot').lognormalUs(b.medianUs, b.p99Us, 0.99);
   }
 
+  /**
+   * One control request: its API calls in turn, each a round trip to a station. The agent gives up
+   * on the whole request after the request timeout (the calls already queued are still served:
+   * the server does not know the client left).
+   */
   private control(a: SimAgent, id: number, op: ControlOp): void {
     const { world, rec } = this.ctx;
     const ops = world.model.agentOps(op);
     const gen = a.gen;
     const rtt = world.rttToCentreUs(a.info);
-    const fail = (delayUs: number, message: string): void => this.later(a, delayUs, { type: 'controlResult', id, result: { op, ok: false, error: { kind: 'unavailable', message } } });
+    let settled = false;
+    let timeout = -1;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      if (timeout >= 0) this.sim.cancel(timeout);
+      return true;
+    };
+    const fail = (delayUs: number, message: string): void => {
+      this.sim.after(delayUs, () => {
+        if (settle()) this.deliver(a, gen, { type: 'controlResult', id, result: { op, ok: false, error: { kind: 'unavailable', message } } });
+      });
+    };
+    if (this.requestTimeoutUs > 0) {
+      timeout = this.sim.after(this.requestTimeoutUs, () => {
+        timeout = -1;
+        if (settle()) this.deliver(a, gen, { type: 'controlResult', id, result: { op, ok: false, error: { kind: 'unavailable', message: `no answer within ${this.requestTimeoutUs / 1e6} s` } } });
+      });
+    }
     const next = (i: number): void => {
-      if (!a.up || a.gen !== gen) return;
+      if (!a.up || a.gen !== gen || settled) return;
       if (i === ops.length) {
+        if (!settle()) return;
+        if (op === 'login') a.tokenAtUs = this.sim.now;
         this.deliver(a, gen, { type: 'controlResult', id, result: this.controlResult(a, op) });
         return;
       }
@@ -166,9 +290,45 @@ export class AgentFleet {
       rec.countCall(apiOp.bytesOut + apiOp.bytesIn);
       if (!station.up) return fail(rtt, `${apiOp.station} unavailable`);
       const half = rtt >> 1;
-      this.sim.after(half, () => station.request(drawServiceUs(apiOp.serviceTime ?? station.spec.serviceTime, a.rng), () => this.sim.after(rtt - half, () => next(i + 1))));
+      this.sim.after(half, () => {
+        const served = (): void => {
+          this.sim.after(rtt - half, () => next(i + 1));
+        };
+        this.validated(
+          a,
+          station,
+          () => {
+            if (!station.request(drawServiceUs(apiOp.serviceTime ?? station.spec.serviceTime, a.rng.of('service')), served)) {
+              fail(rtt - half, `${apiOp.station} refused the request (backlog of ${station.queueLimit} full)`);
+            }
+          },
+          (why) => fail(rtt - half, why),
+        );
+      });
     };
     next(0);
+  }
+
+  /**
+   * A station that checks tokens first looks in the cache of the worker process the request lands
+   * on; on a miss that process asks the identity service (a request at its station) and caches
+   * the answer for the TTL.
+   */
+  private validated(a: SimAgent, station: StationSim, then: () => void, refused: (why: string) => void): void {
+    const tv = this.ctx.world.model.tokenValidation;
+    if (!tv || !this.tokens || !tv.validatingStations.includes(station.spec.name)) return then();
+    const name = station.spec.name;
+    const processes = tv.cacheScope === 'shared' ? 1 : Math.max(1, station.spec.processes ?? station.spec.workers);
+    const process = processes === 1 ? 0 : a.rng.of('routing').int(0, processes - 1);
+    const node = a.info.index;
+    if (this.tokens.hit(name, process, node, a.tokenAtUs, this.sim.now)) return then();
+    // a server-side call (the service asks the identity service): not one of the agent's API calls
+    const identity = this.ctx.world.station(tv.op.station);
+    const ok = identity.request(drawServiceUs(tv.op.serviceTime ?? identity.spec.serviceTime, a.rng.of('service')), () => {
+      this.tokens!.store(name, process, node, this.sim.now);
+      then();
+    });
+    if (!ok) refused(`${identity.spec.name} refused the token check of ${name} (backlog full)`);
   }
 
   private controlResult(a: SimAgent, op: ControlOp): ControlResult {
@@ -192,7 +352,8 @@ export class AgentFleet {
     const unavailable = (delayUs: number): void => this.later(a, delayUs, { type: 'chunks', id, stored: [], corrupt: [], unavailable: chunks.map((c) => c.index), final: true });
     const dataStation = world.station(world.model.dataPath.op.station);
     const strategy = world.scenario.strategy;
-    if (strategy !== 'peer' && world.siteIsCut(a.info.site) && !(strategy === 'site-cache' && world.siteCache(a.info.site).isFull)) {
+    const cache = world.siteCache(a.info.site);
+    if (strategy !== 'peer' && world.siteIsCut(a.info.site) && !(strategy === 'site-cache' && cache.filledBytes >= this.ctx.fullFetchBytes)) {
       unavailable(CONNECT_TIMEOUT_US);
       return;
     }
@@ -200,7 +361,7 @@ export class AgentFleet {
       unavailable(rtt);
       return;
     }
-    const fetch: ActiveFetch = { reqId: id, chunks, transfer: null, cancelWait: null, interrupt: () => {}, crossesWan: strategy === 'origin', sender: null };
+    const fetch: ActiveFetch = { reqId: id, chunks, transfer: null, cancelWait: null, interrupt: () => {}, crossesWan: strategy === 'origin', inSwarm: false };
     a.fetch = fetch;
     const finish = (delivered: number, complete: boolean): void => {
       if (a.fetch !== fetch) return;
@@ -208,71 +369,105 @@ export class AgentFleet {
       this.chunksArrived(a, gen, fetch, delivered, complete);
     };
     fetch.interrupt = (delivered) => finish(delivered, false);
-    // Each range request costs a round trip before its first byte; `rangesInFlight` overlap.
-    const requestRounds = Math.ceil(chunks.length / Math.max(1, rangesInFlight));
     if (strategy === 'origin') {
-      const handle = this.sim.after(requestRounds * rtt, () => {
-        fetch.cancelWait = null;
-        fetch.transfer = world.fromOrigin(a.info, bytes, rangesInFlight, finish);
+      // Each range request costs a round trip before its first byte; `rangesInFlight` overlap.
+      const requestRounds = Math.ceil(chunks.length / Math.max(1, rangesInFlight));
+      const go = (): void => {
+        if (a.fetch !== fetch) return; // interrupted while its token was being checked
+        // the range requests' server time, one worker of the data service per fetch (rounds in turn)
+        const op = world.model.dataPath.op;
+        const serviceUs = requestRounds * drawServiceUs(op.serviceTime ?? dataStation.spec.serviceTime, a.rng.of('service'));
+        const accepted = dataStation.request(serviceUs, () => {
+          if (a.fetch !== fetch) return;
+          const handle = this.sim.after(requestRounds * rtt, () => {
+            fetch.cancelWait = null;
+            fetch.transfer = world.fromOrigin(a.info, bytes, rangesInFlight, finish);
+          });
+          fetch.cancelWait = () => this.sim.cancel(handle);
+        });
+        if (!accepted) this.sim.after(rtt, () => finish(0, false));
+      };
+      this.validateDataPath(a, dataStation, chunks.length, go, () => {
+        if (a.fetch === fetch) finish(0, false);
       });
-      fetch.cancelWait = () => this.sim.cancel(handle);
     } else if (strategy === 'site-cache') {
-      const cache = world.siteCache(a.info.site);
+      if (world.scenario.cache.cutThrough) {
+        fetch.transfer = cache.read(a.info, bytes, rangesInFlight, finish);
+        return;
+      }
       cache.ensure(this.ctx.fullFetchBytes, rangesInFlight, (ok) => {
         if (a.fetch !== fetch) return;
         if (!ok) return finish(0, false);
         fetch.transfer = world.fromSiteCache(a.info, bytes, rangesInFlight, finish);
       });
     } else {
-      this.fetchFromSwarm(a, fetch, bytes, finish);
+      fetch.inSwarm = true;
+      const swarm = this.swarm as Swarm;
+      fetch.interrupt = () => swarm.interrupt(a.info.index);
+      swarm.join(a.info.index, chunks, (r) => {
+        if (a.fetch !== fetch) return;
+        a.fetch = null;
+        const issued = r.stored.length + r.corrupt.length;
+        this.ctx.rec.dataRequests += issued;
+        this.ctx.rec.apiCalls += issued;
+        this.later(a, 0, { type: 'chunks', id, stored: r.stored, corrupt: r.corrupt, unavailable: r.unavailable, final: true });
+      });
+      if (!dataStation.up || world.siteIsCut(a.info.site)) swarm.checkStalls(CONNECT_TIMEOUT_US);
     }
   }
 
-  private fetchFromSwarm(a: SimAgent, fetch: ActiveFetch, bytes: number, finish: (d: number, c: boolean) => void): void {
-    const { world, rangesInFlight } = this.ctx;
-    const swarm = world.swarm(a.info.site);
-    const onSource = (source: number | 'origin'): void => {
-      fetch.cancelWait = null;
-      if (a.fetch !== fetch) {
-        // the requester went away meanwhile: hand the source back
-        if (source === 'origin') swarm.seedFailed();
-        else swarm.holderFree(source);
-        return;
-      }
-      if (source === 'origin') {
-        if (world.siteIsCut(a.info.site) || !world.station(world.model.dataPath.op.station).up) {
-          swarm.seedFailed();
-          return finish(0, false);
+  /**
+   * The data service checks the token of every range request: a fetch's requests land on up to
+   * `processes` worker processes, and each that has not cached the node's token validates it once
+   * with the identity service (`rangesInFlight` at a time) before the bytes flow.
+   */
+  private validateDataPath(a: SimAgent, station: StationSim, requests: number, then: () => void, refused: () => void): void {
+    const tv = this.ctx.world.model.tokenValidation;
+    if (!tv || !this.tokens || !tv.validatingStations.includes(station.spec.name)) return then();
+    const name = station.spec.name;
+    const processes = tv.cacheScope === 'shared' ? 1 : Math.max(1, station.spec.processes ?? station.spec.workers);
+    const node = a.info.index;
+    const misses: number[] = [];
+    for (let p = 0; p < Math.min(processes, requests); p++) if (!this.tokens.hit(name, p, node, a.tokenAtUs, this.sim.now)) misses.push(p);
+    if (misses.length === 0) return then();
+    const identity = this.ctx.world.station(tv.op.station);
+    const gen = a.gen;
+    let next = 0;
+    let open = 0;
+    let failed = false;
+    const pump = (): void => {
+      while (open < Math.max(1, this.ctx.rangesInFlight) && next < misses.length && !failed) {
+        const p = misses[next++];
+        open++;
+        const ok = identity.request(drawServiceUs(tv.op.serviceTime ?? identity.spec.serviceTime, a.rng.of('service')), () => {
+          open--;
+          if (a.gen !== gen) return;
+          this.tokens!.store(name, p, node, this.sim.now);
+          if (next === misses.length && open === 0 && !failed) then();
+          else pump();
+        });
+        if (!ok) {
+          failed = true;
+          open--;
+          refused();
         }
-        fetch.crossesWan = true;
-        fetch.transfer = world.fromOrigin(a.info, bytes, rangesInFlight, (d, complete) => {
-          if (!complete) swarm.seedFailed();
-          finish(d, complete);
-        });
-      } else {
-        const sender = world.fleet.nodes[source];
-        fetch.sender = source;
-        fetch.transfer = world.fromPeer(sender, a.info, bytes, rangesInFlight, (d, complete) => {
-          if (this.agents[source].up && this.agents[source].isHolder) swarm.holderFree(source);
-          finish(d, complete);
-        });
       }
     };
-    fetch.cancelWait = () => swarm.cancelWait(onSource);
-    swarm.request(onSource);
+    pump();
   }
 
   /** A transfer ended or was cut: the chunks wholly delivered count, in manifest order. */
   private chunksArrived(a: SimAgent, gen: number, fetch: ActiveFetch, delivered: number, complete: boolean): void {
-    const { rec, chunkCorruption, world } = this.ctx;
+    const { rec, chunkCorruption } = this.ctx;
     const stored: number[] = [];
     const corrupt: number[] = [];
     const unavailable: number[] = [];
     let offset = 0;
+    const rng = a.rng.of('corruption');
     for (const c of fetch.chunks) {
       offset += c.size;
       if (offset <= delivered) {
-        if (chunkCorruption > 0 && a.rng.bernoulli(chunkCorruption)) corrupt.push(c.index);
+        if (chunkCorruption > 0 && rng.bernoulli(chunkCorruption)) corrupt.push(c.index);
         else stored.push(c.index);
       } else unavailable.push(c.index);
     }
@@ -280,30 +475,35 @@ export class AgentFleet {
     const issued = Math.min(fetch.chunks.length, stored.length + corrupt.length + (complete ? 0 : 1));
     rec.dataRequests += issued;
     rec.apiCalls += issued;
-    if (complete && corrupt.length === 0 && world.scenario.strategy === 'peer' && !a.isHolder) {
-      a.isHolder = true;
-      world.swarm(a.info.site).holderFree(a.info.index);
-    }
     this.deliver(a, gen, { type: 'chunks', id: fetch.reqId, stored, corrupt, unavailable, final: true });
   }
 
   private interruptFetch(a: SimAgent): void {
     const f = a.fetch;
     if (!f) return;
-    if (f.cancelWait) {
+    if (f.inSwarm) {
+      f.interrupt(0);
+    } else if (f.cancelWait) {
       f.cancelWait();
       f.interrupt(0);
     } else if (f.transfer) {
       f.transfer.cancel();
+    } else {
+      f.interrupt(0);
     }
   }
 
-  /** A site cut stalled the transfers crossing its WAN for STALL_TIMEOUT_US: they are abandoned where they are; peers on the LAN go on. */
+  /** A site cut stalled the transfers crossing its WAN for the request timeout: they are abandoned where they are; peers on the LAN go on. */
   private siteCut(site: number): void {
     const { world } = this.ctx;
     const strategy = world.scenario.strategy;
     if (strategy === 'site-cache') {
       world.siteCache(site).interrupt();
+      return;
+    }
+    if (this.swarm) {
+      this.swarm.siteCut(site);
+      this.swarm.checkStalls(CONNECT_TIMEOUT_US);
       return;
     }
     for (const a of this.siteAgents(site)) if (a.fetch?.crossesWan) this.interruptFetch(a);

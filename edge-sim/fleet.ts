@@ -2,7 +2,7 @@
 // Nodes without overrides share their parameter objects, so 100k nodes stay cheap.
 import type { Scenario } from '../scenarios/index.js';
 import { nodeId, siteId } from '../scenarios/index.js';
-import { streamRng } from './rng.js';
+import { stableUnit } from './rng.js';
 
 type FleetSpec = Scenario['fleet'];
 export type LinkParams = FleetSpec['node']['access'];
@@ -81,8 +81,10 @@ export function expandFleet(scenario: Scenario): Fleet {
 }
 
 /**
- * Resolves a selector to nodes, in fleet order. Counts and fractions pick a seeded sample,
- * so the same scenario and seed always select the same nodes.
+ * Resolves a selector to nodes, in fleet order. Counts and fractions pick nodes by a stable hash of
+ * (seed, purpose, node id): a fraction takes every node whose hash is below it, a count the nodes
+ * with the smallest hashes. Adding nodes or sites never makes another existing node a victim (a
+ * fraction keeps exactly the same existing nodes; a count can only drop some for new ones).
  */
 export function selectNodes(fleet: Fleet, sel: NodeSelector, seed: number, purpose: string): NodeInfo[] {
   if ('ids' in sel) return sel.ids.map((id) => fleet.byId.get(id)).filter((n): n is NodeInfo => n !== undefined);
@@ -90,23 +92,14 @@ export function selectNodes(fleet: Fleet, sel: NodeSelector, seed: number, purpo
     const wanted = new Set(sel.sites);
     return fleet.nodes.filter((n) => wanted.has(fleet.sites[n.site].id));
   }
+  if ('fraction' in sel) return fleet.nodes.filter((n) => stableUnit(seed, 'select', purpose, n.id) < sel.fraction);
   const total = fleet.nodes.length;
-  const count = 'count' in sel ? Math.min(sel.count, total) : Math.round(sel.fraction * total);
-  return sampleIndices(total, count, streamRng(seed, 'select', purpose))
+  const count = Math.min(sel.count, total);
+  const keys = new Float64Array(total);
+  for (let i = 0; i < total; i++) keys[i] = stableUnit(seed, 'select', purpose, fleet.nodes[i].id);
+  const order = Array.from({ length: total }, (_, i) => i).sort((a, b) => keys[a] - keys[b] || a - b);
+  return order
+    .slice(0, count)
     .sort((a, b) => a - b)
     .map((i) => fleet.nodes[i]);
-}
-
-/** `count` distinct indices from [0, total), by a partial Fisher-Yates over a sparse swap map. */
-function sampleIndices(total: number, count: number, rng: ReturnType<typeof streamRng>): number[] {
-  const swapped = new Map<number, number>();
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const j = rng.int(i, total - 1);
-    const vi = swapped.get(i) ?? i;
-    const vj = swapped.get(j) ?? j;
-    swapped.set(j, vi);
-    out.push(vj);
-  }
-  return out;
 }

@@ -14,6 +14,8 @@ export interface RolloutImages {
   previous: { assignment: Assignment; manifest: ManifestInfo } | null;
   /** bytes a node must fetch: all chunks, or for a delta only those not in the previous version */
   fetchBytesPerNode: number;
+  /** the chunks a node must fetch, in manifest order */
+  fetchList: ChunkRef[];
   /** bytes of the whole sealed image */
   sealedBytes: number;
 }
@@ -32,13 +34,17 @@ export function rolloutImages(scenario: Scenario, seed: number): RolloutImages {
   const prevChunks: ChunkRef[] = [];
   let fetchBytes = 0;
   let sealed = 0;
+  const fetchList: ChunkRef[] = [];
   for (let i = 0; i < count; i++) {
     const size = sizeOf(i);
     const digest = shared[i] ? `v1-${i}` : `${target.version}-${i}`;
     chunks.push({ index: i, digest, size });
     prevChunks.push({ index: i, digest: `v1-${i}`, size });
     sealed += size;
-    if (!shared[i]) fetchBytes += size;
+    if (!shared[i]) {
+      fetchBytes += size;
+      fetchList.push(chunks[i]);
+    }
   }
   const manifest: ManifestInfo = { imageId: target.imageId, version: target.version, size: sizeBytes, chunks, keyRef: 'kms:appliance' };
   return {
@@ -51,6 +57,7 @@ export function rolloutImages(scenario: Scenario, seed: number): RolloutImages {
         }
       : null,
     fetchBytesPerNode: fetchBytes,
+    fetchList,
     sealedBytes: sealed,
   };
 }

@@ -5,9 +5,11 @@ import type { ApiOp, NativeStep, PlaneModel } from '../adapters/index.js';
 import type { Phase } from '../agent/machine/index.js';
 import type { NodeInfo } from './fleet.js';
 import type { RunRecords } from '../reports/index.js';
-import type { Rng } from './rng.js';
+import { NodeStreams } from './rng.js';
 import { drawServiceUs } from './stations.js';
 import type { Transfer, World } from './world.js';
+
+type TransferStep = Extract<NativeStep, { kind: 'transfer' }>;
 
 /** How long the centre waits before retrying a failed copy or an unreachable service (driver/hook retry). */
 export const NATIVE_RETRY_US = 30_000_000;
@@ -44,7 +46,7 @@ export function nativePhases(steps: NativeStep[]): Phase[] {
 
 interface NativeNode {
   info: NodeInfo;
-  rng: Rng;
+  rng: NodeStreams;
   gen: number;
   up: boolean;
   deploying: boolean;
@@ -61,7 +63,7 @@ export class NativeFleet {
     const { world } = ctx;
     this.nodes = world.fleet.nodes.map((n) => ({
       info: n,
-      rng: world.rngFor(ctx.repeat, 'node', n.id),
+      rng: new NodeStreams(world.seed, ctx.repeat, n.id),
       gen: 0,
       up: true,
       deploying: false,
@@ -82,7 +84,7 @@ export class NativeFleet {
   deploy(node: number): void {
     const n = this.nodes[node];
     n.deploying = true;
-    if (!this.ctx.rec.placedOnIntended[node] || n.rng.bernoulli(1 - this.ctx.hitProbability)) {
+    if (!this.ctx.rec.placedOnIntended[node] || n.rng.of('placement').bernoulli(1 - this.ctx.hitProbability)) {
       this.ctx.rec.placedOnIntended[node] = 0;
     }
     const firstOnSite = this.siteStarted[n.info.site] === 0;
@@ -153,11 +155,14 @@ export class NativeFleet {
         sim.at(this.cycleSlot(s.name, s.periodUs, s.perCycleLimit), next);
         return;
       case 'transfer':
-        this.copy(n, gen, s.from, next);
+        // an origin copy before a copy from the site's replica fills the replica (once per site), not the host
+        if (s.from === 'origin' && steps.slice(i + 1).some((x) => x.kind === 'transfer' && x.from === 'siteReplica')) this.fillSite(n, gen, s, next);
+        else this.copy(n, gen, s, next);
         return;
       case 'boot': {
         const b = n.info.boot;
-        sim.after(b.kind === 'fixed' ? b.us : n.rng.lognormalUs(b.medianUs, b.p99Us, 0.99), () => {
+        world.checks.vmStart(node, sim.now);
+        sim.after(b.kind === 'fixed' ? b.us : n.rng.of('boot').lognormalUs(b.medianUs, b.p99Us, 0.99), () => {
           if (n.up) next();
         });
         return;
@@ -171,12 +176,15 @@ export class NativeFleet {
     const station = world.station(op.station);
     const rtt = world.scenario.origin.rttUs;
     rec.countCall(op.bytesOut + op.bytesIn);
-    if (!station.up) {
+    const retry = (): void => {
       world.sim.after(NATIVE_RETRY_US, () => n.gen === gen && this.api(n, gen, op, done));
-      return;
-    }
+    };
+    if (!station.up) return retry();
     const half = rtt >> 1;
-    world.sim.after(half, () => station.request(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng), () => world.sim.after(rtt - half, done)));
+    world.sim.after(half, () => {
+      // a full backlog refuses the call: the operator's client retries it later
+      if (!station.request(drawServiceUs(op.serviceTime ?? station.spec.serviceTime, n.rng.of('service')), () => world.sim.after(rtt - half, done))) retry();
+    });
   }
 
   /** The next cycle of a periodic centre loop with room for one more dispatch. */
@@ -189,9 +197,62 @@ export class NativeFleet {
     return cycle * periodUs;
   }
 
-  /** The centre copies the image onto the host (scp-like: one stream, no resume). */
-  private copy(n: NativeNode, gen: number, from: 'origin' | 'siteReplica', done: () => void): void {
+  /** The site's replica (or storage pool) gets its one copy from the origin; every node of the site waits for it. */
+  private fillSite(n: NativeNode, gen: number, step: TransferStep, done: () => void): void {
     const { world, rec, payloadBytes } = this.ctx;
+    const cache = world.siteCache(n.info.site);
+    if (!cache.isFull) {
+      rec.dataRequests++;
+      rec.apiCalls++;
+    }
+    const attempt = (): void => {
+      if (n.gen !== gen) return;
+      // the fill is this deployment's driver action (holding a worker until the site has its copy when the driver blocks on it)
+      const accepted = this.driverAction(n, step, (release) => {
+        if (n.gen !== gen) return release();
+        cache.ensure(payloadBytes, 1, (ok) => {
+          release();
+          if (n.gen !== gen) return;
+          if (ok) return done();
+          retryFill();
+        });
+      });
+      if (!accepted) retryFill();
+    };
+    const retryFill = (): void => {
+      if (++n.copyAttempts >= NATIVE_MAX_COPY_ATTEMPTS) {
+        n.deploying = false;
+        if (rec.finish(n.info.index, world.sim.now, false, 'retriesExhausted')) this.ctx.onFinished(n.info.index, false);
+        return;
+      }
+      world.sim.after(NATIVE_RETRY_US, attempt);
+    };
+    attempt();
+  }
+
+  /**
+   * Start a copy's set-up, then `start`. A driver that blocks on the copy (`worker: 'copy'`) holds
+   * one of its station's workers from the set-up until `release`; a dispatched copy (`none`) only
+   * needs the station up and runs its set-up on the host. False: refused, `start` never runs.
+   */
+  private driverAction(n: NativeNode, step: TransferStep, start: (release: () => void) => void): boolean {
+    const { world } = this.ctx;
+    const station = world.station(step.op.station);
+    const setupUs = drawServiceUs(step.op.serviceTime ?? station.spec.serviceTime, n.rng.of('service'));
+    if (step.worker === 'copy') return station.hold(setupUs, start);
+    if (!station.up) return false;
+    world.sim.after(setupUs, () => start(() => {}));
+    return true;
+  }
+
+  /**
+   * The centre copies the image onto the host (scp-like: one stream, no resume). The copy is a
+   * driver action: it takes one of the op's station workers (e.g. TM_MAD -t 15) for its set-up
+   * time and for as long as its bytes move.
+   */
+  private copy(n: NativeNode, gen: number, step: TransferStep, done: () => void): void {
+    const { world, rec, payloadBytes } = this.ctx;
+    const from = step.from;
     if (n.gen !== gen) return; // a retry scheduled before the host crashed
     const retry = (): void => {
       if (n.gen !== gen) return;
@@ -200,25 +261,36 @@ export class NativeFleet {
         if (rec.finish(n.info.index, world.sim.now, false, 'retriesExhausted')) this.ctx.onFinished(n.info.index, false);
         return;
       }
-      world.sim.after(NATIVE_RETRY_US, () => this.copy(n, gen, from, done));
-    };
-    const end = (_delivered: number, complete: boolean): void => {
-      n.transfer = null;
-      if (n.gen !== gen) return;
-      if (complete) done();
-      else retry();
+      world.sim.after(NATIVE_RETRY_US, () => this.copy(n, gen, step, done));
     };
     rec.dataRequests++;
     rec.apiCalls++;
-    if (from === 'origin') {
-      if (world.siteIsCut(n.info.site)) return retry();
-      n.transfer = world.fromOrigin(n.info, payloadBytes, 1, end);
-    } else {
-      world.siteCache(n.info.site).ensure(payloadBytes, 1, (ok) => {
+    const accepted = this.driverAction(n, step, (release) => {
+      if (n.gen !== gen) return release();
+      const end = (_delivered: number, complete: boolean): void => {
+        n.transfer = null;
+        release();
         if (n.gen !== gen) return;
-        if (!ok) return retry();
-        n.transfer = world.fromSiteCache(n.info, payloadBytes, 1, end);
-      });
-    }
+        if (complete) done();
+        else retry();
+      };
+      if (from === 'origin') {
+        if (world.siteIsCut(n.info.site)) {
+          release();
+          return retry();
+        }
+        n.transfer = world.fromOrigin(n.info, payloadBytes, 1, end);
+      } else {
+        world.siteCache(n.info.site).ensure(payloadBytes, 1, (ok) => {
+          if (n.gen !== gen) return release();
+          if (!ok) {
+            release();
+            return retry();
+          }
+          n.transfer = world.fromSiteCache(n.info, payloadBytes, 1, end);
+        });
+      }
+    });
+    if (!accepted) retry();
   }
 }

@@ -190,6 +190,24 @@ const TAG_FLOAT = 0x46;
  * seed and the key parts (type-tagged, so 5 and '5' name different streams).
  */
 export function streamRng(seed: number, ...key: (string | number)[]): Rng {
+  const [a, b] = keyLanes(seed, key);
+  const s = [fmix32(a + 0x9e3779b9), fmix32(b + 0x3c6ef372), fmix32(a ^ b ^ 0x7f4a7c15), fmix32(a - b + 0x6a09e667)];
+  if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1; // the all-zero state is a fixed point
+  return new StreamRng(xoroshiro128plusFromState(s));
+}
+
+/**
+ * A stable value in [0, 1) per (seed, key...): the same key always maps to the same value, whatever
+ * else exists. Victims chosen by ranking these per node id stay hit when nodes or sites are added.
+ */
+export function stableUnit(seed: number, ...key: (string | number)[]): number {
+  const [a, b] = keyLanes(seed, key);
+  const hi = fmix32(a ^ 0x2545f491) >>> 5; // 27 bits
+  const lo = fmix32(b + 0x61c88647) >>> 6; // 26 bits
+  return (hi * TWO_POW_26 + lo) / TWO_POW_53;
+}
+
+function keyLanes(seed: number, key: (string | number)[]): [number, number] {
   if (!Number.isSafeInteger(seed)) throw new InputError(`streamRng: seed must be a safe integer, got ${seed}`);
   const hasher = new KeyHasher();
   hashInteger(hasher, seed);
@@ -205,11 +223,7 @@ export function streamRng(seed: number, ...key: (string | number)[]): Rng {
       hasher.text(String(part));
     }
   }
-  const a = fmix32(hasher.h1);
-  const b = fmix32(hasher.h2 ^ 0x27d4eb2f);
-  const s = [fmix32(a + 0x9e3779b9), fmix32(b + 0x3c6ef372), fmix32(a ^ b ^ 0x7f4a7c15), fmix32(a - b + 0x6a09e667)];
-  if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1; // the all-zero state is a fixed point
-  return new StreamRng(xoroshiro128plusFromState(s));
+  return [fmix32(hasher.h1), fmix32(hasher.h2 ^ 0x27d4eb2f)];
 }
 
 function hashInteger(hasher: KeyHasher, n: number): void {
@@ -217,4 +231,31 @@ function hashInteger(hasher: KeyHasher, n: number): void {
   const abs = Math.abs(n);
   hasher.word(abs >>> 0);
   hasher.word(Math.floor(abs / TWO_POW_32) | (negative ? 0x80000000 : 0));
+}
+
+/** What a node's random draws are for: each purpose is its own stream, so one never shifts another. */
+export const NODE_PURPOSES = ['machine', 'boot', 'service', 'corruption', 'placement', 'jitter', 'routing'] as const;
+export type NodePurpose = (typeof NODE_PURPOSES)[number];
+const PURPOSE_INDEX = Object.fromEntries(NODE_PURPOSES.map((p, i) => [p, i])) as Record<NodePurpose, number>;
+
+/** A node's streams, one per (node, purpose), created on first use (a million nodes draw from few of them). */
+export class NodeStreams {
+  private streams: (Rng | undefined)[] | null = null;
+
+  constructor(
+    private readonly seed: number,
+    private readonly repeat: number,
+    private readonly nodeId: string,
+  ) {}
+
+  of(purpose: NodePurpose): Rng {
+    const i = PURPOSE_INDEX[purpose];
+    this.streams ??= [];
+    let r = this.streams[i];
+    if (!r) {
+      r = streamRng(this.seed, this.repeat, 'node', this.nodeId, purpose);
+      this.streams[i] = r;
+    }
+    return r;
+  }
 }

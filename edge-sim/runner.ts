@@ -8,6 +8,9 @@ import { expandFleet, selectNodes, type Fleet } from './fleet.js';
 import { installedPrevious, rolloutImages, type RolloutImages } from './images.js';
 import { NativeFleet } from './native-node.js';
 import { RunRecords, type FaultWindow } from '../reports/index.js';
+import { runSharing } from './bounds.js';
+import type { FidelityReport } from './checks.js';
+import { NodeStreams } from './rng.js';
 import { World } from './world.js';
 
 export type PlaneSpec = Scenario['planes'][number];
@@ -29,6 +32,8 @@ export interface SimRunResult {
   events: number;
   endUs: number;
   faults: FaultWindow[];
+  /** the physics and causality invariants this run was held to, and any that failed */
+  fidelity: FidelityReport;
 }
 
 export interface SimRunOptions {
@@ -74,13 +79,15 @@ export function simulateRun(opts: SimRunOptions): SimRunResult {
 
   let crash: (node: number) => void;
   let reboot: (node: number) => void;
+  let originEgress = (): number => world.originEgressBytes;
   if (agentMode) {
     const agents = new AgentFleet({
       world,
       rec,
       repeat,
-      config: DEFAULT_AGENT_CONFIG,
+      config: { ...DEFAULT_AGENT_CONFIG, pollIntervalUs: scenario.clients.pollIntervalUs },
       manifest: images.manifest,
+      fetchList: images.fetchList,
       fullFetchBytes: images.fetchBytesPerNode,
       rangesInFlight: scenario.concurrency.rangesInFlight,
       chunkCorruption: scenario.faults.chunkCorruption,
@@ -88,12 +95,19 @@ export function simulateRun(opts: SimRunOptions): SimRunResult {
       initialPersisted: () => installedPrevious(images),
       onFinished,
     });
-    // Agents run from t=0 and poll; a pin is seen at the agent's next poll.
+    // The pins are set at t=0; each agent sees them at its next poll, a uniformly spread moment
+    // within the start-up jitter (its poll phase), and polls on from there.
     admit = () => {};
+    const jitter = scenario.clients.startJitterUs;
     sim.at(0, () => {
       for (let i = 0; i < limit; i++) admitNext();
-      for (let i = 0; i < N; i++) agents.boot(i);
+      for (let i = 0; i < N; i++) {
+        const at = jitter > 0 ? new NodeStreams(scenario.seed, repeat, fleet.nodes[i].id).of('jitter').int(0, jitter - 1) : 0;
+        if (at === 0) agents.start(i);
+        else sim.at(at, () => agents.start(i));
+      }
     });
+    originEgress = () => agents.originEgressBytes;
     crash = (n) => agents.crash(n);
     reboot = (n) => agents.boot(n);
   } else {
@@ -111,6 +125,19 @@ export function simulateRun(opts: SimRunOptions): SimRunResult {
   const faults = scheduleFaults(world, repeat, crash, reboot);
   sim.run({ untilUs: MAX_VIRTUAL_US });
   for (let i = 0; i < N; i++) if (rec.outcome[i] === 0) rec.finish(i, sim.now, false, 'unfinished');
+  const originEgressBytes = originEgress();
+  const sharing = runSharing(scenario, model);
+  const fidelity = world.checks.evaluate({
+    bytesPerNode,
+    sharing,
+    swarmScope: scenario.swarm.scope,
+    bootsFromSiteCopy: !agentMode && sharing === 'site',
+    running: (i) => rec.outcome[i] === 1,
+    siteOf: (i) => fleet.nodes[i].site,
+    nodeName: (i) => fleet.nodes[i].id,
+    downBytesPerS: (i) => fleet.nodes[i].access.downBitsPerS / 8,
+    originEgressBytes,
+  });
 
   return {
     scenario,
@@ -121,10 +148,11 @@ export function simulateRun(opts: SimRunOptions): SimRunResult {
     images,
     rec,
     bytesPerNode,
-    originEgressBytes: world.originEgressBytes,
+    originEgressBytes,
     events: sim.events,
     endUs: sim.now,
     faults,
+    fidelity,
   };
 }
 

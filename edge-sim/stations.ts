@@ -1,4 +1,5 @@
-// Control-plane services as queueing stations: `workers` parallel servers, FIFO queue.
+// Control-plane services as queueing stations: `workers` parallel servers, FIFO queue of at most
+// the admission limit (a listen backlog: more are refused at once, as a full backlog or a 503 is).
 // An outage makes the station refuse requests (the caller sees `unavailable`).
 import type { ServiceTime, Station } from '../adapters/index.js';
 import type { Simulator } from './engine.js';
@@ -10,12 +11,19 @@ export class StationSim {
   private head = 0;
   /** nested outage windows currently active */
   private outages = 0;
+  private readonly upListeners: (() => void)[] = [];
+  /** requests waiting beyond this are refused; 0: no limit */
+  readonly queueLimit: number;
   served = 0;
+  refused = 0;
 
   constructor(
     private readonly sim: Simulator,
     readonly spec: Station,
-  ) {}
+    queueLimit: 'plane' | number = 'plane',
+  ) {
+    this.queueLimit = queueLimit === 'plane' ? (spec.queueLimit ?? 0) : queueLimit;
+  }
 
   get up(): boolean {
     return this.outages === 0;
@@ -23,10 +31,15 @@ export class StationSim {
 
   setOutage(active: boolean): void {
     this.outages += active ? 1 : -1;
+    if (!active && this.outages === 0) for (const l of this.upListeners) l();
   }
 
-  /** Queue a request of `serviceUs`; `done` runs when a worker finished serving it. */
-  request(serviceUs: number, done: () => void): void {
+  onUp(listener: () => void): void {
+    this.upListeners.push(listener);
+  }
+
+  /** Queue a request of `serviceUs`; `done` runs when a worker finished serving it. False: refused (backlog full), `done` never runs. */
+  request(serviceUs: number, done: () => void): boolean {
     const job = (): void => {
       this.busy++;
       this.sim.after(serviceUs, () => {
@@ -37,7 +50,37 @@ export class StationSim {
       });
     };
     if (this.busy < this.spec.workers) job();
-    else this.queue.push(job);
+    else if (this.queueLimit > 0 && this.queued >= this.queueLimit) {
+      this.refused++;
+      return false;
+    } else this.queue.push(job);
+    return true;
+  }
+
+  /**
+   * Like `request`, but the worker stays taken after its service time until `release` is called
+   * (a driver action that lasts as long as the copy it runs). False: refused.
+   */
+  hold(serviceUs: number, start: (release: () => void) => void): boolean {
+    const job = (): void => {
+      this.busy++;
+      this.sim.after(serviceUs, () => {
+        let released = false;
+        start(() => {
+          if (released) return;
+          released = true;
+          this.busy--;
+          this.served++;
+          this.next();
+        });
+      });
+    };
+    if (this.busy < this.spec.workers) job();
+    else if (this.queueLimit > 0 && this.queued >= this.queueLimit) {
+      this.refused++;
+      return false;
+    } else this.queue.push(job);
+    return true;
   }
 
   get queued(): number {

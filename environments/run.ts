@@ -3,7 +3,7 @@
 // plane, then its samples (NDJSON lines, handed to the sink as soon as the plane's repeats are
 // done, so a run that fails late has written the planes before) and a per-plane summary for printing.
 import type { Calibration, PlaneRegistry } from '../adapters/index.js';
-import type { Logger } from '../common/index.js';
+import { EdgeplaneError, EXIT, type Logger } from '../common/index.js';
 import { planeSamples, runSamples, type Labels, type Meta, type RunSummary, type Sample } from '../reports/index.js';
 import type { PlaneConfig, Scenario } from '../scenarios/index.js';
 import type { Environment } from './types.js';
@@ -23,6 +23,8 @@ export interface ScenarioRunOptions {
   sink: (line: string) => void;
   /** where the run is: called before each repeat of each plane (for "stopped at …" messages) */
   onStep?: (step: { plane: PlaneConfig; label: string; repeat: number }) => void;
+  /** stop with exit 1 when a run breaks a physics or causality invariant (the simulator checks them on every run) */
+  assertFidelity?: boolean;
 }
 
 export interface PlaneResult {
@@ -116,7 +118,13 @@ export async function runScenario(o: ScenarioRunOptions): Promise<ScenarioResult
       const perRun: Sample[][] = [];
       for (let repeat = 0; repeat < scenario.repeat; repeat++) {
         o.onStep?.({ plane, label, repeat });
-        const { samples: s, summary } = runSamples(await run.repeat(repeat));
+        const data = await run.repeat(repeat);
+        if (o.assertFidelity && data.fidelity && data.fidelity.violations.length > 0) {
+          throw new EdgeplaneError(`${scenario.name} ${label} repeat ${repeat + 1}: the simulated run broke ${data.fidelity.violations.length} physics/causality invariant(s)`, EXIT.FAILED_CHECK, [
+            ...data.fidelity.violations,
+          ]);
+        }
+        const { samples: s, summary } = runSamples(data);
         perRun.push(s);
         summaries.push(summary);
       }

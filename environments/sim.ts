@@ -6,7 +6,7 @@
 // results are byte-identical for any thread count.
 import { modelAssumptions, type Calibration, type PlaneModel, type PlaneRegistry } from '../adapters/index.js';
 import { silentLogger } from '../common/index.js';
-import { expandFleet, simulateRun, simulatorLimits, type Fleet, type SimRunResult } from '../edge-sim/index.js';
+import { boundTerms, expandFleet, type Fleet, runSharing, type SimRunResult, simulateRun, simulatorLimits } from '../edge-sim/index.js';
 import { RunRecords, type BoundInputs, type DeploymentRun } from '../reports/index.js';
 import type { PlaneConfig, Scenario } from '../scenarios/index.js';
 import { runLabels, runScenario, type ScenarioResult } from './run.js';
@@ -21,7 +21,7 @@ export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneMod
     dMin = Math.min(dMin, n.access.downBitsPerS / 8, fleet.sites[n.site].wan.downBitsPerS / 8);
     uPeers += n.access.upBitsPerS / 8;
   }
-  const sharing = scenario.strategy === 'peer' && model.mode === 'agent' ? 'peer' : scenario.strategy === 'site-cache' || model.sitesShareCopy ? 'site' : 'none';
+  const sharing = runSharing(scenario, model);
   return {
     nodes: fleet.nodes.length,
     sites: fleet.sites.length,
@@ -30,6 +30,7 @@ export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneMod
     minDownBytesPerS: dMin,
     peersUpBytesPerS: uPeers,
     sharing,
+    terms: boundTerms(scenario, fleet, model, bytesPerNode),
   };
 }
 
@@ -53,6 +54,7 @@ export function simRunData(scenario: Scenario, plane: PlaneConfig, repeat: numbe
     bound: simBoundInputs(scenario, fleet, model, r.bytesPerNode),
     deltaSavedBytes: plane.mode === 'agent' && r.images.previous ? (r.images.sealedBytes - r.images.fetchBytesPerNode) * fleet.nodes.length : null,
     faults: r.faults,
+    fidelity: r.fidelity,
     envCounters: [{ metric: 'sim_events', value: r.events, unit: 'count' }],
     sla: scenario.sla,
   };

@@ -27,10 +27,39 @@ export interface BoundInputs {
   peersUpBytesPerS: number;
   /** `peer`: nodes serve each other; `site`: the origin sends one copy per site; `none`: client-server */
   sharing: 'none' | 'site' | 'peer';
+  /** link by link: bytes that must cross each link of the path, and its capacity (the largest term binds) */
+  terms?: readonly { link: string; bytes: number; bytesPerS: number }[];
+}
+
+/** The bound's terms (µs each): the classic formula, then every link term; the largest binds. */
+export function boundTermsUs(b: BoundInputs): { link: string; us: number }[] {
+  const out = [{ link: classicName(b), us: classicBoundUs(b) }];
+  for (const t of b.terms ?? []) out.push({ link: t.link, us: (t.bytes / t.bytesPerS) * S });
+  return out;
+}
+
+/** The bound that binds: the largest term (first of equals). */
+export function bindingTerm(b: BoundInputs): { link: string; us: number } {
+  let best = { link: '', us: -1 };
+  for (const t of boundTermsUs(b)) if (t.us > best.us) best = t;
+  return best;
+}
+
+function classicName(b: BoundInputs): string {
+  const bytes = b.bytesPerNode;
+  const perNode = bytes / b.minDownBytesPerS;
+  const origin = b.sharing === 'peer' ? bytes / b.originUpBytesPerS : ((b.sharing === 'site' ? b.sites : b.nodes) * bytes) / b.originUpBytesPerS;
+  const swarm = b.sharing === 'peer' ? (b.nodes * bytes) / (b.originUpBytesPerS + b.peersUpBytesPerS) : 0;
+  if (perNode >= origin && perNode >= swarm) return 'slowest download path';
+  return origin >= swarm ? 'origin uplink' : 'swarm upload capacity (origin + all peers)';
 }
 
 /** Physical lower bound of the makespan (µs): client-server `max(N·S/u, S/d)`, per site `max(sites·S/u, S/d)`, peer-assisted `max(S/u, S/d, N·S/(u+Σu_i))`. */
 export function lowerBoundUs(b: BoundInputs): number {
+  return bindingTerm(b).us;
+}
+
+function classicBoundUs(b: BoundInputs): number {
   const bytes = b.bytesPerNode;
   const uOrigin = b.originUpBytesPerS;
   const perNode = bytes / b.minDownBytesPerS;
@@ -69,6 +98,8 @@ export interface DeploymentRun {
   /** the environment's own counters (e.g. `sim_events`) */
   envCounters: readonly { metric: string; value: number; unit: string }[];
   sla: { deployP99Us: number | null; makespanUs: number | null; failureRate: number | null };
+  /** the physics and causality invariants the environment held this run to (sim), and the ones that failed */
+  fidelity?: { checked: readonly string[]; violations: readonly string[] };
 }
 
 export interface RunSummary {
@@ -121,9 +152,16 @@ export function runSamples(r: DeploymentRun): { samples: Sample[]; summary: RunS
   }
   push('makespan', makespanUs / S, 's');
   if (r.bound) {
-    const bound = lowerBoundUs(r.bound);
+    const binding = bindingTerm(r.bound);
+    const bound = binding.us;
     push('makespan_lower_bound', bound / S, 's');
+    push('bound_binding', 1, 'bool', { kind: binding.link });
     if (ok > 0 && bound > 0) push('makespan_ratio_to_bound', makespanUs / bound, 'ratio');
+  }
+  if (r.fidelity) {
+    push('fidelity_checks', r.fidelity.checked.length, 'count');
+    push('fidelity_violations', r.fidelity.violations.length, 'count');
+    for (const v of r.fidelity.violations) push('fidelity_violation', 1, 'count', { kind: v });
   }
   const deploys = Math.max(1, N);
   push('api_calls_per_deploy', rec.apiCalls / deploys, 'count');

@@ -14,7 +14,7 @@ export { gateMarkdown, gateJUnit } from './gate-format.js';
 export { formatValue } from './format.js';
 export { parseAgentEvents, deploymentFromEvents, recordsFromDeployments, type AgentEventLine, type Deployment, type DeploymentOptions } from './from-events.js';
 export { RunRecords, OUTCOME, PHASE_INDEX } from './records.js';
-export { runSamples, planeSamples, lowerBoundUs, PER_NODE_DETAIL_MAX_NODES, type DeploymentRun, type BoundInputs, type FaultWindow, type RunSummary, type ProfileFacts } from './deployments.js';
+export { runSamples, planeSamples, lowerBoundUs, bindingTerm, boundTermsUs, PER_NODE_DETAIL_MAX_NODES, type DeploymentRun, type BoundInputs, type FaultWindow, type RunSummary, type ProfileFacts } from './deployments.js';
 
 /**
  * Renders the comparison report (see render.ts): index.html, report.md and charts/*.svg under

@@ -54,6 +54,10 @@ export const METRICS = {
   makespan: { unit: 's', better: 'lower', scope: 'run' },
   makespan_lower_bound: { unit: 's', better: 'none', scope: 'run' },
   makespan_ratio_to_bound: { unit: 'ratio', better: 'lower', scope: 'run' },
+  bound_binding: { unit: 'bool', better: 'none', scope: 'run' }, // labels.kind = the link whose bound binds
+  fidelity_checks: { unit: 'count', better: 'none', scope: 'run' }, // invariants checked (sim)
+  fidelity_violations: { unit: 'count', better: 'lower', scope: 'run' },
+  fidelity_violation: { unit: 'count', better: 'lower', scope: 'run' }, // labels.kind = which invariant, first offender
   api_calls_per_deploy: { unit: 'count', better: 'lower', scope: 'run' },
   control_bytes_per_deploy: { unit: 'B', better: 'lower', scope: 'run' },
   round_trips_per_deploy: { unit: 'count', better: 'lower', scope: 'run' },

@@ -113,6 +113,10 @@ export function comparisonTable(sc: ScenarioData, model: ReportModel, id: string
       first = false;
     }
   }
+  const binding = runs.map((r) => subLabels(r, 'bound_binding'));
+  if (binding.some((b) => b.length > 0)) rows.push({ label: 'bound that binds', cells: binding.map((b) => ({ text: b.length ? b.join('; ') : '—' })) });
+  const fidelity = runs.map((r) => fidelityText(r));
+  if (fidelity.some((f) => f !== undefined)) rows.push({ label: 'fidelity (invariants checked)', cells: fidelity.map((f) => ({ text: f ?? '—' })) });
   return {
     id,
     title: `Side by side — ${sc.name} (${sc.mainNodes.toLocaleString('en-US')} nodes)`,
@@ -142,6 +146,22 @@ function seriesValue(run: Run | undefined, metric: MetricName): Value | undefine
     if (missed.length > 0) return { mean: missed.reduce((s, [, v]) => s + mean(v), 0) };
   }
   return undefined;
+}
+
+/** The `kind` labels a run's samples of `metric` carry (e.g. which link's bound binds), over its repeats. */
+function subLabels(run: Run | undefined, metric: string): string[] {
+  if (!run) return [];
+  const prefix = `${metric}[`;
+  return [...run.metrics.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length, -1));
+}
+
+/** "5 checked, none failed" or "5 checked, 1 failed: <which>" (the simulator checks physics and causality on every run). */
+function fidelityText(run: Run | undefined): string | undefined {
+  const checks = run?.metrics.get('fidelity_checks');
+  if (!run || !checks || checks.length === 0) return undefined;
+  const failed = subLabels(run, 'fidelity_violation');
+  const n = Math.max(...checks);
+  return failed.length === 0 ? `${n} checked, none failed` : `${n} checked, ${failed.length} failed: ${failed.join('; ')}`;
 }
 
 /** A plane's total: the sample without a service label, else the sum over its services. */

@@ -21,6 +21,16 @@ export interface SiteParams {
   wan: LinkParams;
   lanBitsPerS: number;
 }
+export interface SwarmParams {
+  /** 0: one chunk per piece */
+  pieceBytes: number;
+  uploadSlots: number;
+  downloadSlots: number;
+  selection: 'rarest-first' | 'in-order';
+  scope: 'site' | 'fleet';
+  originSlots: number;
+  seedAfterDone: boolean;
+}
 export type NodeSelector = { count: number } | { fraction: number } | { ids: string[] } | { sites: string[] };
 
 /** a plane's name; which names exist comes from the plane registry (planes/index.ts) */
@@ -444,6 +454,76 @@ const slaSchema = z
   })
   .transform((s) => ({ deployP99Us: s.deployP99 ?? null, makespanUs: s.makespan ?? null, failureRate: s.failureRate ?? null }));
 
+// ---- swarm, caches, clients, servers -------------------------------------------------------------
+
+export const SWARM_SELECTIONS = ['rarest-first', 'in-order'] as const;
+export const SWARM_SCOPES = ['site', 'fleet'] as const;
+
+/** Limits of the swarm's counts. */
+export const SWARM_LIMITS = { slots: 256, originSlots: 100_000 } as const;
+
+const swarmSchema = z
+  .strictObject({
+    piece: z
+      .union([z.literal('chunk'), size(RANGES.chunkSize)])
+      .default('chunk')
+      .describe(`the unit peers exchange and serve once verified: "chunk" (default) or a size, rounded to whole chunks (${rangeText(RANGES.chunkSize)}); larger pieces, fewer events (rollout-1m)`),
+    uploadSlots: count(1, SWARM_LIMITS.slots).default(2).describe(`pieces a node uploads at once (1 to ${SWARM_LIMITS.slots})`),
+    downloadSlots: count(1, SWARM_LIMITS.slots).default(4).describe(`pieces a node downloads at once (1 to ${SWARM_LIMITS.slots})`),
+    selection: z.enum(SWARM_SELECTIONS).default('rarest-first').describe('which piece a node asks for next: the rarest in its scope, or the next in order'),
+    scope: z.enum(SWARM_SCOPES).default('site').describe('peers of one site, or the whole fleet (cross-site pieces cross both sites’ WAN links)'),
+    originSlots: count(0, SWARM_LIMITS.originSlots)
+      .default(0)
+      .describe(`pieces the origin seeds at once, rarest in the receiver's scope first; 0: enough to fill its uplink at the receivers' download shares (0 to ${fmtCount(SWARM_LIMITS.originSlots)})`),
+    seedAfterDone: z.boolean().default(true).describe('a node that has the whole image keeps serving it'),
+  })
+  .describe('strategy peer: how nodes share pieces')
+  .transform((w) => ({
+    pieceBytes: w.piece === 'chunk' ? 0 : w.piece,
+    uploadSlots: w.uploadSlots,
+    downloadSlots: w.downloadSlots,
+    selection: w.selection,
+    scope: w.scope,
+    originSlots: w.originSlots,
+    seedAfterDone: w.seedAfterDone,
+  }));
+
+const cacheSchema = z
+  .strictObject({
+    cutThrough: z.boolean().default(true).describe('agent mode, strategy site-cache: the cache serves nodes while it fills (never ahead of the fill)'),
+  })
+  .describe('strategy site-cache');
+
+/** The agent's poll interval (agent/machine DEFAULT_AGENT_CONFIG.pollIntervalUs, agent.yaml pollIntervalS). */
+export const DEFAULT_POLL_INTERVAL = '10s';
+/** The real agent's request timeout (agent.yaml fetch.requestTimeoutS): no byte for this long fails the request. */
+export const DEFAULT_REQUEST_TIMEOUT = '60s';
+
+const clientsSchema = z
+  .strictObject({
+    pollInterval: duration()
+      .refine((us) => us >= 1_000_000, 'a poll interval is at least 1s')
+      .prefault(DEFAULT_POLL_INTERVAL)
+      .describe(`how often an agent reads its assignment when it has nothing to do (the agent's own default: ${DEFAULT_POLL_INTERVAL}); a large fleet's idle polls load the control plane (${rangeText(RANGES.duration)})`),
+    startJitter: duration()
+      .optional()
+      .describe(`agents see the rollout at a uniformly spread moment within this (their poll phase); default one poll interval, 0s: all at once (${rangeText(RANGES.duration)})`),
+    requestTimeout: duration()
+      .prefault(DEFAULT_REQUEST_TIMEOUT)
+      .describe(`a request (control call, or a transfer stalled by a cut link) with no answer for this long fails and is retried with the agent's backoff; 0s: wait forever (${rangeText(RANGES.duration)})`),
+  })
+  .transform((c) => ({ pollIntervalUs: c.pollInterval, startJitterUs: c.startJitter ?? c.pollInterval, requestTimeoutUs: c.requestTimeout }))
+  .describe('how the fleet agents behave (agent mode)');
+
+const serversSchema = z
+  .strictObject({
+    queueLimit: z
+      .union([z.literal('plane'), count(0, MAX_FLEET_NODES)])
+      .default('plane')
+      .describe(`requests a service queues before it refuses more (listen backlog): "plane" (each service's own figure), 0 = unlimited, or a count (0 to ${fmtCount(MAX_FLEET_NODES)})`),
+  })
+  .describe('control-plane services');
+
 // ---- the scenario -----------------------------------------------------------------------------
 
 /** The scenario schema for these planes (the registry's simulated planes: planes/index.ts). */
@@ -474,6 +554,10 @@ export function scenarioSchemaFor(planes: readonly ScenarioPlane[]) {
           rangesInFlight: count(1, COUNT_LIMITS.rangesInFlight).default(4).describe(`chunk range requests in flight per node (1 to ${COUNT_LIMITS.rangesInFlight})`),
         })
         .prefault({}),
+      swarm: swarmSchema.prefault({}),
+      cache: cacheSchema.prefault({}),
+      clients: clientsSchema.prefault({}),
+      servers: serversSchema.prefault({}),
       faults: faultsSchema.prefault({}),
       sla: slaSchema.prefault({}),
     })
@@ -576,6 +660,10 @@ interface ScenarioShape {
   planes: PlaneConfig[];
   strategy: (typeof STRATEGIES)[number];
   concurrency: { maxConcurrentDeploys: number; rangesInFlight: number };
+  swarm: SwarmParams;
+  cache: { cutThrough: boolean };
+  clients: { pollIntervalUs: number; startJitterUs: number; requestTimeoutUs: number };
+  servers: { queueLimit: 'plane' | number };
   faults: Faults;
   sla: { deployP99Us: number | null; makespanUs: number | null; failureRate: number | null };
 }

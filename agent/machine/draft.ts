@@ -78,7 +78,9 @@ export function backoff(d: Draft): boolean {
   if (s.config.maxAttempts > 0 && s.attempt >= s.config.maxAttempts) return false;
   const draw = nextRandom(s.rngState);
   s.rngState = draw.rngState;
-  setTimer(d, 'backoff', backoffDelayUs(s.config.backoffBaseUs, s.config.backoffCapUs, s.attempt, draw.value));
+  const delayUs = backoffDelayUs(s.config.backoffBaseUs, s.config.backoffCapUs, s.attempt, draw.value);
+  s.backoffSinceReadUs += delayUs;
+  setTimer(d, 'backoff', delayUs);
   return true;
 }
 

@@ -35,6 +35,7 @@ export function initialState(config: AgentConfig, persisted: PersistedState | nu
     persisted: p,
     running: null,
     attempt: 0,
+    backoffSinceReadUs: 0,
     chunkFailures: {},
     nextRequestId: (p.boots ?? 0) * IDS_PER_BOOT + 1,
     awaiting: null,
@@ -145,8 +146,11 @@ function onTimer(d: Draft): void {
   }
   const op = s.op!;
   // A deployment operation stalled on `unavailable`: its image may be gone because the plane
-  // assigned another one, so the assignment is re-read before it is retried.
-  if ((op === 'fetchChunks' || op === 'getManifest' || op === 'getKey') && s.deploy !== null) requestRecheck(d, op);
+  // assigned another one, so the assignment is re-read before it is retried, at most once per
+  // poll interval of backoff (re-reading before every retry multiplies the load on a plane that
+  // is refusing requests already).
+  const stalled = op === 'fetchChunks' || op === 'getManifest' || op === 'getKey';
+  if (stalled && s.deploy !== null && s.backoffSinceReadUs >= s.config.pollIntervalUs) requestRecheck(d, op);
   else if (op !== 'report') retry(d, op);
 }
 
@@ -192,6 +196,7 @@ function onControl(d: Draft, result: ControlResult): void {
       else request(d, (s.reloginFor as PlainOp | null) ?? 'getAssignment', false);
       return;
     case 'getAssignment':
+      s.backoffSinceReadUs = 0;
       if (s.recheck !== null) onRecheck(d, result.assignment);
       else onAssignment(d, result.assignment);
       return;

@@ -114,6 +114,8 @@ export interface AgentState {
   running: Assignment | null;
   /** attempt counter of the operation in progress (for backoff) */
   attempt: number;
+  /** backoff waited since the assignment was last read: a stalled deployment re-reads it once this reaches the poll interval */
+  backoffSinceReadUs: number;
   /** per-chunk verification failures for the current manifest */
   chunkFailures: Record<number, number>;
   /** correlates actions and their result events; the runtime echoes it */

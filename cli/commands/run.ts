@@ -61,6 +61,7 @@ interface RunFlags {
   standIn?: 'test-plane';
   budget?: Partial<Budget>;
   threads?: number;
+  assertFidelity?: boolean;
 }
 
 export function register(program: Command): void {
@@ -97,6 +98,7 @@ export function register(program: Command): void {
     .option('--verbose', 'logs to stderr as well as to the log file')
     .option('--budget <key=value,...>', 'raise the simulated run budget on purpose: events, total-events, instant-events, node-chunks, runs, memory (e.g. events=2e8,memory=16GiB)', parseBudget)
     .option('--threads <n>', 'simulator threads for repeats and planes (default: one per CPU; 1: main thread only; same results for any N)', integerOption('--threads', 1, 256))
+    .option('--assert-fidelity', 'sim: stop with exit 1 if a run breaks a physics or causality invariant (they are checked and reported on every run)')
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 1 an SLA in a scenario was missed, 2 bad usage, invalid scenario or inventory, 3 environment error (e.g. an SSH node unreachable, refusing the key, or without Node.js >= 20).',
@@ -208,6 +210,7 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
           say,
           onProgress: (l, f, t) => progress.update(l, f, t),
           sink: (line) => lines.line(line),
+          assertFidelity: flags.assertFidelity === true,
           onStep: ({ label, repeat }) => {
             at = `scenario ${scenario.name}, plane ${label}, repeat ${repeat + 1}/${scenario.repeat}`;
           },

@@ -20,11 +20,12 @@ name: bottleneck
 fleet:
   sites: 5
   nodesPerSite: 10
-  node: {access: {down: 1Gbit, up: 1Gbit, rtt: 2ms}, boot: 0s}
+  node: {access: {down: 1Gbit, up: 1Gbit, rtt: 2ms}, boot: 0s, disk: 10GB/s}   # staging at disk speed is not a link: keep it short
   site: {wan: {down: 10Gbit, up: 10Gbit, rtt: 1ms}}
 origin: {uplink: 1Gbit, rtt: 1ms}
 image: {size: 256MiB, chunk: 4MiB}
 planes: [openstack]
+clients: {startJitter: 0s}   # all agents see the pin at once: the bound assumes they start together
 `);
     const r = await simulate({ scenario: s, scenarioText: '', version: 'test', registry });
     const makespan = metric(r.samples, 'makespan', 'openstack');

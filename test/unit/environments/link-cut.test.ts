@@ -18,6 +18,7 @@ fleet:
 origin: {uplink: 1Gbit, rtt: 1ms}
 image: {size: 16MiB, chunk: 4MiB}
 planes: [openstack]
+clients: {startJitter: 0s}
 ${faults}
 `;
 

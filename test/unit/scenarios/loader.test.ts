@@ -27,7 +27,7 @@ function parse(text: string): Scenario {
 }
 
 describe('shipped scenarios', () => {
-  const required = ['default', 'rollout-10k', 'rollout-100k', 'wan-partition', 'flaky-links', 'delta-update', 'boot-storm', 'peer-swarm', 'site-cache'];
+  const required = ['default', 'rollout-10k', 'rollout-100k', 'wan-partition', 'flaky-links', 'delta-update', 'boot-storm', 'peer-swarm', 'site-cache', 'login-storm'];
 
   it('include every required scenario, each valid and described in one sentence', async () => {
     const shipped = await scenarios.listShipped();

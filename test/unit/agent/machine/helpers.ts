@@ -42,6 +42,9 @@ export function label(action: Action): string {
 }
 
 /** Drives the machine by hand; freezes every state and event it passes to `step`. */
+/** A poll interval so short that a stalled deployment re-reads its assignment before every retry. */
+export const RECHECK_EACH_RETRY: AgentConfig = { ...DEFAULT_AGENT_CONFIG, pollIntervalUs: 1 };
+
 export class Driver {
   state: AgentState;
   log: Action[] = [];

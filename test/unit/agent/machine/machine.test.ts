@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AGENT_CONFIG, PHASES, backoffCeilingUs, emptyPersisted, initialState, step, type Action, type AgentConfig } from '../../../../agent/index.js';
-import { A, A2, Driver, deepFreeze, manifest } from './helpers.js';
+import { A, A2, Driver, RECHECK_EACH_RETRY, deepFreeze, manifest } from './helpers.js';
 
 const M = manifest(A, ['d0', 'd1', 'd2']);
 
@@ -200,7 +200,7 @@ describe('backoff', () => {
   });
 
   it('fails with retriesExhausted after maxAttempts, then keeps polling', () => {
-    const n = new Driver({ ...DEFAULT_AGENT_CONFIG, maxAttempts: 3 });
+    const n = new Driver({ ...RECHECK_EACH_RETRY, maxAttempts: 3 });
     n.start();
     n.login();
     n.assignment(A);
@@ -334,7 +334,7 @@ describe('stale events', () => {
 
 describe('chunk failures', () => {
   it('refetches corrupt chunks at once and unavailable ones after a backoff', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
@@ -348,7 +348,7 @@ describe('chunk failures', () => {
   });
 
   it('backs off when a final event leaves chunks missing without a reason', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
@@ -360,7 +360,7 @@ describe('chunk failures', () => {
   });
 
   it('declares the image tampered beyond maxChunkRetries, stages nothing and keeps the old VM', () => {
-    const n = new Driver({ ...DEFAULT_AGENT_CONFIG, maxChunkRetries: 2 });
+    const n = new Driver({ ...RECHECK_EACH_RETRY, maxChunkRetries: 2 });
     n.deploy(A, M);
     n.timer();
     n.assignment(A2);
@@ -375,7 +375,7 @@ describe('chunk failures', () => {
   });
 
   it('a staged image that fails verification is tampered and its chunks are fetched again next time', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
@@ -391,7 +391,7 @@ describe('chunk failures', () => {
   });
 
   it('each attempt gets fresh per-chunk retries', () => {
-    const n = new Driver({ ...DEFAULT_AGENT_CONFIG, maxChunkRetries: 1 });
+    const n = new Driver({ ...RECHECK_EACH_RETRY, maxChunkRetries: 1 });
     n.start();
     n.login();
     n.assignment(A);
@@ -407,7 +407,7 @@ describe('chunk failures', () => {
   });
 
   it('a staging I/O error is retried after a backoff', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
@@ -420,7 +420,7 @@ describe('chunk failures', () => {
   });
 
   it('boot failure is reported', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
@@ -433,17 +433,17 @@ describe('chunk failures', () => {
   });
 
   it.each(['forbidden', 'notFound', 'invalid'] as const)('%s fails the attempt, then polling goes on', (kind) => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
     expect(n.error('getManifest', kind)).toEqual(['mark:manifest:end', `done:failed:${kind}`, `control:report:FAILED:${kind}`]);
     expect(n.report()).toEqual(['timer:poll']);
-    expect(n.lastOf('setTimer').afterUs).toBe(DEFAULT_AGENT_CONFIG.pollIntervalUs);
+    expect(n.lastOf('setTimer').afterUs).toBe(RECHECK_EACH_RETRY.pollIntervalUs);
   });
 
   it('a manifest for another image than assigned is invalid', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
@@ -635,7 +635,7 @@ describe('an assignment that changes while the old image stalls', () => {
   const B = { imageId: 'img-b', version: '1' };
   const MB = manifest(B, ['b0', 'b1']);
 
-  const fetching = (config: AgentConfig = DEFAULT_AGENT_CONFIG): Driver => {
+  const fetching = (config: AgentConfig = RECHECK_EACH_RETRY): Driver => {
     const n = new Driver(config);
     n.start();
     n.login();
@@ -678,8 +678,27 @@ describe('an assignment that changes while the old image stalls', () => {
     expect(open.size).toBe(0);
   });
 
+  it('re-reads at most once per poll interval of backoff: retries before that go straight to the data path', () => {
+    const n = fetching(DEFAULT_AGENT_CONFIG);
+    let waited = n.lastOf('setTimer').afterUs;
+    let retries = 0;
+    // backoff 0.5 s, 1 s, 2 s, 4 s ...: the first retries refetch at once
+    while (waited < DEFAULT_AGENT_CONFIG.pollIntervalUs) {
+      expect(n.timer()).toEqual(['fetch:1,2']);
+      expect(n.chunks([], { unavailable: [1, 2] })).toEqual(['timer:backoff']);
+      waited += n.lastOf('setTimer').afterUs;
+      retries++;
+    }
+    expect(retries).toBeGreaterThanOrEqual(3);
+    expect(n.timer()).toEqual(['control:getAssignment']);
+    expect(n.assignment(A)).toEqual(['fetch:1,2']);
+    // the read starts the count again
+    expect(n.chunks([], { unavailable: [1, 2] })).toEqual(['timer:backoff']);
+    expect(n.state.backoffSinceReadUs).toBe(n.lastOf('setTimer').afterUs);
+  });
+
   it('does not count the re-read as an attempt', () => {
-    const n = fetching({ ...DEFAULT_AGENT_CONFIG, maxAttempts: 3 });
+    const n = fetching({ ...RECHECK_EACH_RETRY, maxAttempts: 3 });
     n.timer();
     n.assignment(A);
     expect(n.chunks([], { unavailable: [1, 2] })).toEqual(['timer:backoff']);
@@ -726,7 +745,7 @@ describe('an assignment that changes while the old image stalls', () => {
   });
 
   it('getManifest and getKey retries re-read the assignment too', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
@@ -746,7 +765,7 @@ describe('an assignment that changes while the old image stalls', () => {
   });
 
   it('an update abandoned for the image that runs ends RUNNING without restarting the VM', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.deploy(A, M);
     n.timer();
     n.assignment(A2);
@@ -764,7 +783,7 @@ describe('an assignment that changes while the old image stalls', () => {
   });
 
   it('does not re-read for retries that are no deployment operation (stage I/O)', () => {
-    const n = new Driver();
+    const n = new Driver(RECHECK_EACH_RETRY);
     n.start();
     n.login();
     n.assignment(A);
