@@ -50,6 +50,11 @@ export interface DataPath {
   pull: boolean;
   /** copy granularity: per chunk range, or the whole image in one stream */
   unit: 'chunk' | 'image';
+  /**
+   * agent mode: one GET of the whole blob, which the agent makes instead of ranges when enough of
+   * the blob is missing (its `fetch.wholeStreamAt`); absent: the plane serves ranges only
+   */
+  wholeOp?: ApiOp;
   /** sustained throughput of the serving side per stream, when known (else only the network limits) */
   originThroughput?: { bytesPerSecond: number; source: string };
 }

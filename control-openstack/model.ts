@@ -60,6 +60,10 @@ const OP_TIMES: Record<string, OpDefault> = {
     time: lognormalMs(30, 80),
     source: `assumed: per-request overhead of a ranged GET; the bytes move at originThroughput; ${CALIBRATE}`,
   },
+  'glance.image.download_whole': {
+    time: lognormalMs(30, 80),
+    source: `assumed: per-request overhead of one GET of the whole blob, as a ranged GET's; the bytes move at originThroughput; ${CALIBRATE}`,
+  },
   'barbican.secret.payload': {
     time: lognormalMs(50, 120),
     source: `assumed: secret and ACL read plus simple_crypto decrypt (token check modelled separately); ${CALIBRATE}`,
@@ -84,6 +88,7 @@ const OPS = {
   // protects the pin: see docs/placement-openstack.md).
   report: op('keystone.credential.update', 'keystone', 'PATCH', '/v3/credentials/{credential_id}', 200, 400),
   chunk: op('glance.image.download_range', 'glance-api', 'GET', '/v2/images/{image_id}/file', 0, OPENSTACK_DEFAULT_CHUNK_BYTES),
+  whole: op('glance.image.download_whole', 'glance-api', 'GET', '/v2/images/{image_id}/file', 0, OPENSTACK_DEFAULT_CHUNK_BYTES),
   validate: op('keystone.token.validate', 'keystone', 'GET', '/v3/auth/tokens', 0, 1500),
 };
 
@@ -141,6 +146,7 @@ const DATA_PATH: DataPath = {
   op: OPS.chunk,
   pull: true,
   unit: 'chunk',
+  wholeOp: OPS.whole,
   originThroughput: {
     bytesPerSecond: GLANCE_THROUGHPUT_BPS,
     source: `measured here: Glance file store download 450-800 MB/s on loopback (lower end taken), ${ENV_MD}`,

@@ -27,6 +27,8 @@ export interface AgentRunContext {
   fetchList: ChunkRef[];
   fullFetchBytes: number;
   rangesInFlight: number;
+  /** the agent's fetch.wholeStreamAt: one whole GET when at least this fraction of the blob is missing (the plane must have a `wholeOp`) */
+  wholeStreamAt: number | 'never';
   chunkCorruption: number;
   /** the node's assignment as the control plane has it right now (null: nothing pinned) */
   assignmentFor(node: number): Assignment | null;
@@ -48,6 +50,8 @@ interface ActiveFetch {
   crossesWan: boolean;
   /** peer strategy: the fetch is a member of the swarm */
   inSwarm: boolean;
+  /** one GET of the whole blob: delivered bytes count from the blob's start (held chunks are read past) */
+  whole: boolean;
 }
 
 class SimAgent {
@@ -108,12 +112,19 @@ export class AgentFleet {
   private readonly swarm: Swarm | null;
   private readonly tokens: TokenCaches | null;
   private readonly requestTimeoutUs: number;
+  /** blob offset where each chunk of the manifest ends (a whole stream delivers in this order) */
+  private readonly chunkEnds: Float64Array;
+  private readonly blobBytes: number;
 
   constructor(private readonly ctx: AgentRunContext) {
     const { world } = ctx;
     this.sim = world.sim;
     this.agents = world.fleet.nodes.map((n) => new SimAgent(n, new NodeStreams(world.seed, ctx.repeat, n.id), ctx.initialPersisted(n.index)));
     this.requestTimeoutUs = world.scenario.clients.requestTimeoutUs;
+    this.chunkEnds = new Float64Array(ctx.manifest.chunks.length);
+    let end = 0;
+    for (const c of ctx.manifest.chunks) this.chunkEnds[c.index] = end += c.size;
+    this.blobBytes = end;
     const tv = world.model.tokenValidation;
     this.tokens = tv ? new TokenCaches(world.fleet.nodes.length, tv.cacheTtlUs) : null;
     this.swarm = world.scenario.strategy === 'peer' ? this.makeSwarm() : null;
@@ -361,7 +372,8 @@ export class AgentFleet {
       unavailable(rtt);
       return;
     }
-    const fetch: ActiveFetch = { reqId: id, chunks, transfer: null, cancelWait: null, interrupt: () => {}, crossesWan: strategy === 'origin', inSwarm: false };
+    const whole = strategy === 'origin' && this.streamsWhole(bytes);
+    const fetch: ActiveFetch = { reqId: id, chunks, transfer: null, cancelWait: null, interrupt: () => {}, crossesWan: strategy === 'origin', inSwarm: false, whole };
     a.fetch = fetch;
     const finish = (delivered: number, complete: boolean): void => {
       if (a.fetch !== fetch) return;
@@ -369,7 +381,9 @@ export class AgentFleet {
       this.chunksArrived(a, gen, fetch, delivered, complete);
     };
     fetch.interrupt = (delivered) => finish(delivered, false);
-    if (strategy === 'origin') {
+    if (whole) {
+      this.fetchWhole(a, fetch, dataStation, finish);
+    } else if (strategy === 'origin') {
       // Each range request costs a round trip before its first byte; `rangesInFlight` overlap.
       const requestRounds = Math.ceil(chunks.length / Math.max(1, rangesInFlight));
       const go = (): void => {
@@ -414,6 +428,41 @@ export class AgentFleet {
       });
       if (!dataStation.up || world.siteIsCut(a.info.site)) swarm.checkStalls(CONNECT_TIMEOUT_US);
     }
+  }
+
+  /** Does the agent stream the blob whole for `missingBytes` (its fetch.wholeStreamAt rule)? */
+  private streamsWhole(missingBytes: number): boolean {
+    const at = this.ctx.wholeStreamAt;
+    if (at === 'never' || !this.ctx.world.model.dataPath.wholeOp || this.blobBytes === 0) return false;
+    return missingBytes > 0 && missingBytes >= at * this.blobBytes;
+  }
+
+  /**
+   * One GET of the whole blob: one request at the data service (its token checked by the worker
+   * process it lands on), then one stream from the blob's start, stopped once the last missing
+   * chunk is in (the agent reads past the chunks it holds).
+   */
+  private fetchWhole(a: SimAgent, fetch: ActiveFetch, dataStation: StationSim, finish: (delivered: number, complete: boolean) => void): void {
+    const { world } = this.ctx;
+    const op = world.model.dataPath.wholeOp as NonNullable<typeof world.model.dataPath.wholeOp>;
+    const rtt = world.rttToCentreUs(a.info);
+    let last = 0;
+    for (const c of fetch.chunks) last = Math.max(last, this.chunkEnds[c.index]);
+    const go = (): void => {
+      if (a.fetch !== fetch) return;
+      const accepted = dataStation.request(drawServiceUs(op.serviceTime ?? dataStation.spec.serviceTime, a.rng.of('service')), () => {
+        if (a.fetch !== fetch) return;
+        const handle = this.sim.after(rtt, () => {
+          fetch.cancelWait = null;
+          fetch.transfer = world.fromOrigin(a.info, last, 1, finish);
+        });
+        fetch.cancelWait = () => this.sim.cancel(handle);
+      });
+      if (!accepted) this.sim.after(rtt, () => finish(0, false));
+    };
+    this.validated(a, dataStation, go, () => {
+      if (a.fetch === fetch) this.sim.after(rtt, () => finish(0, false));
+    });
   }
 
   /**
@@ -465,14 +514,14 @@ export class AgentFleet {
     let offset = 0;
     const rng = a.rng.of('corruption');
     for (const c of fetch.chunks) {
-      offset += c.size;
+      offset = fetch.whole ? this.chunkEnds[c.index] : offset + c.size;
       if (offset <= delivered) {
         if (chunkCorruption > 0 && rng.bernoulli(chunkCorruption)) corrupt.push(c.index);
         else stored.push(c.index);
       } else unavailable.push(c.index);
     }
-    // every range request that was issued is an API call, also the one a cut interrupted
-    const issued = Math.min(fetch.chunks.length, stored.length + corrupt.length + (complete ? 0 : 1));
+    // every range request that was issued is an API call, also the one a cut interrupted; a whole stream is one
+    const issued = fetch.whole ? 1 : Math.min(fetch.chunks.length, stored.length + corrupt.length + (complete ? 0 : 1));
     rec.dataRequests += issued;
     rec.apiCalls += issued;
     this.deliver(a, gen, { type: 'chunks', id: fetch.reqId, stored, corrupt, unavailable, final: true });

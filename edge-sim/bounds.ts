@@ -26,7 +26,11 @@ export function runSharing(scenario: Scenario, model: PlaneModel): Sharing {
   return scenario.strategy === 'site-cache' ? 'site' : 'none';
 }
 
-export function boundTerms(scenario: Scenario, fleet: Fleet, model: PlaneModel, bytesPerNode: number): BoundTerm[] {
+/**
+ * `blobBytes`: the whole sealed image, when known; a node that streams it whole (the plane has a
+ * whole GET and enough is missing) has one stream, not `rangesInFlight`.
+ */
+export function boundTerms(scenario: Scenario, fleet: Fleet, model: PlaneModel, bytesPerNode: number, blobBytes?: number): BoundTerm[] {
   const S = bytesPerNode;
   const sharing = runSharing(scenario, model);
   const N = fleet.nodes.length;
@@ -84,7 +88,10 @@ export function boundTerms(scenario: Scenario, fleet: Fleet, model: PlaneModel, 
   }
   const perStream = model.dataPath.originThroughput?.bytesPerSecond;
   if (perStream && sharing !== 'peer' && model.mode === 'agent') {
-    terms.push({ link: `origin per-stream limit (${scenario.concurrency.rangesInFlight} streams)`, bytes: S, bytesPerS: perStream * scenario.concurrency.rangesInFlight });
+    const at = scenario.concurrency.wholeStreamAt;
+    const whole = model.dataPath.wholeOp !== undefined && at !== 'never' && blobBytes !== undefined && S > 0 && S >= at * blobBytes;
+    const streams = whole ? 1 : scenario.concurrency.rangesInFlight;
+    terms.push({ link: `origin per-stream limit (${streams} stream${streams === 1 ? '' : 's'})`, bytes: S, bytesPerS: perStream * streams });
   }
   return terms.filter((t) => t.bytesPerS > 0);
 }

@@ -22,5 +22,5 @@ export {
   type RealAgent,
 } from './real.js';
 export { estimateRun, checkBudget, parseBudget, DEFAULT_BUDGET, type Budget, type RunEstimate } from './budget.js';
-export { emulateEnvironment, emulateScenario, MAX_EMULATED_NODES, type EmulateEnvironmentOptions } from './emulate/index.js';
+export { emulateEnvironment, emulateScenario, emulatedClients, MAX_EMULATED_NODES, type EmulateEnvironmentOptions } from './emulate/index.js';
 export * from './ssh/index.js';

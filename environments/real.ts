@@ -347,6 +347,7 @@ async function openRealPlane(env: Environment, o: RealEnvironmentOptions, ctx: P
       trust: [trustFile],
       hypervisor: o.hypervisor,
       rangesInFlight: Math.min(64, scenario.concurrency.rangesInFlight),
+      wholeStreamAt: scenario.concurrency.wholeStreamAt,
     });
     const where = o.hosts ? o.hosts.describe : 'this machine';
 

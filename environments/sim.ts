@@ -14,7 +14,7 @@ import { type PoolJob, SimPool, type SimJob, type SimJobResult } from './sim-poo
 import type { Environment, PlaneRun, PlaneRunContext } from './types.js';
 
 /** The bound's inputs for this fleet: link figures in bytes per second. */
-export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneModel, bytesPerNode: number): BoundInputs {
+export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneModel, bytesPerNode: number, blobBytes?: number): BoundInputs {
   let dMin = Infinity;
   let uPeers = 0;
   for (const n of fleet.nodes) {
@@ -30,7 +30,7 @@ export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneMod
     minDownBytesPerS: dMin,
     peersUpBytesPerS: uPeers,
     sharing,
-    terms: boundTerms(scenario, fleet, model, bytesPerNode),
+    terms: boundTerms(scenario, fleet, model, bytesPerNode, blobBytes),
   };
 }
 
@@ -51,7 +51,7 @@ export function simRunData(scenario: Scenario, plane: PlaneConfig, repeat: numbe
     bytesPerNode: r.bytesPerNode,
     originEgressBytes: r.originEgressBytes,
     dataRequestsPerRoundTrip: plane.mode === 'agent' ? scenario.concurrency.rangesInFlight : 1,
-    bound: simBoundInputs(scenario, fleet, model, r.bytesPerNode),
+    bound: simBoundInputs(scenario, fleet, model, r.bytesPerNode, plane.mode === 'agent' ? r.images.sealedBytes : undefined),
     deltaSavedBytes: plane.mode === 'agent' && r.images.previous ? (r.images.sealedBytes - r.images.fetchBytesPerNode) * fleet.nodes.length : null,
     faults: r.faults,
     fidelity: r.fidelity,

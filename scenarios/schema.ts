@@ -498,6 +498,8 @@ const cacheSchema = z
 export const DEFAULT_POLL_INTERVAL = '10s';
 /** The real agent's request timeout (agent.yaml fetch.requestTimeoutS): no byte for this long fails the request. */
 export const DEFAULT_REQUEST_TIMEOUT = '60s';
+/** The agent's longest retry backoff (agent/machine DEFAULT_AGENT_CONFIG.backoffCapUs, agent.yaml machine.backoffCapS). */
+export const DEFAULT_BACKOFF_CAP = '30s';
 
 const clientsSchema = z
   .strictObject({
@@ -511,8 +513,14 @@ const clientsSchema = z
     requestTimeout: duration()
       .prefault(DEFAULT_REQUEST_TIMEOUT)
       .describe(`a request (control call, or a transfer stalled by a cut link) with no answer for this long fails and is retried with the agent's backoff; 0s: wait forever (${rangeText(RANGES.duration)})`),
+    backoffCap: duration()
+      .refine((us) => us >= 1_000_000, 'a backoff cap is at least 1s')
+      .prefault(DEFAULT_BACKOFF_CAP)
+      .describe(
+        `the longest wait between an agent's retries (it doubles from 0.5s up to this; the agent's own default: ${DEFAULT_BACKOFF_CAP}); a large fleet retrying a saturated service every few seconds keeps it saturated (${rangeText(RANGES.duration)})`,
+      ),
   })
-  .transform((c) => ({ pollIntervalUs: c.pollInterval, startJitterUs: c.startJitter ?? c.pollInterval, requestTimeoutUs: c.requestTimeout }))
+  .transform((c) => ({ pollIntervalUs: c.pollInterval, startJitterUs: c.startJitter ?? c.pollInterval, requestTimeoutUs: c.requestTimeout, backoffCapUs: c.backoffCap }))
   .describe('how the fleet agents behave (agent mode)');
 
 const serversSchema = z
@@ -552,6 +560,10 @@ export function scenarioSchemaFor(planes: readonly ScenarioPlane[]) {
             .default(0)
             .describe(`deploys in progress at once; 0 = unlimited (0 to ${fmtCount(MAX_FLEET_NODES)})`),
           rangesInFlight: count(1, COUNT_LIMITS.rangesInFlight).default(4).describe(`chunk range requests in flight per node (1 to ${COUNT_LIMITS.rangesInFlight})`),
+          wholeStreamAt: z
+            .union([z.literal('never'), fraction()])
+            .prefault(0.5)
+            .describe("a node streams the image whole in one GET when at least this fraction of it is missing and the plane can (the agent's fetch.wholeStreamAt); 'never': always ranges"),
         })
         .prefault({}),
       swarm: swarmSchema.prefault({}),
@@ -659,10 +671,10 @@ interface ScenarioShape {
   image: { sizeBytes: number; chunkBytes: number; previous: null | { sharedFraction: number } };
   planes: PlaneConfig[];
   strategy: (typeof STRATEGIES)[number];
-  concurrency: { maxConcurrentDeploys: number; rangesInFlight: number };
+  concurrency: { maxConcurrentDeploys: number; rangesInFlight: number; wholeStreamAt: number | 'never' };
   swarm: SwarmParams;
   cache: { cutThrough: boolean };
-  clients: { pollIntervalUs: number; startJitterUs: number; requestTimeoutUs: number };
+  clients: { pollIntervalUs: number; startJitterUs: number; requestTimeoutUs: number; backoffCapUs: number };
   servers: { queueLimit: 'plane' | number };
   faults: Faults;
   sla: { deployP99Us: number | null; makespanUs: number | null; failureRate: number | null };

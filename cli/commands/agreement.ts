@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { Calibration } from '../../adapters/index.js';
 import { createLineWriter, createLogger, EXIT, InputError, openOutput, packageVersion, safeFolderName } from '../../common/index.js';
 import { agreementMarkdown, calibratablePlanes, compareRuns, standInCalibration, type MeasuredCall } from '../../environments/emulate/index.js';
-import { emulateEnvironment, emulateScenario, runScenario, simEnvironment, type ScenarioResult } from '../../environments/index.js';
+import { emulatedClients, emulateEnvironment, emulateScenario, runScenario, simEnvironment, type ScenarioResult } from '../../environments/index.js';
 import { planes, reportPlanes, scenarios } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
 import { COUNT_LIMITS } from '../../scenarios/index.js';
@@ -74,7 +74,8 @@ async function agreement(name: string, flags: AgreementFlags): Promise<number> {
         `the test plane standing in for ${plane} in the emulated run of ${scenario.name} (${(calls.get(plane) ?? []).length} calls, path round trip removed)`,
       );
       if (calibration) writeFileSync(out.path('calibration.json'), `${JSON.stringify(calibration, null, 2)}\n`);
-      const one = { ...scenario, planes: scenario.planes.filter((p) => p.name === plane) };
+      // the simulated agents behave as the emulated ones did (their poll, start-up spread and backoff)
+      const one = { ...scenario, planes: scenario.planes.filter((p) => p.name === plane), clients: emulatedClients(scenario.fleet.sites * scenario.fleet.nodesPerSite) };
       say(`${scenario.name}: simulating ${plane}, calibrated to the stand-in`);
       const simulated = await runScenario({ env: simEnvironment, scenario: one, scenarioText: loaded.text, registry: planes, version, logger: log, calibration: calibration ?? undefined, sink: (l) => lines.line(l) });
       results.push({ env: 'sim', result: simulated, calibration });

@@ -20,6 +20,7 @@ import { deploymentFromEvents, recordsFromDeployments, type Deployment, type Dep
 import type { PlaneRegistry } from '../../adapters/index.js';
 import type { Scenario } from '../../scenarios/index.js';
 import { thisMachine } from '../machine.js';
+import { DEFAULT_AGENT_CONFIG } from '../../agent/index.js';
 import { runLabels } from '../run.js';
 import { simBoundInputs } from '../sim.js';
 import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
@@ -88,6 +89,18 @@ export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: n
   return scenario;
 }
 
+const EMULATED_BACKOFF_CAP_S = 5;
+
+/**
+ * How the emulated agents behave: the fleet comes up idle before t0, every node is pinned at t0
+ * and notices at its next poll, a short one (idle polling of a big fleet costs the plane's CPU:
+ * less often there). The simulator side of an agreement runs with the same.
+ */
+export function emulatedClients(nodes: number): Scenario['clients'] {
+  const pollUs = Math.round((nodes <= 50 ? 0.25 : Math.min(5, nodes / 100)) * 1e6);
+  return { pollIntervalUs: pollUs, startJitterUs: pollUs, requestTimeoutUs: 60_000_000, backoffCapUs: EMULATED_BACKOFF_CAP_S * 1e6 };
+}
+
 /** One agent's private memory apart from its chunk buffers (measured ~41-53 MiB idle), for the up-front check. */
 const AGENT_BASE_BYTES = 48 * 2 ** 20;
 /** An agent host process's own private memory, and each agent machine's in it (measured, docs/emulate.md), for the up-front check. */
@@ -132,15 +145,18 @@ export function emulateEnvironment(o: EmulateEnvironmentOptions): Environment {
   return env;
 }
 
-function agentConfig(file: string, o: { node: string; stateDir: string; plane: Record<string, unknown>; trust: string; rangesInFlight: number; bootMs: number; seed: number; pollS: number }): void {
+function agentConfig(
+  file: string,
+  o: { node: string; stateDir: string; plane: Record<string, unknown>; trust: string; rangesInFlight: number; wholeStreamAt: number | 'never'; bootMs: number; seed: number; pollS: number },
+): void {
   const body = {
     node: o.node,
     stateDir: o.stateDir,
     plane: o.plane,
     trust: [o.trust],
     hypervisor: { kind: 'sim', simBootDelayMs: o.bootMs, bootTimeoutS: 120 },
-    fetch: { rangesInFlight: o.rangesInFlight, requestTimeoutS: 60 },
-    machine: { pollIntervalS: o.pollS, backoffBaseS: 0.5, backoffCapS: 5 },
+    fetch: { rangesInFlight: o.rangesInFlight, wholeStreamAt: o.wholeStreamAt, requestTimeoutS: 60 },
+    machine: { pollIntervalS: o.pollS, backoffBaseS: DEFAULT_AGENT_CONFIG.backoffBaseUs / 1e6, backoffCapS: EMULATED_BACKOFF_CAP_S },
     seed: o.seed,
   };
   writeFileSync(file, `# edgeplane agent configuration (edgeplane run --env emulate)\n${toYaml(body)}`, { mode: 0o600 });
@@ -196,8 +212,8 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   const enrolled = await operator.enroll(topology.nodes.map((x) => standIn.nodeName(x.id)));
   const planeSection = new Map(topology.nodes.map((x, i) => [x.index, enrolled[i]!.agentPlane]));
 
-  // idle polling of a big fleet costs the plane's CPU: poll less often there
-  const pollS = topology.nodes.length <= 50 ? 0.25 : Math.min(5, topology.nodes.length / 100);
+  const clients = emulatedClients(topology.nodes.length);
+  const pollS = clients.pollIntervalUs / 1e6;
   // a big fleet: a smaller V8 young generation per agent (~12 MiB less each, measured), recorded in the assumptions
   const agentFlags = topology.nodes.length > 50 ? ['--max-semi-space-size=1'] : [];
   const buffers = 2 * Math.min(64, scenario.concurrency.rangesInFlight) * Math.min(scenario.image.chunkBytes, MAX_EMULATED_IMAGE_BYTES);
@@ -320,6 +336,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           plane: { ...planeSection.get(node.index)!, url: `http://${node.routerIp}:${EMULATE_SERVICE_PORT}${TEST_PLANE_PATH}` },
           trust: trustFile,
           rangesInFlight: Math.min(64, scenario.concurrency.rangesInFlight),
+          wholeStreamAt: scenario.concurrency.wholeStreamAt,
           bootMs: bootDelayMs(scenario, fleet, node.index, r),
           seed: scenario.seed * 1000 + r,
           pollS,
@@ -557,7 +574,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         bytesPerNode: published.blobBytes,
         originEgressBytes,
         dataRequestsPerRoundTrip: Math.min(64, scenario.concurrency.rangesInFlight),
-        bound: simBoundInputs(scenario, sub, model, published.blobBytes),
+        bound: simBoundInputs(scenario, sub, model, published.blobBytes, published.blobBytes),
         deltaSavedBytes: null,
         faults: faults.windows,
         envCounters: [

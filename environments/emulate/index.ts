@@ -3,6 +3,7 @@
 export {
   emulateEnvironment,
   emulateScenario,
+  emulatedClients,
   emulatedPlanes,
   MAX_EMULATED_NODES,
   SOLO_FLEET_MAX,

@@ -21,10 +21,13 @@ clients: {startJitter: 0s}
 /** The same fleet, every agent at once: queues form, backlogs fill. */
 const STORM = (entry: string) => `${SMALL(entry).replace('nodesPerSite: 30', 'nodesPerSite: 150')}servers: {queueLimit: plane}\n`;
 
+/** Agents that never stream the image whole: every chunk is a ranged GET. */
+const RANGES = (entry: string) => `${SMALL(entry)}concurrency: {wholeStreamAt: never}\n`;
+
 /** What runs say: makespan, p50, API calls and control bytes, calm and in a storm (a changed assumption must move one of them). */
 function fingerprint(model: PlaneModel, entry: string): string {
   return JSON.stringify(
-    [SMALL(entry), SMALL(entry, 'site-cache'), STORM(entry)].map((yaml) => {
+    [SMALL(entry), SMALL(entry, 'site-cache'), STORM(entry), RANGES(entry)].map((yaml) => {
       const scenario = scenarios.parse(yaml, 'a.yaml');
       const r = simulateRun({ scenario, plane: scenario.planes[0], repeat: 0, model });
       const ends = Array.from(r.rec.endUs).sort((a, b) => a - b);
@@ -56,7 +59,7 @@ function withOpTime(m: PlaneModel, name: string, k: number): PlaneModel {
     ...m,
     agentOps: (c) => m.agentOps(c).map(op),
     nativeSteps: m.nativeSteps ? (o) => m.nativeSteps!(o).map(step) : undefined,
-    dataPath: { ...m.dataPath, op: op(m.dataPath.op) },
+    dataPath: { ...m.dataPath, op: op(m.dataPath.op), wholeOp: m.dataPath.wholeOp && op(m.dataPath.wholeOp) },
     tokenValidation: m.tokenValidation ? { ...m.tokenValidation, op: op(m.tokenValidation.op) } : undefined,
   };
 }
@@ -179,5 +182,45 @@ ${servers}
     const hasty = await metrics(storm('{startJitter: 0s, requestTimeout: 3s}', 'servers: {queueLimit: 0}'));
     expect(hasty.failures).toBe(0);
     expect(hasty.calls).toBeGreaterThan(patient.calls);
+  });
+
+  it('a longer backoff cap: refused agents retry less often, fewer calls, all still deploy', async () => {
+    const eager = await metrics(storm('{startJitter: 0s, requestTimeout: 0s, backoffCap: 2s}', 'servers: {queueLimit: 5}'));
+    const patient = await metrics(storm('{startJitter: 0s, requestTimeout: 0s, backoffCap: 5m}', 'servers: {queueLimit: 5}'));
+    expect(eager.failures).toBe(0);
+    expect(patient.failures).toBe(0);
+    expect(patient.calls).toBeLessThan(eager.calls);
+  });
+});
+
+describe('whole-stream GETs (the agent fetch.wholeStreamAt)', () => {
+  const run = async (extra: string, image = '{size: 64MiB, chunk: 4MiB}') => {
+    const yaml = `name: whole\nseed: 6\nfleet: {sites: 2, nodesPerSite: 10, node: {boot: 1s}}\nimage: ${image}\nplanes: [openstack]\nclients: {startJitter: 0s}\n${extra}`;
+    const r = await simulate({ scenario: scenarios.parse(yaml, 'w.yaml'), scenarioText: '', version: 'test', registry });
+    const get = (m: string) => r.samples.find((s) => s.metric === m && s.labels.repeat === 0 && s.labels.node === undefined)?.value ?? Number.NaN;
+    return { calls: get('api_calls_per_deploy'), failures: get('failures'), violations: get('fidelity_violations') };
+  };
+
+  it('a fresh image is one GET; never streaming whole, it is one ranged GET per chunk', async () => {
+    const whole = await run('');
+    const ranges = await run('concurrency: {wholeStreamAt: never}\n');
+    for (const r of [whole, ranges]) {
+      expect(r.failures).toBe(0);
+      expect(r.violations).toBe(0);
+    }
+    // 64 MiB in 4 MiB chunks: 16 ranged GETs in place of one whole GET
+    expect(ranges.calls - whole.calls).toBe(15);
+  });
+
+  it('a small delta is fetched by ranges, a large one whole', async () => {
+    const NEVER = 'concurrency: {wholeStreamAt: never}\n';
+    const small = await run('', '{size: 64MiB, chunk: 4MiB, previous: {shared: 90%}}');
+    const smallRanges = await run(NEVER, '{size: 64MiB, chunk: 4MiB, previous: {shared: 90%}}');
+    expect(small.failures).toBe(0);
+    expect(small.calls).toBe(smallRanges.calls);
+    const large = await run('', '{size: 64MiB, chunk: 4MiB, previous: {shared: 10%}}');
+    const largeRanges = await run(NEVER, '{size: 64MiB, chunk: 4MiB, previous: {shared: 10%}}');
+    expect(large.failures).toBe(0);
+    expect(large.calls).toBeLessThan(largeRanges.calls);
   });
 });

@@ -26,6 +26,7 @@ function runValue(samples: Sample[], metric: string, entry: Sample['labels'] | n
 /** Every op of every model near-free: only the links and the fixed cycles of the planes remain. */
 function fastCalibration(model: PlaneModel): Calibration {
   const names = new Set<string>([model.dataPath.op.op]);
+  if (model.dataPath.wholeOp) names.add(model.dataPath.wholeOp.op);
   if (model.tokenValidation) names.add(model.tokenValidation.op.op);
   if (model.mode === 'agent') for (const c of ['login', 'getAssignment', 'getManifest', 'getKey', 'report'] as const) for (const o of model.agentOps(c)) names.add(o.op);
   for (const siteCache of [false, true]) for (const s of model.nativeSteps?.({ siteCache, firstOnSite: true }) ?? []) if ('op' in s) names.add(s.op.op);

@@ -110,7 +110,7 @@ describe('parsing', () => {
     expect(s.origin).toEqual({ uplinkBitsPerS: 10e9, rttUs: 1000 });
     expect(s.image).toEqual({ sizeBytes: 512 * 2 ** 20, chunkBytes: 4 * 2 ** 20, previous: null });
     expect(s.strategy).toBe('origin');
-    expect(s.concurrency).toEqual({ maxConcurrentDeploys: 0, rangesInFlight: 4 });
+    expect(s.concurrency).toEqual({ maxConcurrentDeploys: 0, rangesInFlight: 4, wholeStreamAt: 0.5 });
     expect(s.faults).toEqual({ crashes: [], crashRate: null, linkDown: [], partitions: [], controlOutages: [], chunkCorruption: 0 });
     expect(s.sla).toEqual({ deployP99Us: null, makespanUs: null, failureRate: null });
     expect(s).not.toHaveProperty('$schema');
