@@ -1,6 +1,7 @@
 // `npm run bench`: prints performance figures (never asserts on wall time in tests).
 //   npm run bench                  all benchmarks
 //   npm run bench -- sim           simulator: `run rollout-10k` end to end, then rollout-10k, rollout-100k, rollout-1m one thread each
+//   npm run bench -- swarm         peer / site-cache / origin makespan over the bound, fleet sizes 10 to 10,000 x up/down ratios
 //   npm run bench -- simpy         simulator vs a plain SimPy 3 model of rollout-10k: CPU-time ratio, makespan/p50 agreement
 //   npm run bench -- network       network model micro-benchmark
 //   npm run bench -- pipeline      seal/open throughput vs openssl and sha256sum
@@ -68,6 +69,10 @@ if (want('sim')) {
   await simBench('rollout-100k', 60);
   await simBench('rollout-1m', 120, { heapMiB: 7680, rssTargetMiB: 8192 });
   console.log('(for comparison: published edge simulators take ~58 s for 10k devices)');
+}
+if (want('swarm')) {
+  const { benchSwarmSweep } = await import('./swarm-sweep.js');
+  for (const line of await benchSwarmSweep()) console.log(line);
 }
 if (want('simpy')) {
   const { benchSimPy } = await import('./simpy.js');

@@ -45,7 +45,8 @@ export function boundsChart(sc: ScenarioData, id: string): Chart {
   return {
     id,
     title,
-    caption: 'Left: makespan over max(N·S/u_origin, S/d_min) (client–server) or the peer-assisted bound. Right: bytes leaving the origin over N image copies; below 1 means caches or peers served the rest.',
+    caption:
+      'Left: makespan over its physical lower bound, the largest of the link terms (the bytes that must cross the origin uplink, a site WAN or LAN, the slowest access link, the swarm upload capacity, a native plane’s copy workers) over that link’s capacity; the table names the term that binds. Right: bytes leaving the origin over N image copies; below 1 means caches or peers served the rest.',
     svg: f.done(),
   };
 }
