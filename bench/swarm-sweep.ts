@@ -1,6 +1,6 @@
 // `npm run bench -- swarm`: the peer strategy against its Kumar–Ross bound across fleet sizes and
 // up/down ratios (issue 9 item 1: median ≤ 1.1×, never below). Service times near zero, boot 0,
-// start-up jitter 0 and a 1 ms RTT, so the data path alone sets the makespan; each run's ratio is
+// a fast disk, start-up jitter 0 and a 1 ms RTT, so the data path alone sets the makespan; each run's ratio is
 // the simulator's own makespan over the largest link term of its bound (the report's figure).
 import { loadavg } from 'node:os';
 import type { Calibration, PlaneModel } from '../adapters/index.js';
@@ -30,10 +30,10 @@ seed: 1
 fleet:
   sites: ${Math.ceil(nodes / perSite)}
   nodesPerSite: ${perSite}
-  node: {access: {down: 100Mbit, up: ${Math.round(100 * upDown)}Mbit, rtt: 1ms}, boot: 0s}
+  node: {access: {down: 100Mbit, up: ${Math.round(100 * upDown)}Mbit, rtt: 1ms}, boot: 0s, disk: 100Gbit}
   site: {wan: {down: 10Gbit, up: 10Gbit, rtt: 1ms}, lan: 100Gbit}
 origin: {uplink: 1Gbit, rtt: 1ms}
-image: {size: 256MiB, chunk: 4MiB}
+image: {size: 1GiB, chunk: 4MiB}
 planes: [openstack]
 strategy: ${strategy}
 clients: {startJitter: 0s}
@@ -49,7 +49,7 @@ const median = (xs: number[]): number => {
 };
 
 export async function benchSwarmSweep(): Promise<string[]> {
-  const lines = [`swarm sweep: 256 MiB, nodes ${SIZES.join(', ')} x up/down ${UP_DOWN.join(', ')}, origin 1 Gbit, access 100 Mbit down, scope fleet; load average ${loadavg()[0].toFixed(1)} at start`];
+  const lines = [`swarm sweep: 1 GiB (256 pieces), nodes ${SIZES.join(', ')} x up/down ${UP_DOWN.join(', ')}, origin 1 Gbit, access 100 Mbit down, scope fleet; load average ${loadavg()[0].toFixed(1)} at start`];
   const model = planes.model('openstack', 'agent', { placement: 'pinned', flags: {} });
   const calibration = nearFree(model);
   for (const strategy of STRATEGIES) {

@@ -9,7 +9,7 @@
 import type { Action, AgentConfig, AgentState, Assignment, ChunkRef, ControlOp, ControlResult, Event, ManifestInfo, PersistedState } from '../agent/machine/index.js';
 import { initialState, step } from '../agent/machine/index.js';
 import type { RunRecords } from '../reports/index.js';
-import type { NodeInfo } from './fleet.js';
+import { stagingUs, type NodeInfo } from './fleet.js';
 import { NodeStreams } from './rng.js';
 import type { StationSim } from './stations.js';
 import { drawServiceUs } from './stations.js';
@@ -564,8 +564,6 @@ export class AgentFleet {
   }
 
   private stage(a: SimAgent, id: number, manifest: ManifestInfo): void {
-    // verify (read + hash) then decrypt (read + write) at the node's disk rate
-    const verifyUs = Math.ceil((manifest.size * 8 * 1e6) / a.info.diskBitsPerS);
-    this.later(a, 2 * verifyUs, { type: 'staged', id, ok: true });
+    this.later(a, stagingUs(manifest.size, a.info.diskBitsPerS), { type: 'staged', id, ok: true });
   }
 }

@@ -4,7 +4,7 @@
 // is the bound that binds and is named in the report.
 import type { PlaneModel } from '../adapters/index.js';
 import type { Scenario } from '../scenarios/index.js';
-import type { Fleet } from './fleet.js';
+import { stagingUs, type Fleet } from './fleet.js';
 
 export interface BoundTerm {
   /** which link (or capacity) this term is about, e.g. `site LAN (site-003)` */
@@ -26,11 +26,15 @@ export function runSharing(scenario: Scenario, model: PlaneModel): Sharing {
   return scenario.strategy === 'site-cache' ? 'site' : 'none';
 }
 
-/**
- * `blobBytes`: the whole sealed image, when known; a node that streams it whole (the plane has a
- * whole GET and enough is missing) has one stream, not `rangesInFlight`.
- */
-export function boundTerms(scenario: Scenario, fleet: Fleet, model: PlaneModel, bytesPerNode: number, blobBytes?: number): BoundTerm[] {
+export interface BoundOptions {
+  /** the whole sealed image, when known: a node that streams it whole (the plane has a whole GET and enough is missing) has one stream, not `rangesInFlight` */
+  blobBytes?: number;
+  /** the nodes' disks run at the scenario's rate (simulated), so an agent's staging read is a floor too */
+  scenarioDisks?: boolean;
+}
+
+export function boundTerms(scenario: Scenario, fleet: Fleet, model: PlaneModel, bytesPerNode: number, opts: BoundOptions = {}): BoundTerm[] {
+  const { blobBytes } = opts;
   const S = bytesPerNode;
   const sharing = runSharing(scenario, model);
   const N = fleet.nodes.length;
@@ -58,6 +62,19 @@ export function boundTerms(scenario: Scenario, fleet: Fleet, model: PlaneModel, 
   // every byte a node receives crosses its site's LAN (from the WAN, the cache or a peer)
   worst(fleet.sites.map((s) => ({ link: `site LAN (${s.id})`, bytes: perSite[s.index] * S, bytesPerS: s.lanBitsPerS / 8 })));
   terms.push({ link: `node access (${slowest.id})`, bytes: S, bytesPerS: slowest.access.downBitsPerS / 8 });
+  if (model.mode === 'agent' && opts.scenarioDisks) {
+    // an agent stages after its last byte: its download, then one read of the image at its disk rate
+    let worstS = 0;
+    let worstNode = fleet.nodes[0];
+    for (const n of fleet.nodes) {
+      const s = (S * 8) / n.access.downBitsPerS + stagingUs(scenario.image.sizeBytes, n.diskBitsPerS) / 1e6;
+      if (s > worstS) {
+        worstS = s;
+        worstNode = n;
+      }
+    }
+    terms.push({ link: `node access, then staging on its disk (${worstNode.id})`, bytes: worstS, bytesPerS: 1 });
+  }
   if (sharing === 'peer') {
     terms.push({ link: 'swarm upload capacity (origin + all peers)', bytes: N * S, bytesPerS: u + upAll });
     if (scenario.swarm.scope === 'site') {

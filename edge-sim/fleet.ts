@@ -103,3 +103,12 @@ export function selectNodes(fleet: Fleet, sel: NodeSelector, seed: number, purpo
     .sort((a, b) => a - b)
     .map((i) => fleet.nodes[i]);
 }
+
+/**
+ * Staging time on a node (µs): the agent decrypts into the staged image as the bytes arrive (the
+ * write overlaps the fetch), then reads the whole image once more at its disk rate to check its
+ * SHA-256 before it boots it (agent/runtime/direct-stage.ts).
+ */
+export function stagingUs(plainBytes: number, diskBitsPerS: number): number {
+  return Math.ceil((plainBytes * 8 * 1e6) / diskBitsPerS);
+}

@@ -126,8 +126,9 @@ export class Swarm {
   private readonly linkTransfers: Transfer[][];
   private readonly live = new Set<Transfer>();
   private readonly originStarted: Transfer[] = [];
-  /** origin transfers requested and not yet flowing (their rate is not known yet) */
+  /** origin transfers requested and not yet flowing (their rate is not known yet), in all and into each site */
   private waitingStart = 0;
+  private readonly waitingInto: Int32Array;
   /** transfers the origin runs at once: the option, or (0) enough to fill its uplink at the receivers' shares */
   private readonly originSlots: number;
 
@@ -174,6 +175,7 @@ export class Swarm {
     this.freeSenders = Array.from({ length: this.scopes }, () => new NodeSet(this.N));
     this.hungry = Array.from({ length: this.scopes }, () => new NodeSet(this.N));
     this.cursor = new Array(this.scopes).fill(0);
+    this.waitingInto = new Int32Array(this.sites);
 
     const L = 1 + 3 * this.sites + 2 * this.N;
     this.linkCap = new Float64Array(L);
@@ -314,9 +316,13 @@ export class Swarm {
       this.dispatchQueued = false;
       const scopes = [...this.dirtyScopes].sort((a, b) => a - b);
       this.dirtyScopes.clear();
+      // where nothing but the receiver's own link can hold the origin back, it goes first: it
+      // holds every piece, and slow peers would take the receivers' slots; elsewhere peers go first
+      // (a piece crosses a full WAN once, then spreads over the LAN). The origin serves every
+      // scope: the scopes in turn.
+      this.dispatchOrigin(scopes, true);
       for (const s of scopes) this.dispatch(s);
-      // the origin serves every scope: give it the scopes in turn
-      this.dispatchOrigin(scopes);
+      this.dispatchOrigin(scopes, false);
     });
   }
 
@@ -362,8 +368,9 @@ export class Swarm {
     }
   }
 
-  private dispatchOrigin(scopes: number[]): void {
+  private dispatchOrigin(scopes: number[], unconstrainedOnly: boolean): void {
     if (!this.env.originUp()) return;
+    if (unconstrainedOnly && this.linkBinds[0]) return;
     const slots = this.originSlots;
     if (this.originBusy >= slots) return;
     // scopes in turn, one transfer each round, so no scope starves the others
@@ -384,7 +391,8 @@ export class Swarm {
         const start = this.cursor[scope] % size;
         for (let k = 0; k < n && bestRank > 0; k++) {
           const r = hungry.at((start + k) % size);
-          if (this.env.siteIsCut(this.env.fleet.nodes[r].site)) continue;
+          const site = this.env.fleet.nodes[r].site;
+          if (this.env.siteIsCut(site) || (unconstrainedOnly && this.linkBinds[this.wanDown(site)])) continue;
           const [p, rank] = this.neededPiece(r, -1);
           // a piece the scope already has (or has coming) only if the origin and the receiver's WAN have room to spare
           if (p >= 0 && rank > 0 && !this.roomForDuplicate(r)) continue;
@@ -412,9 +420,13 @@ export class Swarm {
       if (!this.linkBinds[l]) continue;
       let used = 0;
       for (const t of this.linkTransfers[l]) used += t.rate;
+      // origin transfers asked for and not flowing yet (their round trip): one slot's share each
+      if (l === 0) used += (this.waitingStart * this.linkCap[0]) / this.originSlots;
+      // into a site's WAN: none while one is on its way (its share of a full WAN is not known yet)
+      else if (this.waitingInto[site] > 0) return false;
       if (used >= 0.95 * this.linkCap[l]) return false;
     }
-    return this.waitingStart === 0;
+    return true;
   }
 
   private reachable(s: number, r: number): boolean {
@@ -472,6 +484,7 @@ export class Swarm {
     if (sender === ORIGIN) {
       this.originBusy++;
       this.waitingStart++;
+      this.waitingInto[r.site]++;
       links.push(0, this.wanDown(r.site), this.lan(r.site), this.nodeDown(receiver));
       path = this.env.originPath(receiver);
     } else {
@@ -512,6 +525,7 @@ export class Swarm {
     if (t.sender === ORIGIN) {
       this.originStarted.push(t);
       this.waitingStart--;
+      this.waitingInto[this.env.fleet.nodes[t.receiver].site]--;
     }
     const now = this.env.sim.now;
     t.startUs = now;
@@ -598,7 +612,10 @@ export class Swarm {
     if (t.sender === ORIGIN) {
       this.originBusy--;
       if (t.started) removeFrom(this.originStarted, t);
-      else this.waitingStart--;
+      else {
+        this.waitingStart--;
+        this.waitingInto[this.env.fleet.nodes[t.receiver].site]--;
+      }
     } else {
       this.upCount[t.sender]--;
       removeFrom(this.uploads[t.sender], t);

@@ -6,7 +6,7 @@
 // results are byte-identical for any thread count.
 import { modelAssumptions, type Calibration, type PlaneModel, type PlaneRegistry } from '../adapters/index.js';
 import { silentLogger } from '../common/index.js';
-import { boundTerms, expandFleet, type Fleet, runSharing, type SimRunResult, simulateRun, simulatorLimits } from '../edge-sim/index.js';
+import { type BoundOptions, boundTerms, expandFleet, type Fleet, runSharing, type SimRunResult, simulateRun, simulatorLimits } from '../edge-sim/index.js';
 import { RunRecords, type BoundInputs, type DeploymentRun } from '../reports/index.js';
 import type { PlaneConfig, Scenario } from '../scenarios/index.js';
 import { runLabels, runScenario, type ScenarioResult } from './run.js';
@@ -14,7 +14,7 @@ import { type PoolJob, SimPool, type SimJob, type SimJobResult } from './sim-poo
 import type { Environment, PlaneRun, PlaneRunContext } from './types.js';
 
 /** The bound's inputs for this fleet: link figures in bytes per second. */
-export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneModel, bytesPerNode: number, blobBytes?: number): BoundInputs {
+export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneModel, bytesPerNode: number, opts: BoundOptions = {}): BoundInputs {
   let dMin = Infinity;
   let uPeers = 0;
   for (const n of fleet.nodes) {
@@ -30,7 +30,7 @@ export function simBoundInputs(scenario: Scenario, fleet: Fleet, model: PlaneMod
     minDownBytesPerS: dMin,
     peersUpBytesPerS: uPeers,
     sharing,
-    terms: boundTerms(scenario, fleet, model, bytesPerNode, blobBytes),
+    terms: boundTerms(scenario, fleet, model, bytesPerNode, opts),
   };
 }
 
@@ -51,7 +51,7 @@ export function simRunData(scenario: Scenario, plane: PlaneConfig, repeat: numbe
     bytesPerNode: r.bytesPerNode,
     originEgressBytes: r.originEgressBytes,
     dataRequestsPerRoundTrip: plane.mode === 'agent' ? scenario.concurrency.rangesInFlight : 1,
-    bound: simBoundInputs(scenario, fleet, model, r.bytesPerNode, plane.mode === 'agent' ? r.images.sealedBytes : undefined),
+    bound: simBoundInputs(scenario, fleet, model, r.bytesPerNode, { blobBytes: plane.mode === 'agent' ? r.images.sealedBytes : undefined, scenarioDisks: true }),
     deltaSavedBytes: plane.mode === 'agent' && r.images.previous ? (r.images.sealedBytes - r.images.fetchBytesPerNode) * fleet.nodes.length : null,
     faults: r.faults,
     fidelity: r.fidelity,

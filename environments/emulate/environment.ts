@@ -574,7 +574,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         bytesPerNode: published.blobBytes,
         originEgressBytes,
         dataRequestsPerRoundTrip: Math.min(64, scenario.concurrency.rangesInFlight),
-        bound: simBoundInputs(scenario, sub, model, published.blobBytes, published.blobBytes),
+        bound: simBoundInputs(scenario, sub, model, published.blobBytes, { blobBytes: published.blobBytes }),
         deltaSavedBytes: null,
         faults: faults.windows,
         envCounters: [
