@@ -3,7 +3,7 @@
 // a fast disk, start-up jitter 0 and a 1 ms RTT, so the data path alone sets the makespan; each run's ratio is
 // the simulator's own makespan over the largest link term of its bound (the report's figure).
 import { loadavg } from 'node:os';
-import type { Calibration, PlaneModel } from '../adapters/index.js';
+import { nearFreeCalibration } from '../adapters/index.js';
 import { simulate } from '../environments/index.js';
 import { planes, scenarios } from '../planes/index.js';
 import type { Sample } from '../reports/index.js';
@@ -12,15 +12,6 @@ const SIZES = [10, 100, 1000, 10_000];
 /** node uplink over downlink */
 const UP_DOWN = [0.1, 0.5, 1];
 const STRATEGIES = ['peer', 'site-cache', 'origin'] as const;
-
-/** Every op of the model near-free: only the links remain. */
-function nearFree(model: PlaneModel): Calibration {
-  const names = new Set<string>([model.dataPath.op.op]);
-  if (model.dataPath.wholeOp) names.add(model.dataPath.wholeOp.op);
-  if (model.tokenValidation) names.add(model.tokenValidation.op.op);
-  for (const c of ['login', 'getAssignment', 'getManifest', 'getKey', 'report'] as const) for (const o of model.agentOps(c)) names.add(o.op);
-  return { plane: model.plane, source: 'bench: service times near zero', ops: Object.fromEntries([...names].map((n) => [n, { medianUs: 1, p95Us: 1, samples: 1 }])) };
-}
 
 function yaml(nodes: number, upDown: number, strategy: string): string {
   const perSite = Math.min(nodes, 100);
@@ -51,7 +42,7 @@ const median = (xs: number[]): number => {
 export async function benchSwarmSweep(): Promise<string[]> {
   const lines = [`swarm sweep: 1 GiB (256 pieces), nodes ${SIZES.join(', ')} x up/down ${UP_DOWN.join(', ')}, origin 1 Gbit, access 100 Mbit down, scope fleet; load average ${loadavg()[0].toFixed(1)} at start`];
   const model = planes.model('openstack', 'agent', { placement: 'pinned', flags: {} });
-  const calibration = nearFree(model);
+  const calibration = nearFreeCalibration(model, 'bench: service times near zero');
   for (const strategy of STRATEGIES) {
     const ratios: number[] = [];
     for (const n of SIZES) {

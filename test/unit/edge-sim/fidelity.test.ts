@@ -2,7 +2,7 @@
 // held to its invariants; each link, made the only bottleneck, gives a makespan at or just above
 // that link's bound and is named as the bound that binds; random streams are per (node, purpose).
 import { describe, expect, it } from 'vitest';
-import type { Calibration, PlaneModel } from '../../../adapters/index.js';
+import { nearFreeCalibration, type PlaneModel } from '../../../adapters/index.js';
 import { FidelityChecks } from '../../../edge-sim/checks.js';
 import { expandFleet, selectNodes } from '../../../edge-sim/fleet.js';
 import { simulate } from '../../../environments/index.js';
@@ -23,16 +23,6 @@ function runValue(samples: Sample[], metric: string, entry: Sample['labels'] | n
   return samples.filter((s) => s.metric === metric && s.labels.node === undefined && s.labels.repeat !== 'all' && (entry === null || (s.labels.plane === entry.plane && s.labels.mode === entry.mode)));
 }
 
-/** Every op of every model near-free: only the links and the fixed cycles of the planes remain. */
-function fastCalibration(model: PlaneModel): Calibration {
-  const names = new Set<string>([model.dataPath.op.op]);
-  if (model.dataPath.wholeOp) names.add(model.dataPath.wholeOp.op);
-  if (model.tokenValidation) names.add(model.tokenValidation.op.op);
-  if (model.mode === 'agent') for (const c of ['login', 'getAssignment', 'getManifest', 'getKey', 'report'] as const) for (const o of model.agentOps(c)) names.add(o.op);
-  for (const siteCache of [false, true]) for (const s of model.nativeSteps?.({ siteCache, firstOnSite: true }) ?? []) if ('op' in s) names.add(s.op.op);
-  return { plane: model.plane, source: 'test: service times near zero', ops: Object.fromEntries([...names].map((n) => [n, { medianUs: 1, p95Us: 1, samples: 1 }])) };
-}
-
 /** The plane's periodic centre cycles (a scheduler or monitor period a deployment waits for): fixed delays no link explains. */
 function cyclesS(model: PlaneModel): number {
   const steps = model.nativeSteps?.({ siteCache: true, firstOnSite: true }) ?? [];
@@ -45,7 +35,7 @@ async function simulateEach(yaml: (planeEntry: string) => string, fast: boolean)
     const scenario = scenarios.parse(yaml(entry), 'test.yaml');
     const p = scenario.planes[0];
     const model = registry.model(p.name, p.mode, { placement: p.placement, flags: p.flags });
-    const r = await simulate({ scenario, scenarioText: '', version: 'test', registry, calibration: fast ? fastCalibration(model) : undefined });
+    const r = await simulate({ scenario, scenarioText: '', version: 'test', registry, calibration: fast ? nearFreeCalibration(model, 'test: service times near zero') : undefined });
     out.push({ entry, samples: r.samples, cycles: cyclesS(model) });
   }
   return out;
