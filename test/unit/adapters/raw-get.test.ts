@@ -41,7 +41,7 @@ function answer(sock: Socket, path: string): void {
     case '/bad-length':
       return void sock.end(head('200 OK', ['Content-Length: 12abc']));
     case '/missing':
-      return void sock.end(head('404 Not Found', ['Content-Length: 21', 'Content-Type: text/plain']) + 'no such image: img-x.');
+      return void sock.end(`${head('404 Not Found', ['Content-Length: 21', 'Content-Type: text/plain'])}no such image: img-x.`);
     case '/chunked':
       return void sock.end(`${head('200 OK', ['Transfer-Encoding: chunked'])}5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n`);
     default:
