@@ -8,8 +8,10 @@
 // (keystonemiddleware) do so per worker process with that process's cache.
 import type { Action, AgentConfig, AgentState, Assignment, ChunkRef, ControlOp, ControlResult, Event, ManifestInfo, PersistedState } from '../agent/machine/index.js';
 import { initialState, step } from '../agent/machine/index.js';
+import type { TokenValidation } from '../adapters/index.js';
 import type { RunRecords } from '../reports/index.js';
 import { stagingUs, type NodeInfo } from './fleet.js';
+import { streamsWhole } from './images.js';
 import { NodeStreams } from './rng.js';
 import type { StationSim } from './stations.js';
 import { drawServiceUs } from './stations.js';
@@ -106,11 +108,18 @@ class TokenCaches {
   }
 }
 
+interface TokenChecks {
+  tv: TokenValidation;
+  tokens: TokenCaches;
+  processes: number;
+}
+
 export class AgentFleet {
   private readonly agents: SimAgent[];
   private readonly sim;
   private readonly swarm: Swarm | null;
   private readonly tokens: TokenCaches | null;
+  private readonly checksAt = new Map<StationSim, TokenChecks | null>();
   private readonly requestTimeoutUs: number;
   /** blob offset where each chunk of the manifest ends (a whole stream delivers in this order) */
   private readonly chunkEnds: Float64Array;
@@ -326,17 +335,17 @@ export class AgentFleet {
    * the answer for the TTL.
    */
   private validated(a: SimAgent, station: StationSim, then: () => void, refused: (why: string) => void): void {
-    const tv = this.ctx.world.model.tokenValidation;
-    if (!tv || !this.tokens || !tv.validatingStations.includes(station.spec.name)) return then();
+    const checks = this.tokenChecks(station);
+    if (!checks) return then();
+    const { tv, tokens, processes } = checks;
     const name = station.spec.name;
-    const processes = tv.cacheScope === 'shared' ? 1 : Math.max(1, station.spec.processes ?? station.spec.workers);
     const process = processes === 1 ? 0 : a.rng.of('routing').int(0, processes - 1);
     const node = a.info.index;
-    if (this.tokens.hit(name, process, node, a.tokenAtUs, this.sim.now)) return then();
+    if (tokens.hit(name, process, node, a.tokenAtUs, this.sim.now)) return then();
     // a server-side call (the service asks the identity service): not one of the agent's API calls
     const identity = this.ctx.world.station(tv.op.station);
     const ok = identity.request(drawServiceUs(tv.op.serviceTime ?? identity.spec.serviceTime, a.rng.of('service')), () => {
-      this.tokens!.store(name, process, node, this.sim.now);
+      tokens.store(name, process, node, this.sim.now);
       then();
     });
     if (!ok) refused(`${identity.spec.name} refused the token check of ${name} (backlog full)`);
@@ -372,7 +381,7 @@ export class AgentFleet {
       unavailable(rtt);
       return;
     }
-    const whole = strategy === 'origin' && this.streamsWhole(bytes);
+    const whole = strategy === 'origin' && streamsWhole(this.ctx.wholeStreamAt, world.model.dataPath.wholeOp !== undefined, bytes, this.blobBytes);
     const fetch: ActiveFetch = { reqId: id, chunks, transfer: null, cancelWait: null, interrupt: () => {}, crossesWan: strategy === 'origin', inSwarm: false, whole };
     a.fetch = fetch;
     const finish = (delivered: number, complete: boolean): void => {
@@ -391,15 +400,7 @@ export class AgentFleet {
         // the range requests' server time, one worker of the data service per fetch (rounds in turn)
         const op = world.model.dataPath.op;
         const serviceUs = requestRounds * drawServiceUs(op.serviceTime ?? dataStation.spec.serviceTime, a.rng.of('service'));
-        const accepted = dataStation.request(serviceUs, () => {
-          if (a.fetch !== fetch) return;
-          const handle = this.sim.after(requestRounds * rtt, () => {
-            fetch.cancelWait = null;
-            fetch.transfer = world.fromOrigin(a.info, bytes, rangesInFlight, finish);
-          });
-          fetch.cancelWait = () => this.sim.cancel(handle);
-        });
-        if (!accepted) this.sim.after(rtt, () => finish(0, false));
+        this.requestThenStream(a, fetch, dataStation, serviceUs, requestRounds * rtt, { bytes, streams: rangesInFlight }, finish);
       };
       this.validateDataPath(a, dataStation, chunks.length, go, () => {
         if (a.fetch === fetch) finish(0, false);
@@ -430,13 +431,6 @@ export class AgentFleet {
     }
   }
 
-  /** Does the agent stream the blob whole for `missingBytes` (its fetch.wholeStreamAt rule)? */
-  private streamsWhole(missingBytes: number): boolean {
-    const at = this.ctx.wholeStreamAt;
-    if (at === 'never' || !this.ctx.world.model.dataPath.wholeOp || this.blobBytes === 0) return false;
-    return missingBytes > 0 && missingBytes >= at * this.blobBytes;
-  }
-
   /**
    * One GET of the whole blob: one request at the data service (its token checked by the worker
    * process it lands on), then one stream from the blob's start, stopped once the last missing
@@ -450,19 +444,50 @@ export class AgentFleet {
     for (const c of fetch.chunks) last = Math.max(last, this.chunkEnds[c.index]);
     const go = (): void => {
       if (a.fetch !== fetch) return;
-      const accepted = dataStation.request(drawServiceUs(op.serviceTime ?? dataStation.spec.serviceTime, a.rng.of('service')), () => {
-        if (a.fetch !== fetch) return;
-        const handle = this.sim.after(rtt, () => {
-          fetch.cancelWait = null;
-          fetch.transfer = world.fromOrigin(a.info, last, 1, finish);
-        });
-        fetch.cancelWait = () => this.sim.cancel(handle);
-      });
-      if (!accepted) this.sim.after(rtt, () => finish(0, false));
+      const serviceUs = drawServiceUs(op.serviceTime ?? dataStation.spec.serviceTime, a.rng.of('service'));
+      this.requestThenStream(a, fetch, dataStation, serviceUs, rtt, { bytes: last, streams: 1 }, finish);
     };
     this.validated(a, dataStation, go, () => {
       if (a.fetch === fetch) this.sim.after(rtt, () => finish(0, false));
     });
+  }
+
+  /**
+   * The data service serves the fetch's request(s) (`serviceUs` of one worker), the first byte
+   * comes `firstByteUs` later, then the bytes flow from the origin; a refusal ends the fetch one
+   * round trip later.
+   */
+  private requestThenStream(
+    a: SimAgent,
+    fetch: ActiveFetch,
+    dataStation: StationSim,
+    serviceUs: number,
+    firstByteUs: number,
+    flow: { bytes: number; streams: number },
+    finish: (delivered: number, complete: boolean) => void,
+  ): void {
+    const { world } = this.ctx;
+    const accepted = dataStation.request(serviceUs, () => {
+      if (a.fetch !== fetch) return;
+      const handle = this.sim.after(firstByteUs, () => {
+        fetch.cancelWait = null;
+        fetch.transfer = world.fromOrigin(a.info, flow.bytes, flow.streams, finish);
+      });
+      fetch.cancelWait = () => this.sim.cancel(handle);
+    });
+    if (!accepted) this.sim.after(world.rttToCentreUs(a.info), () => finish(0, false));
+  }
+
+  /** How `station` checks tokens: the identity service's op, the caches, and the worker processes that each keep one; null: it checks none. */
+  private tokenChecks(station: StationSim): TokenChecks | null {
+    let checks = this.checksAt.get(station);
+    if (checks === undefined) {
+      const tv = this.ctx.world.model.tokenValidation;
+      const tokens = this.tokens;
+      checks = tv && tokens && tv.validatingStations.includes(station.spec.name) ? { tv, tokens, processes: tv.cacheScope === 'shared' ? 1 : Math.max(1, station.spec.processes ?? station.spec.workers) } : null;
+      this.checksAt.set(station, checks);
+    }
+    return checks;
   }
 
   /**
@@ -471,13 +496,13 @@ export class AgentFleet {
    * with the identity service (`rangesInFlight` at a time) before the bytes flow.
    */
   private validateDataPath(a: SimAgent, station: StationSim, requests: number, then: () => void, refused: () => void): void {
-    const tv = this.ctx.world.model.tokenValidation;
-    if (!tv || !this.tokens || !tv.validatingStations.includes(station.spec.name)) return then();
+    const checks = this.tokenChecks(station);
+    if (!checks) return then();
+    const { tv, tokens, processes } = checks;
     const name = station.spec.name;
-    const processes = tv.cacheScope === 'shared' ? 1 : Math.max(1, station.spec.processes ?? station.spec.workers);
     const node = a.info.index;
     const misses: number[] = [];
-    for (let p = 0; p < Math.min(processes, requests); p++) if (!this.tokens.hit(name, p, node, a.tokenAtUs, this.sim.now)) misses.push(p);
+    for (let p = 0; p < Math.min(processes, requests); p++) if (!tokens.hit(name, p, node, a.tokenAtUs, this.sim.now)) misses.push(p);
     if (misses.length === 0) return then();
     const identity = this.ctx.world.station(tv.op.station);
     const gen = a.gen;
@@ -491,7 +516,7 @@ export class AgentFleet {
         const ok = identity.request(drawServiceUs(tv.op.serviceTime ?? identity.spec.serviceTime, a.rng.of('service')), () => {
           open--;
           if (a.gen !== gen) return;
-          this.tokens!.store(name, p, node, this.sim.now);
+          tokens.store(name, p, node, this.sim.now);
           if (next === misses.length && open === 0 && !failed) then();
           else pump();
         });

@@ -5,6 +5,7 @@
 import type { PlaneModel } from '../adapters/index.js';
 import type { Scenario } from '../scenarios/index.js';
 import { stagingUs, type Fleet } from './fleet.js';
+import { streamsWhole } from './images.js';
 
 export interface BoundTerm {
   /** which link (or capacity) this term is about, e.g. `site LAN (site-003)` */
@@ -105,8 +106,8 @@ export function boundTerms(scenario: Scenario, fleet: Fleet, model: PlaneModel, 
   }
   const perStream = model.dataPath.originThroughput?.bytesPerSecond;
   if (perStream && sharing !== 'peer' && model.mode === 'agent') {
-    const at = scenario.concurrency.wholeStreamAt;
-    const whole = model.dataPath.wholeOp !== undefined && at !== 'never' && blobBytes !== undefined && S > 0 && S >= at * blobBytes;
+    // blob size unknown: the ranges' streams (the lower of the two bounds)
+    const whole = blobBytes !== undefined && streamsWhole(scenario.concurrency.wholeStreamAt, model.dataPath.wholeOp !== undefined, S, blobBytes);
     const streams = whole ? 1 : scenario.concurrency.rangesInFlight;
     terms.push({ link: `origin per-stream limit (${streams} stream${streams === 1 ? '' : 's'})`, bytes: S, bytesPerS: perStream * streams });
   }

@@ -75,3 +75,12 @@ export function installedPrevious(images: RolloutImages): PersistedState | null 
     heldDigests: images.previous.manifest.chunks.map((c) => c.digest),
   };
 }
+
+/**
+ * The agent's whole-stream rule (agent/runtime/fetcher.ts, `fetch.wholeStreamAt`): one GET of the
+ * whole blob when the plane can stream it and at least that fraction of the blob is missing.
+ */
+export function streamsWhole(wholeStreamAt: number | 'never', planeCanStream: boolean, missingBytes: number, blobBytes: number): boolean {
+  if (wholeStreamAt === 'never' || !planeCanStream || !(blobBytes > 0)) return false;
+  return missingBytes > 0 && missingBytes >= wholeStreamAt * blobBytes;
+}

@@ -49,12 +49,7 @@ export class StationSim {
         done();
       });
     };
-    if (this.busy < this.spec.workers) job();
-    else if (this.queueLimit > 0 && this.queued >= this.queueLimit) {
-      this.refused++;
-      return false;
-    } else this.queue.push(job);
-    return true;
+    return this.admit(job);
   }
 
   /**
@@ -75,6 +70,11 @@ export class StationSim {
         });
       });
     };
+    return this.admit(job);
+  }
+
+  /** A worker free: serve now; the backlog full: refuse (false); else wait in the queue. */
+  private admit(job: () => void): boolean {
     if (this.busy < this.spec.workers) job();
     else if (this.queueLimit > 0 && this.queued >= this.queueLimit) {
       this.refused++;

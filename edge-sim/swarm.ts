@@ -16,18 +16,7 @@
 import type { ChunkRef } from '../agent/machine/index.js';
 import type { Fleet } from './fleet.js';
 import type { Simulator } from './engine.js';
-
-export interface SwarmOptions {
-  /** 0: one chunk per piece */
-  pieceBytes: number;
-  uploadSlots: number;
-  downloadSlots: number;
-  selection: 'rarest-first' | 'in-order';
-  scope: 'site' | 'fleet';
-  originSlots: number;
-  /** finished nodes keep serving (the agent keeps its verified chunks) */
-  seedAfterDone: boolean;
-}
+import type { SwarmParams } from '../scenarios/index.js';
 
 export interface SwarmEnv {
   sim: Simulator;
@@ -134,7 +123,7 @@ export class Swarm {
 
   constructor(
     private readonly env: SwarmEnv,
-    private readonly opts: SwarmOptions,
+    private readonly opts: SwarmParams,
     fetchList: ChunkRef[],
   ) {
     const fleet = env.fleet;

@@ -15,6 +15,7 @@ export {
   type BootDist,
   type NodeParams,
   type SiteParams,
+  type SwarmParams,
   type NodeSelector,
   type PlaneName,
   type PlaneConfig,

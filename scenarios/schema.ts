@@ -28,7 +28,9 @@ export interface SwarmParams {
   downloadSlots: number;
   selection: 'rarest-first' | 'in-order';
   scope: 'site' | 'fleet';
+  /** 0: enough to fill the origin's uplink at the receivers' download shares */
   originSlots: number;
+  /** finished nodes keep serving (the agent keeps its verified chunks) */
   seedAfterDone: boolean;
 }
 export type NodeSelector = { count: number } | { fraction: number } | { ids: string[] } | { sites: string[] };
