@@ -8,7 +8,7 @@
 // (keystonemiddleware) do so per worker process with that process's cache.
 import type { Action, AgentConfig, AgentState, Assignment, ChunkRef, ControlOp, ControlResult, Event, ManifestInfo, PersistedState } from '../agent/machine/index.js';
 import { initialState, step } from '../agent/machine/index.js';
-import type { TokenValidation } from '../adapters/index.js';
+import type { ApiOp, TokenValidation } from '../adapters/index.js';
 import type { RunRecords } from '../reports/index.js';
 import { stagingUs, type NodeInfo } from './fleet.js';
 import { streamsWhole } from './images.js';
@@ -78,34 +78,79 @@ class SimAgent {
   }
 }
 
-/** Per validating station and worker process: when each node's token was cached there (µs; NaN: never). */
+/** One validating station's token caches, one per worker process: when each node's token was cached there (µs; NaN: never). */
 class TokenCaches {
-  private readonly at = new Map<string, Float64Array[]>();
+  private readonly at: (Float64Array | undefined)[] = [];
 
   constructor(
     private readonly nodes: number,
     private readonly ttlUs: number,
   ) {}
 
-  private slot(station: string, process: number): Float64Array {
-    let list = this.at.get(station);
-    if (!list) this.at.set(station, (list = []));
-    let a = list[process];
+  private slot(process: number): Float64Array {
+    let a = this.at[process];
     if (!a) {
       a = new Float64Array(this.nodes).fill(Number.NaN);
-      list[process] = a;
+      this.at[process] = a;
     }
     return a;
   }
 
-  hit(station: string, process: number, node: number, tokenAtUs: number, nowUs: number): boolean {
-    const t = this.slot(station, process)[node];
+  hit(process: number, node: number, tokenAtUs: number, nowUs: number): boolean {
+    const t = this.slot(process)[node];
     return t >= tokenAtUs && nowUs - t < this.ttlUs;
   }
 
-  store(station: string, process: number, node: number, nowUs: number): void {
-    this.slot(station, process)[node] = nowUs;
+  store(process: number, node: number, nowUs: number): void {
+    this.slot(process)[node] = nowUs;
   }
+}
+
+/** One control request in flight (AgentFleet.control). */
+class ControlCall {
+  settled = false;
+  timeout = -1;
+  /** the API call in progress */
+  index = 0;
+  constructor(
+    readonly a: SimAgent,
+    readonly gen: number,
+    readonly id: number,
+    readonly op: ControlOp,
+    readonly ops: readonly ApiOp[],
+    readonly rttUs: number,
+    /** when the agent gives up on it (Infinity: no request timeout) */
+    readonly deadlineUs: number,
+  ) {}
+}
+
+const refusedMessages = new WeakMap<StationSim, string>();
+
+/** The same words for every refusal of one station (built once: a storm refuses millions). */
+function refusedMessage(station: StationSim): string {
+  let m = refusedMessages.get(station);
+  if (m === undefined) {
+    m = `${station.spec.name} refused the request (backlog of ${station.queueLimit} full)`;
+    refusedMessages.set(station, m);
+  }
+  return m;
+}
+
+const unavailableResults = new Map<string, Map<ControlOp, ControlResult>>();
+
+/** One frozen `unavailable` result per (op, words): the machine only reads results, and a storm fails millions of requests. */
+function unavailableResult(op: ControlOp, message: string): ControlResult {
+  let byOp = unavailableResults.get(message);
+  if (byOp === undefined) {
+    byOp = new Map();
+    unavailableResults.set(message, byOp);
+  }
+  let r = byOp.get(op);
+  if (r === undefined) {
+    r = Object.freeze({ op, ok: false, error: Object.freeze({ kind: 'unavailable', message }) }) as ControlResult;
+    byOp.set(op, r);
+  }
+  return r;
 }
 
 interface TokenChecks {
@@ -118,7 +163,6 @@ export class AgentFleet {
   private readonly agents: SimAgent[];
   private readonly sim;
   private readonly swarm: Swarm | null;
-  private readonly tokens: TokenCaches | null;
   private readonly checksAt = new Map<StationSim, TokenChecks | null>();
   private readonly requestTimeoutUs: number;
   /** blob offset where each chunk of the manifest ends (a whole stream delivers in this order) */
@@ -134,8 +178,6 @@ export class AgentFleet {
     let end = 0;
     for (const c of ctx.manifest.chunks) this.chunkEnds[c.index] = end += c.size;
     this.blobBytes = end;
-    const tv = world.model.tokenValidation;
-    this.tokens = tv ? new TokenCaches(world.fleet.nodes.length, tv.cacheTtlUs) : null;
     this.swarm = world.scenario.strategy === 'peer' ? this.makeSwarm() : null;
     world.onSiteCut((site) => this.siteCut(site));
     world.onSiteRestored(() => this.swarm?.wake());
@@ -270,85 +312,101 @@ export class AgentFleet {
   /**
    * One control request: its API calls in turn, each a round trip to a station. The agent gives up
    * on the whole request after the request timeout (the calls already queued are still served:
-   * the server does not know the client left).
+   * the server does not know the client left). The timeout is armed only once the request may
+   * wait (a station took it, or its failure would come after the deadline): most requests of a
+   * storm are refused at once, and an event per refused request would be pure overhead.
    */
   private control(a: SimAgent, id: number, op: ControlOp): void {
-    const { world, rec } = this.ctx;
-    const ops = world.model.agentOps(op);
-    const gen = a.gen;
-    const rtt = world.rttToCentreUs(a.info);
-    let settled = false;
-    let timeout = -1;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      if (timeout >= 0) this.sim.cancel(timeout);
-      return true;
-    };
-    const fail = (delayUs: number, message: string): void => {
-      this.sim.after(delayUs, () => {
-        if (settle()) this.deliver(a, gen, { type: 'controlResult', id, result: { op, ok: false, error: { kind: 'unavailable', message } } });
-      });
-    };
-    if (this.requestTimeoutUs > 0) {
-      timeout = this.sim.after(this.requestTimeoutUs, () => {
-        timeout = -1;
-        if (settle()) this.deliver(a, gen, { type: 'controlResult', id, result: { op, ok: false, error: { kind: 'unavailable', message: `no answer within ${this.requestTimeoutUs / 1e6} s` } } });
-      });
+    const ops = this.ctx.world.model.agentOps(op);
+    const deadlineUs = this.requestTimeoutUs > 0 ? this.sim.now + this.requestTimeoutUs : Infinity;
+    this.nextCall(new ControlCall(a, a.gen, id, op, ops, this.ctx.world.rttToCentreUs(a.info), deadlineUs));
+  }
+
+  /** The request's next API call leaves the node (or, all answered, its result is delivered). */
+  private nextCall(c: ControlCall): void {
+    const { a } = c;
+    if (!a.up || a.gen !== c.gen || c.settled) return;
+    if (c.index === c.ops.length) {
+      if (!this.settle(c)) return;
+      if (c.op === 'login') a.tokenAtUs = this.sim.now;
+      this.deliver(a, c.gen, { type: 'controlResult', id: c.id, result: this.controlResult(a, c.op) });
+      return;
     }
-    const next = (i: number): void => {
-      if (!a.up || a.gen !== gen || settled) return;
-      if (i === ops.length) {
-        if (!settle()) return;
-        if (op === 'login') a.tokenAtUs = this.sim.now;
-        this.deliver(a, gen, { type: 'controlResult', id, result: this.controlResult(a, op) });
-        return;
-      }
-      const apiOp = ops[i];
-      if (world.siteIsCut(a.info.site)) return fail(CONNECT_TIMEOUT_US, 'site cut off from the control plane');
-      const station = world.station(apiOp.station);
-      rec.countCall(apiOp.bytesOut + apiOp.bytesIn);
-      if (!station.up) return fail(rtt, `${apiOp.station} unavailable`);
-      const half = rtt >> 1;
-      this.sim.after(half, () => {
-        const served = (): void => {
-          this.sim.after(rtt - half, () => next(i + 1));
-        };
-        this.validated(
-          a,
-          station,
-          () => {
-            if (!station.request(drawServiceUs(apiOp.serviceTime ?? station.spec.serviceTime, a.rng.of('service')), served)) {
-              fail(rtt - half, `${apiOp.station} refused the request (backlog of ${station.queueLimit} full)`);
-            }
-          },
-          (why) => fail(rtt - half, why),
-        );
+    const { world, rec } = this.ctx;
+    const apiOp = c.ops[c.index];
+    if (world.siteIsCut(a.info.site)) return this.failCall(c, CONNECT_TIMEOUT_US, 'site cut off from the control plane');
+    const station = world.station(apiOp.station);
+    rec.countCall(apiOp.bytesOut + apiOp.bytesIn);
+    if (!station.up) return this.failCall(c, c.rttUs, `${apiOp.station} unavailable`);
+    this.sim.after(c.rttUs >> 1, () => this.callArrived(c, station));
+  }
+
+  /** The API call reached its station: its token is checked (where the station does), then it is served or refused. */
+  private callArrived(c: ControlCall, station: StationSim): void {
+    const back = c.rttUs - (c.rttUs >> 1);
+    const serve = (): void => {
+      const apiOp = c.ops[c.index];
+      const accepted = station.request(drawServiceUs(apiOp.serviceTime ?? station.spec.serviceTime, c.a.rng.of('service')), () => {
+        c.index++;
+        this.sim.after(back, () => this.nextCall(c));
       });
+      if (accepted) this.armTimeout(c);
+      else this.failCall(c, back, refusedMessage(station));
     };
-    next(0);
+    if (this.validated(c.a, station, serve, (why) => this.failCall(c, back, why))) this.armTimeout(c);
+  }
+
+  /** The request fails `delayUs` from now (unless its timeout comes first). */
+  private failCall(c: ControlCall, delayUs: number, message: string): void {
+    if (this.sim.now + delayUs >= c.deadlineUs) this.armTimeout(c);
+    this.sim.after(delayUs, () => {
+      if (this.settle(c)) this.deliver(c.a, c.gen, { type: 'controlResult', id: c.id, result: unavailableResult(c.op, message) });
+    });
+  }
+
+  private armTimeout(c: ControlCall): void {
+    if (c.timeout >= 0 || c.settled || c.deadlineUs === Infinity) return;
+    c.timeout = this.sim.at(c.deadlineUs, () => {
+      c.timeout = -1;
+      if (this.settle(c)) this.deliver(c.a, c.gen, { type: 'controlResult', id: c.id, result: unavailableResult(c.op, `no answer within ${this.requestTimeoutUs / 1e6} s`) });
+    });
+  }
+
+  /** The request's one answer: false when it was answered already. */
+  private settle(c: ControlCall): boolean {
+    if (c.settled) return false;
+    c.settled = true;
+    if (c.timeout >= 0) this.sim.cancel(c.timeout);
+    return true;
   }
 
   /**
    * A station that checks tokens first looks in the cache of the worker process the request lands
    * on; on a miss that process asks the identity service (a request at its station) and caches
-   * the answer for the TTL.
+   * the answer for the TTL. True: the request now waits for that check.
    */
-  private validated(a: SimAgent, station: StationSim, then: () => void, refused: (why: string) => void): void {
+  private validated(a: SimAgent, station: StationSim, then: () => void, refused: (why: string) => void): boolean {
     const checks = this.tokenChecks(station);
-    if (!checks) return then();
+    if (!checks) {
+      then();
+      return false;
+    }
     const { tv, tokens, processes } = checks;
     const name = station.spec.name;
     const process = processes === 1 ? 0 : a.rng.of('routing').int(0, processes - 1);
     const node = a.info.index;
-    if (tokens.hit(name, process, node, a.tokenAtUs, this.sim.now)) return then();
+    if (tokens.hit(process, node, a.tokenAtUs, this.sim.now)) {
+      then();
+      return false;
+    }
     // a server-side call (the service asks the identity service): not one of the agent's API calls
     const identity = this.ctx.world.station(tv.op.station);
     const ok = identity.request(drawServiceUs(tv.op.serviceTime ?? identity.spec.serviceTime, a.rng.of('service')), () => {
-      tokens.store(name, process, node, this.sim.now);
+      tokens.store(process, node, this.sim.now);
       then();
     });
     if (!ok) refused(`${identity.spec.name} refused the token check of ${name} (backlog full)`);
+    return ok;
   }
 
   private controlResult(a: SimAgent, op: ControlOp): ControlResult {
@@ -483,8 +541,9 @@ export class AgentFleet {
     let checks = this.checksAt.get(station);
     if (checks === undefined) {
       const tv = this.ctx.world.model.tokenValidation;
-      const tokens = this.tokens;
-      checks = tv && tokens && tv.validatingStations.includes(station.spec.name) ? { tv, tokens, processes: tv.cacheScope === 'shared' ? 1 : Math.max(1, station.spec.processes ?? station.spec.workers) } : null;
+      checks = tv?.validatingStations.includes(station.spec.name)
+        ? { tv, tokens: new TokenCaches(this.agents.length, tv.cacheTtlUs), processes: tv.cacheScope === 'shared' ? 1 : Math.max(1, station.spec.processes ?? station.spec.workers) }
+        : null;
       this.checksAt.set(station, checks);
     }
     return checks;
@@ -499,10 +558,9 @@ export class AgentFleet {
     const checks = this.tokenChecks(station);
     if (!checks) return then();
     const { tv, tokens, processes } = checks;
-    const name = station.spec.name;
     const node = a.info.index;
     const misses: number[] = [];
-    for (let p = 0; p < Math.min(processes, requests); p++) if (!tokens.hit(name, p, node, a.tokenAtUs, this.sim.now)) misses.push(p);
+    for (let p = 0; p < Math.min(processes, requests); p++) if (!tokens.hit(p, node, a.tokenAtUs, this.sim.now)) misses.push(p);
     if (misses.length === 0) return then();
     const identity = this.ctx.world.station(tv.op.station);
     const gen = a.gen;
@@ -516,7 +574,7 @@ export class AgentFleet {
         const ok = identity.request(drawServiceUs(tv.op.serviceTime ?? identity.spec.serviceTime, a.rng.of('service')), () => {
           open--;
           if (a.gen !== gen) return;
-          tokens.store(name, p, node, this.sim.now);
+          tokens.store(p, node, this.sim.now);
           if (next === misses.length && open === 0 && !failed) then();
           else pump();
         });
@@ -537,11 +595,11 @@ export class AgentFleet {
     const corrupt: number[] = [];
     const unavailable: number[] = [];
     let offset = 0;
-    const rng = a.rng.of('corruption');
+    const rng = chunkCorruption > 0 ? a.rng.of('corruption') : null;
     for (const c of fetch.chunks) {
       offset = fetch.whole ? this.chunkEnds[c.index] : offset + c.size;
       if (offset <= delivered) {
-        if (chunkCorruption > 0 && rng.bernoulli(chunkCorruption)) corrupt.push(c.index);
+        if (rng?.bernoulli(chunkCorruption)) corrupt.push(c.index);
         else stored.push(c.index);
       } else unavailable.push(c.index);
     }

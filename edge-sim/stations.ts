@@ -3,7 +3,7 @@
 // An outage makes the station refuse requests (the caller sees `unavailable`).
 import type { ServiceTime, Station } from '../adapters/index.js';
 import type { Simulator } from './engine.js';
-import type { Rng } from './rng.js';
+import { lognormalSigma, type Rng } from './rng.js';
 
 export class StationSim {
   private busy = 0;
@@ -40,16 +40,23 @@ export class StationSim {
 
   /** Queue a request of `serviceUs`; `done` runs when a worker finished serving it. False: refused (backlog full), `done` never runs. */
   request(serviceUs: number, done: () => void): boolean {
-    const job = (): void => {
-      this.busy++;
-      this.sim.after(serviceUs, () => {
-        this.busy--;
-        this.served++;
-        this.next();
-        done();
-      });
-    };
-    return this.admit(job);
+    if (this.busy < this.spec.workers) {
+      this.serve(serviceUs, done);
+      return true;
+    }
+    if (this.full()) return false;
+    this.queue.push(() => this.serve(serviceUs, done));
+    return true;
+  }
+
+  private serve(serviceUs: number, done: () => void): void {
+    this.busy++;
+    this.sim.after(serviceUs, () => {
+      this.busy--;
+      this.served++;
+      this.next();
+      done();
+    });
   }
 
   /**
@@ -70,17 +77,19 @@ export class StationSim {
         });
       });
     };
-    return this.admit(job);
+    if (this.busy < this.spec.workers) job();
+    else if (this.full()) return false;
+    else this.queue.push(job);
+    return true;
   }
 
-  /** A worker free: serve now; the backlog full: refuse (false); else wait in the queue. */
-  private admit(job: () => void): boolean {
-    if (this.busy < this.spec.workers) job();
-    else if (this.queueLimit > 0 && this.queued >= this.queueLimit) {
+  /** Every worker busy and the backlog full: the request is refused (counted). */
+  private full(): boolean {
+    if (this.queueLimit > 0 && this.queued >= this.queueLimit) {
       this.refused++;
-      return false;
-    } else this.queue.push(job);
-    return true;
+      return true;
+    }
+    return false;
   }
 
   get queued(): number {
@@ -99,6 +108,15 @@ export class StationSim {
   }
 }
 
+const sigmas = new WeakMap<ServiceTime, number>();
+
+/** A service time drawn from its figure (a lognormal's sigma is worked out once per figure: a storm draws millions). */
 export function drawServiceUs(t: ServiceTime, rng: Rng): number {
-  return t.kind === 'fixed' ? t.us : rng.lognormalUs(t.medianUs, t.p95Us, 0.95);
+  if (t.kind === 'fixed') return t.us;
+  let sigma = sigmas.get(t);
+  if (sigma === undefined) {
+    sigma = lognormalSigma(t.medianUs, t.p95Us, 0.95);
+    sigmas.set(t, sigma);
+  }
+  return rng.lognormalSigmaUs(t.medianUs, sigma);
 }

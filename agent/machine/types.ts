@@ -157,10 +157,10 @@ export interface AgentState {
   restore: { id: number; image: Assignment; thenBoot: boolean } | null;
   /** outcomes counted over the `chunks` events of the fetch request in progress */
   fetchTally: { corrupt: number; unavailable: number };
-  /** logins refused (401) in a row since the last successful one. Absent: 0. */
-  authFailures?: number;
+  /** logins refused (401) in a row since the last successful one */
+  authFailures: number;
   /** set once the machine has given up (see `AgentConfig.maxAuthFailures`): it issues nothing more */
-  gaveUp?: FailureReason | null;
+  gaveUp: FailureReason | null;
 }
 
 /** Deployment operations whose retry first re-reads the assignment. */
