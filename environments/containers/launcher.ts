@@ -9,7 +9,7 @@
 // removed at the end; a run killed before that leaves them to the next start (removeStale).
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { EnvironmentError, InputError, NotSupportedError, packageRoot } from '../../common/index.js';
 import { processCpuMs, processMemory, type AgentLauncher, type AgentProcess, type ProcessMemory } from '../emulate/index.js';
 import { parseEngine, type EngineEndpoint } from './engines.js';
@@ -143,8 +143,10 @@ export function containerLauncher(o: { engines: readonly string[] }): AgentLaunc
       binding = binds(workDir, cliPath);
       let rootfs: Awaited<ReturnType<typeof buildRootfs>> | null = null;
       try {
+        // loaded here, not at start-up: dockerode (and the gRPC stack it pulls in) costs every other command a fifth of a second
+        const { default: Dockerode } = await import('dockerode');
         for (const endpoint of endpoints) {
-          const docker = new Docker(endpoint.connection);
+          const docker = new Dockerode(endpoint.connection);
           try {
             await docker.ping();
           } catch (err) {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { EnvironmentError, InputError } from '../../common/index.js';
 import type { SshNode } from './inventory.js';
 
@@ -74,7 +74,8 @@ export class SshConnection {
     } else {
       throw new InputError(`${node.name}: no key file given and no SSH agent ($SSH_AUTH_SOCK is not set)`);
     }
-    const client = new Client();
+    const { Client: SshClient } = await import('ssh2'); // loaded on use: start-up of every other command stays light
+    const client = new SshClient();
     // ssh2 may emit more than one error for one failure (e.g. a reset after a timeout): the first one counts
     client.on('error', () => {});
     const conn = new SshConnection(node, client);

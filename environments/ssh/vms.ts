@@ -7,7 +7,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import ssh2 from 'ssh2';
 import { probeKvm } from '../../agent/index.js';
 import { EnvironmentError, InputError, pidAlive, type Logger } from '../../common/index.js';
 import { PACKAGE_ROOT } from '../../scenarios/index.js';
@@ -108,6 +107,7 @@ export async function nodeVmsUp(o: NodeVmsUpOptions): Promise<{ inventory: strin
   const accel = o.accel === 'kvm' || o.accel === 'tcg' ? o.accel : (await probeKvm(QEMU, kernel, 3000)) ? 'kvm' : 'tcg';
   o.say?.(`booting ${o.count} node VM(s) (${accel}, ${memoryMiB} MiB each)`);
   const keyFile = join(stateDir, 'id_ed25519');
+  const { default: ssh2 } = await import('ssh2'); // loaded on use: start-up of every other command stays light
   const keys = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'edgeplane node VMs' });
   writeFileSync(keyFile, keys.private, { mode: 0o600 });
   writeFileSync(`${keyFile}.pub`, `${keys.public}\n`);
