@@ -1,9 +1,12 @@
 // A pool of worker threads for simulated runs, with the calling thread as one of its workers.
-// Jobs wait in submission order; a worker thread takes the oldest once it is ready, and the
-// calling thread runs a job itself when it needs that job's answer and no thread has taken it,
-// or, while it waits for a job a thread is running, takes the newest waiting job (so no core
-// idles). Every job's answer resolves its own promise. Errors keep their class where it matters
-// for exit codes: an InputError (over budget, bad input) stays one, anything else is internal.
+// Every job is offered to every thread the moment it is submitted, with a claim word in shared
+// memory: whoever claims it first (an atomic compare-and-exchange) runs it, the others skip it.
+// The calling thread claims a job when it needs that job's answer, and while it waits for a job
+// a thread runs, it claims the newest waiting one (so no core idles). The threads need no turn of
+// the calling thread's event loop to get their next job: the caller usually runs a job
+// synchronously and would otherwise hand out nothing until it is done. Every job's answer
+// resolves its own promise. Errors keep their class where it matters for exit codes: an
+// InputError (over budget, bad input) stays one, anything else is internal.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Calibration } from '../adapters/index.js';
@@ -30,6 +33,16 @@ export interface SimJobMessage {
   id: number;
   scenarioId: number;
   job: SimJob;
+  /** one Int32 in shared memory: 0 unclaimed, else the claiming thread's number (CALLER or a worker's) */
+  claim: Int32Array;
+}
+
+/** The calling thread's number in a claim word (worker threads are 2, 3, ...). */
+export const CALLER = 1;
+
+/** Claims the job for thread `by`; false when another thread has it already. */
+export function claimJob(m: SimJobMessage, by: number): boolean {
+  return Atomics.compareExchange(m.claim, 0, 0, by) === 0;
 }
 
 interface ErrorData {
@@ -39,7 +52,7 @@ interface ErrorData {
   details: string[];
 }
 
-export type SimWorkerMessage = { ready: true } | { id: number; ok: true; result: SimJobResult } | { id: number; ok: false; error: ErrorData };
+export type SimWorkerMessage = { id: number; skipped: true } | { id: number; ok: true; result: SimJobResult } | { id: number; ok: false; error: ErrorData };
 
 /** A submitted job: `answer` settles once, wherever it ran. */
 export class PoolJob {
@@ -67,10 +80,9 @@ const scenarioIds = new WeakMap<Scenario, number>();
 let nextScenarioId = 1;
 
 export class SimPool {
-  private readonly ready: Worker[] = [];
-  private readonly all: Worker[] = [];
-  private readonly queue: PoolJob[] = [];
-  private readonly running = new Map<Worker, PoolJob>();
+  private readonly workers: { worker: Worker; number: number }[] = [];
+  /** submitted and not yet answered, by id */
+  private readonly open = new Map<number, PoolJob>();
   private nextId = 1;
   private closing = false;
 
@@ -85,7 +97,7 @@ export class SimPool {
     threads: number,
     private readonly runHere: (job: SimJob) => SimJobResult,
   ) {
-    for (let i = 1; i < threads; i++) this.spawn();
+    for (let i = 1; i < threads; i++) this.spawn(CALLER + i);
   }
 
   submit(job: SimJob): PoolJob {
@@ -94,27 +106,34 @@ export class SimPool {
       scenarioId = nextScenarioId++;
       scenarioIds.set(job.scenario, scenarioId);
     }
-    const j = new PoolJob({ id: this.nextId++, scenarioId, job });
-    this.queue.push(j);
-    this.dispatch();
+    const j = new PoolJob({ id: this.nextId++, scenarioId, job, claim: new Int32Array(new SharedArrayBuffer(4)) });
+    this.open.set(j.message.id, j);
+    j.answer.then(
+      () => this.settled(j),
+      () => this.settled(j),
+    );
+    // a thread still starting up reads its messages once it is ready
+    for (const { worker } of this.workers) worker.postMessage(j.message);
     return j;
   }
 
-  /** The job's answer: run here if no thread took it; while a thread runs it, run newer waiting jobs here. */
+  /** The job's answer: run here if no thread claimed it; while a thread runs it, run newer unclaimed jobs here. */
   async result(j: PoolJob): Promise<SimJobResult> {
-    if (j.state === 'queued') this.runOnCaller(this.queue.splice(this.queue.indexOf(j), 1)[0]);
-    while (j.state === 'running' && this.queue.length > 0) {
-      this.runOnCaller(this.queue.pop()!);
+    if (claimJob(j.message, CALLER)) this.runOnCaller(j);
+    while (j.state !== 'done') {
+      const newest = [...this.open.values()].reverse().find((o) => o.state === 'queued' && claimJob(o.message, CALLER));
+      if (!newest) break;
+      this.runOnCaller(newest);
       // let the threads' answers that arrived meanwhile in
       await new Promise((r) => setImmediate(r));
     }
     return j.answer;
   }
 
-  /** Threads end once no job waits and every running job has answered. */
+  /** Threads end once every submitted job has answered. */
   closeWhenIdle(): void {
     this.closing = true;
-    this.dispatch();
+    this.endIfIdle();
   }
 
   private runOnCaller(j: PoolJob): void {
@@ -124,55 +143,37 @@ export class SimPool {
     } catch (err) {
       j.reject(err as Error);
     }
-    this.dispatch();
   }
 
-  private dispatch(): void {
-    while (this.queue.length > 0 && this.ready.length > 0) {
-      const worker = this.ready.pop()!;
-      const j = this.queue.shift()!;
-      j.state = 'running';
-      this.running.set(worker, j);
-      worker.postMessage(j.message);
-    }
-    if (this.closing && this.queue.length === 0 && this.running.size === 0) {
-      for (const w of this.all) void w.terminate();
-      this.all.length = 0;
-      this.ready.length = 0;
-    }
+  private settled(j: PoolJob): void {
+    this.open.delete(j.message.id);
+    this.endIfIdle();
   }
 
-  private spawn(): void {
-    const worker = new Worker(this.entry);
-    this.all.push(worker);
+  private endIfIdle(): void {
+    if (!this.closing || this.open.size > 0) return;
+    for (const { worker } of this.workers) void worker.terminate();
+    this.workers.length = 0;
+  }
+
+  private spawn(number: number): void {
+    const worker = new Worker(this.entry, { workerData: { thread: number } });
+    this.workers.push({ worker, number });
     worker.on('message', (m: SimWorkerMessage) => {
-      if (!('ready' in m)) {
-        const j = this.running.get(worker);
-        this.running.delete(worker);
-        if (j) {
-          if (m.ok) j.resolve(m.result);
-          else j.reject(asError(m.error));
-        }
-      }
-      if (this.all.includes(worker)) this.ready.push(worker);
-      this.dispatch();
+      const j = this.open.get(m.id);
+      if (!j || 'skipped' in m) return;
+      if (m.ok) j.resolve(m.result);
+      else j.reject(asError(m.error));
     });
-    worker.on('error', (err) => this.lost(worker, err));
-    worker.on('exit', (code) => {
-      if (this.running.has(worker)) this.lost(worker, new Error(`simulation worker thread exited with code ${code}`));
-    });
+    worker.on('error', (err) => this.lost(number, err));
+    worker.on('exit', (code) => this.lost(number, new Error(`simulation worker thread exited with code ${code}`)));
   }
 
-  /** A thread died (out of memory, a crash): its job fails, the others go on without it. */
-  private lost(worker: Worker, err: Error): void {
-    const j = this.running.get(worker);
-    this.running.delete(worker);
-    for (const list of [this.all, this.ready]) {
-      const i = list.indexOf(worker);
-      if (i >= 0) list.splice(i, 1);
-    }
-    j?.reject(err);
-    this.dispatch();
+  /** A thread died (out of memory, a crash): the jobs it claimed fail, the others go on without it. */
+  private lost(number: number, err: Error): void {
+    const i = this.workers.findIndex((w) => w.number === number);
+    if (i >= 0) this.workers.splice(i, 1);
+    for (const j of this.open.values()) if (Atomics.load(j.message.claim, 0) === number) j.reject(err);
   }
 }
 

@@ -1,9 +1,9 @@
 // The loop of one simulation worker thread: jobs in, plain-data runs out (see sim-pool.ts). The
 // registry comes from the composition root (planes/sim-worker.ts), which this folder may not import.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { PlaneRegistry } from '../adapters/index.js';
 import { expandFleet, setSimulatorLimits, type Fleet } from '../edge-sim/index.js';
-import { answerMessage, type SimJobMessage } from './sim-pool.js';
+import { answerMessage, claimJob, type SimJobMessage } from './sim-pool.js';
 import { runSimJob } from './sim.js';
 
 export function serveSimWorker(registry: PlaneRegistry): void {
@@ -11,7 +11,13 @@ export function serveSimWorker(registry: PlaneRegistry): void {
   if (!port) throw new Error('serveSimWorker runs on a worker thread');
   // one expanded fleet per scenario, the latest only (a thread serves one scenario at a time)
   let fleet: { id: number; fleet: Fleet } | null = null;
+  const thread = (workerData as { thread: number }).thread;
   port.on('message', (m: SimJobMessage) => {
+    // every thread is offered every job: this one runs it only if no other thread claimed it first
+    if (!claimJob(m, thread)) {
+      port.postMessage({ id: m.id, skipped: true });
+      return;
+    }
     const { message, transfer } = answerMessage(m.id, () => {
       setSimulatorLimits(m.job.limits);
       return runSimJob(m.job, registry, (scenario) => {
@@ -21,5 +27,4 @@ export function serveSimWorker(registry: PlaneRegistry): void {
     });
     port.postMessage(message, transfer);
   });
-  port.postMessage({ ready: true });
 }
