@@ -10,18 +10,29 @@ simulators use the same figures, and models the same things:
 - max-min fair sharing by progressive filling, recomputed whenever a flow starts or ends
   (per flow: this is the plain way; edgeplane aggregates flows with equal paths into classes);
 - control-plane services as FIFO queueing stations with `workers` servers and a backlog limit
-  (a full backlog refuses at once), lognormal service times by median and p95;
-- agent mode: each node's agent starts at a uniform moment within the start-up jitter, then
-  login -> getAssignment -> getManifest -> getKey -> ranged fetch -> verify+decrypt -> boot,
-  each control request a chain of API calls (half an RTT out, the station, half back), with the
-  request timeout, token validation by worker process (cache TTL) where the plane has it, and
-  the agent's retry backoff (equal jitter, base and cap from the agent) on `unavailable`;
-- native mode: the plane's centre-driven steps (API calls, polls, periodic cycles with a
-  per-cycle limit, one image copy from the origin, boot).
+  (a request that finds every worker busy and the backlog full is refused at once, counted at
+  the instant it arrives), lognormal service times by median and p95;
+- agent mode: each node's agent starts at a uniform moment within the start-up jitter (default
+  one poll interval), then login -> getAssignment -> getManifest -> getKey -> fetch -> one read
+  of the staged image at the disk rate -> boot. Each control request is a chain of API calls
+  (half an RTT out, the station, half back) with the request timeout; services that check tokens
+  do so per worker process (a random one per request, each with its own cache and TTL). The
+  fetch is one whole-stream GET where the plane has one and the scenario's wholeStreamAt asks
+  for it (one token check, one request at the data service, the first byte a round trip later,
+  one stream), else ranged rounds (token checked by each worker process the ranges land on,
+  the rounds' server time at one worker, a round trip per round, rangesInFlight streams).
+  A refused or timed-out step backs off (equal jitter, the agent's base, the scenario's cap)
+  and is retried; a stalled manifest, key or fetch first re-reads the assignment once the
+  backoff since the last read has reached the poll interval. A running agent reports RUNNING
+  (owed until answered) and polls its assignment every poll interval until the run ends;
+- native mode: the plane's centre-driven steps (API calls retried later when refused, polls,
+  periodic cycles with a per-cycle limit, one image copy from the origin, boot). A copy whose
+  driver blocks on it holds a worker of its station for the set-up and while the bytes move
+  (OpenNebula's TM: 15 at a time); a dispatched copy runs its set-up on the host.
 
 Random draws use Python's own generator (seeded): the two simulators agree statistically
-(makespan, p50), not draw for draw. Faults, overrides, caches, peers and delta updates are
-refused by the exporter.
+(makespan, p50), not draw for draw. Faults, overrides, admission limits, caches, peers, site
+replicas, delta updates and retry limits are refused by the exporter.
 
 usage: rollout.py MODEL.json [--plane NAME]   prints one JSON line per plane
 """
@@ -157,25 +168,35 @@ class Network:
 
 
 class Station:
+    """A control-plane service: `workers` FIFO servers (a SimPy Resource) and a backlog limit.
+
+    A request is taken in while a worker is free or the backlog has room and refused at once
+    otherwise; the count is kept at the moment of the request, so requests of one instant see
+    each other. With `hold`, the worker stays taken after its service time while the generator
+    `hold()` runs (a driver action that lasts as long as the copy it runs).
+    """
+
     def __init__(self, env, spec, queue_limit):
         self.env = env
+        self.spec = spec
         self.res = simpy.Resource(env, capacity=spec["workers"])
         self.limit = queue_limit
-        self.spec = spec
+        self.inside = 0  # requests being served or waiting
 
-    def request(self, service_us):
-        """An event that fires when served, or None when the backlog is full (refused)."""
-        if self.res.count >= self.res.capacity and self.limit > 0 and len(self.res.queue) >= self.limit:
+    def request(self, service_us, hold=None):
+        """A process that ends once served, or None when refused (every worker busy, backlog full)."""
+        if self.limit > 0 and self.inside >= self.res.capacity + self.limit:
             return None
-        done = self.env.event()
-        self.env.process(self.serve(service_us, done))
-        return done
+        self.inside += 1
+        return self.env.process(self.serve(service_us, hold))
 
-    def serve(self, service_us, done):
+    def serve(self, service_us, hold):
         with self.res.request() as req:
             yield req
             yield self.env.timeout(service_us)
-        done.succeed()
+            if hold is not None:
+                yield from hold()
+        self.inside -= 1
 
 
 class Unavailable(Exception):
@@ -189,6 +210,7 @@ class Model:
         self.env = simpy.Environment()
         self.rng = random.Random(seed)
         n_sites = m["sites"]
+        self.nodes = n_sites * m["nodesPerSite"]
         # links: 0 origin, 1..S WAN down, S+1..2S LAN
         caps = [m["originUpBps"]] + [m["wanDownBps"]] * n_sites + [m["lanBps"]] * n_sites
         self.net = Network(self.env, caps)
@@ -196,8 +218,18 @@ class Model:
         self.stations = {s["name"]: Station(self.env, s, s["queueLimit"] if ql == "plane" else ql) for s in plane["stations"]}
         self.tokens = {}
         self.end = []
+        self.failed = 0
+        self.all_done = self.env.event()
         self.cycle_load = {}
         self.site_started = set()
+
+    def finished(self, ok):
+        if ok:
+            self.end.append(self.env.now)
+        else:
+            self.failed += 1
+        if len(self.end) + self.failed == self.nodes:
+            self.all_done.succeed()
 
     def flow_cap_bps(self, streams):
         per_stream = math.inf
@@ -218,26 +250,36 @@ class Model:
 
     # --- agent mode -----------------------------------------------------------------------
 
-    def api_call(self, node, op, token_at, rtt):
-        """One API call of a control request: a generator returning when answered, raising Unavailable on refusal."""
+    def token_check(self, node, name, state):
+        """A station that checks tokens looks in the cache of the worker process the request lands
+        on; on a miss that process asks the identity service. Returns False when that refused."""
+        tv = self.plane["tokenValidation"]
+        if tv is None or name not in tv["validatingStations"]:
+            return True
+        env = self.env
+        processes = 1 if tv["cacheScope"] == "shared" else max(1, self.stations[name].spec["processes"])
+        process = 0 if processes == 1 else self.rng.randint(0, processes - 1)
+        key = (name, process, node)
+        t = self.tokens.get(key)
+        if t is not None and t >= state["token"] and env.now - t < tv["cacheTtlUs"]:
+            return True
+        check = self.stations[tv["station"]].request(draw_service(self.rng, tv["service"]))
+        if check is None:
+            return False
+        yield check
+        self.tokens[key] = env.now
+        return True
+
+    def api_call(self, node, op, state, rtt):
+        """One API call of a control request: half an RTT out, the token check, the station, half
+        back. Raises Unavailable (half an RTT after the refusal) when refused."""
         env = self.env
         half = rtt // 2
         yield env.timeout(half)
-        station = self.stations[op["station"]]
-        tv = self.plane["tokenValidation"]
-        if tv is not None and op["station"] in tv["validatingStations"]:
-            processes = 1 if tv["cacheScope"] == "shared" else max(1, station.spec["processes"])
-            process = 0 if processes == 1 else self.rng.randint(0, processes - 1)
-            key = (op["station"], process, node)
-            t = self.tokens.get(key)
-            if not (t is not None and t >= token_at and env.now - t < tv["cacheTtlUs"]):
-                check = self.stations[tv["station"]].request(draw_service(self.rng, tv["service"]))
-                if check is None:
-                    yield env.timeout(rtt - half)
-                    raise Unavailable()
-                yield check
-                self.tokens[key] = env.now
-        served = station.request(draw_service(self.rng, op["service"]))
+        if not (yield from self.token_check(node, op["station"], state)):
+            yield env.timeout(rtt - half)
+            raise Unavailable()
+        served = self.stations[op["station"]].request(draw_service(self.rng, op["service"]))
         if served is None:
             yield env.timeout(rtt - half)
             raise Unavailable()
@@ -245,22 +287,27 @@ class Model:
         yield env.timeout(rtt - half)
 
     def control(self, node, name, state):
-        """A control request with the request timeout: True when answered, False when unavailable."""
+        """A control request, its API calls in turn, with the request timeout: True when answered,
+        False when unavailable. After a timeout the call in progress is still served (the server
+        does not know the client left), the later ones are not made."""
         env = self.env
         rtt = self.m["rttToCentreUs"]
         ops = self.plane["agentOps"][name]
+        over = []
 
         def chain():
             for op in ops:
-                yield from self.api_call(node, op, state["token"], rtt)
+                if over:
+                    return
+                yield from self.api_call(node, op, state, rtt)
 
         proc = env.process(chain())
         timeout = self.m["requestTimeoutUs"]
         try:
             if timeout > 0:
-                t = env.timeout(timeout)
-                got = yield proc | t
+                got = yield proc | env.timeout(timeout)
                 if proc not in got:
+                    over.append(True)
                     proc.defused = True
                     return False
             else:
@@ -269,15 +316,39 @@ class Model:
             return False
         if name == "login":
             state["token"] = env.now
+        elif name == "getAssignment":
+            state["since_read"] = 0
         return True
 
-    def validate_data(self, node, state):
-        """The data service checks the token of the range requests: each worker process they land on
-        (up to one per request) that has not cached it asks the identity service, rangesInFlight at a
-        time. False when the identity service refused one."""
+    def backoff_us(self, attempt):
+        a = self.m["agent"]
+        ceiling = min(a["backoffCapUs"], a["backoffBaseUs"] * 2 ** max(0, attempt - 1))
+        half = ceiling // 2
+        return half + math.floor(self.rng.random() * (ceiling - half))
+
+    def back_off(self, node, attempt, state, stalled):
+        """The agent's retry backoff. A stalled deployment step (manifest, key, fetch) first re-reads
+        the assignment once the backoff since the last read has reached the poll interval; the
+        re-read is best effort (answered or not, the step is retried)."""
+        delay = self.backoff_us(attempt)
+        state["since_read"] += delay
+        yield self.env.timeout(delay)
+        if stalled and state["since_read"] >= self.m["agent"]["pollIntervalUs"]:
+            yield from self.control(node, "getAssignment", state)
+
+    def until_answered(self, node, name, state, stalled=False):
+        attempt = 0
+        while not (yield from self.control(node, name, state)):
+            attempt += 1
+            yield from self.back_off(node, attempt, state, stalled)
+
+    def validate_ranges(self, node, state):
+        """The data service checks the token of every range request: each worker process they land
+        on (up to one per request) that has not cached it asks the identity service, rangesInFlight
+        at a time. False when the identity service refused one."""
         env = self.env
         tv = self.plane["tokenValidation"]
-        station = self.plane["dataStation"]
+        station = self.plane["dataOp"]["station"]
         if tv is None or station not in tv["validatingStations"]:
             return True
         processes = 1 if tv["cacheScope"] == "shared" else max(1, self.stations[station].spec["processes"])
@@ -303,46 +374,66 @@ class Model:
             open_checks = [c for c in open_checks if not c.processed]
         return True
 
-    def backoff_us(self, attempt):
-        a = self.m["agent"]
-        ceiling = min(a["backoffCapUs"], a["backoffBaseUs"] * 2 ** max(0, attempt - 1))
-        half = ceiling // 2
-        return half + math.floor(self.rng.random() * (ceiling - half))
+    def fetch_once(self, node, state):
+        """One fetch of the image from the origin: True when it arrived, False when refused."""
+        env = self.env
+        rtt = self.m["rttToCentreUs"]
+        whole = self.plane["wholeOp"]
+        station = self.stations[self.plane["dataOp"]["station"]]
+        if whole is not None:
+            # one GET of the whole blob: its token checked by the one worker process it lands on,
+            # one request at the data service, the first byte a round trip later, one stream
+            if not (yield from self.token_check(node, whole["station"], state)):
+                yield env.timeout(rtt)
+                return False
+            served = station.request(draw_service(self.rng, whole["service"]))
+            first_byte_us, streams = rtt, 1
+        else:
+            # range requests, rangesInFlight at a time: each round costs a round trip before its
+            # first byte, and the requests' server time (one worker, rounds in turn)
+            if not (yield from self.validate_ranges(node, state)):
+                return False
+            rounds = math.ceil(self.m["chunks"] / max(1, self.m["rangesInFlight"]))
+            served = station.request(rounds * draw_service(self.rng, self.plane["dataOp"]["service"]))
+            first_byte_us, streams = rounds * rtt, self.m["rangesInFlight"]
+        if served is None:
+            yield env.timeout(rtt)
+            return False
+        yield served
+        yield env.timeout(first_byte_us)
+        yield self.from_origin(node, self.m["sealedBytes"], streams)
+        return True
 
     def agent(self, node):
         env = self.env
         jitter = self.m["startJitterUs"]
         if jitter > 0:
             yield env.timeout(self.rng.randint(0, jitter - 1))
-        state = {"token": -1}
-        # the happy path; a failed step backs off and retries (getManifest and getKey re-read the assignment first)
-        for name in ("login", "getAssignment", "getManifest", "getKey"):
-            attempt = 0
-            ok = yield from self.control(node, name, state)
-            while not ok:
-                attempt += 1
-                yield env.timeout(self.backoff_us(attempt))
-                if name in ("getManifest", "getKey"):
-                    # the re-read is best effort: answered or not, the stalled request is retried
-                    yield from self.control(node, "getAssignment", state)
-                ok = yield from self.control(node, name, state)
-        rif = self.m["rangesInFlight"]
+        state = {"token": -1, "since_read": 0}
+        yield from self.until_answered(node, "login", state)
+        yield from self.until_answered(node, "getAssignment", state)
+        yield from self.until_answered(node, "getManifest", state, stalled=True)
+        yield from self.until_answered(node, "getKey", state, stalled=True)
         attempt = 0
-        while not (yield from self.validate_data(node, state)):
+        while not (yield from self.fetch_once(node, state)):
             attempt += 1
-            yield env.timeout(self.backoff_us(attempt))
-            yield from self.control(node, "getAssignment", state)
-        rounds = math.ceil(self.m["chunks"] / max(1, rif))
-        yield env.timeout(rounds * self.m["rttToCentreUs"])
-        yield self.from_origin(node, self.m["sealedBytes"], rif)
-        verify = math.ceil(self.m["imageBytes"] * 8 * 1e6 / self.m["diskBps"])
-        yield env.timeout(2 * verify)
+            yield from self.back_off(node, attempt, state, True)
+        yield env.timeout(self.m["stageUs"])
         yield env.timeout(self.boot_us())
-        self.end.append(env.now)
+        self.finished(True)
+        # running: the agent reports it (best effort: owed until one is answered, sent after a
+        # poll) and reads its assignment every poll interval, loading the plane while others deploy
+        owed = True
+        while True:
+            if owed:
+                owed = not (yield from self.control(node, "report", state))
+            yield env.timeout(self.m["agent"]["pollIntervalUs"])
+            yield from self.until_answered(node, "getAssignment", state)
 
     # --- native mode ----------------------------------------------------------------------
 
     def native_api(self, op):
+        """An API call from the operator's client near the centre (origin RTT); refused, it is retried later."""
         env = self.env
         rtt = self.m["originRttUs"]
         half = rtt // 2
@@ -353,7 +444,7 @@ class Model:
                 yield served
                 yield env.timeout(rtt - half)
                 return
-            yield env.timeout(30_000_000)  # NATIVE_RETRY_US
+            yield env.timeout(self.m["native"]["retryUs"])
 
     def cycle_slot(self, step):
         load = self.cycle_load.setdefault(step["name"], {})
@@ -364,6 +455,32 @@ class Model:
                 cycle += 1
         load[cycle] = load.get(cycle, 0) + 1
         return cycle * period
+
+    def copy(self, node, step):
+        """The centre copies the image onto the host (one stream). `copy`: a driver worker of the
+        op's station is held for the set-up and while the bytes move; `none`: the host runs the
+        set-up and the copy. A refused copy is retried later, a few times. True: copied."""
+        env = self.env
+        station = self.stations[step["station"]]
+        attempts = 0
+
+        def move():
+            yield self.from_origin(node, self.m["imageBytes"], 1)
+
+        while True:
+            setup_us = draw_service(self.rng, step["service"])
+            if step["worker"] == "none":
+                yield env.timeout(setup_us)
+                yield from move()
+                return True
+            copied = station.request(setup_us, hold=move)
+            if copied is not None:
+                yield copied
+                return True
+            attempts += 1
+            if attempts >= self.m["native"]["maxCopyAttempts"]:
+                return False
+            yield env.timeout(self.m["native"]["retryUs"])
 
     def native(self, node):
         env = self.env
@@ -383,17 +500,19 @@ class Model:
             elif k == "cycle":
                 yield env.timeout(self.cycle_slot(s) - env.now)
             elif k == "transfer":
-                yield self.from_origin(node, self.m["imageBytes"], 1)
+                if not (yield from self.copy(node, s)):
+                    self.finished(False)
+                    return
             elif k == "boot":
                 yield env.timeout(self.boot_us())
-        self.end.append(env.now)
+        self.finished(True)
 
     def run(self):
-        n = self.m["sites"] * self.m["nodesPerSite"]
-        for node in range(n):
+        for node in range(self.nodes):
             self.env.process(self.agent(node) if self.plane["mode"] == "agent" else self.native(node))
-        self.env.run()
-        return n
+        # running agents poll on: the run ends when the last node has finished (or at edgeplane's limit)
+        self.env.run(until=self.all_done | self.env.timeout(self.m["maxVirtualUs"]))
+        return self.nodes
 
 
 def quantile(sorted_values, q):
@@ -426,6 +545,7 @@ def main():
             "mode": plane["mode"],
             "nodes": n,
             "finished": len(ends),
+            "failed": model.failed,
             "p50_s": quantile(ends, 0.5) / 1e6,
             "makespan_s": (ends[-1] if ends else 0) / 1e6,
             "cpu_s": time.process_time() - cpu0,
