@@ -1,6 +1,6 @@
 // A pool of worker threads for simulated runs, with the calling thread as one of its workers.
 // Every job is offered to every thread the moment it is submitted, with a claim word in shared
-// memory: whoever claims it first (an atomic compare-and-exchange) runs it, the others skip it.
+// memory: whoever claims it first (an atomic compare-and-exchange) runs it, the others drop it.
 // The calling thread claims a job when it needs that job's answer, and while it waits for a job
 // a thread runs, it claims the newest waiting one (so no core idles). The threads need no turn of
 // the calling thread's event loop to get their next job: the caller usually runs a job
@@ -52,11 +52,12 @@ interface ErrorData {
   details: string[];
 }
 
-export type SimWorkerMessage = { id: number; skipped: true } | { id: number; ok: true; result: SimJobResult } | { id: number; ok: false; error: ErrorData };
+export type SimWorkerMessage = { id: number; ok: true; result: SimJobResult } | { id: number; ok: false; error: ErrorData };
 
 /** A submitted job: `answer` settles once, wherever it ran. */
 export class PoolJob {
-  state: 'queued' | 'running' | 'done' = 'queued';
+  /** answered (who ran it is in the claim word) */
+  done = false;
   readonly answer: Promise<SimJobResult>;
   resolve!: (r: SimJobResult) => void;
   reject!: (e: Error) => void;
@@ -64,11 +65,11 @@ export class PoolJob {
   constructor(readonly message: SimJobMessage) {
     this.answer = new Promise((resolve, reject) => {
       this.resolve = (r) => {
-        this.state = 'done';
+        this.done = true;
         resolve(r);
       };
       this.reject = (e) => {
-        this.state = 'done';
+        this.done = true;
         reject(e);
       };
     });
@@ -120,8 +121,8 @@ export class SimPool {
   /** The job's answer: run here if no thread claimed it; while a thread runs it, run newer unclaimed jobs here. */
   async result(j: PoolJob): Promise<SimJobResult> {
     if (claimJob(j.message, CALLER)) this.runOnCaller(j);
-    while (j.state !== 'done') {
-      const newest = [...this.open.values()].reverse().find((o) => o.state === 'queued' && claimJob(o.message, CALLER));
+    while (!j.done) {
+      const newest = [...this.open.values()].reverse().find((o) => claimJob(o.message, CALLER));
       if (!newest) break;
       this.runOnCaller(newest);
       // let the threads' answers that arrived meanwhile in
@@ -137,7 +138,6 @@ export class SimPool {
   }
 
   private runOnCaller(j: PoolJob): void {
-    j.state = 'running';
     try {
       j.resolve(this.runHere(j.message.job));
     } catch (err) {
@@ -161,7 +161,7 @@ export class SimPool {
     this.workers.push({ worker, number });
     worker.on('message', (m: SimWorkerMessage) => {
       const j = this.open.get(m.id);
-      if (!j || 'skipped' in m) return;
+      if (!j) return;
       if (m.ok) j.resolve(m.result);
       else j.reject(asError(m.error));
     });

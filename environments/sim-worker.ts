@@ -14,10 +14,7 @@ export function serveSimWorker(registry: PlaneRegistry): void {
   const thread = (workerData as { thread: number }).thread;
   port.on('message', (m: SimJobMessage) => {
     // every thread is offered every job: this one runs it only if no other thread claimed it first
-    if (!claimJob(m, thread)) {
-      port.postMessage({ id: m.id, skipped: true });
-      return;
-    }
+    if (!claimJob(m, thread)) return;
     const { message, transfer } = answerMessage(m.id, () => {
       setSimulatorLimits(m.job.limits);
       return runSimJob(m.job, registry, (scenario) => {
