@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,17 +13,18 @@ import { acquireEmulator } from './stack.js';
 
 const run = promisify(execFile);
 const IMAGE = Buffer.alloc(64 * 1024, 3);
-const TEMPLATE_PORT = 48091;
+let templatePort = 0;
 let files: Server;
-let emulator: ReturnType<typeof acquireEmulator>;
+let emulator: Awaited<ReturnType<typeof acquireEmulator>>;
 
 beforeAll(async () => {
   files = createServer((req, res) => {
     const body = req.url === '/corrupt.qcow2' ? Buffer.concat([IMAGE.subarray(1), Buffer.from([9])]) : IMAGE;
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
   });
-  await new Promise<void>((r) => files.listen(TEMPLATE_PORT, '127.0.0.1', () => r()));
-  emulator = acquireEmulator();
+  await new Promise<void>((r) => files.listen(0, '127.0.0.1', () => r()));
+  templatePort = (files.address() as AddressInfo).port;
+  emulator = await acquireEmulator();
 }, 60_000);
 
 afterAll(async () => {
@@ -37,8 +39,8 @@ async function python(script: string): Promise<Record<string, unknown>> {
     CS_ENDPOINT: c.apiUrl,
     CS_KEY: c.apiKey,
     CS_SECRET: c.secretKey,
-    TEMPLATE_URL: `http://127.0.0.1:${TEMPLATE_PORT}/good-${script}.qcow2`,
-    CORRUPT_URL: `http://127.0.0.1:${TEMPLATE_PORT}/corrupt.qcow2`,
+    TEMPLATE_URL: `http://127.0.0.1:${templatePort}/good-${script}.qcow2`,
+    CORRUPT_URL: `http://127.0.0.1:${templatePort}/corrupt.qcow2`,
     TEMPLATE_MD5: createHash('md5').update(IMAGE).digest('hex'),
   };
   const { stdout } = await run('/usr/bin/python3', [resolve(import.meta.dirname, script)], { env, timeout: 90_000 });

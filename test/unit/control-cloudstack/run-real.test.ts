@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../free-port.js';
 
 const CLI = resolve(import.meta.dirname, '../../../dist/cli/main.js');
-// this test's own port (the emulator's default is 48080)
-const PORT = 48392;
 let work = '';
 let state = '';
 
@@ -46,7 +45,7 @@ beforeAll(async () => {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build first`);
   work = mkdtempSync(join(tmpdir(), 'ep-cs-run-'));
   state = join(work, 'state');
-  const up = await cli(['up', 'cloudstack', '--state', state, '--api-port', String(PORT)]);
+  const up = await cli(['up', 'cloudstack', '--state', state, '--api-port', String(await freePort())]);
   expect(up.exitCode, up.stderr).toBe(0);
 }, 60_000);
 
