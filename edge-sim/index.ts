@@ -7,3 +7,4 @@ export * from './bounds.js';
 export * from './checks.js';
 export { rolloutImages, streamsWhole } from './images.js';
 export { NATIVE_MAX_COPY_ATTEMPTS, NATIVE_RETRY_US } from './native-node.js';
+export { swarmRerating } from './swarm.js';

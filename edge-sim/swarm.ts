@@ -42,6 +42,9 @@ export interface SwarmResult {
   complete: boolean;
 }
 
+/** Re-rate every transfer a change could touch, without the shortcuts of `rerateAround` (a test holds the two equal). */
+export const swarmRerating = { exhaustive: false };
+
 const MISSING = 0;
 const IN_FLIGHT = 1;
 const HELD = 2;
@@ -112,6 +115,8 @@ export class Swarm {
   private readonly linkCount: Int32Array;
   private readonly linkBinds: Uint8Array;
   private readonly linkBytes: Float64Array;
+  /** binding shared links: at least the highest rate among their transfers (exact after a scan) */
+  private readonly linkMaxRate: Float64Array;
   private readonly linkTransfers: Transfer[][];
   private readonly live = new Set<Transfer>();
   private readonly originStarted: Transfer[] = [];
@@ -171,6 +176,7 @@ export class Swarm {
     this.linkCount = new Int32Array(L);
     this.linkBinds = new Uint8Array(L);
     this.linkBytes = new Float64Array(L);
+    this.linkMaxRate = new Float64Array(L);
     this.linkTransfers = Array.from({ length: L }, () => []);
     let minDown = Infinity;
     for (const n of fleet.nodes) minDown = Math.min(minDown, n.access.downBitsPerS);
@@ -523,23 +529,45 @@ export class Swarm {
       this.linkCount[l]++;
       if (this.linkBinds[l]) this.linkTransfers[l].push(t);
     }
-    this.rerateAround(t);
+    this.rerateAround(t, 1);
   }
 
   /**
-   * Re-rate what a start or end of `t` changes: its sender's uploads, the uploads of every sender
-   * into its receiver (the receiver's share changed), and the transfers on its binding shared links.
+   * Re-rate what a start (`delta` 1) or end (-1) of `t` changes: its sender's uploads, the uploads
+   * of every sender into its receiver (the receiver's share changed), and on each binding shared
+   * link the transfers whose rate the share change can move. A link's equal share went from
+   * cap/before to cap/after; a transfer running below both shares is held back by something else
+   * (its sender's max-min level or another link), so its rate stays: only transfers at or above
+   * the smaller share are re-rated. Without this a busy site LAN re-rates every sender on it at
+   * every start and end (quadratic in the transfers).
    */
-  private rerateAround(t: Transfer): void {
+  private rerateAround(t: Transfer, delta: 1 | -1): void {
     const senders = new Set<number>();
-    senders.add(t.sender);
-    for (const d of this.downloads[t.receiver]) if (d.started) senders.add(d.sender);
+    // an origin that cannot bind gives each of its uploads its share elsewhere: only those touched change
+    const exhaustive = swarmRerating.exhaustive;
+    const originFree = !this.linkBinds[0] && !exhaustive;
+    const fromOrigin = new Set<Transfer>();
+    const touch = (o: Transfer): void => {
+      if (o.sender !== ORIGIN || !originFree) senders.add(o.sender);
+      else if (o.live && o.started) fromOrigin.add(o);
+    };
+    touch(t);
+    for (const d of this.downloads[t.receiver]) if (d.started) touch(d);
     const own = t.sender === ORIGIN ? 0 : this.nodeUp(t.sender);
     const down = this.nodeDown(t.receiver);
     for (const l of t.links) {
       if (!this.linkBinds[l] || l === own || l === down) continue;
-      for (const o of this.linkTransfers[l]) senders.add(o.sender);
+      const most = delta > 0 ? this.linkCount[l] : this.linkCount[l] + 1;
+      const least = (this.linkCap[l] / most) * (1 - 1e-9);
+      if (this.linkMaxRate[l] < least && !exhaustive) continue;
+      let max = 0;
+      for (const o of this.linkTransfers[l]) {
+        if (o.rate > max) max = o.rate;
+        if (o.rate >= least || exhaustive) touch(o);
+      }
+      this.linkMaxRate[l] = max;
     }
+    for (const o of fromOrigin) this.setRate(o, this.capOf(o));
     for (const s of [...senders].sort((a, b) => a - b)) this.rateSender(s);
   }
 
@@ -584,6 +612,7 @@ export class Swarm {
     t.lastUs = now;
     if (next === t.rate && t.handle >= 0) return;
     t.rate = next;
+    for (const l of t.links) if (this.linkMaxRate[l] < next) this.linkMaxRate[l] = next;
     if (t.handle >= 0) sim.cancel(t.handle);
     const left = t.bytes - t.delivered;
     const delay = left <= 1e-6 ? 0 : next > 0 ? Math.ceil(left / next - 1e-9) : -1;
@@ -617,7 +646,7 @@ export class Swarm {
         this.linkBytes[l] += t.delivered;
         if (this.linkBinds[l]) removeFrom(this.linkTransfers[l], t);
       }
-      this.rerateAround(t);
+      this.rerateAround(t, -1);
     }
     this.markDirty(this.scopeOf(t.receiver));
     if (t.sender !== ORIGIN) this.markDirty(this.scopeOf(t.sender));
