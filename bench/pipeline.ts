@@ -15,7 +15,7 @@ import { writeRandomFile } from './random-file.js';
 const MiB = 1024 * 1024;
 
 /** bytes/s of one `openssl speed -evp` algorithm at 4 MiB blocks, single process */
-async function opensslSpeed(algorithm: string): Promise<number> {
+export async function opensslSpeed(algorithm: string): Promise<number> {
   const { stdout } = await execa('openssl', ['speed', '-seconds', '3', '-bytes', String(4 * MiB), '-evp', algorithm]);
   const last = stdout.trim().split('\n').pop()!;
   const k = /([\d.]+)k\s*$/.exec(last);
