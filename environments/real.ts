@@ -246,7 +246,8 @@ async function realImage(hypervisor: RealHypervisor, o: { outDir: string; imageI
 
 /** The stand-in test plane's server (`edgeplane test-plane serve`), on loopback, on a free port. */
 async function startStandInServer(cliPath: string, dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [cliPath, 'test-plane', 'serve', '--dir', dir, '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // its stdin is held here: when edgeplane ends in any way, SIGKILL included, the server sees it close and stops
+  const child = spawn(process.execPath, [cliPath, 'test-plane', 'serve', '--dir', dir, '--host', '127.0.0.1', '--port', '0', '--until-stdin-closes'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => {

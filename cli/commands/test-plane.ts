@@ -19,12 +19,18 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port (0: any free port)', integerOption('--port', 0), 0)
     .option('--verbose', 'also log to stderr')
-    .action(async (f: { dir: string; host: string; port: number; verbose?: boolean }) => {
+    .option('--until-stdin-closes', 'also stop when standard input closes (a parent that holds it open: the server goes with it, even when the parent is killed)')
+    .action(async (f: { dir: string; host: string; port: number; verbose?: boolean; untilStdinCloses?: boolean }) => {
       const dir = resolve(f.dir);
       const log = createLogger({ file: join(dir, 'test-plane.log'), verbose: f.verbose });
       const server = new TestPlaneServer({ dir, host: f.host, port: f.port, logger: log, rangeLogFile: join(dir, 'ranges.ndjson') });
       say(`test plane serving ${dir} at ${await server.start()}`);
-      await untilSignal();
+      const stdinClosed = new Promise<void>((r) => {
+        if (!f.untilStdinCloses) return;
+        process.stdin.on('end', () => r()).on('close', () => r());
+        process.stdin.resume();
+      });
+      await Promise.race([untilSignal(), stdinClosed]);
       await server.close();
     });
 

@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { EnvironmentError } from '../../common/index.js';
+import { EnvironmentError, processStartTicks } from '../../common/index.js';
 import { creationCommands, namespaceCommands, NS_PREFIX, shapingCommands, sysctlWrites, wanCut, type Topology } from './topology.js';
 
 export const DEFAULT_STATE_FILE = '/run/edgeplane-emulate/state.json';
@@ -20,15 +20,6 @@ interface EmulationState {
   ownerStart: string;
   startedAt: string;
   namespaces: string[];
-}
-
-function procStart(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /** Runs `cmd args` (stdin: `input`); throws EnvironmentError with its stderr on failure. */
@@ -110,7 +101,7 @@ export function cleanupStale(file = stateFile()): string[] {
     } catch {
       state = null; // a torn file: its owner died writing it
     }
-    if (state && state.ownerPid !== process.pid && procStart(state.ownerPid) === state.ownerStart) {
+    if (state && state.ownerPid !== process.pid && processStartTicks(state.ownerPid) === state.ownerStart) {
       throw new EnvironmentError(`another emulation is running (pid ${state.ownerPid}, started ${state.startedAt}; state file ${file}); wait for it or stop it`);
     }
   }
@@ -122,7 +113,7 @@ export function cleanupStale(file = stateFile()): string[] {
 
 function writeState(file: string, namespaces: string[]): void {
   mkdirSync(dirname(file), { recursive: true });
-  const state: EmulationState = { ownerPid: process.pid, ownerStart: procStart(process.pid) ?? '', startedAt: new Date().toISOString(), namespaces };
+  const state: EmulationState = { ownerPid: process.pid, ownerStart: processStartTicks(process.pid) ?? '', startedAt: new Date().toISOString(), namespaces };
   writeFileSync(`${file}.tmp`, JSON.stringify(state));
   writeFileSync(file, JSON.stringify(state));
   rmSync(`${file}.tmp`, { force: true });

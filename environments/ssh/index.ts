@@ -7,3 +7,4 @@ export { agentBundle, bundleCacheDir, BUNDLE_PACKAGE_JSON } from './bundle.js';
 export { loopbackPorts, viaTunnel, SshHost, RemoteAgent } from './remote.js';
 export { sshHosts } from './hosts.js';
 export { nodeVmsUp, nodeVmsDown, nodeVmImage, MAX_NODE_VMS, type NodeVmsUpOptions } from './vms.js';
+export { ownerGone, thisOwner, removeStaleFolders, listRunFolders, OwnerSchema, OWNER_FILE, type Owner } from './stale.js';

@@ -13,6 +13,7 @@ import { BUNDLE_PACKAGE_JSON } from './bundle.js';
 import { shellQuote, SshConnection } from './connection.js';
 import type { Inventory, SshNode } from './inventory.js';
 import { requireAgentHost, type NodeMachine } from './probe.js';
+import { OWNER_FILE, removeStaleFolders, thisOwner } from './stale.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,14 +53,19 @@ export class SshHost {
     readonly dir: string,
   ) {}
 
-  /** Connects, checks Node, makes `<workDir>/edgeplane-<tag>-<node>` and copies the agent bundle into it. */
+  /** Connects, checks Node, removes what a killed earlier run left, makes `<workDir>/edgeplane-<tag>-<node>` (with its owner) and copies the agent bundle into it. */
   static async prepare(node: SshNode, o: { inventory: Inventory; tag: string; bundle: string; log: Logger }): Promise<SshHost> {
     const conn = await SshConnection.open(node, { timeoutS: o.inventory.connectTimeoutS });
     try {
       const { machine, nodePath } = await requireAgentHost(conn);
+      await removeStaleFolders(conn, node, o.log);
       // per node, not per host: one host may be several nodes of the inventory (or share a filesystem)
       const dir = `${node.workDir.replace(/\/+$/, '')}/edgeplane-${o.tag}-${node.name}`;
-      const made = await conn.exec(`umask 077 && mkdir -p ${shellQuote(`${dir}/trust`)} && echo EPOK`, { timeoutMs: 30_000 });
+      // the owner with the folder, so a run killed at any point leaves a folder the next one can judge
+      const made = await conn.exec(`umask 077 && mkdir -p ${shellQuote(`${dir}/trust`)} && cat > ${shellQuote(`${dir}/${OWNER_FILE}`)} && echo EPOK`, {
+        stdin: `${JSON.stringify(thisOwner())}\n`,
+        timeoutMs: 30_000,
+      });
       if (!made.stdout.includes('EPOK')) throw new EnvironmentError(`${node.name}: cannot create ${dir}: ${made.stderr.trim().slice(-500)}`);
       const host = new SshHost(node, conn, machine, nodePath, dir);
       await conn.put(o.bundle, `${dir}/agent.mjs`, 0o644);

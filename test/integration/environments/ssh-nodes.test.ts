@@ -158,6 +158,46 @@ describe('SSH nodes', () => {
     expect((spawnSync('pgrep', ['-f', 'out-int.*test-plane serve|test-plane serve.*out-int'], { encoding: 'utf8' }).stdout ?? '').trim()).toBe('');
   }, 180_000);
 
+  it('after edgeplane is SIGKILLed, the next run removes the folders it left on the nodes (and any agent still in them)', async () => {
+    const scenario = await scenarioFile('ssh-kill');
+    const child = execa(process.execPath, [CLI, 'run', scenario, '--env', 'real', '--inventory', join(work, 'good.yaml'), '--stand-in', 'test-plane', '--out', join(work, 'out-kill')], {
+      reject: false,
+      cwd: work,
+      env: { NO_COLOR: '1', XDG_CACHE_HOME: join(work, 'cache') },
+    });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const deadline = Date.now() + 120_000;
+    while (!/starting 2 agent/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(err).toMatch(/starting 2 agent/);
+    child.kill('SIGKILL');
+    await child;
+    // nothing could remove them: one folder per node, each with its owner
+    const left = readdirSync(remoteWork).sort();
+    expect(left).toHaveLength(2);
+    for (const [i, name] of left.entries()) {
+      expect(name).toMatch(new RegExp(`^edgeplane-[0-9a-f]{12}-node-${'ab'[i]}$`));
+      expect(JSON.parse(readFileSync(join(remoteWork, name, 'owner.json'), 'utf8'))).toMatchObject({ pid: child.pid });
+    }
+    // the stand-in server saw its stdin close and stopped
+    const standIn = () => (spawnSync('pgrep', ['-f', 'out-kill.*test-plane serve|test-plane serve.*out-kill'], { encoding: 'utf8' }).stdout ?? '').trim();
+    const gone = Date.now() + 10_000;
+    while (standIn() !== '' && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    expect(standIn()).toBe('');
+    const out = join(work, 'out-after-kill');
+    const r = await cli('run', scenario, '--env', 'real', '--inventory', join(work, 'good.yaml'), '--stand-in', 'test-plane', '--hypervisor', 'sim', '--out', out);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readdirSync(remoteWork)).toEqual([]);
+    expect(leftAgents()).toBe('');
+    const removed = readFileSync(join(out, 'edgeplane.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('removed folders an earlier run left'))
+      .flatMap((l) => (JSON.parse(l) as { removed: string[] }).removed);
+    expect(removed.sort()).toEqual(left.map((n) => join(remoteWork, n)));
+  }, 300_000);
+
   it('bad input: an invalid inventory exits 2; a wrong key, a refused port and a host without Node.js exit 3, nothing left behind', async () => {
     const scenario = await scenarioFile('ssh-bad');
     const runWith = async (inventory: string) => {
