@@ -19,7 +19,7 @@ export { runSamples, planeSamples, lowerBoundUs, bindingTerm, boundTermsUs, PER_
 /**
  * Renders the comparison report (see render.ts): index.html, report.md and charts/*.svg under
  * outDir. `options.planes` gives the planes' display order and colours (see ReportOptions).
- * Loaded on first use: the chart renderer pulls in d3 and jsdom, which the simulator and the
+ * Loaded on first use: the chart renderer pulls in d3 and linkedom, which the simulator and the
  * agent, also users of this folder, do not need.
  */
 export async function renderReport(input: { samples: Sample[]; metas: Meta[] }, outDir: string, options?: ReportOptions): Promise<RenderedReport> {

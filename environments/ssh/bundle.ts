@@ -1,7 +1,7 @@
 // The agent as one file for SSH nodes: cli/remote-agent.js and what it imports (the agent, the
 // node clients, the logger, their packages) bundled by esbuild into a single ESM file of ~2 MB.
 // Why a bundle, not dist/ plus node_modules: the agent needs a handful of packages, but dist/'s
-// other entry points import the reporting stack (d3-node, jsdom, playwright-core: over 100 MB
+// other entry points import the reporting stack (d3, linkedom, playwright-core: over 100 MB
 // of node_modules), and a host would need a matching tree; one file needs only Node >= 20.
 // Built once per set of inputs (a hash of the built sources and esbuild's version), cached.
 import { createHash } from 'node:crypto';

@@ -1,8 +1,8 @@
-// The common frame of every chart: a titled SVG (drawn server-side with d3-node), a plot area
+// The common frame of every chart: a titled SVG (drawn server-side by d3 into a linkedom document), a plot area
 // with labelled axes, a legend, and the colour-blind-safe palette (Okabe & Ito 2008). Plane colours
 // come with the series (see planes.ts); phase colours are fixed here.
 import * as d3 from 'd3';
-import { D3Node } from 'd3-node';
+import { parseHTML } from 'linkedom';
 import type { Series } from '../model.js';
 
 export type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
@@ -70,14 +70,19 @@ export function frame(opts: FrameOptions): Frame {
   const outerW = opts.width ?? 720;
   const outerH = opts.height ?? 380;
   const margin = { top: opts.marginTop ?? 40, right: 16 + (opts.legendWidth ?? 0), bottom: 50, left: opts.marginLeft ?? 66 };
-  const d3n = new D3Node();
-  const svg = d3n.createSVG(outerW, outerH, {
-    viewBox: `0 0 ${outerW} ${outerH}`,
-    role: 'img',
-    'aria-label': opts.title,
-    'font-family': FONT,
-    'font-size': 12,
-  });
+  // linkedom, not jsdom (d3-node): about 3x faster to load, and a fresh document per chart costs little
+  const { document } = parseHTML('<!doctype html><html><body></body></html>');
+  const svg: Svg = d3
+    .select(document.body as unknown as HTMLElement)
+    .append('svg')
+    .attr('xmlns', 'http://www.w3.org/2000/svg')
+    .attr('width', outerW)
+    .attr('height', outerH)
+    .attr('viewBox', `0 0 ${outerW} ${outerH}`)
+    .attr('role', 'img')
+    .attr('aria-label', opts.title)
+    .attr('font-family', FONT)
+    .attr('font-size', 12);
   svg.append('rect').attr('width', outerW).attr('height', outerH).attr('fill', '#ffffff');
   svg.append('text').attr('x', 12).attr('y', 22).attr('font-size', 15).attr('font-weight', 600).attr('fill', INK).text(opts.title);
   const plot = svg.append('g').attr('transform', `translate(${margin.left},${margin.top})`);
@@ -86,7 +91,7 @@ export function frame(opts: FrameOptions): Frame {
     plot,
     width: outerW - margin.left - margin.right,
     height: outerH - margin.top - margin.bottom,
-    done: () => d3n.svgString(),
+    done: () => (svg.node() as SVGSVGElement).outerHTML,
   };
 }
 

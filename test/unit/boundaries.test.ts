@@ -85,7 +85,7 @@ function forbiddenIn(entries: string[], forbidden: (module: string) => boolean):
 }
 
 const IO_BUILTINS = ['fs', 'fs/promises', 'http', 'https', 'net', 'tls', 'dgram', 'child_process', 'worker_threads', 'cluster', 'os', 'readline', 'dns'];
-const IO_PACKAGES = ['execa', 'got', 'dockerode', 'ssh2', 'pino', 'playwright-core', 'd3-node', 'cli-progress', 'commander'];
+const IO_PACKAGES = ['execa', 'got', 'dockerode', 'ssh2', 'pino', 'playwright-core', 'linkedom', 'cli-progress', 'commander'];
 
 describe('the import boundaries', () => {
   it('finds the sources and their imports (the check itself works)', () => {

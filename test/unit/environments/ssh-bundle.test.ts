@@ -16,7 +16,7 @@ it('bundles the agent into one file that runs on its own, and reuses it while th
   expect(first.bytes).toBeGreaterThan(100_000);
   expect(first.bytes).toBeLessThan(8 * 2 ** 20);
   const text = readFileSync(first.path, 'utf8');
-  expect(text).not.toMatch(/jsdom|playwright-core/);
+  expect(text).not.toMatch(/linkedom|jsdom|playwright-core/);
   // packages behind createRequire are bundled too (a node has no node_modules)
   expect(text).not.toMatch(/createRequire\(import\.meta\.url\)\('/);
   const again = await agentBundle({ cacheDir: join(dir, 'cache') });

@@ -103,7 +103,7 @@ describe('renderReport', () => {
     expect(html).toContain('planes: openstack, cloudstack, testplane');
     // the listed colour; the others the first Okabe–Ito colours in order of appearance
     const cdf = await readFile(out.charts[0], 'utf8');
-    const strokes = [...cdf.matchAll(/class="data"[^>]*stroke="(#[0-9A-Fa-f]{6})"/g)].map((m) => m[1]);
+    const strokes = [...cdf.matchAll(/<[^>]*class="data"[^>]*>/g)].map((m) => /stroke="(#[0-9A-Fa-f]{6})"/.exec(m[0])?.[1]);
     expect(strokes).toEqual(['#123456', '#0072B2', '#E69F00']);
   });
 
@@ -112,7 +112,7 @@ describe('renderReport', () => {
     const { md, out } = await render(r, {});
     expect(md).toMatch(/\| {2}\| cloudstack \| opennebula \|/);
     const cdf = await readFile(out.charts[0], 'utf8');
-    expect([...cdf.matchAll(/class="data"[^>]*stroke="(#[0-9A-Fa-f]{6})"/g)].map((m) => m[1])).toEqual(['#0072B2', '#E69F00']);
+    expect([...cdf.matchAll(/<[^>]*class="data"[^>]*>/g)].map((m) => /stroke="(#[0-9A-Fa-f]{6})"/.exec(m[0])?.[1])).toEqual(['#0072B2', '#E69F00']);
   });
 
   it('rejects empty results', async () => {
