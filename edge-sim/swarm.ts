@@ -94,6 +94,10 @@ export class Swarm {
   private readonly N: number;
   private readonly sites: number;
   private readonly state: Uint8Array;
+  /** per node, one bit per piece: held (served), missing (wanted, not on its way); `words` 32-bit words per node */
+  private readonly words: number;
+  private readonly heldBits: Int32Array;
+  private readonly missingBits: Int32Array;
   private readonly haveCount: Int32Array;
   private readonly upCount: Int32Array;
   private readonly downCount: Int32Array;
@@ -157,6 +161,9 @@ export class Swarm {
     this.pieces = this.pieceChunks.length;
     const P = this.pieces;
     this.state = new Uint8Array(this.N * P).fill(SKIP);
+    this.words = Math.ceil(P / 32);
+    this.heldBits = new Int32Array(this.N * this.words);
+    this.missingBits = new Int32Array(this.N * this.words);
     this.haveCount = new Int32Array(this.N);
     this.upCount = new Int32Array(this.N);
     this.downCount = new Int32Array(this.N);
@@ -249,7 +256,7 @@ export class Swarm {
       if (!wanted[p]) continue;
       const st = this.state[base + p];
       if (st === HELD) continue;
-      if (st === SKIP) this.state[base + p] = MISSING;
+      if (st === SKIP) this.setState(node, p, MISSING);
       left++;
     }
     const join: Join = { chunks, left, unrequested: left, corrupt: [], done, stallHandle: -1 };
@@ -388,7 +395,8 @@ export class Swarm {
           const r = hungry.at((start + k) % size);
           const site = this.env.fleet.nodes[r].site;
           if (this.env.siteIsCut(site) || (unconstrainedOnly && this.linkBinds[this.wanDown(site)])) continue;
-          const [p, rank] = this.neededPiece(r, -1);
+          const p = this.neededPiece(r, -1);
+          const rank = this.neededRank;
           // a piece the scope already has (or has coming) only if the origin and the receiver's WAN have room to spare
           if (p >= 0 && rank > 0 && !this.roomForDuplicate(r)) continue;
           if (p >= 0 && rank < bestRank) {
@@ -433,31 +441,59 @@ export class Swarm {
 
   /** The piece s holds and r still needs that is rarest in r's scope (ties: lowest index), or the first such in order; -1 if none. */
   private usefulPiece(s: number, r: number): number {
-    return this.neededPiece(r, s)[0];
+    return this.neededPiece(r, s);
   }
 
-  /** [piece, rank]: what r should get next from `from` (a node, or -1: the origin, which holds everything). */
-  private neededPiece(r: number, from: number): [number, number] {
-    const P = this.pieces;
-    const rb = r * P;
-    const sb = from * P;
-    const st = this.state;
+  /** the rank (copies in the scope) of the piece `neededPiece` returned last */
+  private neededRank = Infinity;
+
+  /** What r should get next from `from` (a node, or -1: the origin, which holds everything), or -1; its rank in `neededRank`. */
+  private neededPiece(r: number, from: number): number {
+    const W = this.words;
+    const rw = r * W;
+    const fw = from * W;
+    const missing = this.missingBits;
+    const held = this.heldBits;
     const inOrder = this.opts.selection === 'in-order';
     const pend = this.pending;
-    const base = this.scopeOf(r) * P;
+    const base = this.scopeOf(r) * this.pieces;
     let best = -1;
     let bestRank = Infinity;
-    for (let p = 0; p < P; p++) {
-      if (st[rb + p] !== MISSING || (from >= 0 && st[sb + p] !== HELD)) continue;
-      if (inOrder) return [p, p];
-      const rank = pend[base + p];
-      if (rank < bestRank) {
-        bestRank = rank;
-        best = p;
-        if (rank === 0) break;
+    // pieces in ascending order, as a scan of the states would visit them
+    for (let w = 0; w < W; w++) {
+      let m = from >= 0 ? missing[rw + w] & held[fw + w] : missing[rw + w];
+      while (m !== 0) {
+        const low = m & -m;
+        const p = w * 32 + (31 - Math.clz32(low));
+        m ^= low;
+        if (inOrder) {
+          this.neededRank = p;
+          return p;
+        }
+        const rank = pend[base + p];
+        if (rank < bestRank) {
+          bestRank = rank;
+          best = p;
+          if (rank === 0) break;
+        }
       }
+      if (bestRank === 0) break;
     }
-    return [best, bestRank];
+    this.neededRank = bestRank;
+    return best;
+  }
+
+  private setState(node: number, piece: number, next: number): void {
+    const i = node * this.pieces + piece;
+    const was = this.state[i];
+    if (was === next) return;
+    this.state[i] = next;
+    const w = node * this.words + (piece >>> 5);
+    const bit = 1 << (piece & 31);
+    if (was === HELD) this.heldBits[w] &= ~bit;
+    else if (was === MISSING) this.missingBits[w] &= ~bit;
+    if (next === HELD) this.heldBits[w] |= bit;
+    else if (next === MISSING) this.missingBits[w] |= bit;
   }
 
   private start(sender: number, receiver: number, piece: number): void {
@@ -465,7 +501,7 @@ export class Swarm {
     const nodes = this.env.fleet.nodes;
     const r = nodes[receiver];
     const scope = this.scopeOf(receiver);
-    this.state[receiver * P + piece] = IN_FLIGHT;
+    this.setState(receiver, piece, IN_FLIGHT);
     this.pending[scope * P + piece]++;
     const j = this.joins[receiver] as Join;
     j.unrequested--;
@@ -664,7 +700,7 @@ export class Swarm {
     this.detach(t);
     const P = this.pieces;
     const i = t.receiver * P + t.piece;
-    if (this.state[i] === IN_FLIGHT) this.state[i] = MISSING;
+    if (this.state[i] === IN_FLIGHT) this.setState(t.receiver, t.piece, MISSING);
     const j = this.joins[t.receiver];
     if (j) {
       j.unrequested++;
@@ -681,7 +717,6 @@ export class Swarm {
     const r = t.receiver;
     const P = this.pieces;
     const j = this.joins[r];
-    const i = r * P + t.piece;
     let bad = false;
     for (const c of this.pieceChunks[t.piece]) {
       if (this.env.corrupt(r, c)) {
@@ -690,9 +725,9 @@ export class Swarm {
       }
     }
     if (bad)
-      this.state[i] = SKIP; // a bad copy is no copy: not served, asked for again by the agent
+      this.setState(r, t.piece, SKIP); // a bad copy is no copy: not served, asked for again by the agent
     else {
-      this.state[i] = HELD;
+      this.setState(r, t.piece, HELD);
       this.haveCount[r]++;
       this.pending[this.scopeOf(r) * P + t.piece]++;
     }
@@ -722,7 +757,7 @@ export class Swarm {
         stored.push(c.index); // the good chunks of a piece with a bad one
       else unavailable.push(c.index);
     }
-    for (let p = 0; p < P; p++) if (this.state[base + p] === MISSING) this.state[base + p] = SKIP;
+    for (let p = 0; p < P; p++) if (this.state[base + p] === MISSING) this.setState(node, p, SKIP);
     if (complete && !this.opts.seedAfterDone) this.serving[node] = 0;
     this.refreshSender(node);
     j.done({ stored, corrupt: j.corrupt, unavailable, complete: complete && unavailable.length === 0 && j.corrupt.length === 0 });
