@@ -111,6 +111,8 @@ export class Swarm {
   private readonly freeSenders: NodeSet[];
   private readonly hungry: NodeSet[];
   private readonly cursor: number[];
+  /** room for one scope's free senders (dispatch) */
+  private readonly scratch: Int32Array;
   private readonly dirtyScopes = new Set<number>();
   private dispatchQueued = false;
   private originBusy = 0;
@@ -176,6 +178,7 @@ export class Swarm {
     this.freeSenders = Array.from({ length: this.scopes }, () => new NodeSet(this.N));
     this.hungry = Array.from({ length: this.scopes }, () => new NodeSet(this.N));
     this.cursor = new Array(this.scopes).fill(0);
+    this.scratch = new Int32Array(this.N);
     this.waitingInto = new Int32Array(this.sites);
 
     const L = 1 + 3 * this.sites + 2 * this.N;
@@ -344,7 +347,10 @@ export class Swarm {
   private dispatch(scope: number): void {
     const senders = this.freeSenders[scope];
     if (senders.size === 0 || this.hungry[scope].size === 0) return;
-    for (const s of senders.snapshot()) {
+    // the senders free now, in their order now (starting transfers changes the set)
+    const free = senders.copyInto(this.scratch);
+    for (let i = 0; i < free; i++) {
+      const s = this.scratch[i];
       while (this.serving[s] && this.upCount[s] < this.opts.uploadSlots) {
         const hungry = this.hungry[scope];
         const size = hungry.size;
@@ -830,8 +836,10 @@ class NodeSet {
     return this.items[i];
   }
 
-  snapshot(): number[] {
-    return Array.from(this.items.subarray(0, this.size));
+  /** Copies the members, in order, into `out` (at least `size` long); returns how many. */
+  copyInto(out: Int32Array): number {
+    out.set(this.items.subarray(0, this.size));
+    return this.size;
   }
 }
 
