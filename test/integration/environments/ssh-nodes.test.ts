@@ -60,6 +60,9 @@ const scenarioFile = async (name: string) => {
   return file;
 };
 
+/** pids of stand-in test-plane servers of this test's run into `out` (its work folder: not another run's on this machine) */
+const standInsOf = (out: string) => (spawnSync('pgrep', ['-f', `test-plane serve --dir ${work}/\\.?${out}`], { encoding: 'utf8' }).stdout ?? '').trim();
+
 /** agent processes of this test still running anywhere (the namespaces share this machine's processes) */
 const leftAgents = () => {
   const pids = (spawnSync('pgrep', ['-f', `${remoteWork}/edgeplane-`], { encoding: 'utf8' }).stdout ?? '').trim();
@@ -155,7 +158,7 @@ describe('SSH nodes', () => {
     expect(readdirSync(remoteWork)).toEqual([]);
     expect(leftAgents()).toBe('');
     // the stand-in plane's server went with edgeplane
-    expect((spawnSync('pgrep', ['-f', 'out-int.*test-plane serve|test-plane serve.*out-int'], { encoding: 'utf8' }).stdout ?? '').trim()).toBe('');
+    expect(standInsOf('out-int')).toBe('');
   }, 180_000);
 
   it('after edgeplane is SIGKILLed, the next run removes the folders it left on the nodes (and any agent still in them)', async () => {
@@ -182,10 +185,9 @@ describe('SSH nodes', () => {
       expect(JSON.parse(readFileSync(join(remoteWork, name, 'owner.json'), 'utf8'))).toMatchObject({ pid: child.pid });
     }
     // the stand-in server saw its stdin close and stopped
-    const standIn = () => (spawnSync('pgrep', ['-f', 'out-kill.*test-plane serve|test-plane serve.*out-kill'], { encoding: 'utf8' }).stdout ?? '').trim();
     const gone = Date.now() + 10_000;
-    while (standIn() !== '' && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
-    expect(standIn()).toBe('');
+    while (standInsOf('out-kill') !== '' && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    expect(standInsOf('out-kill')).toBe('');
     const out = join(work, 'out-after-kill');
     const r = await cli('run', scenario, '--env', 'real', '--inventory', join(work, 'good.yaml'), '--stand-in', 'test-plane', '--hypervisor', 'sim', '--out', out);
     expect(r.exitCode, r.stderr).toBe(0);
