@@ -1,13 +1,13 @@
 // The inventory as the real environment's agent hosts: every scenario node runs its agent on one
 // inventory node (in order). Prepared once per plane run (agent copied, tunnels up), an agent per
 // repeat, and everything removed in close(), on Ctrl-C / SIGTERM too.
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { EnvironmentError, InputError } from '../../common/index.js';
 import type { AgentHosts, AgentHostsRun } from '../real.js';
 import { agentBundle } from './bundle.js';
 import type { Inventory } from './inventory.js';
 import { loopbackPorts, type RemoteAgent, SshHost, viaTunnel } from './remote.js';
+import { newRunTag } from './stale.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,7 +39,7 @@ export function sshHosts(inventory: Inventory): AgentHosts {
       const nodes = inventory.nodes.slice(0, o.nodes.length);
       const bundle = await agentBundle();
       o.log.info({ bundle: bundle.path, bytes: bundle.bytes, built: bundle.built }, 'agent bundle');
-      const tag = randomBytes(6).toString('hex');
+      const tag = newRunTag();
       const hosts: SshHost[] = [];
       let closing: Promise<void> | null = null;
       const live = new Set<RemoteAgent>();

@@ -13,7 +13,7 @@ import { BUNDLE_PACKAGE_JSON } from './bundle.js';
 import { shellQuote, SshConnection } from './connection.js';
 import type { Inventory, SshNode } from './inventory.js';
 import { requireAgentHost, type NodeMachine } from './probe.js';
-import { OWNER_FILE, removeStaleFolders, thisOwner } from './stale.js';
+import { OWNER_FILE, removeStaleFolders, runFolder, thisOwner } from './stale.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,7 +60,7 @@ export class SshHost {
       const { machine, nodePath } = await requireAgentHost(conn);
       await removeStaleFolders(conn, node, o.log);
       // per node, not per host: one host may be several nodes of the inventory (or share a filesystem)
-      const dir = `${node.workDir.replace(/\/+$/, '')}/edgeplane-${o.tag}-${node.name}`;
+      const dir = runFolder(node, o.tag);
       // the owner with the folder, so a run killed at any point leaves a folder the next one can judge
       const made = await conn.exec(`umask 077 && mkdir -p ${shellQuote(`${dir}/trust`)} && cat > ${shellQuote(`${dir}/${OWNER_FILE}`)} && echo EPOK`, {
         stdin: `${JSON.stringify(thisOwner())}\n`,

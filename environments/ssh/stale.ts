@@ -4,6 +4,7 @@
 // (host name and machine id), its boot and its process (pid and start time). The next run on the
 // node removes the folders of its own controller whose process is gone; a folder of another
 // controller, or of a run still going, is left alone.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
@@ -20,8 +21,19 @@ export const OwnerSchema = z.object({
 export type Owner = z.infer<typeof OwnerSchema>;
 
 export const OWNER_FILE = 'owner.json';
-/** the run tag: 6 random bytes in hex (hosts.ts) */
-const TAG_GLOB = '?'.repeat(12);
+const TAG_BYTES = 6;
+
+/** A run's tag: random hex, part of each folder it makes. */
+export function newRunTag(): string {
+  return randomBytes(TAG_BYTES).toString('hex');
+}
+
+const workBase = (node: SshNode): string => node.workDir.replace(/\/+$/, '');
+
+/** The folder a run makes on a node: `<workDir>/edgeplane-<tag>-<node>`. */
+export function runFolder(node: SshNode, tag: string): string {
+  return `${workBase(node)}/edgeplane-${tag}-${node.name}`;
+}
 
 const readTrimmed = (file: string): string => {
   try {
@@ -55,8 +67,9 @@ export function ownerGone(o: unknown, here: Owner = thisOwner(), startOf: (pid: 
 
 /** `edgeplane-<tag>-<node>` folders in the node's work directory, each with its owner.json (null if none or unreadable). */
 export async function listRunFolders(conn: SshConnection, node: SshNode): Promise<{ dir: string; owner: unknown }[]> {
-  const base = node.workDir.replace(/\/+$/, '') || '/';
-  const script = `for d in ${shellQuote(base)}/edgeplane-${TAG_GLOB}-${shellQuote(node.name)}; do [ -d "$d" ] || continue; printf 'EPDIR %s\\n' "$d"; cat "$d/${OWNER_FILE}" 2>/dev/null | head -c 4096; printf '\\n'; done`;
+  // runFolder with the tag as a glob (the rest quoted): every run's folder of this node
+  const anyRun = `${shellQuote(workBase(node))}/edgeplane-${'?'.repeat(TAG_BYTES * 2)}-${shellQuote(node.name)}`;
+  const script = `for d in ${anyRun}; do [ -d "$d" ] || continue; printf 'EPDIR %s\\n' "$d"; cat "$d/${OWNER_FILE}" 2>/dev/null | head -c 4096; printf '\\n'; done`;
   const r = await conn.exec(script, { timeoutMs: 30_000 });
   const out: { dir: string; owner: unknown }[] = [];
   const lines = r.stdout.split('\n');

@@ -60,6 +60,23 @@ const scenarioFile = async (name: string) => {
   return file;
 };
 
+/** `run` of the scenario on the two good nodes into `out`, returned once it says its agents are starting. */
+const runUntilAgentsStart = async (scenario: string, out: string) => {
+  const child = execa(process.execPath, [CLI, 'run', scenario, '--env', 'real', '--inventory', join(work, 'good.yaml'), '--stand-in', 'test-plane', '--out', join(work, out)], {
+    reject: false,
+    cwd: work,
+    env: { NO_COLOR: '1', XDG_CACHE_HOME: join(work, 'cache') },
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const deadline = Date.now() + 120_000;
+  while (!/starting 2 agent/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  expect(err).toMatch(/starting 2 agent/);
+  return { child, stderr: () => err };
+};
+
 /** pids of stand-in test-plane servers of this test's run into `out` (its work folder: not another run's on this machine) */
 const standInsOf = (out: string) => (spawnSync('pgrep', ['-f', `test-plane serve --dir ${work}/\\.?${out}`], { encoding: 'utf8' }).stdout ?? '').trim();
 
@@ -140,21 +157,10 @@ describe('SSH nodes', () => {
   }, 300_000);
 
   it('Ctrl-C during a run stops the remote agents and removes what was copied', async () => {
-    const child = execa(process.execPath, [CLI, 'run', await scenarioFile('ssh-int'), '--env', 'real', '--inventory', join(work, 'good.yaml'), '--stand-in', 'test-plane', '--out', join(work, 'out-int')], {
-      reject: false,
-      cwd: work,
-      env: { NO_COLOR: '1', XDG_CACHE_HOME: join(work, 'cache') },
-    });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const deadline = Date.now() + 120_000;
-    while (!/starting 2 agent/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(err).toMatch(/starting 2 agent/);
+    const { child, stderr } = await runUntilAgentsStart(await scenarioFile('ssh-int'), 'out-int');
     child.kill('SIGINT');
     const r = await child;
-    expect(r.exitCode, err).toBe(130);
+    expect(r.exitCode, stderr()).toBe(130);
     expect(readdirSync(remoteWork)).toEqual([]);
     expect(leftAgents()).toBe('');
     // the stand-in plane's server went with edgeplane
@@ -163,18 +169,7 @@ describe('SSH nodes', () => {
 
   it('after edgeplane is SIGKILLed, the next run removes the folders it left on the nodes (and any agent still in them)', async () => {
     const scenario = await scenarioFile('ssh-kill');
-    const child = execa(process.execPath, [CLI, 'run', scenario, '--env', 'real', '--inventory', join(work, 'good.yaml'), '--stand-in', 'test-plane', '--out', join(work, 'out-kill')], {
-      reject: false,
-      cwd: work,
-      env: { NO_COLOR: '1', XDG_CACHE_HOME: join(work, 'cache') },
-    });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const deadline = Date.now() + 120_000;
-    while (!/starting 2 agent/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(err).toMatch(/starting 2 agent/);
+    const { child } = await runUntilAgentsStart(scenario, 'out-kill');
     child.kill('SIGKILL');
     await child;
     // nothing could remove them: one folder per node, each with its owner
