@@ -19,7 +19,7 @@
 // is given beside wall time (children's from the kernel's counters, the agent's from its events).
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ import { execa } from 'execa';
 import { stringify as toYaml } from 'yaml';
 import { DIRECT_BLOCK, DirectWriter } from '../agent/index.js';
 import { quantile } from '../common/index.js';
-import { agentFileFor, enrollFleet, openFleet, OpenStackNodeClient, publishToFleet, type NodeConfig } from '../control-openstack/index.js';
+import { agentFileFor, enrollFleet, openFleet, OpenStackNodeClient, processTree, publishToFleet, type NodeConfig } from '../control-openstack/index.js';
 import { alignedOffset, chunkKeysFor, readDataKey, readPublicKey, sharedCryptoPool, verifyManifest, type ImageManifest } from '../pipeline/index.js';
 import { benchPipeline, childCpuS, opensslSpeed } from './pipeline.js';
 import { writeRandomFile } from './random-file.js';
@@ -49,29 +49,17 @@ export interface BenchOpenStackOptions {
 /** CPU seconds used so far by a process and everything under it (utime + stime + reaped children's, from /proc). */
 function treeCpuS(root: number | undefined): number {
   if (root === undefined) return Number.NaN;
-  const children = new Map<number, number[]>();
-  const ticks = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  let ticks = 0;
+  for (const pid of processTree(root)) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const pid = Number(entry);
-      const ppid = Number(f[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-      ticks.set(pid, Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]));
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     } catch {
       // the process ended while we looked
     }
   }
-  let sum = 0;
-  const todo = [root];
-  while (todo.length > 0) {
-    const pid = todo.pop() as number;
-    sum += ticks.get(pid) ?? 0;
-    todo.push(...(children.get(pid) ?? []));
-  }
-  return sum / 100;
+  return ticks / 100;
 }
 
 const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);

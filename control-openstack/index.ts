@@ -11,6 +11,7 @@ export {
   measureLiveProfile,
   serviceRunning,
   isPortFree,
+  processTree,
   missingPackages,
   stackLayout as openStackLayout,
   DEFAULT_STATE_DIR as OPENSTACK_STATE_DIR,
