@@ -112,8 +112,8 @@ export interface PlaneOperator {
   open(stateDir: string, target?: CloudSelection): Promise<FleetOperator>;
   /** native mode for real (`run --env real` with mode native): the plane itself deploys each node, no edgeplane agent */
   native?(o: NativeRealRequest): Promise<NativeRealRun>;
-  /** native() takes `sshFleet`: the plane's own transfers reach hosts over ssh (`run --env emulate` in native mode) */
-  nativeOverSsh?: boolean;
+  /** how native() runs in an emulated fleet (`run --env emulate` in native mode): `ssh`, it takes `sshFleet` (the plane's own transfers reach hosts over ssh); `node-processes`, it takes `nodeProcesses` (its services on the origin host, its node side a process in each node's network) */
+  nativeEmulated?: 'ssh' | 'node-processes';
 }
 
 export interface NativeRealRequest {
@@ -127,6 +127,33 @@ export interface NativeRealRequest {
   say: (message: string) => void;
   /** the nodes as hosts over ssh (`run --env emulate`): the plane's own copies move the image to them; without, its drivers move no bytes */
   sshFleet?: NativeSshFleet;
+  /** the emulated fleet as the plane's own node-side processes run on it (`run --env emulate`, nativeEmulated 'node-processes') */
+  nodeProcesses?: NativeNodeProcesses;
+}
+
+/**
+ * An emulated fleet for a plane whose node side is its own agent (CloudStack's KVM agent): the
+ * plane's services listen on `originHost`, an address of this machine the nodes reach only across
+ * the origin uplink, WAN, LAN and their access link; each node's agent runs in that node's network.
+ */
+export interface NativeNodeProcesses {
+  originHost: string;
+  /** starts `args` (a Node script and its arguments) in the network of node `nodeId` (the scenario's id) */
+  start(nodeId: string, args: string[], what: string): NodeSideProcess;
+  /** the node's VM boot time for its hypervisor (ms): the scenario's distribution, drawn per repeat */
+  bootDelayMs?(nodeId: string): number;
+}
+
+export interface NodeSideProcess {
+  readonly what: string;
+  readonly running: boolean;
+  readonly exited: Promise<number | null>;
+  /** the last of its standard error */
+  readonly stderr: string;
+  /** resolves once a line of its standard output matches (EnvironmentError when it exits first or times out) */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<unknown>;
+  /** SIGTERM, SIGKILL after `graceMs` */
+  stop(graceMs?: number): Promise<number | null>;
 }
 
 /** An emulated fleet's nodes as hosts a plane's own transfers reach over ssh. */

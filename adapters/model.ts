@@ -143,6 +143,8 @@ export interface PlaneModel {
   agentOps(op: ControlOp): ApiOp[];
   /** native mode: the centre-driven steps of one deployment (undefined in agent mode) */
   nativeSteps?(opts: { siteCache: boolean; firstOnSite: boolean }): NativeStep[];
+  /** native mode: how long the centre's (or host's) copy connection waits through a cut link before it fails (default: the simulator's connect timeout, 3 s) */
+  nativeConnectTimeoutUs?: number;
   dataPath: DataPath;
   /** the origin sends each site one copy, which its nodes then share (a site replica) */
   sitesShareCopy?: boolean;

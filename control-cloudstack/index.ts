@@ -13,6 +13,7 @@ export { CloudStackNodePlane, PIN_TAG, STATUS_TAG, SEQ_TAG, SECRET_DETAIL, type 
 export { enrollNode, publishImage, assignNode, type EnrolledCloudStackNode, type PublishedCloudStackImage } from './client/fleet.js';
 export { cloudstackAgentPlaneSchema, cloudstackNodeClient, type CloudStackAgentPlane } from './agent-config.js';
 export { StateDb } from './server/db.js';
+export { AgentHub } from './server/agents.js';
 export { COMMANDS } from './server/commands.js';
 export {
   runEmulator,

@@ -149,6 +149,9 @@ function nativeSteps(opts: PlaneOptions, siteCache: boolean, firstOnSite: boolea
   ];
 }
 
+/** direct.download.connect.timeout (global setting, default 5000 ms): the host's connection to the template server */
+const DIRECT_DOWNLOAD_CONNECT_TIMEOUT_US = 5_000_000;
+
 function placement(mode: 'agent' | 'native', opts: PlaneOptions): PlacementSpec {
   if (mode === 'agent') return { kind: 'exact', how: 'the node account reads its pin (a resource tag) and runs that template itself' };
   if (opts.placement === 'pinned') {
@@ -196,6 +199,15 @@ function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumpt
       { name: 'async job completion', value: 'jobstatus 0 pending, 1 succeeded, 2 failed', source: `${DEV_GUIDE} (asynchronous commands)` },
       { name: 'client poll interval of queryAsyncJobResult', value: `${CS_CLIENT_POLL_US / 1e6} s`, source: 'assumed: typical client poll; the fault-free sequence sees jobstatus 1 at its first poll after boot' },
       { name: 'host pinning', value: 'deployVirtualMachine hostid, root admin only', source: DEPLOY_API },
+      ...(opts.flags.directDownload
+        ? [
+            {
+              name: 'direct.download.connect.timeout',
+              value: `${DIRECT_DOWNLOAD_CONNECT_TIMEOUT_US / 1e6} s`,
+              source: "CloudStack global setting (default 5000 ms, docs: bypass secondary storage for KVM): a download begun while the site's WAN is cut waits for its connection this long",
+            },
+          ]
+        : []),
       { name: 'vm.allocation.algorithm', value: 'random (default)', source: ALLOCATORS },
       {
         name: 'template path',
@@ -244,7 +256,10 @@ export function cloudstackModel(mode: 'agent' | 'native', opts: PlaneOptions): P
     },
   };
   if (mode === 'agent') model.tokenValidation = KMS_SIGNATURE_CHECK;
-  else model.nativeSteps = ({ siteCache, firstOnSite }) => nativeSteps(opts, siteCache, firstOnSite);
+  else {
+    model.nativeSteps = ({ siteCache, firstOnSite }) => nativeSteps(opts, siteCache, firstOnSite);
+    if (opts.flags.directDownload) model.nativeConnectTimeoutUs = DIRECT_DOWNLOAD_CONNECT_TIMEOUT_US;
+  }
   return model;
 }
 

@@ -8,19 +8,30 @@
 // template itself, checks it and boots it. Every call, every VM state change (an observer polls
 // listVirtualMachines; its calls are the measurement, not the deployment's) and every template
 // download go to native-r<N>.ndjson; the repeat's VMs are expunged and its template deleted after it.
+//
+// In an emulated fleet (`run --env emulate`, `nodeProcesses`): a fresh emulator of this run (one
+// Edge host per node, external agents) listens on the fleet's origin host, beside the template
+// server, and each host's KVM agent is a process in its node's network (kvm-agent/main.ts): the
+// agent's connection and its template download cross the node's access link, the site's LAN and
+// WAN and the origin uplink, as an Edge zone's hosts reach their management server.
 import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { NativeRealDeployment, NativeRealRequest, NativeRealRun } from '../adapters/index.js';
+import { fileURLToPath } from 'node:url';
+import type { NativeRealDeployment, NativeRealRequest, NativeRealRun, NodeSideProcess } from '../adapters/index.js';
 import { CallRecorder } from '../adapters/transport/index.js';
 import { createHypervisor } from '../agent/index.js';
 import { EnvironmentError } from '../common/index.js';
 import { CloudStackApiError, CloudStackClient, type Answer } from './client/api.js';
 import { KvmAgent } from './kvm-agent/agent.js';
-import { readCredentials } from './server/stack.js';
+import { DEFAULT_PORT, downEmulator, readCredentials, upEmulator } from './server/stack.js';
+
+/** the emulator of an emulated fleet (beside any `up cloudstack` on the default port) */
+const EMULATED_PORT = DEFAULT_PORT + 10;
+const KVM_AGENT_MAIN = fileURLToPath(new URL('./kvm-agent/main.js', import.meta.url));
 
 export const FIRST_POLL_MS = 100;
 export const MAX_POLL_MS = 2_000;
@@ -54,7 +65,7 @@ interface Served {
 }
 
 /** The template's HTTP origin (CloudStack's "template-http" service): GET /<tag>/r<N>/image.raw. */
-async function templateServer(file: string, size: number, onServed: (s: Served) => void): Promise<{ server: Server; url: string }> {
+async function templateServer(file: string, size: number, host: string, onServed: (s: Served) => void): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const startMs = performance.now();
     if (req.method !== 'GET' || !/^\/[a-z0-9-]+\/r\d+\/image\.raw$/.test(req.url ?? '')) {
@@ -73,21 +84,40 @@ async function templateServer(file: string, size: number, onServed: (s: Served) 
   });
   await new Promise<void>((r, j) => {
     server.once('error', j);
-    server.listen(0, '127.0.0.1', () => r());
+    server.listen(0, host, () => r());
   });
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return { server, url: `http://${host}:${(server.address() as AddressInfo).port}` };
 }
 
 export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<NativeRealRun> {
-  const credentials = readCredentials(o.stateDir);
+  const emulated = o.nodeProcesses ?? null;
+  // emulated: this run's own emulator, one Edge host per node, no built-in agents
+  const stateDir = emulated ? join(o.workDir, 'cloudstack') : o.stateDir;
+  if (emulated) {
+    rmSync(stateDir, { recursive: true, force: true });
+    o.say(`starting a CloudStack emulator with ${o.nodes.length} Edge host(s) on the fleet's origin host ${emulated.originHost}`);
+    await upEmulator({ stateDir, host: emulated.originHost, port: EMULATED_PORT, coreHosts: 0, edgeHosts: o.nodes.length, externalAgents: true });
+  }
+  const stopEmulator = async () => {
+    if (emulated) await downEmulator(stateDir).catch(() => undefined);
+  };
+  let credentials: ReturnType<typeof readCredentials>;
+  try {
+    credentials = readCredentials(stateDir);
+  } catch (err) {
+    await stopEmulator();
+    throw err;
+  }
   const admin = new CloudStackClient({ url: credentials.apiUrl, apiKey: credentials.apiKey, secretKey: credentials.secretKey, firstPollMs: 50, maxPollMs: 500, timeoutMs: 30_000 });
   const agents: KvmAgent[] = [];
+  const nodeAgents: NodeSideProcess[] = [];
   let files: Server | null = null;
   const cleanup = async () => {
     admin.close();
     for (const a of agents) a.halt();
-    await Promise.all(agents.map((a) => a.stop()));
+    await Promise.all([...agents.map((a) => a.stop()), ...nodeAgents.map((p) => p.stop(5_000))]);
     if (files) await new Promise<void>((r) => files!.close(() => r()));
+    await stopEmulator();
   };
   try {
     try {
@@ -101,15 +131,26 @@ export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<Nat
     let hosts = (await admin.list('listHosts', 'host', { type: 'Routing', zoneid })).sort((a, b) => (String(a.name) < String(b.name) ? -1 : 1));
     if (hosts.length < o.nodes.length)
       throw new EnvironmentError(`the Edge zone of ${credentials.url} has ${hosts.length} KVM host(s), the run needs one per node (${o.nodes.length})`, [
-        `a fresh emulator with enough hosts: edgeplane down cloudstack --state ${o.stateDir}; then up again with --edge-hosts ${o.nodes.length} and a new --state`,
+        `a fresh emulator with enough hosts: edgeplane down cloudstack --state ${stateDir}; then up again with --edge-hosts ${o.nodes.length} and a new --state`,
       ]);
     hosts = hosts.slice(0, o.nodes.length);
     // hosts without a connected agent get one here (the emulator runs with --external-agents)
     const down = hosts.filter((h) => h.state !== 'Up');
     for (const h of down) {
       const token = credentials.hosts.find((c) => c.id === h.id)?.token;
-      if (!token) throw new EnvironmentError(`host ${String(h.name)} is ${String(h.state)} and ${o.stateDir}/credentials.json has no agent token for it`);
+      if (!token) throw new EnvironmentError(`host ${String(h.name)} is ${String(h.state)} and ${stateDir}/credentials.json has no agent token for it`);
       const workDir = join(o.workDir, 'hosts', String(h.name));
+      if (emulated) {
+        // the host's agent in its node's network, with its own primary pool and token file
+        const node = o.nodes[hosts.indexOf(h)]!;
+        mkdirSync(workDir, { recursive: true });
+        const tokenFile = join(workDir, 'agent-token');
+        writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+        const args = [KVM_AGENT_MAIN, '--management', credentials.url, '--host-id', String(h.id), '--token-file', tokenFile, '--primary', join(workDir, 'primary'), '--work', workDir];
+        args.push('--boot-ms', String(emulated.bootDelayMs?.(node.id) ?? 50), '--log', join(workDir, 'agent.log'));
+        nodeAgents.push(emulated.start(node.id, args, `KVM agent ${String(h.name)} (${node.id})`));
+        continue;
+      }
       const agent = new KvmAgent({
         managementUrl: credentials.url,
         hostid: String(h.id),
@@ -122,10 +163,12 @@ export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<Nat
       agents.push(agent);
     }
     if (down.length) {
-      o.say(`started ${down.length} KVM agent(s) for the Disconnected host(s) ${down.map((h) => String(h.name)).join(', ')}`);
-      const deadline = Date.now() + 30_000;
+      o.say(`started ${down.length} KVM agent(s) for the Disconnected host(s) ${down.length > 6 ? `${down.length} hosts` : down.map((h) => String(h.name)).join(', ')}${emulated ? ", each in its node's network" : ''}`);
+      const waitS = emulated ? 60 + down.length : 30;
+      await Promise.all(nodeAgents.map((p) => p.waitFor(/connected \S+/, waitS * 1000)));
+      const deadline = Date.now() + waitS * 1000;
       while ((await admin.list('listHosts', 'host', { type: 'Routing', zoneid })).filter((h) => hosts.some((x) => x.id === h.id) && h.state === 'Up').length < hosts.length) {
-        if (Date.now() > deadline) throw new EnvironmentError('the KVM agents started for this run did not bring their hosts Up within 30 s');
+        if (Date.now() > deadline) throw new EnvironmentError(`the KVM agents started for this run did not bring their hosts Up within ${waitS} s`);
         await sleep(200);
       }
     }
@@ -137,7 +180,7 @@ export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<Nat
     const imageFile = join(o.workDir, 'template.raw');
     const sha256 = await writeImage(imageFile, o.imageBytes);
     let served: Served[] = [];
-    const srv = await templateServer(imageFile, o.imageBytes, (s) => served.push(s));
+    const srv = await templateServer(imageFile, o.imageBytes, emulated?.originHost ?? '127.0.0.1', (s) => served.push(s));
     files = srv.server;
     const tag = `ep${Date.now().toString(36)}`;
     const hostOf = new Map(o.nodes.map((n, i) => [n.id, String(hosts[i]!.id)]));
@@ -282,7 +325,7 @@ export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<Nat
           name: 'image bytes moved',
           value: o.imageBytes,
           unit: 'B',
-          source: 'per node: the host KVM agent downloads the direct-download template itself over HTTP (loopback) and checks its {SHA-256} checksum; a fresh template each repeat, so no primary-pool cache hit',
+          source: `per node: the host KVM agent downloads the direct-download template itself over HTTP (${emulated ? "from the origin host, across the fleet's shaped links" : 'loopback'}) and checks its {SHA-256} checksum; a fresh template each repeat, so no primary-pool cache hit`,
         },
         {
           name: 'placement',
@@ -296,7 +339,20 @@ export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<Nat
           unit: 'ms',
           source: "listVirtualMachines every 100 ms (the observer's calls are not counted in the deployments); assignment = deploy to Starting, boot = Starting to the job's end (download, checksum, VM boot)",
         },
-        { name: 'hypervisor', value: agents.length ? 'sim (agents started by this run)' : "the emulator's built-in KVM agents", source: 'edgeplane KVM agent (control-cloudstack/kvm-agent)' },
+        {
+          name: 'hypervisor',
+          value: emulated ? "sim, the scenario's boot times (one KVM agent process per node)" : agents.length ? 'sim (agents started by this run)' : "the emulator's built-in KVM agents",
+          source: 'edgeplane KVM agent (control-cloudstack/kvm-agent)',
+        },
+        ...(emulated
+          ? [
+              {
+                name: 'management server',
+                value: `${credentials.url} (this run's emulator, ${o.nodes.length} Edge hosts)`,
+                source: 'the agents connect to it and long poll across their node links, as Edge-zone hosts do',
+              },
+            ]
+          : []),
         { name: 'calls and state changes', value: join(o.workDir, 'native-r<N>.ndjson'), source: 'every API call (op, status, ms, bytes), VM state change and template download of each repeat' },
       ],
       close: cleanup,

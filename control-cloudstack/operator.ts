@@ -247,4 +247,5 @@ export const cloudstackOperator: PlaneOperator = {
   parsePin: parseCloudStackPin,
   open: openCloudStackFleet,
   native: openCloudStackNativeRun,
+  nativeEmulated: 'node-processes',
 };

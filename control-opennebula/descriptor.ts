@@ -48,7 +48,7 @@ export const opennebula: PlaneDescriptor = {
   model: opennebulaModel,
   profile: () => opennebulaProfile('native', { flags: { replicaCache: false } }),
   nodeClient: opennebulaNodeClient as unknown as PlaneDescriptor['nodeClient'],
-  operator: { nodeName: oneNodeName, parsePin: parseAssignment, open: openOneFleet, native: openNativeRun, nativeOverSsh: true },
+  operator: { nodeName: oneNodeName, parsePin: parseAssignment, open: openOneFleet, native: openNativeRun, nativeEmulated: 'ssh' },
   server,
   calibrate: ({ stateDir, samples, openLog, onProgress }) => {
     loadFrontEnd(stateDir); // no front-end: exit 3 before anything is written

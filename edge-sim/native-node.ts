@@ -7,7 +7,7 @@ import type { NodeInfo } from './fleet.js';
 import type { RunRecords } from '../reports/index.js';
 import { NodeStreams } from './rng.js';
 import { drawServiceUs } from './stations.js';
-import type { Transfer, World } from './world.js';
+import { CONNECT_TIMEOUT_US, type Transfer, type World } from './world.js';
 
 type TransferStep = Extract<NativeStep, { kind: 'transfer' }>;
 
@@ -275,11 +275,15 @@ export class NativeFleet {
         else retry();
       };
       if (from === 'origin') {
-        if (world.siteIsCut(n.info.site)) {
-          release();
-          return retry();
-        }
-        n.transfer = world.fromOrigin(n.info, payloadBytes, 1, end);
+        // a copy begun during a cut waits for its connection, up to the connect timeout
+        world.connect(n.info.site, this.model.nativeConnectTimeoutUs ?? CONNECT_TIMEOUT_US, (ok) => {
+          if (n.gen !== gen) return release();
+          if (!ok) {
+            release();
+            return retry();
+          }
+          n.transfer = world.fromOrigin(n.info, payloadBytes, 1, end);
+        });
       } else {
         world.siteCache(n.info.site).ensure(payloadBytes, 1, (ok) => {
           if (n.gen !== gen) return release();

@@ -15,6 +15,8 @@ import { StationSim } from './stations.js';
 export const CONNECT_TIMEOUT_US = 3_000_000;
 /** Linux's TCP_RTO_MIN: a flow stalled by a cut resumes at a retransmission at least this long after its last one. */
 export const TCP_MIN_RTO_US = 200_000;
+/** Linux's initial SYN retransmission timeout (TCP_TIMEOUT_INIT); each retry doubles it. */
+export const TCP_SYN_RTO_US = 1_000_000;
 /** RTT inside a site LAN (cache or peer to node). */
 export const LAN_RTT_US = 1_000;
 
@@ -78,6 +80,26 @@ export class World {
   /** Is the site cut off from the centre right now (partition or WAN link down)? */
   siteIsCut(site: number): boolean {
     return this.siteCut[site] > 0;
+  }
+
+  /**
+   * A new connection across the site's WAN (a centre's copy to or download by a node): made at once
+   * when the site is reachable; in a silent cut its SYN is retransmitted 1, 3, 7 ... s after the
+   * first and the connection is made at the first retransmission after the link is back, or fails
+   * at `timeoutUs` (the client's connect timeout).
+   */
+  connect(site: number, timeoutUs: number, done: (ok: boolean) => void): void {
+    if (!this.siteIsCut(site)) return done(true);
+    const start = this.sim.now;
+    let rto = TCP_SYN_RTO_US;
+    const retransmit = (): void => {
+      if (!this.siteIsCut(site)) return done(true);
+      rto *= 2;
+      if (this.sim.now + rto - start > timeoutUs) this.sim.at(start + timeoutUs, () => done(false));
+      else this.sim.after(rto, retransmit);
+    };
+    if (rto > timeoutUs) this.sim.after(timeoutUs, () => done(false));
+    else this.sim.after(rto, retransmit);
   }
 
   /**

@@ -54,7 +54,8 @@ async function agreement(name: string, flags: AgreementFlags): Promise<number> {
   const loaded = await scenarios.load(name);
   let scenario = flags.repeat !== undefined ? { ...loaded.scenario, repeat: flags.repeat } : loaded.scenario;
   scenario = emulateScenario(scenario, loaded.path, { registry: planes });
-  const unable = scenario.planes.filter((p) => !calibratablePlanes().includes(p.name)).map((p) => p.name);
+  // native planes deploy with their own services in the emulation: the simulator runs their own model, uncalibrated
+  const unable = scenario.planes.filter((p) => p.mode !== 'native' && !calibratablePlanes().includes(p.name)).map((p) => p.name);
   if (unable.length > 0) throw new InputError(`${loaded.path}: the stand-in calibrates ${calibratablePlanes().join(', ')} only, not ${unable.join(', ')}`);
   const out = openOutput(flags.out ?? join('out', `${safeFolderName(scenario.name)}-agreement`), { what: 'output folder', owns: OWNS });
   const log = createLogger({ file: out.path('edgeplane.log'), verbose: flags.verbose });
@@ -67,7 +68,13 @@ async function agreement(name: string, flags: AgreementFlags): Promise<number> {
     say(`${scenario.name}: emulating ${scenario.fleet.sites * scenario.fleet.nodesPerSite} nodes, ${scenario.repeat} repeat(s)`);
     const emulated = await runScenario({ env: emulateEnv, scenario, scenarioText: loaded.text, registry: planes, version, logger: log, say, sink: (l) => lines.line(l) });
     const results: { env: string; result: ScenarioResult; calibration: Calibration | null }[] = [{ env: 'emulate', result: emulated, calibration: null }];
-    for (const plane of [...new Set(scenario.planes.map((p) => p.name))]) {
+    for (const plane of [...new Set(scenario.planes.filter((p) => p.mode === 'native').map((p) => p.name))]) {
+      const one = { ...scenario, planes: scenario.planes.filter((p) => p.name === plane && p.mode === 'native') };
+      say(`${scenario.name}: simulating ${plane} native with its own model`);
+      const simulated = await runScenario({ env: simEnvironment, scenario: one, scenarioText: loaded.text, registry: planes, version, logger: log, sink: (l) => lines.line(l) });
+      results.push({ env: 'sim', result: simulated, calibration: null });
+    }
+    for (const plane of [...new Set(scenario.planes.filter((p) => p.mode !== 'native').map((p) => p.name))]) {
       const calibration = standInCalibration(
         plane,
         calls.get(plane) ?? [],
@@ -75,7 +82,7 @@ async function agreement(name: string, flags: AgreementFlags): Promise<number> {
       );
       if (calibration) writeFileSync(out.path('calibration.json'), `${JSON.stringify(calibration, null, 2)}\n`);
       // the simulated agents behave as the emulated ones did (their poll, start-up spread and backoff)
-      const one = { ...scenario, planes: scenario.planes.filter((p) => p.name === plane), clients: emulatedClients(scenario.fleet.sites * scenario.fleet.nodesPerSite) };
+      const one = { ...scenario, planes: scenario.planes.filter((p) => p.name === plane && p.mode !== 'native'), clients: emulatedClients(scenario.fleet.sites * scenario.fleet.nodesPerSite) };
       say(`${scenario.name}: simulating ${plane}, calibrated to the stand-in`);
       const simulated = await runScenario({ env: simEnvironment, scenario: one, scenarioText: loaded.text, registry: planes, version, logger: log, calibration: calibration ?? undefined, sink: (l) => lines.line(l) });
       results.push({ env: 'sim', result: simulated, calibration });
@@ -88,7 +95,7 @@ async function agreement(name: string, flags: AgreementFlags): Promise<number> {
         .map((p) => ({ plane: p.plane.name, strategy: scenario.strategy, metrics: p.metrics }));
     const rows = compareRuns(flat('sim'), flat('emulate'), flags.tolerance);
     const notes = [
-      'both columns are means over the repeats; sim: the simulator with the service times measured from the emulated agents; emulate: real agents in network namespaces on tbf-shaped links',
+      'both columns are means over the repeats; sim: the simulator with the service times measured from the emulated agents (native planes: their own model, uncalibrated); emulate: real agents (native planes: the plane itself) in network namespaces on tbf-shaped links',
       ...emulated.metas.flatMap((m) =>
         m.assumptions.filter((a) => ['network', 'control plane', 'agent private memory (mean)'].includes(a.name)).map((a) => `${a.name}: ${a.value}${a.unit ? ` ${a.unit}` : ''} (${a.source})`),
       ),

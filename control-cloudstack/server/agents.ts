@@ -1,7 +1,10 @@
 // The management server's side of the KVM agents' connections. CloudStack's agent opens the
 // connection to the management server (port 8250) and commands flow back over it; here the agent
 // connects out over HTTP: `connect` (its StartupRoutingCommand), then long polls for commands and
-// posts each answer. A host whose agent has not polled for `pingTimeoutMs` is Disconnected.
+// posts each answer. A host whose agent has not polled for `pingTimeoutMs` is Disconnected. An
+// agent that connects again (restarted after a crash) ends its old session: the commands sent to
+// that session fail at once, as CloudStack's AgentAttache cancels them on disconnect, instead of
+// waiting for their timeout.
 import { randomBytes } from 'node:crypto';
 
 export interface AgentCommand {
@@ -26,6 +29,7 @@ interface Link {
 }
 
 interface Pending {
+  hostid: string;
   resolve: (a: AgentAnswer) => void;
   timer: NodeJS.Timeout;
 }
@@ -46,6 +50,7 @@ export class AgentHub {
     if (old) {
       this.bySession.delete(old.session);
       old.waiter?.([]);
+      this.failPending(hostid, `host ${hostid} disconnected: its agent connected again`);
     }
     const link: Link = { hostid, session: randomBytes(18).toString('base64url'), queue: [], waiter: null, lastSeen: Date.now() };
     this.links.set(hostid, link);
@@ -102,10 +107,19 @@ export class AgentHub {
         this.pending.delete(cmd.seq);
         resolve({ result: false, details: `${name} timed out after ${timeoutMs} ms waiting for the agent of host ${hostid}` });
       }, timeoutMs);
-      this.pending.set(cmd.seq, { resolve, timer });
+      this.pending.set(cmd.seq, { hostid, resolve, timer });
       if (link.waiter) link.waiter([cmd]);
       else link.queue.push(cmd);
     });
+  }
+
+  private failPending(hostid: string, details: string): void {
+    for (const [seq, p] of this.pending) {
+      if (p.hostid !== hostid) continue;
+      this.pending.delete(seq);
+      clearTimeout(p.timer);
+      p.resolve({ result: false, details });
+    }
   }
 
   /** Marks hosts whose agents went silent as disconnected. */
@@ -114,6 +128,7 @@ export class AgentHub {
       if (!this.isUp(hostid)) {
         this.links.delete(hostid);
         this.bySession.delete(link.session);
+        this.failPending(hostid, `host ${hostid} disconnected: its agent went silent`);
         this.onChange(hostid, false);
       }
     }

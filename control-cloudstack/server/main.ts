@@ -8,6 +8,7 @@ const { values } = parseArgs({
   options: {
     state: { type: 'string' },
     port: { type: 'string' },
+    host: { type: 'string' },
     'core-hosts': { type: 'string' },
     'edge-hosts': { type: 'string' },
     'external-agents': { type: 'boolean' },
@@ -18,6 +19,7 @@ const logger = createLogger({ file: paths.log(stateDir) });
 const running = await runEmulator({
   stateDir,
   port: Number(values.port ?? 48080),
+  host: values.host,
   coreHosts: Number(values['core-hosts'] ?? 1),
   edgeHosts: Number(values['edge-hosts'] ?? 3),
   builtinAgents: !values['external-agents'],

@@ -198,6 +198,8 @@ export function markRunning(stateDir: string, r: z.infer<typeof runningSchema>):
 export async function upEmulator(o: {
   stateDir: string;
   port?: number;
+  /** the address it listens on (default 127.0.0.1) */
+  host?: string;
   coreHosts?: number;
   edgeHosts?: number;
   externalAgents?: boolean;
@@ -209,6 +211,7 @@ export async function upEmulator(o: {
   mkdirSync(join(o.stateDir, 'logs'), { recursive: true });
   const args = [MAIN, '--state', o.stateDir, '--port', String(o.port ?? DEFAULT_PORT), '--core-hosts', String(o.coreHosts ?? 1), '--edge-hosts', String(o.edgeHosts ?? 3)];
   if (o.externalAgents) args.push('--external-agents');
+  if (o.host) args.push('--host', o.host);
   o.onProgress?.(`starting the CloudStack emulator on port ${o.port ?? DEFAULT_PORT}`);
   const fd = openSync(paths.log(o.stateDir), 'a');
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd] });

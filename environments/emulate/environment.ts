@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { EnvironmentError, InputError, NotSupportedError, safeFolderName, writeRandomFile } from '../../common/index.js';
-import { expandFleet, streamRng, type Fleet } from '../../edge-sim/index.js';
+import { expandFleet, type Fleet } from '../../edge-sim/index.js';
 import { deploymentFromEvents, recordsFromDeployments, type Deployment, type DeploymentRun } from '../../reports/index.js';
 import type { PlaneRegistry } from '../../adapters/index.js';
 import type { Scenario } from '../../scenarios/index.js';
@@ -29,6 +29,7 @@ import { planFaults, type FaultAction } from './faults.js';
 import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, WanCuts, type BuiltTopology } from './netns.js';
 import { namespaceLauncher, NsProcess, type AgentLauncher, type AgentProcess } from './processes.js';
 import type { RelayConfig } from './relay.js';
+import { bootDelayMs } from './boot.js';
 import { EventsTail } from './events-tail.js';
 import { openEmulatedNative } from './native.js';
 import { ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, type EmulatedNode } from './topology.js';
@@ -80,7 +81,7 @@ export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: n
   }
   if (scenario.image.previous) throw new NotSupportedError('--env emulate with image.previous (a delta update needs the previous version staged on every node first)');
   for (const p of scenario.planes) {
-    if (p.mode === 'native' && o.registry.get(p.name).operator?.nativeOverSsh === true) continue;
+    if (p.mode === 'native' && o.registry.get(p.name).operator?.nativeEmulated !== undefined) continue;
     if (p.mode !== 'agent')
       throw new NotSupportedError(
         `--env emulate with ${p.name} in ${p.mode} mode (the emulated nodes run the edge agent, or a plane's own native deployment where it has one: ${nativePlanes(o.registry).join(', ') || 'none'})`,
@@ -123,13 +124,6 @@ function availableMemoryBytes(): number | null {
 const START_WAVE = 25;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The simulator's boot time for a node, drawn from the scenario's distribution on the emulation's own stream. */
-function bootDelayMs(scenario: Scenario, fleet: Fleet, index: number, repeat: number): number {
-  const b = fleet.nodes[index]!.boot;
-  const us = b.kind === 'fixed' ? b.us : streamRng(scenario.seed, 'emulate-boot', String(repeat), fleet.nodes[index]!.id).lognormalUs(b.medianUs, b.p99Us, 0.99);
-  return Math.min(60_000, Math.round(us / 1000));
-}
 
 interface ActiveTopology {
   built: BuiltTopology;
@@ -658,9 +652,9 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   };
 }
 
-/** Planes whose native mode is emulated (their operator deploys natively to hosts over ssh). */
+/** Planes whose native mode is emulated (their operator deploys natively: to hosts over ssh, or through their own node-side processes). */
 export function nativePlanes(registry: PlaneRegistry): string[] {
-  return registry.descriptors.filter((d) => d.modes.includes('native') && d.operator?.nativeOverSsh === true).map((d) => d.name);
+  return registry.descriptors.filter((d) => d.modes.includes('native') && d.operator?.native !== undefined && d.operator.nativeEmulated !== undefined).map((d) => d.name);
 }
 
 /** For checks before anything runs: the planes an emulation can serve (all agent-mode planes, through the stand-in). */

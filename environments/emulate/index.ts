@@ -18,6 +18,8 @@ export {
   shapingCommands,
   creationCommands,
   namespaceCommands,
+  rootCommands,
+  ORIGIN_HOST_IP,
   sysctlWrites,
   hostNamespace,
   wanCut,
@@ -34,4 +36,5 @@ export { cleanupStale, probeNetem, checkPrerequisites, listEmulationNamespaces, 
 export { Relay, ResponseCorrupter, relayConfigSchema, type RelayConfig, type RelayCounters } from './relay.js';
 export { standInCalibration, calibratablePlanes, compareRuns, agreementMarkdown, type AgreementRow, type MeasuredCall } from './agreement.js';
 export { namespaceLauncher, processCpuMs, processMemory, type AgentLauncher, type AgentProcess, type ProcessMemory } from './processes.js';
+export { NodeSideProcesses } from './node-side.js';
 export { sshdConfig, makeKeys, SSHD, type SshKeys } from './sshd.js';

@@ -1,10 +1,15 @@
-// `run --env emulate` for a plane in native mode (today OpenNebula): the plane itself deploys every
-// node, with no edgeplane agent, and its own transfers move the image. The scenario's topology is
-// built as for agents (namespaces, shaped links), every node runs an sshd (sshd.ts), and the
-// plane's native run gets the nodes as hosts over ssh (NativeSshFleet): its copies start in the
-// origin namespace and cross origin uplink, site WAN, site LAN and the node's access link.
-// Faults: WAN link cuts and partitions are applied to the links; node crashes, service outages and
-// chunk corruption are not supported here yet (the copy is the plane's own ssh stream).
+// `run --env emulate` for a plane in native mode: the plane itself deploys every node, with no
+// edgeplane agent, and its own transfers move the image. The scenario's topology is built as for
+// agents (namespaces, shaped links), and the plane gets its nodes one of two ways:
+//  - `ssh` (OpenNebula): every node runs an sshd (sshd.ts), and the plane's native run gets them as
+//    hosts over ssh (NativeSshFleet): its copies start in the origin namespace and cross origin
+//    uplink, site WAN, site LAN and the node's access link;
+//  - `node-processes` (CloudStack): the plane's services listen on the origin host (this machine's
+//    own namespace, linked into the origin: topology.ts), its node side is a process per node in
+//    the node's namespace (node-side.ts), e.g. a KVM agent that connects out and downloads.
+// Faults: WAN link cuts and partitions are applied to the links; node crashes are SIGKILLs of a
+// node's process (node-processes only: an sshd's host has no state to lose); service outages and
+// chunk corruption are not supported here yet (the image moves in the plane's own stream).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,11 +20,13 @@ import { thisMachine } from '../machine.js';
 import { runLabels } from '../run.js';
 import { simBoundInputs } from '../sim.js';
 import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
+import { bootDelayMs } from './boot.js';
 import { planFaults } from './faults.js';
+import { NodeSideProcesses } from './node-side.js';
 import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, WanCuts, type BuiltTopology } from './netns.js';
 import type { NsProcess } from './processes.js';
 import { checkSshd, makeKeys, sshFleetOf, startNodeSshds } from './sshd.js';
-import { planTopology, type Topology } from './topology.js';
+import { ORIGIN_HOST_IP, planTopology, type Topology } from './topology.js';
 
 export interface EmulatedNativeOptions {
   workDir: string;
@@ -44,10 +51,11 @@ function rxBytes(t: Topology): Map<number, number> {
 export async function openEmulatedNative(env: Environment, o: EmulatedNativeOptions, ctx: PlaneRunContext): Promise<PlaneRun> {
   const { scenario, plane, descriptor: d, say, logger: log } = ctx;
   const operator = d.operator;
-  if (!operator?.native || operator.nativeOverSsh !== true) throw new NotSupportedError(`--env emulate with ${plane.name} in native mode (${plane.name} has no native deployment of its own here; agent mode is emulated)`);
-  if (scenario.faults.chunkCorruption > 0) throw new NotSupportedError(`--env emulate with ${plane.name} native and chunkCorruption (the image moves in the plane's own ssh stream, which edgeplane does not alter)`);
+  const how = operator?.nativeEmulated;
+  if (!operator?.native || how === undefined) throw new NotSupportedError(`--env emulate with ${plane.name} in native mode (${plane.name} has no native deployment of its own here; agent mode is emulated)`);
+  if (scenario.faults.chunkCorruption > 0) throw new NotSupportedError(`--env emulate with ${plane.name} native and chunkCorruption (the image moves in the plane's own stream, which edgeplane does not alter)`);
   checkPrerequisites();
-  checkSshd();
+  if (how === 'ssh') checkSshd();
   const cleaned = cleanupStale();
   if (cleaned.length > 0) say(`removed ${cleaned.length} namespace(s) left by an earlier emulation`);
   const fleet = expandFleet(scenario);
@@ -56,10 +64,14 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
   const firstN = fleet.nodes.slice(0, n).map((x) => x.index);
   for (let r = 0; r < scenario.repeat; r++) {
     const plan = planFaults(scenario, fleet, { emulated: firstN, sites: fleet.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: d.services });
-    const other = plan.actions.find((a) => a.kind !== 'cut' && a.kind !== 'restore');
-    if (other) throw new NotSupportedError(`--env emulate with ${plane.name} native and a ${other.kind} fault (link cuts and partitions are emulated for native planes; node crashes and service outages are not yet)`);
+    const emulated = how === 'ssh' ? ['cut', 'restore'] : ['cut', 'restore', 'crash', 'reboot'];
+    const other = plan.actions.find((a) => !emulated.includes(a.kind));
+    if (other)
+      throw new NotSupportedError(
+        `--env emulate with ${plane.name} native and a ${other.kind} fault (${how === 'ssh' ? 'link cuts and partitions are emulated for planes reached over ssh' : 'link cuts, partitions and node crashes are emulated for this plane'}; service outages are not yet)`,
+      );
   }
-  const topology = planTopology(scenario, n, fleet, { agentsPerProcess: 1 });
+  const topology = planTopology(scenario, n, fleet, { agentsPerProcess: 1, originHost: how === 'node-processes' });
   const netem = o.netem === 'off' ? false : probeNetem();
   const workDir = resolve(o.workDir, safeFolderName(scenario.name), plane.name);
   rmSync(workDir, { recursive: true, force: true });
@@ -69,23 +81,31 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
   const imageBytes = Math.min(scenario.image.sizeBytes, o.maxImageBytes);
   const named = topology.nodes.map((node) => ({ planeId: operator.nodeName(node.id), node }));
 
+  const nodeSide = how === 'ssh' ? 'an sshd' : `${plane.name}'s node side`;
   say(
-    `building ${topology.namespaces.length} namespaces (${topology.sites.length} site(s), ${topology.nodes.length} node(s) with an sshd each), ${topology.egresses.length} shaped egresses; netem ${netem ? 'present' : "absent: no path delay on the plane's ssh copies"}`,
+    `building ${topology.namespaces.length} namespaces (${topology.sites.length} site(s), ${topology.nodes.length} node(s) with ${nodeSide} each), ${topology.egresses.length} shaped egresses; netem ${netem ? 'present' : "absent: no path delay on the plane's own transfers"}`,
   );
   let built: BuiltTopology | null = null;
   const release = guardTeardown(() => (built ? built.destroy() : destroyNamespaces(topology.namespaces)));
   let sshds: NsProcess[] = [];
+  const byId = new Map(topology.nodes.map((x) => [x.id, x]));
+  // the run's processes are started once: their boot times are repeat 0's draws
+  const nodeProcesses = how === 'node-processes' ? new NodeSideProcesses(byId, (id) => bootDelayMs(scenario, fleet, byId.get(id)!.index, 0)) : null;
   const teardown = async () => {
     await Promise.all(sshds.map((p) => p.stop(2_000)));
+    await nodeProcesses?.stopAll();
     release();
     if (built) built.destroy();
   };
   let run: Awaited<ReturnType<NonNullable<typeof operator.native>>>;
   try {
     built = buildTopology(topology, { netem });
-    const keys = makeKeys(join(workDir, 'ssh'));
-    sshds = await startNodeSshds(keys, topology.nodes);
-    const sshFleet = sshFleetOf(keys, named);
+    let sshFleet;
+    if (how === 'ssh') {
+      const keys = makeKeys(join(workDir, 'ssh'));
+      sshds = await startNodeSshds(keys, topology.nodes);
+      sshFleet = sshFleetOf(keys, named);
+    }
     run = await operator.native({
       stateDir,
       nodes: named.map((x) => ({ id: x.node.id, planeId: x.planeId, site: topology.sites[x.node.site]!.id })),
@@ -95,20 +115,21 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
       logger: log,
       say,
       sshFleet,
+      nodeProcesses: nodeProcesses ?? undefined,
     });
   } catch (err) {
     await teardown();
     throw err;
   }
-  log.info({ namespaces: topology.namespaces.length, buildMs: built.buildMs, netem, stateDir }, 'emulated hosts over ssh ready');
+  log.info({ namespaces: topology.namespaces.length, buildMs: built.buildMs, netem, stateDir, how }, 'emulated native fleet ready');
   const startedAt = new Date().toISOString();
-  const counters = { cuts: 0, rxBytesSum: 0, rxSamples: 0 };
+  const counters = { cuts: 0, crashes: 0, rxBytesSum: 0, rxSamples: 0 };
   const sub: Fleet = { sites: fleet.sites.slice(0, topology.sites.length), nodes: fleet.nodes.slice(0, topology.nodes.length), byId: fleet.byId };
 
   return {
     nodes: topology.nodes.length,
     async repeat(r): Promise<DeploymentRun> {
-      say(`repeat ${r + 1}/${scenario.repeat}: ${topology.nodes.length} node(s), ${d.name} native (${plane.placement}), transfers over ssh`);
+      say(`repeat ${r + 1}/${scenario.repeat}: ${topology.nodes.length} node(s), ${d.name} native (${plane.placement}), ${how === 'ssh' ? 'transfers over ssh' : "the plane's node side on every node"}`);
       const faults = planFaults(scenario, fleet, { emulated: topology.nodes.map((x) => x.index), sites: topology.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: d.services });
       const before = rxBytes(topology);
       const cuts = new WanCuts(topology);
@@ -117,15 +138,14 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
       const timers = faults.actions.map((a) =>
         setTimeout(
           () => {
-            if (a.kind !== 'cut' && a.kind !== 'restore') return;
-            applied.push(
-              cuts.apply(a.site, a.kind === 'cut').then(
-                (down) => {
-                  if (down) counters.cuts++;
-                },
-                (err: Error) => log.error({ err: err.message, action: a }, 'fault action failed'),
-              ),
-            );
+            const act = async (): Promise<void> => {
+              if (a.kind === 'cut' || a.kind === 'restore') {
+                if (await cuts.apply(a.site, a.kind === 'cut')) counters.cuts++;
+              } else if (a.kind === 'crash') {
+                if (nodeProcesses?.crash(fleet.nodes[a.node]!.id)) counters.crashes++;
+              } else if (a.kind === 'reboot') await nodeProcesses?.restart(fleet.nodes[a.node]!.id);
+            };
+            applied.push(act().catch((err: Error) => log.error({ err: err.message, action: a }, 'fault action failed')));
           },
           Math.max(0, t0Ms + a.atUs / 1000 - Date.now()),
         ),
@@ -171,27 +191,35 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
       const p = plane.name;
       return {
         assumptions: [
-          { plane: p, name: 'control plane', value: `the running ${p} plane in ${stateDir} (native mode: the plane deploys, no edgeplane agent)`, source: 'edgeplane run --env emulate' },
+          {
+            plane: p,
+            name: 'control plane',
+            value:
+              how === 'ssh'
+                ? `the running ${p} plane in ${stateDir} (native mode: the plane deploys, no edgeplane agent)`
+                : `${p}'s services of this run on the origin host ${ORIGIN_HOST_IP} (native mode: the plane deploys, no edgeplane agent)`,
+            source: 'edgeplane run --env emulate',
+          },
           {
             plane: p,
             name: 'nodes run',
             value: topology.nodes.length,
             unit: 'hosts',
-            source: `the scenario's first ${topology.nodes.length} of ${fleet.nodes.length} nodes, each an sshd in its own network namespace, reached by the plane over the fleet's shaped links`,
+            source: `the scenario's first ${topology.nodes.length} of ${fleet.nodes.length} nodes, each ${how === 'ssh' ? 'an sshd in its own network namespace, reached by the plane' : `${p}'s node side in its own network namespace, reaching the plane`} over the fleet's shaped links`,
           },
           ...run.assumptions.map((a) => ({ plane: p, ...a })),
           {
             plane: p,
             name: 'network',
             value: netem ? 'tbf + netem' : 'tbf',
-            source: netem ? 'every link shaped by tbf, delay and loss by netem' : "every link shaped by tbf; no netem in this kernel: the plane's ssh copies see no path delay and no loss (bandwidth only)",
+            source: netem ? 'every link shaped by tbf, delay and loss by netem' : "every link shaped by tbf; no netem in this kernel: the plane's own transfers see no path delay and no loss (bandwidth only)",
           },
           {
             plane: p,
             name: 'bytes received per node (mean)',
             value: counters.rxSamples > 0 ? Math.round(counters.rxBytesSum / counters.rxSamples) : 0,
             unit: 'B',
-            source: "rx_bytes of each node's access veth over each repeat: the image, ssh framing and the control commands",
+            source: `rx_bytes of each node's access veth over each repeat: the image, ${how === 'ssh' ? 'ssh framing' : 'HTTP framing'} and the control traffic`,
           },
         ],
         machine: thisMachine(),
@@ -199,7 +227,7 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
       };
     },
     profile: () => d.profile?.() ?? model.profile,
-    counters: () => ({ cuts: counters.cuts }),
+    counters: () => ({ cuts: counters.cuts, ...(nodeProcesses ? { crashes: counters.crashes, nodeSideStarts: nodeProcesses.starts(), nodeSideCpuMs: nodeProcesses.cpuMs() } : {}) }),
     async close() {
       try {
         await run.close();

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EnvironmentError, processStartTicks } from '../../common/index.js';
-import { creationCommands, namespaceCommands, NS_PREFIX, shapingCommands, sysctlWrites, wanCut, type Topology } from './topology.js';
+import { creationCommands, namespaceCommands, NS_PREFIX, rootCommands, shapingCommands, sysctlWrites, wanCut, type Topology } from './topology.js';
 
 export const DEFAULT_STATE_FILE = '/run/edgeplane-emulate/state.json';
 
@@ -141,6 +141,8 @@ export function buildTopology(t: Topology, o: { netem: boolean; file?: string })
   };
   try {
     sh('ip', ['-batch', '-'], `${creationCommands(t).join('\n')}\n`);
+    const root = rootCommands(t);
+    if (root.length > 0) sh('ip', ['-batch', '-'], `${root.join('\n')}\n`);
     for (const [ns, lines] of namespaceCommands(t)) sh('ip', ['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`);
     const byNs = new Map<string, string[]>();
     for (const e of t.egresses) byNs.set(e.ns, [...(byNs.get(e.ns) ?? []), ...shapingCommands(e, o.netem)]);

@@ -18,6 +18,11 @@
 // alias out of the node's own veth with the node's address as source: the agent machine needs no
 // socket binding, its packets take its own shaped access link both ways (arp_ignore=1 in the host
 // namespace, so only the node's veth answers for its address).
+//
+// The origin host (a native plane whose services run in this machine's own namespace): an unshaped
+// veth epem-m (10.77.1.1, root namespace) -- epem-mo (10.77.1.2, epem-o); epem-o forwards, the core
+// routes 10.77.1.0/30 back through it and the root namespace routes 10.77.0.0/16 into it, so what
+// listens on 10.77.1.1 reaches the nodes across the origin uplink and everything after it.
 import { InputError } from '../../common/index.js';
 import { expandFleet, type Fleet, type LinkParams } from '../../edge-sim/index.js';
 import type { Scenario } from '../../scenarios/index.js';
@@ -27,6 +32,11 @@ export const ORIGIN_NS = 'epem-o';
 export const CORE_NS = 'epem-c';
 export const ORIGIN_IP = '10.77.0.1';
 const CORE_UPLINK_IP = '10.77.0.2';
+/** The origin host's address (root namespace) and its veth into the origin namespace. */
+export const ORIGIN_HOST_IP = '10.77.1.1';
+const ORIGIN_HOST_PEER_IP = '10.77.1.2';
+const ORIGIN_HOST_DEV = 'epem-m';
+const ORIGIN_HOST_PEER_DEV = 'epem-mo';
 /** sites: one /24 each at 10.77.(128+s).0 */
 export const MAX_EMULATED_SITES = 127;
 /** nodes per site: .2 .. .254 of the site's /24 */
@@ -83,6 +93,8 @@ export interface AgentHost {
 export interface Hosting {
   agentsPerProcess: number;
   solo?: ReadonlySet<number>;
+  /** link the root namespace in as the origin host (ORIGIN_HOST_IP) */
+  originHost?: boolean;
 }
 
 export interface Topology {
@@ -96,6 +108,8 @@ export interface Topology {
   namespaces: string[];
   /** agent host processes (empty when every node runs alone) */
   hosts: AgentHost[];
+  /** the origin host link (root namespace <-> epem-o), when a plane's services run in the root namespace */
+  originHost: boolean;
 }
 
 /** The namespace of the site's agent hosts. */
@@ -178,6 +192,7 @@ export function planTopology(scenario: Scenario, nodes: number, fleet: Fleet = e
     egresses,
     namespaces: [ORIGIN_NS, CORE_NS, ...sites.map((s) => s.ns), ...new Set(hosts.map((h) => h.ns)), ...emuNodes.filter((n) => !n.hosted).map((n) => n.ns)],
     hosts,
+    originHost: hosting.originHost === true,
   };
 }
 
@@ -208,7 +223,14 @@ export function creationCommands(t: Topology): string[] {
   out.push(`link add epem-uo netns ${ORIGIN_NS} type veth peer name epem-uc netns ${CORE_NS}`);
   for (const s of t.sites) out.push(`link add ${s.wanDevs.core} netns ${CORE_NS} type veth peer name ${s.wanDevs.site} netns ${s.ns}`);
   for (const n of t.nodes) out.push(`link add ${n.accessDevs.site} netns ${t.sites[n.site]!.ns} type veth peer name ${n.accessDevs.node} netns ${n.ns}`);
+  if (t.originHost) out.push(`link add ${ORIGIN_HOST_DEV} type veth peer name ${ORIGIN_HOST_PEER_DEV} netns ${ORIGIN_NS}`);
   return out;
+}
+
+/** `ip -batch` lines for the root namespace after creation: the origin host's end (gone with epem-o, routes with it). */
+export function rootCommands(t: Topology): string[] {
+  if (!t.originHost) return [];
+  return [`addr add ${ORIGIN_HOST_IP}/30 dev ${ORIGIN_HOST_DEV}`, `link set ${ORIGIN_HOST_DEV} up`, `route add 10.77.0.0/16 via ${ORIGIN_HOST_PEER_IP} dev ${ORIGIN_HOST_DEV}`];
 }
 
 /** Per namespace, the `ip -batch` lines that address, bridge and route it. */
@@ -217,6 +239,10 @@ export function namespaceCommands(t: Topology): Map<string, string[]> {
   const add = (ns: string, ...lines: string[]) => m.set(ns, [...(m.get(ns) ?? []), ...lines]);
   add(ORIGIN_NS, 'link set lo up', `addr add ${ORIGIN_IP}/30 dev epem-uo`, 'link set epem-uo up', `route add default via ${CORE_UPLINK_IP}`);
   add(CORE_NS, 'link set lo up', `addr add ${CORE_UPLINK_IP}/30 dev epem-uc`, 'link set epem-uc up');
+  if (t.originHost) {
+    add(ORIGIN_NS, `addr add ${ORIGIN_HOST_PEER_IP}/30 dev ${ORIGIN_HOST_PEER_DEV}`, `link set ${ORIGIN_HOST_PEER_DEV} up`);
+    add(CORE_NS, `route add 10.77.1.0/30 via ${ORIGIN_IP}`);
+  }
   for (const s of t.sites) {
     add(CORE_NS, `addr add ${s.wanIps.core}/30 dev ${s.wanDevs.core}`, `link set ${s.wanDevs.core} up`, `route add 10.77.${128 + s.index}.0/24 via ${s.wanIps.site}`);
     add(
@@ -249,7 +275,7 @@ export function namespaceCommands(t: Topology): Map<string, string[]> {
  */
 export function sysctlWrites(t: Topology): Map<string, { key: string; value: string }[]> {
   const m = new Map<string, { key: string; value: string }[]>();
-  for (const ns of [CORE_NS, ...t.sites.map((s) => s.ns)]) m.set(ns, [{ key: 'ipv4/ip_forward', value: '1' }]);
+  for (const ns of [...(t.originHost ? [ORIGIN_NS] : []), CORE_NS, ...t.sites.map((s) => s.ns)]) m.set(ns, [{ key: 'ipv4/ip_forward', value: '1' }]);
   for (const ns of new Set(t.hosts.map((h) => h.ns))) {
     m.set(ns, [
       { key: 'ipv4/conf/all/arp_ignore', value: '1' },

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError, NotSupportedError } from '../../../common/index.js';
 import { expandFleet } from '../../../edge-sim/index.js';
-import { creationCommands, namespaceCommands, pathOneWayUs, planFaults, planTopology, shapingCommands, wanCut } from '../../../environments/emulate/index.js';
+import { creationCommands, namespaceCommands, pathOneWayUs, planFaults, planTopology, rootCommands, shapingCommands, sysctlWrites, wanCut } from '../../../environments/emulate/index.js';
 import { emulateScenario } from '../../../environments/index.js';
 import { planes } from '../../../planes/index.js';
 import { scenario } from './helpers.js';
@@ -80,6 +80,18 @@ describe('emulated topology', () => {
     expect(up.map((s) => s.lines[0])).toEqual(['link set epem-w1c up', 'link set epem-w1s up', `route replace 10.77.129.0/24 via ${t.sites[1]!.wanIps.site}`, `route replace default via ${t.sites[1]!.wanIps.core}`]);
   });
 
+  it('links the root namespace in as the origin host only when asked: unshaped, routed through the origin so its traffic crosses the uplink', () => {
+    expect(creationCommands(planTopology(base(), 5)).some((l) => l.includes('epem-m '))).toBe(false);
+    const t = planTopology(base(), 5, undefined, { agentsPerProcess: 1, originHost: true });
+    expect(creationCommands(t)).toContain('link add epem-m type veth peer name epem-mo netns epem-o');
+    expect(rootCommands(t)).toEqual(['addr add 10.77.1.1/30 dev epem-m', 'link set epem-m up', 'route add 10.77.0.0/16 via 10.77.1.2 dev epem-m']);
+    expect(namespaceCommands(t).get('epem-c')).toContain('route add 10.77.1.0/30 via 10.77.0.1');
+    expect(sysctlWrites(t).get('epem-o')).toEqual([{ key: 'ipv4/ip_forward', value: '1' }]);
+    // the uplink is shaped on the origin's egress, which the origin host's bytes leave by
+    expect(t.egresses.find((e) => e.ns === 'epem-o')!.dev).toBe('epem-uo');
+    expect(t.egresses.some((e) => e.dev === 'epem-m' || e.dev === 'epem-mo')).toBe(false);
+  });
+
   it('builds only the sites of the first N nodes, and refuses more nodes than the scenario has', () => {
     expect(planTopology(base(), 5).sites).toHaveLength(2);
     expect(() => planTopology(base(), 13)).toThrow(InputError);
@@ -91,10 +103,11 @@ describe('emulated topology', () => {
     expect(() => emulateScenario(base('strategy: peer'), 'x.yaml', { registry: planes })).toThrow(NotSupportedError);
     expect(() => emulateScenario(base('strategy: site-cache'), 'x.yaml', { registry: planes })).toThrow(/site cache or peer/);
     const native = scenario(base().name === 'emu' ? 'name: n\nfleet: {sites: 1, nodesPerSite: 2}\nplanes: [{name: opennebula, mode: native}]\n' : '');
-    // a plane's own native deployment is emulated where the plane has one (OpenNebula over ssh), not elsewhere
+    // a plane's own native deployment is emulated where the plane has one: OpenNebula over ssh, CloudStack with its KVM agents
     expect(emulateScenario(native, 'x.yaml', { registry: planes }).planes[0]!.mode).toBe('native');
     const csNative = scenario('name: n\nfleet: {sites: 1, nodesPerSite: 2}\nplanes: [{name: cloudstack, mode: native}]\n');
-    expect(() => emulateScenario(csNative, 'x.yaml', { registry: planes })).toThrow(/cloudstack in native mode .*opennebula/);
+    expect(emulateScenario(csNative, 'x.yaml', { registry: planes }).planes[0]!.mode).toBe('native');
+    expect(() => emulateScenario(base('strategy: peer'), 'x.yaml', { registry: planes })).toThrow(/opennebula|strategy peer/);
     const big = scenario('name: big\nfleet: {sites: 20, nodesPerSite: 50}\nplanes: [openstack]\n');
     expect(() => emulateScenario(big, 'big.yaml', { registry: planes })).toThrow(/give --nodes/);
     expect(() => emulateScenario(big, 'big.yaml', { nodes: 500, registry: planes })).toThrow(/at most 400/);

@@ -43,3 +43,32 @@ describe('a cut WAN link in the simulator', () => {
     expect(cut.calls).toBeGreaterThan(base.calls);
   });
 });
+
+// CloudStack native, direct download: the host's download connection begun during a cut is a TCP
+// connect whose SYN is retransmitted 1, 3, 7 s after the first; it is made at the first
+// retransmission after the link is back, or fails at direct.download.connect.timeout (5 s) and the
+// deployment's copy is retried 30 s later.
+const nativeText = (faults: string) => text(faults).replace('planes: [openstack]', 'planes: [{name: cloudstack, mode: native, placement: pinned, directDownload: true}]').replace('clients: {startJitter: 0s}', '');
+
+async function runNative(faults: string): Promise<number> {
+  const r = await simulate({ scenario: scenario(nativeText(faults)), scenarioText: '', version: 'test', registry });
+  return r.samples.find((s: Sample) => s.metric === 'deploy_latency' && s.labels.repeat === 0)!.value;
+}
+
+describe('a native copy begun while the WAN is cut', () => {
+  it('connects at the first SYN retransmission after the cut, not after a copy retry', async () => {
+    const base = await runNative('');
+    // the download connects after the copy's set-up (~2.1 s): during a 0-4 s cut its SYN goes again
+    // at +1 s (still cut) and +3 s (through): 3 s later than without the cut
+    const cut = await runNative('faults:\n  linkDown: [{sites: [site-000], from: 0s, to: 4s}]');
+    expect(cut - base).toBeGreaterThan(2.9);
+    expect(cut - base).toBeLessThan(3.1);
+  });
+  it('fails at the connect timeout when the cut outlasts it, and the copy is retried 30 s later', async () => {
+    const base = await runNative('');
+    const cut = await runNative('faults:\n  linkDown: [{sites: [site-000], from: 0s, to: 20s}]');
+    // the connect timeout, the 30 s retry wait and the copy's set-up (2 s) once more
+    expect(cut - base).toBeGreaterThan(5 + 30 + 2 - 0.5);
+    expect(cut - base).toBeLessThan(5 + 30 + 2 + 0.5);
+  });
+});
