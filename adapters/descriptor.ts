@@ -101,6 +101,14 @@ export interface FleetOperator {
   assign(pin: Assignment, nodeIds: readonly string[]): Promise<{ nodeId: string; pin: string }[]>;
   revoke(nodeIds: readonly string[]): Promise<string[]>;
   status(nodeIds?: readonly string[]): Promise<FleetNodeStatus[]>;
+  /** withdraws each node's pin, the node staying enrolled (an emulated fleet comes up idle before each repeat) */
+  unassign?(nodeIds: readonly string[]): Promise<string[]>;
+  /**
+   * The node's plane section (as enroll gave it) with every service the node talks to reached at
+   * `reach(url)` instead of the plane's own URL for it (an emulated fleet reaches the plane's
+   * loopback services through its routers); `reach` is given each of those URLs.
+   */
+  reroute?(section: Record<string, unknown>, reach: (url: string) => string): Promise<Record<string, unknown>>;
 }
 
 export interface PlaneOperator {
@@ -204,6 +212,8 @@ export interface NodeClientFactory<S extends { kind: string } = { kind: string }
   /** ops whose calls carry image bytes, and the op of the node's status report */
   dataOps: readonly string[];
   reportOps: readonly string[];
+  /** the op of the node's read of its own assignment (an idle node polls it) */
+  assignmentOps?: readonly string[];
 }
 
 /** An existing cloud to work on instead of the local stack: a clouds.yaml cloud (`--cloud`, OS_CLOUD) or an openrc file. */

@@ -204,7 +204,7 @@ function assumptions(mode: 'agent' | 'native', opts: PlaneOptions): ModelAssumpt
             {
               name: 'direct.download.connect.timeout',
               value: `${DIRECT_DOWNLOAD_CONNECT_TIMEOUT_US / 1e6} s`,
-              source: "CloudStack global setting (default 5000 ms, docs: bypass secondary storage for KVM): a download begun while the site's WAN is cut waits for its connection this long",
+              source: `${DIRECT_DOWNLOAD} (global setting, default 5000 ms): a download begun while the site's WAN is cut waits for its connection this long`,
             },
           ]
         : []),

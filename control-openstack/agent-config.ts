@@ -36,6 +36,8 @@ export const openstackAgentPlaneSchema = z
     ]),
     /** the Keystone credential the node writes its status report into */
     reportCredentialId: z.string().min(1).max(64),
+    /** per service type (`image`, `key-manager`), a URL used instead of the catalog's, as openstacksdk's `<service>_endpoint_override` (a node that reaches the services by another address than the catalog names) */
+    endpointOverrides: z.partialRecord(z.enum(['image', 'key-manager']), z.url()).optional(),
   })
   .superRefine((p, ctx) => {
     const c = p.credentials;
@@ -70,10 +72,11 @@ export const openstackNodeClient: NodeClientFactory<OpenStackAgentPlane> = {
     return new OpenStackNodePlane(
       { authUrl: p.authUrl, projectId: p.projectId, credentials, reportCredentialId: p.reportCredentialId },
       // no retry argument: the node plane's transport defaults to NO_RETRY (the machine owns retries)
-      { timeoutMs: ctx.requestTimeoutMs, logger: ctx.logger },
+      { timeoutMs: ctx.requestTimeoutMs, logger: ctx.logger, ...(p.endpointOverrides ? { endpointOverrides: p.endpointOverrides } : {}) },
     );
   },
   // ranges, and the whole-image stream an agent reads when the store refuses ranges (Glance on RBD)
   dataOps: ['glance.image.download_range', 'glance.image.download_whole'],
   reportOps: ['keystone.credential.update'],
+  assignmentOps: ['keystone.project.show'],
 };

@@ -46,6 +46,15 @@ async function openOperator(stateDir: string, target: CloudSelection = {}): Prom
       return (await assignFleet(operator, pin, nodeIds)).map((p) => ({ nodeId: p.nodeId, pin: p.pinTag }));
     },
     revoke: (nodeIds) => revokeFleet(operator, nodeIds),
+    async unassign(nodeIds) {
+      for (const nodeId of nodeIds) await operator.unpin(nodeId);
+      return [...nodeIds];
+    },
+    async reroute(section, reach) {
+      // the catalog's Glance and Barbican, as the node would find them after its login
+      const endpoints = await operator.nodeEndpoints();
+      return { ...section, authUrl: reach(String(section.authUrl)), endpointOverrides: { image: reach(endpoints.image), 'key-manager': reach(endpoints.keyManager) } };
+    },
     async status(nodeIds = []) {
       return (await fleetStatus(operator, nodeIds)).map((s) => ({
         nodeId: s.nodeId,

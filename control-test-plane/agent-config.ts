@@ -37,4 +37,5 @@ export const testPlaneNodeClient: NodeClientFactory<TestPlaneAgentSection> = {
   },
   dataOps: ['test-plane.blob.range'],
   reportOps: ['test-plane.report'],
+  assignmentOps: ['test-plane.assignment.show'],
 };

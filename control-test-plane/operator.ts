@@ -11,6 +11,10 @@ import { TEST_PLANE_PREFIX } from './server.js';
 export const DEFAULT_TEST_PLANE_URL = `http://127.0.0.1:8080${TEST_PLANE_PREFIX}`;
 
 async function openTestPlaneOperator(dir: string): Promise<FleetOperator> {
+  const unpin = async (nodeIds: readonly string[]) => {
+    for (const nodeId of nodeIds) await assignInTestPlane({ dir, node: checkNodeName(nodeId), pin: null });
+    return [...nodeIds];
+  };
   return {
     async publish(o) {
       const work = mkdtempSync(join(dir, '.seal-'));
@@ -47,10 +51,9 @@ async function openTestPlaneOperator(dir: string): Promise<FleetOperator> {
       }
       return out;
     },
-    async revoke(nodeIds) {
-      for (const nodeId of nodeIds) await assignInTestPlane({ dir, node: checkNodeName(nodeId), pin: null });
-      return [...nodeIds];
-    },
+    // the test plane has no node accounts to disable: revoking a node withdraws its pin
+    revoke: unpin,
+    unassign: unpin,
     async status(nodeIds = []) {
       const ids = nodeIds.length > 0 ? nodeIds : (await readdir(join(dir, 'nodes')).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
       const out = [];

@@ -246,7 +246,7 @@ export class Transport {
       } catch (err) {
         clearTimeout(timer);
         // recorded like any failed attempt (status 0), also when the free retry follows
-        record(0, 0);
+        record(0, 0, describeCause(err));
         if (freeRetries === 0 && this.http.isStaleSocketError(err)) {
           freeRetries++;
           this.log.debug({ op: spec.op, attempt, why: describeCause(err) }, 'reused connection was closed: retrying at once');

@@ -215,6 +215,11 @@ export class OpenStackOperator {
     await this.session.authed((t) => barbican.setReadAcl(t, refs.keySecretId, users));
   }
 
+  /** The public Glance and Barbican endpoints of the catalog: the ones a node's client uses. */
+  async nodeEndpoints(): Promise<{ image: string; keyManager: string }> {
+    return { image: await this.session.endpoint('image', 'public'), keyManager: await this.session.endpoint('key-manager', 'public') };
+  }
+
   /** Disable the node's user: its tokens are revoked and it cannot log in (nor start a deployment). */
   async revokeNode(nodeId: string): Promise<void> {
     const node = await this.resolveNode(nodeId);

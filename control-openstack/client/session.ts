@@ -8,6 +8,8 @@ export interface SessionOptions {
   /** re-issue the token when it expires within this margin */
   expiryMarginMs?: number;
   now?: () => number;
+  /** per service type, a URL used instead of the catalog's (openstacksdk's `<service>_endpoint_override`) */
+  endpointOverrides?: Readonly<Record<string, string>>;
 }
 
 /** Thrown when the catalog has no endpoint of the asked type (with `controlErrorKind` for the agent). */
@@ -28,6 +30,7 @@ export class KeystoneSession {
   private inflight: Promise<IssuedToken> | null = null;
   private readonly marginMs: number;
   private readonly now: () => number;
+  private readonly overrides: Readonly<Record<string, string>>;
 
   constructor(
     readonly transport: Transport,
@@ -38,6 +41,7 @@ export class KeystoneSession {
     this.keystone = new KeystoneApi(transport, authUrl);
     this.marginMs = opts.expiryMarginMs ?? 60_000;
     this.now = opts.now ?? Date.now;
+    this.overrides = opts.endpointOverrides ?? {};
   }
 
   /** Issue a new token now (always one `keystone.token.issue` call). */
@@ -73,6 +77,8 @@ export class KeystoneSession {
   }
 
   async endpoint(type: string, iface = 'public'): Promise<string> {
+    const override = this.overrides[type];
+    if (override !== undefined) return override.replace(/\/+$/, '');
     await this.token();
     return findEndpoint(this.current!.body.catalog ?? [], type, iface);
   }

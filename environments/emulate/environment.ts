@@ -7,10 +7,12 @@
 // simulator's. Everything created is torn down in close(), on Ctrl-C, and on the next start after
 // a crash (the state file, netns.ts).
 //
-// Node side: the test plane, standing in for the scenario's plane (agent mode). OpenStack's own
-// node side is not emulated yet: its service catalog names 127.0.0.1, which a node namespace cannot
-// reach; CloudStack has no node side here yet. OpenNebula in native mode brings its own (native.ts:
-// the nodes as hosts over ssh).
+// Node side (agent mode): the test plane, standing in for the scenario's plane (`nodeSide:
+// 'stand-in'`, the default), or the plane's own (`'plane'`, OpenStack): its running services on
+// this machine's loopback, reached by the nodes at their site router (a relay per service port)
+// and from there at the origin host (ORIGIN_HOST_IP, forwarded to loopback), its node client
+// pointed there by the plane's operator (reroute: Keystone's URL, Glance and Barbican as endpoint
+// overrides). Native planes bring their own node side (native.ts).
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -28,11 +30,11 @@ import type { MeasuredCall } from './agreement.js';
 import { planFaults, type FaultAction } from './faults.js';
 import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, guardTeardown, probeNetem, WanCuts, type BuiltTopology } from './netns.js';
 import { namespaceLauncher, NsProcess, type AgentLauncher, type AgentProcess } from './processes.js';
-import type { RelayConfig } from './relay.js';
+import { Relay, type RelayConfig } from './relay.js';
 import { bootDelayMs } from './boot.js';
 import { EventsTail } from './events-tail.js';
-import { openEmulatedNative } from './native.js';
-import { ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, type EmulatedNode } from './topology.js';
+import { checkNativeFaults, openEmulatedNative } from './native.js';
+import { ORIGIN_HOST_IP, ORIGIN_IP, ORIGIN_NS, pathOneWayUs, planTopology, viaRouter, type EmulatedNode } from './topology.js';
 
 /** Agent machines on one machine: in agent hosts ~9 MiB each, alone ~73 MiB (measured, docs/emulate.md); 200 emulated here, 400 allowed (the CPU is the limit above). */
 export const MAX_EMULATED_NODES = 400;
@@ -63,6 +65,8 @@ export interface EmulateEnvironmentOptions {
   launcher?: AgentLauncher;
   /** native mode: the plane's state directory (default: the one `edgeplane up <plane>` uses) */
   stateDir?: string;
+  /** agent mode: the test plane stands in for the scenario's plane (default), or the plane's own running services and node client serve the agents */
+  nodeSide?: 'stand-in' | 'plane';
   /** receives every repeat's successful first-attempt control calls (for calibrating the simulator to the stand-in) */
   onCalls?: (plane: string, calls: MeasuredCall[]) => void;
 }
@@ -81,7 +85,11 @@ export function emulateScenario(scenario: Scenario, path: string, o: { nodes?: n
   }
   if (scenario.image.previous) throw new NotSupportedError('--env emulate with image.previous (a delta update needs the previous version staged on every node first)');
   for (const p of scenario.planes) {
-    if (p.mode === 'native' && o.registry.get(p.name).operator?.nativeEmulated !== undefined) continue;
+    const d = o.registry.get(p.name);
+    if (p.mode === 'native' && d.operator?.nativeEmulated !== undefined) {
+      checkNativeFaults(scenario, p.name, d.operator.nativeEmulated, d.services);
+      continue;
+    }
     if (p.mode !== 'agent')
       throw new NotSupportedError(
         `--env emulate with ${p.name} in ${p.mode} mode (the emulated nodes run the edge agent, or a plane's own native deployment where it has one: ${nativePlanes(o.registry).join(', ') || 'none'})`,
@@ -172,8 +180,16 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     const plan = planFaults(scenario, fleet, { emulated: firstN, sites: fleet.sites.length, repeat: r, horizonUs: (o.timeoutMs ?? 600_000) * 1000, services: ctx.descriptor.services });
     for (const a of plan.actions) if (a.kind === 'crash') solo.add(a.node);
   }
+  const own = o.nodeSide === 'plane';
+  if (own) {
+    for (let r = 0; r < scenario.repeat; r++) {
+      const plan = planFaults(scenario, fleet, { emulated: firstN, sites: fleet.sites.length, repeat: r, horizonUs: (o.timeoutMs ?? 600_000) * 1000, services: ctx.descriptor.services });
+      if (plan.actions.some((a) => a.kind === 'outage-start'))
+        throw new NotSupportedError(`--env emulate --node-side plane with a control-plane outage (${plane.name}'s services are the running stack's, which the emulation does not stop)`);
+    }
+  }
   const agentsPerProcess = o.agentsPerProcess ?? (n <= SOLO_FLEET_MAX ? 1 : DEFAULT_AGENTS_PER_HOST);
-  const topology = planTopology(scenario, n, fleet, { agentsPerProcess, solo });
+  const topology = planTopology(scenario, n, fleet, { agentsPerProcess, solo, originHost: own });
   const soloNodes = topology.nodes.filter((x) => !x.hosted);
   const netem = o.netem === 'off' ? false : probeNetem();
   const cliPath = o.cliPath ?? new URL('../../cli/main.js', import.meta.url).pathname;
@@ -183,12 +199,17 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   mkdirSync(workDir, { recursive: true });
   const model = ctx.registry.model(plane.name, plane.mode, { placement: plane.placement, flags: plane.flags, calibration: ctx.calibration });
 
-  // the stand-in node side: the test plane's operator, through the registry
-  const standIn = ctx.registry.with(STAND_IN, 'operator', '--env emulate needs the stand-in plane').operator;
-  const nodeClient = ctx.registry.with(STAND_IN, 'nodeClient', '--env emulate needs the stand-in plane').nodeClient;
+  // the node side: the test plane's operator standing in, or the plane's own, through the registry
+  const sideName = own ? plane.name : STAND_IN;
+  const why = own ? `--env emulate --node-side plane needs ${plane.name}'s operator and node client` : '--env emulate needs the stand-in plane';
+  const standIn = ctx.registry.with(sideName, 'operator', why).operator;
+  const nodeClient = ctx.registry.with(sideName, 'nodeClient', why).nodeClient;
   const planeDir = join(workDir, 'plane');
   mkdirSync(planeDir, { recursive: true });
-  const operator = await standIn.open(planeDir);
+  const ownStateDir = resolve(o.stateDir ?? ctx.descriptor.server?.defaultStateDir ?? '.');
+  const operator = await standIn.open(own ? ownStateDir : planeDir);
+  if (own && (!operator.reroute || !operator.unassign)) throw new NotSupportedError(`--env emulate --node-side plane with ${plane.name} (its operator cannot point its nodes at the emulated routers)`);
+  const assignmentOps = nodeClient.assignmentOps ?? [];
 
   // the image: random bytes of the scenario's size (capped), sealed as the scenario chunks it
   const imageBytes = Math.min(scenario.image.sizeBytes, MAX_EMULATED_IMAGE_BYTES);
@@ -199,12 +220,22 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     .slice(0, 100);
   const raw = join(workDir, 'image.raw');
   writeRandomFile(raw, imageBytes);
-  const published = await operator.publish({ source: raw, imageId, version: 'emulated', keysDir: join(workDir, 'keys'), chunking: { algorithm: 'fixed', size: chunkBytes }, logger: log });
+  // the plane's own store keeps what earlier runs published: a version of this run's own
+  const version = own ? `emulated-${Date.now().toString(36)}` : 'emulated';
+  const published = await operator.publish({ source: raw, imageId, version, keysDir: join(workDir, 'keys'), chunking: { algorithm: 'fixed', size: chunkBytes }, logger: log });
   rmSync(raw, { force: true });
   const pin = published.pin;
   const trustFile = join(published.keysDir, 'publisher.pub');
   const enrolled = await operator.enroll(topology.nodes.map((x) => standIn.nodeName(x.id)));
-  const planeSection = new Map(topology.nodes.map((x, i) => [x.index, enrolled[i]!.agentPlane]));
+  // where each node reaches the plane: the stand-in at its site router's relay; the plane's own
+  // services at the same ports of the router, relayed to the origin host
+  const ownPorts = new Set<number>();
+  const planeSection = new Map<number, Record<string, unknown>>();
+  for (const [i, node] of topology.nodes.entries()) {
+    const section = enrolled[i]!.agentPlane;
+    if (!own) planeSection.set(node.index, { ...section, url: `http://${node.routerIp}:${EMULATE_SERVICE_PORT}${TEST_PLANE_PATH}` });
+    else planeSection.set(node.index, await operator.reroute!(section, (url) => viaRouter(url, node.routerIp, ownPorts)));
+  }
 
   const clients = emulatedClients(topology.nodes.length);
   const pollS = clients.pollIntervalUs / 1e6;
@@ -234,7 +265,10 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   log.info({ namespaces: topology.namespaces.length, buildMs: built.buildMs, netem }, 'emulated topology built');
 
   let service: NsProcess | null = null;
+  // the plane's own services: forwarded from the origin host to their loopback ports (this process)
+  const forwarders = [...ownPorts].map((port) => new Relay({ listen: { host: ORIGIN_HOST_IP, port }, target: { host: '127.0.0.1', port }, delayUs: {}, defaultDelayUs: 0, corruption: 0, seed: 0, stream: 'origin-host' }));
   const startService = async () => {
+    if (own) return;
     service = new NsProcess(ORIGIN_NS, [cliPath, 'test-plane', 'serve', '--dir', planeDir, '--host', ORIGIN_IP, '--port', String(EMULATE_SERVICE_PORT)], 'test plane');
     const started = service;
     await started.waitFor(/http:\/\/\S+/);
@@ -271,9 +305,11 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   const startedAt = new Date().toISOString();
   const launcher = o.launcher ?? namespaceLauncher;
   try {
+    for (const f of forwarders) await f.start();
     await startService();
     await launcher.prepare?.({ workDir, cliPath, logger: log });
   } catch (err) {
+    await Promise.all(forwarders.map((f) => f.close()));
     await (service as NsProcess | null)?.stop(2_000);
     await launcher.close?.().catch(() => {});
     release();
@@ -281,19 +317,20 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     throw err;
   }
 
-  const relayConfig = (site: number, repeat: number): RelayConfig => {
+  /** The relay of site `site` on `port` (the stand-in's: EMULATE_SERVICE_PORT to the origin namespace; the plane's own: each service port to the origin host). */
+  const relayConfig = (site: number, repeat: number, port: number): RelayConfig => {
     const s = topology.sites[site]!;
     const delays: Record<string, number> = {};
     for (const node of topology.nodes) if (node.site === site) delays[node.ip] = netem ? 0 : pathOneWayUs(topology, node);
     return {
       // every address of the router: its LAN address (nodes alone) and its aliases (hosted nodes)
-      listen: { host: '0.0.0.0', port: EMULATE_SERVICE_PORT },
-      target: { host: ORIGIN_IP, port: EMULATE_SERVICE_PORT },
+      listen: { host: '0.0.0.0', port },
+      target: own ? { host: ORIGIN_HOST_IP, port } : { host: ORIGIN_IP, port: EMULATE_SERVICE_PORT },
       delayUs: delays,
       defaultDelayUs: 0,
       corruption: scenario.faults.chunkCorruption,
       seed: scenario.seed,
-      stream: `${s.id}/repeat-${repeat}`,
+      stream: own ? `${s.id}/repeat-${repeat}/port-${port}` : `${s.id}/repeat-${repeat}`,
     };
   };
 
@@ -308,11 +345,14 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       const serviceCpuStartMs = serviceCpuMs();
       let serviceCpuEndMs = serviceCpuStartMs;
       let stoppingRelays = false;
+      const relayFiles: string[] = [];
       for (const s of topology.sites) {
-        const file = join(repeatDir, `relay-${s.index}.json`);
-        writeFileSync(file, JSON.stringify(relayConfig(s.index, r)));
-        const p = new NsProcess(s.ns, [relayMain, file], `relay ${s.id}`);
-        relays.push(p);
+        for (const port of own ? [...ownPorts] : [EMULATE_SERVICE_PORT]) {
+          const file = join(repeatDir, own ? `relay-${s.index}-${port}.json` : `relay-${s.index}.json`);
+          writeFileSync(file, JSON.stringify(relayConfig(s.index, r, port)));
+          relayFiles.push(file);
+          relays.push(new NsProcess(s.ns, [relayMain, file], own ? `relay ${s.id}:${port}` : `relay ${s.id}`));
+        }
       }
       for (const p of relays) {
         await p.waitFor(/ready \d+/);
@@ -327,7 +367,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         agentConfig(file, {
           node: standIn.nodeName(node.id),
           stateDir,
-          plane: { ...planeSection.get(node.index)!, url: `http://${node.routerIp}:${EMULATE_SERVICE_PORT}${TEST_PLANE_PATH}` },
+          plane: planeSection.get(node.index)!,
           trust: trustFile,
           rangesInFlight: Math.min(64, scenario.concurrency.rangesInFlight),
           wholeStreamAt: scenario.concurrency.wholeStreamAt,
@@ -390,9 +430,9 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
 
       // the fleet comes up idle (logged in, polling, no pin): agent start-up (~1 CPU-second each
       // here) is not part of the rollout, which begins at t0 when every node is pinned at once
-      await operator.revoke(enrolled.map((e) => e.nodeId));
+      await (operator.unassign ?? operator.revoke)(enrolled.map((e) => e.nodeId));
       say(`repeat ${r + 1}/${scenario.repeat}: starting ${topology.nodes.length} agent(s) in ${units.length} process(es)`);
-      const idle = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'call' && l.op === 'test-plane.assignment.show' && l.status === 200);
+      const idle = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'call' && assignmentOps.includes(l.op) && l.status === 200);
       const upStart = Date.now();
       // in waves of processes: a Node process costs ~1 CPU-second to start here; starting hundreds
       // at once starves this process (and the agents' first calls) on 2 cores
@@ -516,8 +556,8 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         stoppingRelays = true;
         await Promise.all(relays.map((p) => p.stop(2_000)));
       }
-      for (const s of topology.sites) {
-        const file = join(repeatDir, `relay-${s.index}.json.counters.json`);
+      for (const relayFile of relayFiles) {
+        const file = `${relayFile}.counters.json`;
         if (existsSync(file)) {
           const c = JSON.parse(readFileSync(file, 'utf8')) as { corrupted: number; connections: number };
           counters.corrupted += c.corrupted;
@@ -542,7 +582,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       counters.privateSumBytes += privMean * machines;
       counters.pssSumBytes += pssMean * machines;
       counters.rssSamples += machines;
-      if (o.onCalls) {
+      if (o.onCalls && !own) {
         const calls: MeasuredCall[] = [];
         for (const node of topology.nodes) {
           const oneWayUs = pathOneWayUs(topology, node);
@@ -592,7 +632,14 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       return {
         ...(ctx.calibration ? { calibration: ctx.calibration.source } : {}),
         assumptions: [
-          { plane: p, name: 'control plane', value: 'test plane (stand-in)', source: `edgeplane test-plane serve in the origin namespace stands in for ${p}'s node side (its own node side is not emulated yet)` },
+          own
+            ? {
+                plane: p,
+                name: 'control plane',
+                value: `${p}'s own services (${ownStateDir})`,
+                source: `the running ${p} services on this machine's loopback (ports ${[...ownPorts].join(', ')}), reached by each node at its site router, relayed to the origin host ${ORIGIN_HOST_IP} and forwarded there; the agents run ${p}'s own node client`,
+              }
+            : { plane: p, name: 'control plane', value: 'test plane (stand-in)', source: `edgeplane test-plane serve in the origin namespace stands in for ${p}'s node side (--node-side plane: its own)` },
           {
             plane: p,
             name: 'nodes run',
@@ -645,6 +692,9 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
     async close() {
       stoppingService = true;
       await (service as NsProcess | null)?.stop(2_000);
+      await Promise.all(forwarders.map((f) => f.close()));
+      // the plane's own store: its nodes keep their enrollment, not this run's pin
+      if (own) await operator.unassign!(enrolled.map((e) => e.nodeId)).catch((err: Error) => log.error({ err: err.message }, 'could not withdraw the pins of this run'));
       await launcher.close?.().catch((err: Error) => log.error({ err: err.message }, 'could not remove what the agent launcher made'));
       active.release();
       active.built.destroy();

@@ -19,6 +19,7 @@ export {
   creationCommands,
   namespaceCommands,
   rootCommands,
+  viaRouter,
   ORIGIN_HOST_IP,
   sysctlWrites,
   hostNamespace,

@@ -19,6 +19,7 @@ import { recordsFromDeployments, type DeploymentRun } from '../../reports/index.
 import { thisMachine } from '../machine.js';
 import { runLabels } from '../run.js';
 import { simBoundInputs } from '../sim.js';
+import type { Scenario } from '../../scenarios/index.js';
 import type { Environment, PlaneRun, PlaneRunContext } from '../types.js';
 import { bootDelayMs } from './boot.js';
 import { planFaults } from './faults.js';
@@ -27,6 +28,23 @@ import { buildTopology, checkPrerequisites, cleanupStale, destroyNamespaces, gua
 import type { NsProcess } from './processes.js';
 import { checkSshd, makeKeys, sshFleetOf, startNodeSshds } from './sshd.js';
 import { ORIGIN_HOST_IP, planTopology, type Topology } from './topology.js';
+
+/**
+ * Faults a native plane's emulation cannot apply (NotSupportedError), checked before anything runs:
+ * chunk corruption and control-plane outages always; node crashes for planes reached over ssh.
+ */
+export function checkNativeFaults(scenario: Scenario, plane: string, how: 'ssh' | 'node-processes', services: readonly string[]): void {
+  const f = scenario.faults;
+  if (f.chunkCorruption > 0) throw new NotSupportedError(`--env emulate with ${plane} native and chunkCorruption (the image moves in the plane's own stream, which edgeplane does not alter)`);
+  if (f.controlOutages.some((c) => c.service === 'all' || services.includes(c.service))) {
+    throw new NotSupportedError(
+      `--env emulate with ${plane} native and a control-plane outage (${how === 'ssh' ? 'link cuts and partitions are emulated for planes reached over ssh' : 'link cuts, partitions and node crashes are emulated for this plane'}; service outages are not yet)`,
+    );
+  }
+  if (how === 'ssh' && (f.crashes.length > 0 || (f.crashRate?.perNodePerHour ?? 0) > 0)) {
+    throw new NotSupportedError(`--env emulate with ${plane} native and node crashes (link cuts and partitions are emulated for planes reached over ssh; an sshd's host has no deployment state to lose)`);
+  }
+}
 
 export interface EmulatedNativeOptions {
   workDir: string;
@@ -53,7 +71,7 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
   const operator = d.operator;
   const how = operator?.nativeEmulated;
   if (!operator?.native || how === undefined) throw new NotSupportedError(`--env emulate with ${plane.name} in native mode (${plane.name} has no native deployment of its own here; agent mode is emulated)`);
-  if (scenario.faults.chunkCorruption > 0) throw new NotSupportedError(`--env emulate with ${plane.name} native and chunkCorruption (the image moves in the plane's own stream, which edgeplane does not alter)`);
+  checkNativeFaults(scenario, plane.name, how, d.services);
   checkPrerequisites();
   if (how === 'ssh') checkSshd();
   const cleaned = cleanupStale();
@@ -61,16 +79,6 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
   const fleet = expandFleet(scenario);
   const n = o.nodes ?? fleet.nodes.length;
   const timeoutMs = o.timeoutMs ?? 600_000;
-  const firstN = fleet.nodes.slice(0, n).map((x) => x.index);
-  for (let r = 0; r < scenario.repeat; r++) {
-    const plan = planFaults(scenario, fleet, { emulated: firstN, sites: fleet.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: d.services });
-    const emulated = how === 'ssh' ? ['cut', 'restore'] : ['cut', 'restore', 'crash', 'reboot'];
-    const other = plan.actions.find((a) => !emulated.includes(a.kind));
-    if (other)
-      throw new NotSupportedError(
-        `--env emulate with ${plane.name} native and a ${other.kind} fault (${how === 'ssh' ? 'link cuts and partitions are emulated for planes reached over ssh' : 'link cuts, partitions and node crashes are emulated for this plane'}; service outages are not yet)`,
-      );
-  }
   const topology = planTopology(scenario, n, fleet, { agentsPerProcess: 1, originHost: how === 'node-processes' });
   const netem = o.netem === 'off' ? false : probeNetem();
   const workDir = resolve(o.workDir, safeFolderName(scenario.name), plane.name);

@@ -176,8 +176,7 @@ export class Relay {
     };
     client.on('error', kill);
     upstream.on('error', kill);
-    client.on('close', () => upstream.end());
-    upstream.on('close', () => client.end());
+    // a side's FIN reaches the other side through pipeDelayed, after the bytes still delayed
     // the connection itself takes the path's round trip (SYN out, SYN-ACK back)
     upstream.once('connect', () =>
       setTimeout(() => {

@@ -23,7 +23,7 @@
 // veth epem-m (10.77.1.1, root namespace) -- epem-mo (10.77.1.2, epem-o); epem-o forwards, the core
 // routes 10.77.1.0/30 back through it and the root namespace routes 10.77.0.0/16 into it, so what
 // listens on 10.77.1.1 reaches the nodes across the origin uplink and everything after it.
-import { InputError } from '../../common/index.js';
+import { InputError, NotSupportedError } from '../../common/index.js';
 import { expandFleet, type Fleet, type LinkParams } from '../../edge-sim/index.js';
 import type { Scenario } from '../../scenarios/index.js';
 
@@ -194,6 +194,20 @@ export function planTopology(scenario: Scenario, nodes: number, fleet: Fleet = e
     hosts,
     originHost: hosting.originHost === true,
   };
+}
+
+/**
+ * A loopback URL of the plane's own services as node sees it: the same port at its site router
+ * (`routerIp`), where a relay forwards it to the origin host; the port is added to `ports`.
+ */
+export function viaRouter(url: string, routerIp: string, ports: Set<number>): string {
+  const u = new URL(url);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) throw new NotSupportedError(`${url}: the emulation reaches the plane's own services on this machine's loopback only`);
+  const port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+  ports.add(port);
+  u.hostname = routerIp;
+  u.port = String(port);
+  return u.toString().replace(/\/$/, url.endsWith('/') ? '/' : '');
 }
 
 /** A node's whole path to the origin, one way (µs): what the relay adds when netem is missing. */

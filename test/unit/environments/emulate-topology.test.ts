@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError, NotSupportedError } from '../../../common/index.js';
 import { expandFleet } from '../../../edge-sim/index.js';
-import { creationCommands, namespaceCommands, pathOneWayUs, planFaults, planTopology, rootCommands, shapingCommands, sysctlWrites, wanCut } from '../../../environments/emulate/index.js';
+import { creationCommands, namespaceCommands, pathOneWayUs, planFaults, planTopology, rootCommands, shapingCommands, sysctlWrites, viaRouter, wanCut } from '../../../environments/emulate/index.js';
 import { emulateScenario } from '../../../environments/index.js';
 import { planes } from '../../../planes/index.js';
 import { scenario } from './helpers.js';
@@ -155,5 +155,14 @@ faults:
       const mine = a.actions.filter((x) => 'node' in x && x.node === n);
       mine.forEach((x, i) => expect(x.kind).toBe(i % 2 === 0 ? 'crash' : 'reboot'));
     }
+  });
+
+  it("moves a loopback service URL to the node's site router and collects its port for the relay", () => {
+    const ports = new Set<number>();
+    expect(viaRouter('http://127.0.0.1:5000/v3', '10.77.2.1', ports)).toBe('http://10.77.2.1:5000/v3');
+    expect(viaRouter('http://localhost:9292', '10.77.2.1', ports)).toBe('http://10.77.2.1:9292');
+    expect(viaRouter('http://127.0.0.1/', '10.77.2.1', ports)).toBe('http://10.77.2.1/');
+    expect([...ports].sort((a, b) => a - b)).toEqual([80, 5000, 9292]);
+    expect(() => viaRouter('http://192.0.2.7:5000/v3', '10.77.2.1', ports)).toThrow(NotSupportedError);
   });
 });
