@@ -176,17 +176,12 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   // nodes a crash fault hits (in any repeat) run alone, so the crash is a real SIGKILL of their process
   const solo = new Set<number>();
   const firstN = fleet.nodes.slice(0, n).map((x) => x.index);
+  const own = o.nodeSide === 'plane';
   for (let r = 0; r < scenario.repeat; r++) {
     const plan = planFaults(scenario, fleet, { emulated: firstN, sites: fleet.sites.length, repeat: r, horizonUs: (o.timeoutMs ?? 600_000) * 1000, services: ctx.descriptor.services });
     for (const a of plan.actions) if (a.kind === 'crash') solo.add(a.node);
-  }
-  const own = o.nodeSide === 'plane';
-  if (own) {
-    for (let r = 0; r < scenario.repeat; r++) {
-      const plan = planFaults(scenario, fleet, { emulated: firstN, sites: fleet.sites.length, repeat: r, horizonUs: (o.timeoutMs ?? 600_000) * 1000, services: ctx.descriptor.services });
-      if (plan.actions.some((a) => a.kind === 'outage-start'))
-        throw new NotSupportedError(`--env emulate --node-side plane with a control-plane outage (${plane.name}'s services are the running stack's, which the emulation does not stop)`);
-    }
+    if (own && plan.actions.some((a) => a.kind === 'outage-start'))
+      throw new NotSupportedError(`--env emulate --node-side plane with a control-plane outage (${plane.name}'s services are the running stack's, which the emulation does not stop)`);
   }
   const agentsPerProcess = o.agentsPerProcess ?? (n <= SOLO_FLEET_MAX ? 1 : DEFAULT_AGENTS_PER_HOST);
   const topology = planTopology(scenario, n, fleet, { agentsPerProcess, solo, originHost: own });
