@@ -144,9 +144,6 @@ function environmentFor(flags: RunFlags, outDir: string, inventory: Inventory | 
   }
   if (flags.env === 'emulate') {
     if (flags.inventory !== undefined || flags.standIn !== undefined) throw new InputError('--inventory and --stand-in apply to --env real only');
-    // the wiring is in environments/emulate (reroute, relays per service port, origin-host forwarders); agents reach Keystone but the rollout does not complete yet
-    if (flags.nodeSide === 'plane')
-      throw new NotSupportedError("--env emulate --node-side plane (OpenStack's own node side in emulation is not finished: its agents log in through the site relays but the rollout does not complete)");
     if (flags.hypervisor !== 'sim') throw new NotSupportedError('--env emulate with --hypervisor qemu (emulated nodes run the sim hypervisor: one qemu per node does not fit 2 cores)');
     if (flags.engine !== undefined && flags.runtime !== 'containers') throw new InputError('--engine applies to --runtime containers');
     return emulateEnvironment({

@@ -220,6 +220,9 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
   const published = await operator.publish({ source: raw, imageId, version, keysDir: join(workDir, 'keys'), chunking: { algorithm: 'fixed', size: chunkBytes }, logger: log });
   rmSync(raw, { force: true });
   const pin = published.pin;
+  // the image as the agents' events name it (the manifest's identity); the pin and the plane's
+  // reports may name it otherwise (OpenStack's name the Glance image by id)
+  const deployed = { imageId, version };
   const trustFile = join(published.keysDir, 'publisher.pub');
   const enrolled = await operator.enroll(topology.nodes.map((x) => standIn.nodeName(x.id)));
   // where each node reaches the plane: the stand-in at its site router's relay; the plane's own
@@ -408,7 +411,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
         tail.poll();
         return tail.lines;
       };
-      const isDone = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'done' && l.image.imageId === pin.imageId && l.image.version === pin.version);
+      const isDone = (node: EmulatedNode) => eventsOf(node).some((l) => l.type === 'done' && l.image.imageId === deployed.imageId && l.image.version === deployed.version);
       // per process (unit), the largest figures sampled; divided by its agent machines at the end
       const memory = new Map<string, { peak: number; priv: number; pss: number }>();
       let sampledAt = 0;
@@ -535,7 +538,7 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
           // the rollout's lines: from t0, without the start lines of restarts (a deployment begins at the poll that finds the pin)
           deploymentFromEvents(
             eventsOf(node).filter((l) => l.t >= t0Ms && l.type !== 'start'),
-            { node: node.id, site: topology.sites[node.site]!.id, t0Ms, image: pin, dataOps: nodeClient.dataOps, reportOps: nodeClient.reportOps },
+            { node: node.id, site: topology.sites[node.site]!.id, t0Ms, image: deployed, dataOps: nodeClient.dataOps, reportOps: nodeClient.reportOps },
           ),
         );
       } finally {
