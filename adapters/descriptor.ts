@@ -148,8 +148,11 @@ export interface NativeNodeProcesses {
   originHost: string;
   /** starts `args` (a Node script and its arguments) in the network of node `nodeId` (the scenario's id) */
   start(nodeId: string, args: string[], what: string): NodeSideProcess;
-  /** the node's VM boot time for its hypervisor (ms): the scenario's distribution, drawn per repeat */
-  bootDelayMs?(nodeId: string): number;
+  /**
+   * A file holding the node's VM boot time for its hypervisor (whole ms, the scenario's
+   * distribution): rewritten before each repeat with that repeat's draw, read at each VM start
+   */
+  bootDelayFile?(nodeId: string): string;
 }
 
 export interface NodeSideProcess {

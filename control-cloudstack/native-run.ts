@@ -147,7 +147,8 @@ export async function openCloudStackNativeRun(o: NativeRealRequest): Promise<Nat
         const tokenFile = join(workDir, 'agent-token');
         writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
         const args = [KVM_AGENT_MAIN, '--management', credentials.url, '--host-id', String(h.id), '--token-file', tokenFile, '--primary', join(workDir, 'primary'), '--work', workDir];
-        args.push('--boot-ms', String(emulated.bootDelayMs?.(node.id) ?? 50), '--log', join(workDir, 'agent.log'));
+        const bootFile = emulated.bootDelayFile?.(node.id);
+        args.push(...(bootFile ? ['--boot-ms-file', bootFile] : ['--boot-ms', '50']), '--log', join(workDir, 'agent.log'));
         nodeAgents.push(emulated.start(node.id, args, `KVM agent ${String(h.name)} (${node.id})`));
         continue;
       }

@@ -19,8 +19,8 @@ export interface HypervisorOptions {
   workDir: string;
   accel?: AccelChoice;
   log?: Logger;
-  /** sim only */
-  bootDelayMs?: number;
+  /** sim only (a function: asked at each start) */
+  bootDelayMs?: number | (() => number);
   fail?: SimFailure;
 }
 

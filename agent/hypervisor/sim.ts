@@ -5,8 +5,8 @@ import { VmBootError, type Hypervisor, type StagedImage, type VmHandle, type VmS
 export type SimFailure = 'start' | 'boot' | null;
 
 export interface SimHypervisorOptions {
-  /** time from start() until the boot marker (default 50 ms) */
-  bootDelayMs?: number;
+  /** time from start() until the boot marker (default 50 ms); a function is asked at each start */
+  bootDelayMs?: number | (() => number);
   fail?: SimFailure;
 }
 
@@ -23,10 +23,11 @@ export class SimHypervisor implements Hypervisor {
   private lastHandle: VmHandle | null = null;
   private starts = 0;
   private failure: SimFailure;
-  private readonly bootDelayMs: number;
+  private readonly bootDelayMs: () => number;
 
   constructor(opts: SimHypervisorOptions = {}) {
-    this.bootDelayMs = opts.bootDelayMs ?? 50;
+    const delay = opts.bootDelayMs ?? 50;
+    this.bootDelayMs = typeof delay === 'function' ? delay : () => delay;
     this.failure = opts.fail ?? null;
   }
 
@@ -50,7 +51,7 @@ export class SimHypervisor implements Hypervisor {
           vm.status = 'running';
           resolve();
         }
-      }, this.bootDelayMs);
+      }, this.bootDelayMs());
       cancel = () => {
         clearTimeout(timer);
         reject(new VmBootError(`sim: ${handle.id} was stopped before it booted`));

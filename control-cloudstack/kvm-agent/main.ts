@@ -16,6 +16,7 @@ const { values } = parseArgs({
     primary: { type: 'string' },
     work: { type: 'string' },
     'boot-ms': { type: 'string' },
+    'boot-ms-file': { type: 'string' },
     log: { type: 'string' },
   },
 });
@@ -32,6 +33,15 @@ if (!Number.isInteger(bootMs) || bootMs < 0) {
   process.stderr.write('kvm agent: --boot-ms must be a whole number of milliseconds\n');
   process.exit(2);
 }
+// --boot-ms-file: the VM boot time is read at each StartCommand (the emulation rewrites it per repeat)
+const bootFile = values['boot-ms-file'];
+const bootDelayMs = bootFile
+  ? () => {
+      const ms = Number(readFileSync(bootFile, 'utf8').trim());
+      if (!Number.isInteger(ms) || ms < 0) throw new Error(`kvm agent: ${bootFile} must hold a whole number of milliseconds`);
+      return ms;
+    }
+  : bootMs;
 const hostid = need('host-id');
 const logger = createLogger(values.log ? { file: values.log } : {});
 const agent = new KvmAgent({
@@ -39,7 +49,7 @@ const agent = new KvmAgent({
   hostid,
   token: readFileSync(need('token-file'), 'utf8').trim(),
   primaryDir: need('primary'),
-  hypervisor: createHypervisor('sim', { workDir: need('work'), bootDelayMs: bootMs, log: logger }),
+  hypervisor: createHypervisor('sim', { workDir: need('work'), bootDelayMs, log: logger }),
   logger,
   // a restarted agent (after a crash) finds the management server again quickly
   reconnectMs: 500,

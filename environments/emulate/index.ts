@@ -38,4 +38,5 @@ export { Relay, ResponseCorrupter, relayConfigSchema, type RelayConfig, type Rel
 export { standInCalibration, calibratablePlanes, compareRuns, agreementMarkdown, type AgreementRow, type MeasuredCall } from './agreement.js';
 export { namespaceLauncher, processCpuMs, processMemory, type AgentLauncher, type AgentProcess, type ProcessMemory } from './processes.js';
 export { NodeSideProcesses } from './node-side.js';
+export { bootDelayMs } from './boot.js';
 export { sshdConfig, makeKeys, SSHD, type SshKeys } from './sshd.js';

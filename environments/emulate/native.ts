@@ -97,8 +97,8 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
   const release = guardTeardown(() => (built ? built.destroy() : destroyNamespaces(topology.namespaces)));
   let sshds: NsProcess[] = [];
   const byId = new Map(topology.nodes.map((x) => [x.id, x]));
-  // the run's processes are started once: their boot times are repeat 0's draws
-  const nodeProcesses = how === 'node-processes' ? new NodeSideProcesses(byId, (id) => bootDelayMs(scenario, fleet, byId.get(id)!.index, 0)) : null;
+  // the run's processes are started once; each repeat rewrites their boot-time files with its draws
+  const nodeProcesses = how === 'node-processes' ? new NodeSideProcesses(byId, { dir: join(workDir, 'boot-ms'), delayMs: (id, r) => bootDelayMs(scenario, fleet, byId.get(id)!.index, r) }) : null;
   const teardown = async () => {
     await Promise.all(sshds.map((p) => p.stop(2_000)));
     await nodeProcesses?.stopAll();
@@ -139,6 +139,7 @@ export async function openEmulatedNative(env: Environment, o: EmulatedNativeOpti
     async repeat(r): Promise<DeploymentRun> {
       say(`repeat ${r + 1}/${scenario.repeat}: ${topology.nodes.length} node(s), ${d.name} native (${plane.placement}), ${how === 'ssh' ? 'transfers over ssh' : "the plane's node side on every node"}`);
       const faults = planFaults(scenario, fleet, { emulated: topology.nodes.map((x) => x.index), sites: topology.sites.length, repeat: r, horizonUs: timeoutMs * 1000, services: d.services });
+      nodeProcesses?.setRepeat(r);
       const before = rxBytes(topology);
       const cuts = new WanCuts(topology);
       const applied: Promise<void>[] = [];

@@ -3,7 +3,9 @@
 // environment keeps them so the fault timeline can crash one (SIGKILL) and start it again with the
 // same arguments after downFor; the plane's handle follows the restarted process.
 import type { NativeNodeProcesses, NodeSideProcess } from '../../adapters/index.js';
-import { EnvironmentError } from '../../common/index.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EnvironmentError, safeFolderName } from '../../common/index.js';
 import { NsProcess } from './processes.js';
 import { ORIGIN_HOST_IP, type EmulatedNode } from './topology.js';
 
@@ -67,10 +69,26 @@ export class NodeSideProcesses implements NativeNodeProcesses {
   /** CPU time of processes that ended (crashed) */
   private endedCpuMs = 0;
 
+  /**
+   * `boot`: each node's boot time (ms) in repeat r; the files under `bootDir` hold repeat 0's
+   * draws from the start and `setRepeat` rewrites them
+   */
   constructor(
     private readonly nodes: ReadonlyMap<string, EmulatedNode>,
-    readonly bootDelayMs?: (nodeId: string) => number,
-  ) {}
+    private readonly boot: { dir: string; delayMs: (nodeId: string, repeat: number) => number },
+  ) {
+    mkdirSync(boot.dir, { recursive: true });
+    this.setRepeat(0);
+  }
+
+  bootDelayFile(nodeId: string): string {
+    return join(this.boot.dir, `${safeFolderName(nodeId)}.ms`);
+  }
+
+  /** Every node's boot file holds repeat `r`'s draw (read by its agent at its next VM start). */
+  setRepeat(r: number): void {
+    for (const id of this.nodes.keys()) writeFileSync(this.bootDelayFile(id), `${this.boot.delayMs(id, r)}\n`);
+  }
 
   start(nodeId: string, args: string[], what: string): NodeSideProcess {
     const node = this.nodes.get(nodeId);

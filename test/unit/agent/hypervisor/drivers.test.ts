@@ -27,6 +27,21 @@ describe('SimHypervisor (a timed fake)', () => {
     expect(hv.status()).toBe('stopped');
   });
 
+  it('a boot delay given as a function is asked at each start (an emulation rewrites it per repeat)', async () => {
+    vi.useFakeTimers();
+    let delay = 100;
+    const hv = new SimHypervisor({ bootDelayMs: () => delay });
+    await hv.start(image('1'));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(hv.status()).toBe('running');
+    delay = 300;
+    await hv.start(image('2'));
+    await vi.advanceTimersByTimeAsync(299);
+    expect(hv.status()).toBe('starting');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(hv.status()).toBe('running');
+  });
+
   it('fails on demand, at start or during boot, and times out', async () => {
     const hv = new SimHypervisor({ bootDelayMs: 5, fail: 'start' });
     await expect(hv.start(image())).rejects.toThrow(VmBootError);
