@@ -1,5 +1,7 @@
 // Parsers for CLI option values: bad values become usage errors (exit 2), never stack traces.
 import { InvalidArgumentError } from 'commander';
+import type { Calibration } from '../adapters/index.js';
+import { INPUT_LIMITS, readInputText } from '../common/index.js';
 import { planes } from '../planes/index.js';
 
 /** A whole-number flag from `min` to `max` (default: the largest safe integer). */
@@ -46,3 +48,9 @@ export function collect(value: string, previous: string[]): string[] {
 export const say = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
+
+/** A calibration file `edgeplane calibrate` wrote, read and checked (bad input: exit 2). */
+export async function readCalibration(path: string): Promise<Calibration> {
+  const text = await readInputText(path, { what: 'calibration file', maxBytes: INPUT_LIMITS.calibration });
+  return planes.parseCalibration(text, path);
+}

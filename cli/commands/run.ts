@@ -4,9 +4,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import type { Calibration } from '../../adapters/index.js';
 import type { LineWriter } from '../../common/index.js';
-import { createLineWriter, createLogger, EXIT, INPUT_LIMITS, InputError, NotSupportedError, openOutput, asOutputError, packageVersion, safeFolderName, readInputText } from '../../common/index.js';
+import { createLineWriter, createLogger, EXIT, InputError, NotSupportedError, openOutput, asOutputError, packageVersion, safeFolderName } from '../../common/index.js';
 import {
   checkBudget,
   configureSimThreads,
@@ -32,7 +31,7 @@ import { containerLauncher } from '../../environments/containers/index.js';
 import { planes, reportPlanes, scenarios, simWorkerEntry } from '../../planes/index.js';
 import { renderReport } from '../../reports/index.js';
 import { COUNT_LIMITS, type Scenario } from '../../scenarios/index.js';
-import { integerOption, planeFilter } from '../options.js';
+import { integerOption, planeFilter, readCalibration } from '../options.js';
 import { ProgressReporter } from '../progress.js';
 import { printSummary, summaryJson } from '../summary.js';
 
@@ -275,11 +274,6 @@ async function run(names: string[], flags: RunFlags): Promise<number> {
     return EXIT.FAILED_CHECK;
   }
   return EXIT.OK;
-}
-
-async function readCalibration(path: string): Promise<Calibration> {
-  const text = await readInputText(path, { what: 'calibration file', maxBytes: INPUT_LIMITS.calibration });
-  return planes.parseCalibration(text, path);
 }
 
 function applyOverrides(scenario: Scenario, flags: RunFlags, path: string): Scenario {

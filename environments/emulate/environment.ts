@@ -327,6 +327,8 @@ async function openEmulatedPlane(env: Environment, o: EmulateEnvironmentOptions,
       delayUs: delays,
       defaultDelayUs: 0,
       corruption: scenario.faults.chunkCorruption,
+      // the plane's own agents stream a fresh image whole (a 200): corrupted per chunk as ranges are
+      ...(own ? { streamPieceBytes: chunkBytes } : {}),
       seed: scenario.seed,
       stream: own ? `${s.id}/repeat-${repeat}/port-${port}` : `${s.id}/repeat-${repeat}`,
     };

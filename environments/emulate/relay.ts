@@ -13,8 +13,13 @@ export const relayConfigSchema = z.strictObject({
   /** one-way delay per client address (µs); clients not listed get `defaultDelayUs` */
   delayUs: z.record(z.string(), z.number().int().nonnegative()),
   defaultDelayUs: z.number().int().nonnegative(),
-  /** probability that a 206 response body gets one byte flipped */
+  /** probability that a 206 response body (a chunk) gets one byte flipped */
   corruption: z.number().min(0).max(1),
+  /**
+   * a 200 body at least this long is a whole-image stream (a plane's own download): each piece of
+   * this many bytes gets one byte flipped with the same probability; absent: 200 bodies pass
+   */
+  streamPieceBytes: z.number().int().positive().optional(),
   seed: z.number().int(),
   /** the stream's name for the corruption draws (site and repeat) */
   stream: z.string(),
@@ -43,12 +48,15 @@ export class ResponseCorrupter {
   /** offset in the current body of the byte to flip, or -1 */
   private flipAt = -1;
   private bodyPos = 0;
+  /** a whole-image stream: where the current piece ends (its flip drawn at its start); 0: not one */
+  private pieceEnd = 0;
   private lost = false;
 
   constructor(
     private readonly p: number,
     private readonly rng: Rng,
     private readonly counters: RelayCounters,
+    private readonly streamPieceBytes = 0,
   ) {}
 
   /** Returns the buffer (modified in place when a byte is flipped). */
@@ -57,7 +65,8 @@ export class ResponseCorrupter {
     let i = 0;
     while (i < buf.length && !this.lost) {
       if (this.bodyLeft > 0) {
-        const n = Math.min(this.bodyLeft, buf.length - i);
+        if (this.pieceEnd > 0 && this.bodyPos === this.pieceEnd) this.nextPiece();
+        const n = Math.min(this.bodyLeft, buf.length - i, this.pieceEnd > 0 ? this.pieceEnd - this.bodyPos : Number.POSITIVE_INFINITY);
         if (this.flipAt >= this.bodyPos && this.flipAt < this.bodyPos + n) {
           const at = i + (this.flipAt - this.bodyPos);
           buf[at] = buf[at]! ^ 0x5a;
@@ -106,7 +115,17 @@ export class ResponseCorrupter {
     }
     this.bodyLeft = Number(length[1]);
     this.bodyPos = 0;
-    this.flipAt = status === 206 && this.bodyLeft > 0 && this.rng.bernoulli(this.p) ? this.rng.int(0, this.bodyLeft - 1) : -1;
+    this.pieceEnd = 0;
+    this.flipAt = -1;
+    if (status === 206 && this.bodyLeft > 0 && this.rng.bernoulli(this.p)) this.flipAt = this.rng.int(0, this.bodyLeft - 1);
+    else if (status === 200 && this.streamPieceBytes > 0 && this.bodyLeft >= this.streamPieceBytes) this.nextPiece();
+  }
+
+  /** The next piece of a whole-image stream starts at bodyPos: draw whether (and where) it is hit. */
+  private nextPiece(): void {
+    const len = Math.min(this.streamPieceBytes, this.bodyLeft);
+    this.pieceEnd = this.bodyPos + len;
+    this.flipAt = this.rng.bernoulli(this.p) ? this.bodyPos + this.rng.int(0, len - 1) : -1;
   }
 }
 
@@ -180,7 +199,7 @@ export class Relay {
     // the connection itself takes the path's round trip (SYN out, SYN-ACK back)
     upstream.once('connect', () =>
       setTimeout(() => {
-        const corrupter = new ResponseCorrupter(this.c.corruption, this.rng, this.counters);
+        const corrupter = new ResponseCorrupter(this.c.corruption, this.rng, this.counters, this.c.streamPieceBytes);
         pipeDelayed(client, upstream, delayMs, (n) => (this.counters.bytesUp += n));
         pipeDelayed(
           upstream,

@@ -31,6 +31,29 @@ describe('ResponseCorrupter', () => {
     }
   });
 
+  it('a whole-image 200 stream (streamPieceBytes): one byte flipped in each piece at p = 1, short 200 bodies (manifests, keys, JSON) untouched', () => {
+    const image = Buffer.alloc(10_000, 7);
+    const manifest = Buffer.from('{"manifest":"short"}');
+    const stream = Buffer.concat([response(200, manifest), response(200, image), response(206, Buffer.alloc(50, 1))]);
+    for (const cut of [3, 999, stream.length]) {
+      const c = counters();
+      const k = new ResponseCorrupter(1, streamRng(2, 'stream', String(cut)), c, 4096);
+      const out = Buffer.concat(Array.from({ length: Math.ceil(stream.length / cut) }, (_, i) => k.pass(Buffer.from(stream.subarray(i * cut, (i + 1) * cut)))));
+      const diff = [...out].flatMap((b, i) => (b !== stream[i] ? [i] : []));
+      // pieces of 4096, 4096 and 1808 bytes of the image, and the 206 body: four flips
+      expect(diff).toHaveLength(4);
+      const imageStart = response(200, manifest).length + response(200, image).length - image.length;
+      const inImage = diff.filter((d) => d >= imageStart && d < imageStart + image.length).map((d) => Math.floor((d - imageStart) / 4096));
+      expect(inImage).toEqual([0, 1, 2]);
+      expect(out.subarray(0, response(200, manifest).length).equals(response(200, manifest))).toBe(true);
+      expect(c.corrupted).toBe(4);
+    }
+    // without streamPieceBytes a 200 passes unchanged
+    const plain = new ResponseCorrupter(1, streamRng(2, 'plain'), counters());
+    const only = response(200, image);
+    expect(plain.pass(Buffer.from(only)).equals(only)).toBe(true);
+  });
+
   it('passes bytes unchanged at p = 0, and after a chunked response (it cannot follow one)', () => {
     const c = counters();
     const k = new ResponseCorrupter(1, streamRng(1, 'x'), c);
