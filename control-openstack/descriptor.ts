@@ -6,7 +6,7 @@ import { InputError } from '../common/index.js';
 import { openstackNodeClient } from './agent-config.js';
 import { calibrateOpenStack } from './calibrate.js';
 import { cloudTargetFrom } from './cloud-config.js';
-import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleetFor, parseAssignment, publishToFleet, revokeFleet } from './fleet.js';
+import { agentFileFor, assignFleet, enrollFleet, fleetStatus, openFleetFor, parseAssignment, publishToFleet, revokeFleet, unassignFleet } from './fleet.js';
 import { openstackModel } from './model.js';
 import { openstackProfile } from './profile.js';
 import { DEFAULT_STATE_DIR, down, loadStack, status, up } from './server/index.js';
@@ -46,10 +46,7 @@ async function openOperator(stateDir: string, target: CloudSelection = {}): Prom
       return (await assignFleet(operator, pin, nodeIds)).map((p) => ({ nodeId: p.nodeId, pin: p.pinTag }));
     },
     revoke: (nodeIds) => revokeFleet(operator, nodeIds),
-    async unassign(nodeIds) {
-      for (const nodeId of nodeIds) await operator.unpin(nodeId);
-      return [...nodeIds];
-    },
+    unassign: (nodeIds) => unassignFleet(operator, nodeIds),
     async reroute(section, reach) {
       // the catalog's Glance and Barbican, as the node would find them after its login
       const endpoints = await operator.nodeEndpoints();

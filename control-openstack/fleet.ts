@@ -160,6 +160,13 @@ export async function assignFleet(operator: OpenStackOperator, assignment: Assig
   return plan.map((p) => ({ nodeId: p.nodeId, pinTag: p.pinTag! }));
 }
 
+/** Withdraw each node's pin, image, manifest and key (unpin); the node stays enrolled and may log in. */
+export async function unassignFleet(operator: OpenStackOperator, nodeIds: readonly string[]): Promise<string[]> {
+  const plan = planNodes(nodeIds);
+  for (const p of plan) await operator.unpin(p.nodeId);
+  return plan.map((p) => p.nodeId);
+}
+
 /** Disable each node's user (tokens revoked, no new login), then withdraw its image, manifest and key (unpin). */
 export async function revokeFleet(operator: OpenStackOperator, nodeIds: readonly string[]): Promise<string[]> {
   const plan = planNodes(nodeIds);
