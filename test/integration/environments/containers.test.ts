@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupStale, listEmulationNamespaces } from '../../../environments/emulate/index.js';
 import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
+import { firstPlane } from './emulation-testbed.js';
 
 let CLI = '';
 let removeDist: () => Promise<void> = async () => {};
@@ -110,8 +111,7 @@ describe('run --env emulate --runtime containers', () => {
     const r = await run;
     await watch;
     expect(r.exitCode, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { scenarios: { planes: { metrics: Record<string, number>; counters: Record<string, number> }[] }[] };
-    const plane = summary.scenarios[0]!.planes[0]!;
+    const plane = firstPlane(r.stdout);
     expect(plane.metrics.failures).toBe(0);
     expect(plane.metrics.placement_accuracy).toBe(1);
     expect(plane.counters.crashes).toBe(1);

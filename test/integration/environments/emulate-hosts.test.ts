@@ -2,40 +2,20 @@
 // several agent machines, every machine with its own address, shaped access link, sockets and
 // state directory, beside a node a crash fault hits (its own process, SIGKILLed). Needs root and
 // iproute2 (CI runs as root): it FAILS, never skips, without them. ~1-3 min on 2 shared cores.
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupStale, listEmulationNamespaces } from '../../../environments/emulate/index.js';
+import { describe, expect, it } from 'vitest';
+import { listEmulationNamespaces } from '../../../environments/emulate/index.js';
 import { readResults } from '../../../reports/index.js';
-import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
+import { emulationTestbed, firstPlane } from './emulation-testbed.js';
 
-let CLI = '';
-let removeDist: () => Promise<void> = async () => {};
-let work = '';
-
-beforeAll(async () => {
-  expect(process.getuid?.(), 'the emulation needs root (network namespaces)').toBe(0);
-  expect(spawnSync('tc', ['-V']).status, 'tc (iproute2) must be installed: scripts/install-emulate-deps.sh').toBe(0);
-  const dist = await buildPrivateDist();
-  CLI = dist.cli;
-  removeDist = dist.remove;
-  work = await mkdtemp(join(tmpdir(), 'ep-emulate-hosts-'));
-  cleanupStale();
-}, 600_000);
-
-afterAll(async () => {
-  await removeDist();
-  if (work && !process.env.EDGEPLANE_KEEP_TEST_DIRS) await rm(work, { recursive: true, force: true });
-});
+const bed = emulationTestbed('ep-emulate-hosts-');
 
 const MiB = 2 ** 20;
 
 describe('run --env emulate with agent hosts', () => {
   it('runs several agent machines per process, each on its own shaped link; a crashed node alone; memory per agent recorded', async () => {
-    const file = join(work, 'hosts.yaml');
+    const file = join(bed.work, 'hosts.yaml');
     await writeFile(
       file,
       [
@@ -58,11 +38,10 @@ describe('run --env emulate with agent hosts', () => {
         '',
       ].join('\n'),
     );
-    const out = join(work, 'out');
-    const r = await execa(process.execPath, [CLI, 'run', file, '--env', 'emulate', '--agents-per-process', '3', '--out', out, '--json'], { reject: false, cwd: work, env: { NO_COLOR: '1' } });
+    const out = join(bed.work, 'out');
+    const r = await bed.cli('run', file, '--env', 'emulate', '--agents-per-process', '3', '--out', out, '--json');
     expect(r.exitCode, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { scenarios: { planes: { metrics: Record<string, number>; counters: Record<string, number> }[] }[] };
-    const plane = summary.scenarios[0]!.planes[0]!;
+    const plane = firstPlane(r.stdout);
     expect(plane.metrics.failures).toBe(0);
     expect(plane.metrics.placement_accuracy).toBe(1);
     expect(plane.counters.crashes).toBe(1);

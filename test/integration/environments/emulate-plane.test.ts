@@ -3,42 +3,27 @@
 // started here) serve real agents running OpenStack's node client in their namespaces; every
 // call crosses the node's access link, its site router's relay and the site WAN to the origin
 // host. Needs root, iproute2 and the OpenStack packages: it FAILS, never skips, without them.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupStale, listEmulationNamespaces } from '../../../environments/emulate/index.js';
+import { listEmulationNamespaces } from '../../../environments/emulate/index.js';
 import { planes } from '../../../planes/index.js';
 import { readResults } from '../../../reports/index.js';
-import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
 import { acquireStack, type TestStack } from '../control-openstack/stack.js';
+import { emulationTestbed, firstPlane } from './emulation-testbed.js';
 
-let CLI = '';
-let removeDist: () => Promise<void> = async () => {};
-let work = '';
+const bed = emulationTestbed('ep-emulate-plane-');
+const { cli } = bed;
 let stack: TestStack | null = null;
 
 beforeAll(async () => {
-  expect(process.getuid?.(), 'the emulation needs root (network namespaces)').toBe(0);
-  expect(spawnSync('tc', ['-V']).status, 'tc (iproute2) must be installed: scripts/install-emulate-deps.sh').toBe(0);
   stack = await acquireStack();
-  const dist = await buildPrivateDist();
-  CLI = dist.cli;
-  removeDist = dist.remove;
-  work = await mkdtemp(join(tmpdir(), 'ep-emulate-plane-'));
-  cleanupStale();
 }, 900_000);
 
 afterAll(async () => {
-  await removeDist();
   await stack?.release();
-  if (work && !process.env.EDGEPLANE_KEEP_TEST_DIRS) await rm(work, { recursive: true, force: true });
 });
-
-const cli = (...args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false, cwd: work, env: { NO_COLOR: '1' } });
 
 const scenario = (name: string, faults: string[]) =>
   [
@@ -60,13 +45,12 @@ const scenario = (name: string, faults: string[]) =>
 
 describe('run --env emulate --node-side plane (OpenStack)', () => {
   it("deploys through the real Keystone, Glance and Barbican over the shaped links, with crashes, a cut and corruption, and withdraws the run's pins", async () => {
-    const file = join(work, 'plane.yaml');
+    const file = join(bed.work, 'plane.yaml');
     await writeFile(file, scenario('emu-plane', ['crashes: [{at: 1s, nodes: [site-000/node-0001], downFor: 3s}]', 'linkDown: [{sites: [site-001], from: 1s, to: 4s}]', 'chunkCorruption: 25%']));
-    const out = join(work, 'out-plane');
+    const out = join(bed.work, 'out-plane');
     const r = await cli('run', file, '--env', 'emulate', '--node-side', 'plane', '--state', stack!.stack.stateDir, '--out', out, '--json');
     expect(r.exitCode, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { scenarios: { planes: { metrics: Record<string, number>; counters: Record<string, number> }[] }[] };
-    const plane = summary.scenarios[0]!.planes[0]!;
+    const plane = firstPlane(r.stdout);
     expect(plane.metrics.failures).toBe(0);
     // the plane's own view: every node reported RUNNING for this run's pin (Keystone's report)
     expect(plane.metrics.placement_accuracy).toBe(1);
@@ -100,9 +84,9 @@ describe('run --env emulate --node-side plane (OpenStack)', () => {
   // through Keystone, Glance and Barbican), so emulated nodes start seconds apart where the
   // simulator pins every node at t0 (docs/emulate.md: makespan +32%, p50 -12% at this size).
   it('agreement --node-side plane: the simulator calibrated on the running stack beside the emulation, both in one results file', async () => {
-    const file = join(work, 'agree.yaml');
+    const file = join(bed.work, 'agree.yaml');
     await writeFile(file, scenario('emu-plane-agree', ['linkDown: [{sites: [site-000], from: 2s, to: 4s}]']));
-    const out = join(work, 'out-agree');
+    const out = join(bed.work, 'out-agree');
     const r = await cli('agreement', file, '--node-side', 'plane', '--state', stack!.stack.stateDir, '--out', out, '--no-report');
     expect([0, 1], r.stderr).toContain(r.exitCode);
     const a = JSON.parse(readFileSync(join(out, 'agreement.json'), 'utf8')) as { rows: { metric: string; sim: number; emulate: number }[]; calibrations: { plane: string; ops: Record<string, { samples: number }> }[] };
@@ -114,15 +98,15 @@ describe('run --env emulate --node-side plane (OpenStack)', () => {
     const { metas } = await readResults([join(out, 'results.ndjson')]);
     expect(metas.map((m) => m.env).sort()).toEqual(['emulate', 'sim']);
     expect(listEmulationNamespaces()).toEqual([]);
-    const bad = await cli('agreement', file, '--state', stack!.stack.stateDir, '--out', join(work, 'out-bad'));
+    const bad = await cli('agreement', file, '--state', stack!.stack.stateDir, '--out', join(bed.work, 'out-bad'));
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/--state and --calibration apply to --node-side plane/);
   }, 900_000);
 
   it('a control-plane outage is refused up front (the emulation does not stop the running stack): exit 2, nothing built', async () => {
-    const file = join(work, 'outage.yaml');
+    const file = join(bed.work, 'outage.yaml');
     await writeFile(file, scenario('emu-plane-outage', ['controlOutages: [{service: keystone, from: 0s, to: 2s}]']));
-    const r = await cli('run', file, '--env', 'emulate', '--node-side', 'plane', '--state', stack!.stack.stateDir, '--out', join(work, 'out-outage'));
+    const r = await cli('run', file, '--env', 'emulate', '--node-side', 'plane', '--state', stack!.stack.stateDir, '--out', join(bed.work, 'out-outage'));
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/not supported.*control-plane outage/);
     expect(r.stderr).not.toMatch(/\n\s+at /);

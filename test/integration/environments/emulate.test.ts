@@ -2,37 +2,17 @@
 // veth links, relays, real agent processes against the test plane in the origin namespace. Needs
 // root and iproute2 (CI runs as root; scripts/install-emulate-deps.sh): it FAILS, never skips,
 // without them. Takes ~3-6 min on 2 shared cores.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cleanupStale, listEmulationNamespaces } from '../../../environments/emulate/index.js';
 import { readResults } from '../../../reports/index.js';
-import { buildPrivateDist } from '../../unit/agent/runtime/private-build.js';
+import { emulationTestbed, firstPlane } from './emulation-testbed.js';
 
-let CLI = '';
-let removeDist: () => Promise<void> = async () => {};
-let work = '';
-
-beforeAll(async () => {
-  expect(process.getuid?.(), 'the emulation needs root (network namespaces)').toBe(0);
-  expect(spawnSync('tc', ['-V']).status, 'tc (iproute2) must be installed: scripts/install-emulate-deps.sh').toBe(0);
-  const dist = await buildPrivateDist();
-  CLI = dist.cli;
-  removeDist = dist.remove;
-  work = await mkdtemp(join(tmpdir(), 'ep-emulate-'));
-  cleanupStale();
-}, 600_000);
-
-afterAll(async () => {
-  await removeDist();
-  if (work && !process.env.EDGEPLANE_KEEP_TEST_DIRS) await rm(work, { recursive: true, force: true });
-});
-
-const cli = (...args: string[]) => execa(process.execPath, [CLI, ...args], { reject: false, cwd: work, env: { NO_COLOR: '1' } });
+const bed = emulationTestbed('ep-emulate-');
+const { cli } = bed;
 
 const tiny = (name: string, extra = '') =>
   [
@@ -54,7 +34,7 @@ const tiny = (name: string, extra = '') =>
 
 describe('run --env emulate', () => {
   it('deploys on every emulated node with the faults applied, results in the simulator format, everything torn down', async () => {
-    const file = join(work, 'faults.yaml');
+    const file = join(bed.work, 'faults.yaml');
     await writeFile(
       file,
       tiny(
@@ -68,11 +48,10 @@ describe('run --env emulate', () => {
         ].join('\n'),
       ),
     );
-    const out = join(work, 'out-faults');
+    const out = join(bed.work, 'out-faults');
     const r = await cli('run', file, '--env', 'emulate', '--out', out, '--json');
     expect(r.exitCode, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as { scenarios: { planes: { metrics: Record<string, number>; counters: Record<string, number> }[] }[] };
-    const plane = summary.scenarios[0]!.planes[0]!;
+    const plane = firstPlane(r.stdout);
     expect(plane.metrics.failures).toBe(0);
     expect(plane.metrics.placement_accuracy).toBe(1);
     // every fault happened for real: a crash and restart, a cut, an outage, corrupted chunks refetched
@@ -96,7 +75,7 @@ describe('run --env emulate', () => {
     expect(makespan).toBeGreaterThan((16 * 2 ** 20 * 8) / 40e6);
     expect(samples.find((s) => s.metric === 'makespan_ratio_to_bound' && s.labels.repeat === 0)!.value).toBeGreaterThanOrEqual(1);
     // the report and the gate read the results unchanged
-    const report = await cli('report', join(out, 'results.ndjson'), '--out', join(work, 'report'));
+    const report = await cli('report', join(out, 'results.ndjson'), '--out', join(bed.work, 'report'));
     expect(report.exitCode, report.stderr).toBe(0);
     const gate = await cli('gate', '--baseline', join(out, 'results.ndjson'), '--current', join(out, 'results.ndjson'));
     expect(gate.exitCode, gate.stderr).toBe(0);
@@ -104,13 +83,13 @@ describe('run --env emulate', () => {
   }, 600_000);
 
   it('Ctrl-C removes the topology; a SIGKILLed run leaves a state file the next start cleans up', async () => {
-    const file = join(work, 'plain.yaml');
+    const file = join(bed.work, 'plain.yaml');
     await writeFile(file, tiny('emu-plain'));
     const waitForNamespaces = async () => {
       for (let i = 0; i < 600 && listEmulationNamespaces().length < 8; i++) await new Promise((r) => setTimeout(r, 100));
       expect(listEmulationNamespaces().length).toBeGreaterThanOrEqual(8);
     };
-    const interrupted = execa(process.execPath, [CLI, 'run', file, '--env', 'emulate', '--out', join(work, 'out-int'), '--no-report'], { reject: false, cwd: work });
+    const interrupted = execa(process.execPath, [bed.cliPath, 'run', file, '--env', 'emulate', '--out', join(bed.work, 'out-int'), '--no-report'], { reject: false, cwd: bed.work });
     await waitForNamespaces();
     await new Promise((r) => setTimeout(r, 1_000));
     interrupted.kill('SIGINT');
@@ -118,7 +97,7 @@ describe('run --env emulate', () => {
     expect(ri.exitCode).toBe(130);
     expect(listEmulationNamespaces()).toEqual([]);
 
-    const killed = execa(process.execPath, [CLI, 'run', file, '--env', 'emulate', '--out', join(work, 'out-kill'), '--no-report'], { reject: false, cwd: work });
+    const killed = execa(process.execPath, [bed.cliPath, 'run', file, '--env', 'emulate', '--out', join(bed.work, 'out-kill'), '--no-report'], { reject: false, cwd: bed.work });
     await waitForNamespaces();
     killed.kill('SIGKILL');
     await killed;
@@ -135,9 +114,9 @@ describe('edgeplane agreement', () => {
   // -10.6% / -10.2%. The agents share the machine's two cores with the emulation, so a heavily
   // loaded machine can still fail this.
   it('the simulator, calibrated to the stand-in, agrees with the emulation within 10% (makespan, p50) at a small size', async () => {
-    const file = join(work, 'agree.yaml');
+    const file = join(bed.work, 'agree.yaml');
     await writeFile(file, tiny('emu-agree', 'faults:\n  linkDown: [{sites: [site-000], from: 2s, to: 4s}]').replace('size: 16MiB', 'size: 24MiB'));
-    const out = join(work, 'out-agree');
+    const out = join(bed.work, 'out-agree');
     const r = await cli('agreement', file, '--repeat', '3', '--out', out, '--no-report');
     console.log(r.stdout);
     const a = JSON.parse(readFileSync(join(out, 'agreement.json'), 'utf8')) as { rows: { metric: string; sim: number; emulate: number; diffPct: number; within: boolean }[] };
